@@ -1,0 +1,101 @@
+"""Helpers shared by the sub-commands: argument types, batch running, reporting."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterable
+
+from ..errors import InputError
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return v
+
+
+def unit_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], not {text}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return v
+
+
+def add_label_space(p: argparse.ArgumentParser, default: str = "camvid") -> None:
+    p.add_argument("--label-space", default=default, metavar="NAME",
+                   help="cityscapes, cityscapes-trainid, camvid, ade20k, or a JSON spec path "
+                        f"(default: {default})")
+
+
+def add_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="processes working in parallel (default: 1)")
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where refinement runs (default: auto = cuda when available)")
+
+
+def _call(fn, item):
+    try:
+        return item, fn(item), None
+    except InputError as err:
+        return item, None, str(err)
+
+
+def run_batch(fn: Callable, items: Iterable, *, workers: int = 1, desc: str = "",
+              total: int | None = None):
+    """Run ``fn(item)`` for every item, in ``workers`` processes, with a progress bar.
+
+    Yields ``(item, result, error)``; an :class:`InputError` becomes ``error`` (its message)
+    and the batch goes on. Results come in the order of ``items``.
+    """
+    from tqdm import tqdm
+
+    items = list(items)
+    bar = tqdm(total=total or len(items), desc=desc, unit="file", disable=None, file=sys.stderr)
+    try:
+        if workers <= 1 or len(items) <= 1:
+            for item in items:
+                yield _call(fn, item)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(items), os.cpu_count() or 1)
+                                     if workers > (os.cpu_count() or 1) else workers) as ex:
+                futures = [ex.submit(_call, fn, it) for it in items]
+                for fut in futures:
+                    yield fut.result()
+                    bar.update()
+    finally:
+        bar.close()
+
+
+def report(errors: list[str], done: int, what: str) -> int:
+    """Print every bad file and a summary; return the exit status (2 if any failed)."""
+    for msg in errors:
+        print(f"segfix: error: {msg}", file=sys.stderr)
+    if errors:
+        print(f"segfix: {done} {what} written, {len(errors)} failed", file=sys.stderr)
+        return 2
+    print(f"{done} {what} written")
+    return 0

@@ -1,0 +1,143 @@
+"""Direction bins and the offset field.
+
+An :class:`OffsetField` keeps what the offset network said: ``boundary`` ``(H, W)``
+probabilities and ``direction`` ``(K, H, W)`` probabilities over K direction bins.
+Turning it into integer offsets is a pure function of ``(threshold, scale)``::
+
+    mask    = (boundary > threshold) & (max(direction) >= min_direction_prob)
+    step    = DIRECTIONS[K][argmax(direction)]
+    offsets = round(step * scale) * mask          # (2, H, W) = (d_row, d_col)
+
+Hard offsets (openseg's ``.mat`` files, already thresholded) load as a field with
+``hard`` unit steps; the threshold then has no effect and only ``scale`` applies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# index -> (d_row, d_col); the tables of openseg's offset helper.
+DIRECTIONS: dict[int, np.ndarray] = {
+    4: np.array([(-1, -1), (-1, 1), (1, 1), (1, -1)], np.int64),
+    8: np.array([(0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1)], np.int64),
+    16: np.array([(0, -2), (-1, -2), (-2, -2), (-2, -1), (-2, 0), (-2, 1), (-2, 2), (-1, 2),
+                  (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (2, -1), (2, -2), (1, -2)], np.int64),
+}
+
+
+def direction_table(k: int) -> np.ndarray:
+    """``(K, 2)`` int table of (d_row, d_col) steps for K in {4, 8, 16}."""
+    try:
+        return DIRECTIONS[k]
+    except KeyError:
+        raise ValueError(f"K must be 4, 8 or 16 direction bins, not {k}") from None
+
+
+def angles_to_bins(d_row: np.ndarray, d_col: np.ndarray, k: int) -> np.ndarray:
+    """Quantise vectors ``(d_row, d_col)`` to the nearest of the K bin directions (uint8)."""
+    table = direction_table(k).astype(np.float64)
+    bin_angle = np.arctan2(table[:, 0], table[:, 1])  # angles of bins, increasing with index
+    theta = np.arctan2(d_row, d_col)
+    start = bin_angle[0]
+    step = 2 * np.pi / k
+    idx = np.floor(((theta - start) / step) + 0.5).astype(np.int64) % k
+    return idx.astype(np.uint8)
+
+
+def flip_bins(k: int, axis: str) -> np.ndarray:
+    """Permutation ``p`` so that after flipping an image, new bin = ``p[old bin]``.
+
+    ``axis`` is ``"horizontal"`` (columns reversed, d_col negated) or ``"vertical"``.
+    """
+    table = direction_table(k)
+    flipped = table * (np.array([1, -1]) if axis == "horizontal" else np.array([-1, 1]))
+    lookup = {tuple(v): i for i, v in enumerate(table.tolist())}
+    return np.array([lookup[tuple(v)] for v in flipped.tolist()], np.int64)
+
+
+@dataclass(eq=False)
+class OffsetField:
+    """Boundary and direction probabilities, or hard offsets, for one image.
+
+    Parameters
+    ----------
+    boundary : ndarray of shape (H, W), float in [0, 1]
+    direction : ndarray of shape (K, H, W), float probabilities, or None for hard offsets
+    hard : ndarray of shape (2, H, W), int unit steps (d_row, d_col), or None
+    """
+
+    boundary: np.ndarray
+    direction: np.ndarray | None = None
+    hard: np.ndarray | None = None
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        if (self.direction is None) == (self.hard is None):
+            raise ValueError("an OffsetField has either direction probabilities or hard offsets")
+        if self.direction is not None:
+            direction_table(self.direction.shape[0])
+
+    @classmethod
+    def from_hard(cls, offsets: np.ndarray) -> "OffsetField":
+        """Field from ``(2, H, W)`` integer unit steps (boundary = 1 where non-zero)."""
+        offsets = np.asarray(offsets)
+        boundary = (offsets != 0).any(axis=0).astype(np.float32)
+        return cls(boundary=boundary, hard=offsets.astype(np.int16))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.boundary.shape)
+
+    @property
+    def is_hard(self) -> bool:
+        return self.hard is not None
+
+    @property
+    def k(self) -> int | None:
+        return None if self.direction is None else int(self.direction.shape[0])
+
+    def bins(self) -> np.ndarray:
+        """``(H, W)`` uint8 most likely direction bin (computed once)."""
+        if "bins" not in self._cache:
+            if self.is_hard:
+                self._cache["bins"] = angles_to_bins(self.hard[0], self.hard[1], 8)
+            else:
+                self._cache["bins"] = np.argmax(self.direction, axis=0).astype(np.uint8)
+        return self._cache["bins"]
+
+    def direction_confidence(self) -> np.ndarray:
+        """``(H, W)`` float32 probability of the most likely direction (1 for hard offsets)."""
+        if "conf" not in self._cache:
+            if self.is_hard:
+                self._cache["conf"] = np.ones(self.shape, np.float32)
+            else:
+                self._cache["conf"] = self.direction.max(axis=0).astype(np.float32)
+        return self._cache["conf"]
+
+    def moving_mask(self, *, threshold: float = 0.5, min_direction_prob: float = 0.0) -> np.ndarray:
+        """``(H, W)`` bool: the pixels that move at this setting."""
+        if self.is_hard:
+            return (self.hard != 0).any(axis=0)
+        mask = self.boundary > threshold
+        if min_direction_prob > 0:
+            mask &= self.direction_confidence() >= min_direction_prob
+        return mask
+
+    def to_offsets(self, *, threshold: float = 0.5, scale: float = 2,
+                   min_direction_prob: float = 0.0) -> np.ndarray:
+        """Integer offsets ``(2, H, W)`` int16 (d_row, d_col) for this setting.
+
+        ``threshold`` and ``min_direction_prob`` do not apply to hard offsets.
+        """
+        if scale < 0:
+            raise ValueError(f"scale must be >= 0, not {scale}")
+        if self.is_hard:
+            return np.rint(self.hard * scale).astype(np.int16)
+        mask = self.moving_mask(threshold=threshold, min_direction_prob=min_direction_prob)
+        steps = np.rint(direction_table(self.k) * scale).astype(np.int16)  # (K, 2)
+        out = np.zeros((2,) + self.shape, np.int16)
+        b = self.bins()[mask]
+        out[0][mask] = steps[b, 0]
+        out[1][mask] = steps[b, 1]
+        return out

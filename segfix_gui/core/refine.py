@@ -1,0 +1,107 @@
+"""Refinement by integer gather: ``L'(p) = L(clip(p + offset(p)))``.
+
+Never interpolates ids: the output holds only ids present in the input, and CPU
+and CUDA give identical results. Only pixels with a non-zero offset are touched.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
+    if device == "cpu":
+        return "cpu"
+    try:
+        import torch
+        has_cuda = torch.cuda.is_available()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        has_cuda = False
+    if device == "cuda" and not has_cuda:
+        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU")
+    return "cuda" if has_cuda else "cpu"
+
+
+def source_indices(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the moving pixels and of the pixels they take their label from.
+
+    Parameters
+    ----------
+    offsets : ndarray of shape (2, H, W), integer (d_row, d_col)
+
+    Returns
+    -------
+    dst, src : 1-D int64 arrays of equal length (flat indices into (H, W))
+    """
+    offsets = np.asarray(offsets)
+    if offsets.ndim != 3 or offsets.shape[0] != 2:
+        raise ValueError(f"offsets must be (2, H, W), got shape {offsets.shape}")
+    _, h, w = offsets.shape
+    dst = np.flatnonzero((offsets[0] != 0) | (offsets[1] != 0))
+    r, c = np.divmod(dst, w)
+    sr = np.clip(r + offsets[0].ravel()[dst], 0, h - 1)
+    sc = np.clip(c + offsets[1].ravel()[dst], 0, w - 1)
+    return dst, sr * w + sc
+
+
+def _check(labels: np.ndarray, offsets: np.ndarray):
+    if labels.shape[-2:] != offsets.shape[1:]:
+        raise ValueError(f"offsets are {offsets.shape[1]}×{offsets.shape[2]} but the labels are "
+                         f"{labels.shape[-2]}×{labels.shape[-1]}")
+
+
+def refine_labels(labels: np.ndarray, offsets: np.ndarray, *, device: str = "auto") -> np.ndarray:
+    """Move labels along integer offsets.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (H, W) or (N, H, W), any integer or bool dtype
+        A label map, or N instance masks moved with the same offsets.
+    offsets : ndarray of shape (2, H, W), integer (d_row, d_col)
+    device : "auto", "cpu" or "cuda"
+
+    Returns
+    -------
+    ndarray of the same shape and dtype as ``labels``
+    """
+    labels = np.asarray(labels)
+    offsets = np.asarray(offsets)
+    if labels.ndim not in (2, 3):
+        raise ValueError(f"labels must be (H, W) or (N, H, W), got shape {labels.shape}")
+    _check(labels, offsets)
+    if resolve_device(device) == "cuda":
+        return _refine_torch(labels, offsets, "cuda")
+    dst, src = source_indices(offsets)
+    out = labels.copy()
+    if labels.ndim == 2:
+        out.ravel()[dst] = labels.ravel()[src]
+    else:
+        flat_in = labels.reshape(labels.shape[0], -1)
+        out.reshape(labels.shape[0], -1)[:, dst] = flat_in[:, src]
+    return out
+
+
+def refine_masks(masks: np.ndarray, offsets: np.ndarray, *, device: str = "auto") -> np.ndarray:
+    """Instance masks ``(N, H, W)`` moved with one image's offsets (same dtype out)."""
+    masks = np.asarray(masks)
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
+    return refine_labels(masks, offsets, device=device)
+
+
+def _refine_torch(labels: np.ndarray, offsets: np.ndarray, device: str) -> np.ndarray:
+    import torch
+
+    h, w = offsets.shape[1:]
+    off = torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64)).to(device)
+    rows = torch.arange(h, device=device).view(h, 1)
+    cols = torch.arange(w, device=device).view(1, w)
+    src = (rows + off[0]).clamp_(0, h - 1) * w + (cols + off[1]).clamp_(0, w - 1)
+    dtype = labels.dtype
+    work = labels.astype(np.int64) if dtype in (np.uint16, np.uint32, np.uint64) else labels
+    t = torch.from_numpy(np.ascontiguousarray(work)).to(device)
+    flat = t.reshape(-1, h * w) if labels.ndim == 3 else t.reshape(1, h * w)
+    out = flat[:, src.reshape(-1)]
+    return out.reshape(labels.shape).cpu().numpy().astype(dtype, copy=False)

@@ -1,0 +1,88 @@
+"""Reading and writing images and label maps, with clear errors."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import InputError
+from ..labels import LabelSpace
+from .atomic import atomic_path
+
+Image.MAX_IMAGE_PIXELS = 1 << 28
+
+
+def _open(path) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            im.load()
+        return im
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise InputError(path, "not an image file (or an image format PIL cannot read)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as err:
+        raise InputError(path, f"cannot read image: {err}") from None
+
+
+def read_image(path) -> np.ndarray:
+    """An RGB image as ``(H, W, 3)`` uint8."""
+    im = _open(path)
+    if im.mode in ("I;16", "I;16B", "I", "F"):
+        arr = np.asarray(im, np.float64)
+        hi = arr.max() if arr.size else 1
+        arr = (arr * (255.0 / hi if hi > 0 else 1)).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
+
+
+def read_labels(path, space: LabelSpace | None = None) -> np.ndarray:
+    """A label map as ``(H, W)`` integer ids.
+
+    Single-channel PNGs (8 or 16 bit) and palette PNGs (palette index = id) are ids; an RGB
+    PNG is colour-coded and converted through the space's palette. With a ``space``,
+    ids not in it are an error naming the id.
+    """
+    im = _open(path)
+    if im.mode in ("RGB", "RGBA"):
+        if space is None:
+            raise InputError(path, "colour-coded label map needs a label space")
+        rgb = np.asarray(im.convert("RGB"))
+        return space.ids_from_colors(rgb, path=os.fspath(path))
+    if im.mode in ("L", "P", "1"):
+        arr = np.asarray(im if im.mode != "1" else im.convert("L"), np.uint8)
+    elif im.mode.startswith("I"):
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise InputError(path, f"label ids must be 0..65535, found {int(arr.min())}..{int(arr.max())}")
+        arr = arr.astype(np.uint16 if arr.size and arr.max() > 255 else np.uint8)
+    else:
+        raise InputError(path, f"unsupported label image mode {im.mode!r} "
+                               "(expected single-channel ids or RGB colours)")
+    if arr.ndim != 2:
+        raise InputError(path, f"expected a single-channel label map, got shape {arr.shape}")
+    if space is not None:
+        space.check_ids(arr, path=os.fspath(path))
+    return arr
+
+
+def write_png(path, array: np.ndarray) -> None:
+    """Write ``(H, W)`` uint8/uint16 ids or ``(H, W, 3|4)`` uint8 colours atomically."""
+    array = np.asarray(array)
+    if array.ndim == 2 and array.dtype != np.uint8:
+        if array.size and (array.min() < 0 or array.max() > 65535):
+            raise ValueError("label ids must be 0..65535 to be written as PNG")
+        array = array.astype(np.uint8 if (not array.size or array.max() < 256) else np.uint16)
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+
+
+def write_labels(path, labels: np.ndarray) -> None:
+    """Write a label map as a single-channel PNG (8-bit when ids fit, else 16-bit)."""
+    write_png(path, labels)

@@ -1,0 +1,81 @@
+"""Finding files in folders and pairing them by stem.
+
+A pairing key is the file name without its suffix and without the dataset conventions
+``_leftImg8bit``, ``_gtFine_labelIds``, ``_gtFine_labelTrainIds``, ``_gtFine_color``,
+``_gtFine_instanceIds`` and ``_pred``: so ``x.png`` pairs with ``x.npz`` or ``x.mat``, and
+``frankfurt_000000_000294_leftImg8bit.png`` with ``frankfurt_000000_000294_gtFine_labelIds.png``.
+Sub-folders are searched (Cityscapes keeps one folder per city); outputs keep them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+LABEL_SUFFIXES = (".png",)
+CONVENTIONS = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_color",
+               "_gtFine_instanceIds", "_pred")
+
+
+def pair_key(path: str | os.PathLike) -> str:
+    stem = Path(path).name
+    stem = stem[: len(stem) - len(Path(stem).suffix)] if Path(stem).suffix else stem
+    for suffix in CONVENTIONS:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files under ``folder`` (recursively) with one of ``suffixes``, sorted, hidden ones skipped."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError(folder, "folder not found")
+    if not folder.is_dir():
+        raise InputError(folder, "is not a folder")
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in suffixes:
+                out.append(Path(root) / name)
+    return out
+
+
+def index_by_key(folder, suffixes: tuple[str, ...], *, prefer: tuple[str, ...] = ()) -> dict[str, Path]:
+    """``{pair key: path}`` for files under ``folder``.
+
+    Two files with one key are an error, unless they differ only in suffix and ``prefer``
+    orders the suffixes (the first wins).
+    """
+    table: dict[str, Path] = {}
+    for p in list_files(folder, suffixes):
+        key = pair_key(p)
+        if key in table:
+            other = table[key]
+            rank = {s: i for i, s in enumerate(prefer)}
+            a, b = rank.get(other.suffix.lower()), rank.get(p.suffix.lower())
+            if a is None or b is None or a == b:
+                raise InputError(p, f"has the same name as {other}: cannot tell which to pair")
+            if b < a:
+                table[key] = p
+            continue
+        table[key] = p
+    return table
+
+
+def check_out_dir(out, *inputs) -> Path:
+    """Refuse an output folder that is (or is inside) an input folder."""
+    out_p = Path(out).resolve()
+    for inp in inputs:
+        if inp is None:
+            continue
+        in_p = Path(inp).resolve()
+        if out_p == in_p or in_p in out_p.parents:
+            raise InputError(out, f"the output folder must not be the input folder {inp} or inside it "
+                                  "(inputs are never overwritten)")
+    if out_p.exists() and not out_p.is_dir():
+        raise InputError(out, "output exists and is not a folder")
+    return out_p

@@ -1,0 +1,245 @@
+"""Label spaces: the one table of class ids, names, colours and evaluation indices.
+
+A label space maps the integer ids stored in label PNGs to *evaluation classes*
+(``0 .. n_classes-1``) or to *ignore*. Cityscapes comes from
+``cityscapesscripts.helpers.labels``; CamVid and ADE20K from JSON specs in
+``resources/label_spaces``; any JSON file of the same form may be passed by path.
+
+JSON spec::
+
+    {"name": "camvid",
+     "classes": [{"id": 0, "name": "sky", "color": [128, 128, 128]},
+                 ...,
+                 {"id": 11, "name": "unlabelled", "color": [0, 0, 0], "ignore": true}]}
+
+Classes that are not ``"ignore"`` are evaluated, in the order listed, unless a
+class gives ``"train_id"`` explicitly (several ids may share one train id).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+IGNORE = 255
+"""Evaluation index of ignored / void pixels."""
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SPEC_DIR = RESOURCES / "label_spaces"
+BUILTIN = ("cityscapes", "cityscapes-trainid", "camvid", "ade20k")
+
+
+@dataclass(frozen=True)
+class LabelClass:
+    id: int
+    name: str
+    color: tuple[int, int, int]
+    train_id: int  # evaluation index, or IGNORE
+
+
+@dataclass(frozen=True, eq=False)
+class LabelSpace:
+    """Classes of one label space and every lookup derived from them.
+
+    Attributes
+    ----------
+    name : str
+    classes : tuple of LabelClass, one per stored id
+    names : tuple of str, the evaluation class names by evaluation index
+    colors : ndarray of shape (n_classes, 3), uint8, colour of each evaluation class
+    id_to_eval : ndarray of shape (65536,), uint8 — evaluation index of every stored id
+        (``IGNORE`` for ignored ids and for ids not in the space)
+    palette : ndarray of shape (65536, 3), uint8 — display colour of every stored id
+    valid_ids : ndarray of bool, shape (65536,) — True for ids that belong to the space
+    """
+
+    name: str
+    classes: tuple[LabelClass, ...]
+    names: tuple[str, ...] = field(init=False)
+    colors: np.ndarray = field(init=False, repr=False)
+    id_to_eval: np.ndarray = field(init=False, repr=False)
+    palette: np.ndarray = field(init=False, repr=False)
+    valid_ids: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        n = 1 + max((c.train_id for c in self.classes if c.train_id != IGNORE), default=-1)
+        names: list[str | None] = [None] * n
+        colors = np.zeros((n, 3), np.uint8)
+        id_to_eval = np.full(65536, IGNORE, np.uint8)
+        palette = np.zeros((65536, 3), np.uint8)
+        valid = np.zeros(65536, bool)
+        for c in self.classes:
+            if not 0 <= c.id < 65536:
+                continue
+            valid[c.id] = True
+            palette[c.id] = c.color
+            id_to_eval[c.id] = c.train_id
+            if c.train_id != IGNORE and names[c.train_id] is None:
+                names[c.train_id] = c.name
+                colors[c.train_id] = c.color
+        if any(nm is None for nm in names):
+            raise ValueError(f"label space {self.name!r}: evaluation indices are not contiguous")
+        object.__setattr__(self, "names", tuple(names))
+        object.__setattr__(self, "colors", colors)
+        object.__setattr__(self, "id_to_eval", id_to_eval)
+        object.__setattr__(self, "palette", palette)
+        object.__setattr__(self, "valid_ids", valid)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.names)
+
+    @property
+    def ignore_ids(self) -> tuple[int, ...]:
+        return tuple(c.id for c in self.classes if c.train_id == IGNORE)
+
+    @property
+    def max_id(self) -> int:
+        return max(c.id for c in self.classes)
+
+    def to_eval(self, labels: np.ndarray) -> np.ndarray:
+        """Map stored ids ``(H, W)`` to evaluation indices ``(H, W)`` uint8 (``IGNORE`` = 255)."""
+        return self.id_to_eval[np.asarray(labels)]
+
+    def colorize(self, labels: np.ndarray) -> np.ndarray:
+        """``(H, W)`` ids -> ``(H, W, 3)`` uint8 colours."""
+        return self.palette[np.asarray(labels)]
+
+    def ids_from_colors(self, rgb: np.ndarray, *, path=None) -> np.ndarray:
+        """Convert a colour-coded ``(H, W, 3)`` uint8 image to ``(H, W)`` ids.
+
+        Raises InputError naming the first colour that is not in the palette and where it is.
+        """
+        rgb = np.asarray(rgb, np.uint8)
+        key = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+        table: dict[int, int] = {}
+        for c in sorted(self.classes, key=lambda c: c.id, reverse=True):  # lowest id wins
+            r, g, b = c.color
+            table[(r << 16) | (g << 8) | b] = c.id
+        keys = np.array(sorted(table), np.uint32)
+        ids = np.array([table[int(k)] for k in keys], np.int64)
+        pos = np.clip(np.searchsorted(keys, key), 0, len(keys) - 1)
+        bad = keys[pos] != key
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            colour = tuple(int(v) for v in rgb[r, c])
+            raise InputError(path, f"colour {colour} at (row {r}, col {c}) is not in the "
+                                   f"{self.name} palette")
+        dtype = np.uint8 if self.max_id < 256 else np.uint16
+        return ids[pos].astype(dtype)
+
+    def check_ids(self, labels: np.ndarray, *, path=None) -> None:
+        """Raise InputError if ``labels`` holds an id that is not in this space."""
+        present = np.unique(labels)
+        bad = present[(present < 0) | (present >= 65536)]
+        if bad.size == 0:
+            bad = present[~self.valid_ids[present]]
+        if bad.size:
+            raise InputError(path, f"label id {int(bad[0])} is not in the {self.name} label space "
+                                   f"(ids {self.id_summary()})")
+
+    def id_summary(self) -> str:
+        ids = sorted(c.id for c in self.classes)
+        if ids == list(range(ids[0], ids[-1] + 1)):
+            return f"{ids[0]}..{ids[-1]}"
+        return ", ".join(map(str, ids))
+
+    def lut_rgba(self, *, alpha: int = 255, hidden: set[int] | frozenset = frozenset()) -> np.ndarray:
+        """A 256-row RGBA lookup table for display of uint8 ids (ignored ids transparent).
+
+        ``hidden`` holds evaluation indices whose rows are made transparent too.
+        """
+        lut = np.zeros((256, 4), np.uint8)
+        for c in self.classes:
+            if 0 <= c.id < 256:
+                lut[c.id, :3] = c.color
+                visible = c.train_id != IGNORE and c.train_id not in hidden
+                lut[c.id, 3] = alpha if visible else 0
+        return lut
+
+
+def _from_spec(spec: dict, *, source) -> LabelSpace:
+    try:
+        classes = []
+        entries = spec["classes"]
+        order = 0
+        for e in entries:
+            ignore = bool(e.get("ignore", False))
+            if ignore:
+                tid = IGNORE
+            elif "train_id" in e:
+                tid = int(e["train_id"])
+            else:
+                tid = order
+            if not ignore:
+                order = max(order, tid) + 1
+            color = tuple(int(v) for v in e["color"])
+            if len(color) != 3 or not all(0 <= v <= 255 for v in color):
+                raise ValueError(f"class {e['name']!r} has colour {color}, expected 3 values 0..255")
+            classes.append(LabelClass(int(e["id"]), str(e["name"]), color, tid))
+        if not classes:
+            raise ValueError("no classes")
+        ids = [c.id for c in classes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate class id")
+        if not all(0 <= i < 65536 for i in ids):
+            raise ValueError("class ids must be in 0..65535")
+        return LabelSpace(str(spec.get("name", Path(str(source)).stem)), tuple(classes))
+    except (KeyError, TypeError, ValueError) as err:
+        msg = err.args[0] if isinstance(err, ValueError) and err.args else f"missing or malformed {err}"
+        raise InputError(source, f"not a valid label space spec: {msg}") from None
+
+
+def _cityscapes(train_ids: bool) -> LabelSpace:
+    from cityscapesscripts.helpers.labels import labels as cs_labels
+
+    classes = []
+    for lab in cs_labels:
+        tid = IGNORE if (lab.ignoreInEval or lab.trainId in (255, -1)) else int(lab.trainId)
+        if train_ids:
+            if tid == IGNORE:
+                continue
+            classes.append(LabelClass(tid, lab.name, tuple(lab.color), tid))
+        elif lab.id >= 0:
+            classes.append(LabelClass(int(lab.id), lab.name, tuple(lab.color), tid))
+    if train_ids:
+        classes.append(LabelClass(IGNORE, "ignore", (0, 0, 0), IGNORE))
+        return LabelSpace("cityscapes-trainid", tuple(classes))
+    return LabelSpace("cityscapes", tuple(classes))
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin(name: str) -> LabelSpace:
+    if name == "cityscapes":
+        return _cityscapes(False)
+    if name == "cityscapes-trainid":
+        return _cityscapes(True)
+    path = SPEC_DIR / f"{name}.json"
+    with open(path, encoding="utf-8") as f:
+        return _from_spec(json.load(f), source=path)
+
+
+def get_label_space(name_or_path: str | os.PathLike | LabelSpace) -> LabelSpace:
+    """Return a built-in label space by name (see ``BUILTIN``) or load a JSON spec by path."""
+    if isinstance(name_or_path, LabelSpace):
+        return name_or_path
+    s = os.fspath(name_or_path)
+    if s in BUILTIN:
+        return _builtin(s)
+    if not s.lower().endswith(".json") and not os.path.exists(s):
+        raise InputError(None, f"unknown label space {s!r}: use one of {', '.join(BUILTIN)} "
+                               f"or the path of a JSON spec")
+    try:
+        with open(s, encoding="utf-8") as f:
+            spec = json.load(f)
+    except FileNotFoundError:
+        raise InputError(s, "label space spec not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(s, f"cannot read label space spec: {err}") from None
+    return _from_spec(spec, source=s)

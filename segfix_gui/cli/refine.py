@@ -25,30 +25,41 @@ def add_parser(sub) -> None:
 
 
 def add_refine_options(p, *, scale: float = 2) -> None:
-    p.add_argument("--scale", type=positive_float, default=scale,
-                   help=f"offset scale in pixels per unit step (default: {scale:g})")
-    p.add_argument("--threshold", type=unit_float, default=0.5,
-                   help="boundary probability a pixel must exceed to move (default: 0.5; "
-                        "no effect on hard .mat offsets)")
-    p.add_argument("--min-direction-prob", type=unit_float, default=0.0, metavar="P",
+    p.add_argument("--scale", type=positive_float, default=None,
+                   help="offset scale in pixels per unit step (default: the offset file's "
+                        f"recommendation, else {scale:g})")
+    p.add_argument("--threshold", type=unit_float, default=None,
+                   help="boundary probability a pixel must exceed to move (default: the offset "
+                        "file's recommendation, else 0.5; no effect on hard .mat offsets)")
+    p.add_argument("--min-direction-prob", type=unit_float, default=None, metavar="P",
                    help="move a pixel only if its most likely direction has at least this "
-                        "probability (default: 0)")
+                        "probability (default: the offset file's recommendation, else 0)")
     add_label_space(p, default=None)
 
 
 @dataclass(frozen=True)
 class Setting:
-    threshold: float = 0.5
-    scale: float = 2
-    min_direction_prob: float = 0.0
+    """Refinement options as given; None means the offset file's recommendation or the default."""
+
+    threshold: float | None = None
+    scale: float | None = None
+    min_direction_prob: float | None = None
+    default_scale: float = 2
 
     @classmethod
-    def from_args(cls, args) -> "Setting":
-        return cls(args.threshold, args.scale, args.min_direction_prob)
+    def from_args(cls, args, *, default_scale: float = 2) -> "Setting":
+        return cls(args.threshold, args.scale, args.min_direction_prob, default_scale)
+
+    def resolve(self, field) -> dict:
+        """``{"threshold", "scale", "min_direction_prob"}`` for this field."""
+        scale = self.scale
+        if scale is None and "scale" not in field.recommended:
+            scale = self.default_scale
+        return field.setting(threshold=self.threshold, scale=scale,
+                             min_direction_prob=self.min_direction_prob)
 
     def offsets(self, field):
-        return field.to_offsets(threshold=self.threshold, scale=self.scale,
-                                min_direction_prob=self.min_direction_prob)
+        return field.to_offsets(**self.resolve(field))
 
 
 def read_prediction(path, space):

@@ -65,11 +65,15 @@ class OffsetField:
     boundary : ndarray of shape (H, W), float in [0, 1]
     direction : ndarray of shape (K, H, W), float probabilities, or None for hard offsets
     hard : ndarray of shape (2, H, W), int unit steps (d_row, d_col), or None
+    recommended : dict, optional settings the producer of the field recommends
+        (keys among ``threshold``, ``min_direction_prob``, ``scale``), e.g. the defaults
+        chosen on validation data for the network that predicted it
     """
 
     boundary: np.ndarray
     direction: np.ndarray | None = None
     hard: np.ndarray | None = None
+    recommended: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
@@ -96,6 +100,15 @@ class OffsetField:
     @property
     def k(self) -> int | None:
         return None if self.direction is None else int(self.direction.shape[0])
+
+    def setting(self, *, threshold: float | None = None, scale: float | None = None,
+                min_direction_prob: float | None = None) -> dict:
+        """The setting to use: explicit values, else the field's recommendation, else
+        threshold 0.5, scale 2, min_direction_prob 0."""
+        given = {"threshold": threshold, "scale": scale, "min_direction_prob": min_direction_prob}
+        base = {"threshold": 0.5, "scale": 2.0, "min_direction_prob": 0.0}
+        return {k: float(v if v is not None else self.recommended.get(k, base[k]))
+                for k, v in given.items()}
 
     def bins(self) -> np.ndarray:
         """``(H, W)`` uint8 most likely direction bin (computed once)."""

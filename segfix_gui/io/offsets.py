@@ -67,7 +67,24 @@ def _read_npz(path: str) -> OffsetField:
     if d.shape[1:] != b.shape:
         raise InputError(path, f"'direction' is {d.shape[1]}×{d.shape[2]} but 'boundary' is "
                                f"{b.shape[0]}×{b.shape[1]}")
-    return OffsetField(boundary=b, direction=d)
+    return OffsetField(boundary=b, direction=d, recommended=_recommended(path, data))
+
+
+RECOMMENDED_KEYS = ("threshold", "min_direction_prob", "scale")
+
+
+def _recommended(path: str, data: dict) -> dict:
+    out = {}
+    for key in RECOMMENDED_KEYS:
+        if f"recommended_{key}" in data:
+            v = data[f"recommended_{key}"]
+            if v.shape != () or not np.issubdtype(v.dtype, np.number) or not np.isfinite(v):
+                raise InputError(path, f"'recommended_{key}' must be a finite number")
+            v = float(v)
+            if (key != "scale" and not 0 <= v <= 1) or (key == "scale" and v < 0):
+                raise InputError(path, f"'recommended_{key}' is out of range: {v:g}")
+            out[key] = v
+    return out
 
 
 def _check_hard(path: str, arr: np.ndarray, key: str) -> np.ndarray:
@@ -121,9 +138,11 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, threshold: float = 0.
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),
                                 offsets=field.hard.astype(np.int8))
         else:
+            extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items()
+                     if k in RECOMMENDED_KEYS}
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),
                                 boundary=field.boundary.astype(np.float16),
-                                direction=field.direction.astype(np.float16))
+                                direction=field.direction.astype(np.float16), **extra)
     elif fmt == "mat":
         from scipy.io import savemat
 

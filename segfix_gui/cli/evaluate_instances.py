@@ -1,0 +1,231 @@
+"""``segfix evaluate-instances``: official Cityscapes AP / AP50, per-instance boundary figures."""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ._common import add_workers, positive_float, run_batch, unit_float
+
+GT_SUFFIX = "_gtFine_instanceIds.png"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "evaluate-instances", help="AP of instance predictions (and refined ones)",
+        description="AP and AP50, overall and per class, by cityscapesscripts' official "
+                    "evalInstanceLevelSemanticLabeling, plus the mask IoU and boundary F-score "
+                    "of every predicted instance to its matched ground-truth instance. "
+                    "Predictions (<name>_pred.txt) pair with ground truth "
+                    "(<name>_gtFine_instanceIds.png) by name.")
+    p.add_argument("--gt", required=True, metavar="DIR",
+                   help="ground truth (*_gtFine_instanceIds.png, searched recursively)")
+    p.add_argument("--pred", required=True, metavar="DIR", help="instance predictions (_pred.txt)")
+    p.add_argument("--refined", metavar="DIR", help="refined predictions to compare as well")
+    p.add_argument("--boundary-tol", type=positive_float, default=3, metavar="PX",
+                   help="boundary F-score tolerance in pixels (default: 3)")
+    p.add_argument("--min-iou", type=unit_float, default=0.0, metavar="IOU",
+                   help="per-instance figures: a prediction is matched to the ground-truth "
+                        "instance of its class with the highest mask IoU above this "
+                        "(default: 0, any overlap); the official AP does its own matching")
+    p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    add_workers(p)
+    p.set_defaults(func=run)
+
+
+def _read(txt: str, root: str, gt_shape, gt_name: str):
+    from cityscapesscripts.helpers.labels import id2label
+
+    from ..core.instances import InstanceSet
+    from ..io.instances import mask_path, parse_pred_txt, read_pred_masks
+
+    lines = parse_pred_txt(txt)
+    for e in lines:
+        if e.label_id not in id2label:
+            raise InputError(txt, f"line {e.line}: {e.label_id} is not a Cityscapes label id")
+    masks = read_pred_masks(txt, lines, shape=gt_shape, shape_of=f"the ground truth {gt_name}",
+                            root=root)
+    inst = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines],
+                       tuple(e.mask for e in lines))
+    official = [(str(mask_path(txt, e)), e.label_id, e.score) for e in lines]
+    return inst, official
+
+
+def _one(job, *, pred_root, refined_root, tol, min_iou):
+    """Per-instance rows and the official inputs of one image."""
+    from ..core.instances import compare_instances, match_to_gt, instance_scores
+    from ..io.instances import read_instance_gt
+
+    key, gt_path, pred_txt, ref_txt = job
+    gt = read_instance_gt(gt_path)
+    name = Path(gt_path).name
+    before, off_before = _read(pred_txt, pred_root, gt.shape, name)
+    after, off_after = (None, None)
+    if ref_txt is not None:
+        after, off_after = _read(ref_txt, refined_root, gt.shape, name)
+    aligned = after is not None and len(after) == len(before) and \
+        np.array_equal(after.label_ids, before.label_ids)
+    cmp = compare_instances(before, after if aligned else None, gt, tol=tol, min_iou=min_iou)
+    rows = cmp.rows(before)
+    for r in rows:
+        r["image"] = key
+    refined_summary = None
+    if after is not None:
+        if aligned:
+            refined_summary = (cmp.matched_gt, cmp.iou_after, cmp.bf_after)
+        else:  # not the same instances: matched on their own
+            m = match_to_gt(after, gt, min_iou=min_iou)
+            iou, bf = instance_scores(after, gt, m, tol=tol)
+            refined_summary = (m, iou, bf)
+    return {"rows": rows, "official": off_before, "official_refined": off_after,
+            "before": (cmp.matched_gt, cmp.iou_before, cmp.bf_before),
+            "after": refined_summary, "aligned": aligned}
+
+
+def _summary(parts) -> dict:
+    matched = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
+    iou = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    bf = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    ok = matched != 0
+
+    def mean(a):
+        return float(np.mean(a[ok])) if ok.any() else None
+
+    return {"instances": int(matched.size), "matched": int(ok.sum()),
+            "mean_iou": mean(iou), "mean_boundary_f": mean(bf)}
+
+
+def _pct(v) -> str:
+    return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}"
+
+
+def _num(v) -> str:
+    return "  n/a" if v is None else f"{v:.3f}"
+
+
+def _delta(a, b, scale=100.0, fmt="{:+5.1f}") -> str:
+    bad = any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (a, b))
+    return "  n/a" if bad else fmt.format(scale * (b - a))
+
+
+def print_table(result: dict, file=sys.stdout) -> None:
+    ref = result.get("refined")
+    names = list(result["per_class"])
+    width = max(12, max(map(len, names)))
+    head = f"{'class':<{width}}  {'AP':>5}"
+    if ref:
+        head += f"  {'refined':>7}  {'Δ':>5}"
+    head += f"  {'AP50':>5}"
+    if ref:
+        head += f"  {'refined':>7}  {'Δ':>5}"
+    print(head, file=file)
+    rows = [(n, result["per_class"][n], ref["per_class"][n] if ref else None) for n in names]
+    rows.append(("average", {"ap": result["ap"], "ap50": result["ap50"]},
+                 {"ap": ref["ap"], "ap50": ref["ap50"]} if ref else None))
+    for i, (n, a, b) in enumerate(rows):
+        if i == len(names):
+            print("-" * len(head), file=file)
+        line = f"{n:<{width}}"
+        for k in ("ap", "ap50"):
+            line += f"  {_pct(a[k])}"
+            if ref:
+                line += f"  {_pct(b[k]):>7}  {_delta(a[k], b[k])}"
+        print(line, file=file)
+    print(f"(official cityscapesscripts figures in %; ground-truth instances under "
+          f"{result['min_region_size']} px are ignored)", file=file)
+    s = result["instances"]
+    print(f"\nper instance, to its matched ground truth ({s['matched']} of {s['instances']} "
+          f"predictions matched):", file=file)
+    head = f"{'':<{width + 12}}  {'pred':>6}"
+    if ref:
+        head += f"  {'refined':>7}  {'Δ':>6}"
+    print(head, file=file)
+    r = ref["instances"] if ref else None
+    for label, k in (("mask IoU (mean)", "mean_iou"),
+                     (f"boundary F, {result['boundary_tol']:g} px (mean)", "mean_boundary_f")):
+        line = f"{label:<{width + 12}}  {_num(s[k]):>6}"
+        if ref:
+            line += f"  {_num(r[k]):>7}  {_delta(s[k], r[k], 1.0, '{:+.3f}'):>6}"
+        print(line, file=file)
+    if ref and not result.get("refined_aligned", True):
+        print("(some refined files list other instances than the predictions: their "
+              "instances were matched on their own)", file=file)
+
+
+def _clean(obj):
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def run(args) -> int:
+    from ..cityscapes_eval import instance_level_ap
+    from ..io.atomic import write_text
+    from ..io.pairing import list_files
+    from .refine_instances import index_by_instance_key, list_pred_txts
+
+    gts = index_by_instance_key([p for p in list_files(args.gt, (".png",))
+                                 if p.name.endswith(GT_SUFFIX)], "ground truth")
+    if not gts:
+        raise InputError(args.gt, f"no *{GT_SUFFIX} files found")
+    preds = index_by_instance_key(list_pred_txts(args.pred), "prediction")
+    if not preds:
+        raise InputError(args.pred, "no *_pred.txt files found")
+    refs = index_by_instance_key(list_pred_txts(args.refined), "refined prediction") \
+        if args.refined else None
+    errors, jobs = [], []
+    for key, p in preds.items():
+        if key not in gts:
+            errors.append(str(InputError(p, "no ground truth with this name "
+                                            f"(expected {key}{GT_SUFFIX} in {args.gt})")))
+        elif refs is not None and key not in refs:
+            errors.append(str(InputError(p, f"no refined prediction with this name in "
+                                            f"{args.refined}")))
+        else:
+            jobs.append((key, str(gts[key]), str(p),
+                         str(refs[key]) if refs is not None else None))
+    fn = functools.partial(_one, pred_root=str(args.pred), refined_root=str(args.refined),
+                           tol=args.boundary_tol, min_iou=args.min_iou)
+    results = []
+    for job, res, error in run_batch(fn, jobs, workers=args.workers, desc="evaluate-instances"):
+        if error:
+            errors.append(error)
+        else:
+            results.append((job, res))
+    if errors:
+        # AP over a subset of the images would not be the figure asked for
+        for msg in errors:
+            print(f"segfix: error: {msg}", file=sys.stderr)
+        print(f"segfix: {len(errors)} of {len(preds)} predictions could not be read; "
+              "nothing evaluated", file=sys.stderr)
+        return 2
+    gt_list = [job[1] for job, _ in results]
+    ap = instance_level_ap(gt_list, [r["official"] for _, r in results])
+    result = {"images": len(results), **ap.as_dict(), "boundary_tol": args.boundary_tol,
+              "min_iou": args.min_iou,
+              "instances": _summary([r["before"] for _, r in results])}
+    if refs is not None:
+        ap_r = instance_level_ap(gt_list, [r["official_refined"] for _, r in results])
+        result["refined"] = {**ap_r.as_dict(),
+                             "instances": _summary([r["after"] for _, r in results])}
+        result["refined_aligned"] = all(r["aligned"] for _, r in results)
+    result["per_instance"] = [row for _, r in results for row in r["rows"]]
+    result = _clean(result)
+    unpaired = len(set(gts) - set(preds))
+    head = f"{len(results)} image{'' if len(results) == 1 else 's'}"
+    if unpaired:
+        head += f" ({unpaired} ground-truth images without a prediction not evaluated)"
+    print(head)
+    print_table(result)
+    if args.json:
+        write_text(args.json, json.dumps(result, indent=2) + "\n")
+    return 0

@@ -1,0 +1,136 @@
+"""``segfix refine-instances``: move Cityscapes instance masks with their image's offsets."""
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+from ..errors import InputError
+from ._common import add_device, add_workers, positive_float, report, run_batch, unit_float
+
+DEFAULT_SCALE = 1.0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "refine-instances", help="refine instance masks (Cityscapes _pred.txt) with offsets",
+        description="For every <name>_pred.txt under --input, move each mask it lists with the "
+                    "offsets of that image (<name>.npz or <name>.mat under --offset; _pred and "
+                    "_leftImg8bit are ignored when pairing) and write the masks and the "
+                    "_pred.txt under --out with the same relative paths. A _pred.txt without "
+                    "instances is copied as is.")
+    p.add_argument("--input", required=True, metavar="DIR", help="instance predictions")
+    p.add_argument("--offset", required=True, metavar="DIR", help="offset fields (.npz or .mat)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where refined predictions go")
+    p.add_argument("--scale", type=positive_float, default=None,
+                   help=f"offset scale in pixels per unit step (default: {DEFAULT_SCALE:g}, as "
+                        "the original does for instance masks; an offset file's recommended "
+                        "scale is for semantic maps and is not used)")
+    p.add_argument("--threshold", type=unit_float, default=None,
+                   help="boundary probability a pixel must exceed to move (default: the offset "
+                        "file's recommendation, else 0.5; no effect on hard .mat offsets)")
+    p.add_argument("--min-direction-prob", type=unit_float, default=None, metavar="P",
+                   help="move a pixel only if its most likely direction has at least this "
+                        "probability (default: the offset file's recommendation, else 0)")
+    add_device(p)
+    add_workers(p)
+    p.set_defaults(func=run)
+
+
+def instance_key(path) -> str:
+    """Pairing key of a ``_pred.txt`` / offsets / ground-truth file: the name without its
+    suffix and without every dataset convention (``x_leftImg8bit_pred.txt`` → ``x``)."""
+    from ..io.pairing import pair_key
+
+    key, prev = str(Path(path).name), None
+    while key != prev:
+        prev, key = key, pair_key(key)
+    return key
+
+
+def list_pred_txts(folder) -> list[Path]:
+    """The ``*_pred.txt`` files under ``folder`` (recursively, sorted)."""
+    from ..io.instances import PRED_SUFFIX
+    from ..io.pairing import list_files
+
+    return [p for p in list_files(folder, (".txt",)) if p.name.endswith(PRED_SUFFIX)]
+
+
+def index_by_instance_key(paths, what: str) -> dict[str, Path]:
+    table: dict[str, Path] = {}
+    for p in paths:
+        key = instance_key(p)
+        if key in table:
+            raise InputError(p, f"has the same name as {table[key]}: cannot tell which {what} "
+                                "to pair")
+        table[key] = p
+    return table
+
+
+def _refine_one(job, *, threshold, scale, min_direction_prob, device: str, in_root: str,
+                out_root: str):
+    from ..core.instances import InstanceSet, refine_instances
+    from ..io.atomic import atomic_path
+    from ..io.instances import mask_path, parse_pred_txt, read_pred_masks, write_instances
+    from ..io.offsets import read_offsets
+    from .refine import Setting
+
+    txt, off = Path(job[0]), job[1]
+    in_root, out_root = Path(in_root), Path(out_root)
+    dst_txt = out_root / txt.relative_to(in_root)
+    lines = parse_pred_txt(txt)
+    if not lines:  # nothing to move: the file as it is
+        with atomic_path(dst_txt) as tmp:
+            shutil.copyfile(txt, tmp)
+        return str(dst_txt), 0
+    if off is None:
+        raise InputError(txt, f"no offsets file for this image (expected {instance_key(txt)}.npz "
+                              "or .mat in the offset folder)")
+    field = read_offsets(off)
+    masks = read_pred_masks(txt, lines, shape=field.shape,
+                            shape_of=f"the offsets {Path(off).name}", root=in_root)
+    # the output keeps every relative path: masks land inside out_root as they were in in_root
+    srcs = [mask_path(txt, e, root=in_root) for e in lines]
+    before = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines],
+                         tuple(e.mask for e in lines))
+    setting = Setting(threshold, scale if scale is not None else DEFAULT_SCALE,
+                      min_direction_prob, default_scale=DEFAULT_SCALE)
+    after = refine_instances(before, setting.offsets(field), device=device)
+    unchanged = {i: str(srcs[i]) for i in range(len(after))
+                 if (after.masks[i] == before.masks[i]).all()}
+    write_instances(dst_txt, after, copy_from=unchanged, txt_from=txt, root=out_root)
+    return str(dst_txt), len(after)
+
+
+def run(args) -> int:
+    from ..core.refine import resolve_device
+    from ..io.offsets import OFFSET_SUFFIXES
+    from ..io.pairing import check_out_dir, index_by_key
+
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        raise InputError(None, str(err)) from None
+    out = check_out_dir(args.out, args.input, args.offset)
+    txts = list_pred_txts(args.input)
+    if not txts:
+        raise InputError(args.input, "no *_pred.txt files found")
+    offsets = {instance_key(p): p for p in
+               index_by_key(args.offset, OFFSET_SUFFIXES, prefer=(".npz", ".mat")).values()}
+    index_by_instance_key(txts, "prediction")  # two predictions of one image: refuse
+    jobs = [(str(t), str(offsets[instance_key(t)]) if instance_key(t) in offsets else None)
+            for t in txts]
+    fn = functools.partial(_refine_one, threshold=args.threshold, scale=args.scale,
+                           min_direction_prob=args.min_direction_prob, device=device,
+                           in_root=str(Path(args.input)), out_root=str(out))
+    errors, done, n_inst = [], 0, 0
+    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine-instances"):
+        if error:
+            errors.append(error)
+        else:
+            done += 1
+            n_inst += result[1]
+    status = report(errors, done, "instance prediction files")
+    if not errors:
+        print(f"{n_inst} masks refined")
+    return status

@@ -1,0 +1,255 @@
+"""Cityscapes instance predictions (``<image>_pred.txt`` + mask PNGs) and instance ground truth.
+
+Prediction format (as cityscapesscripts' ``evalInstanceLevelSemanticLabeling`` reads it):
+one line per instance, ``relative/mask.png labelId score``, the mask path relative to the
+folder of the ``.txt`` file; a mask is a PNG whose non-zero pixels are inside (read the way
+the official evaluation reads it: converted to 8-bit grey, then ``!= 0``). This reader also
+accepts runs of spaces or tabs between fields and skips blank lines; everything else that
+the official parser would reject, or that would make it count wrongly, is an
+:class:`~segfix_gui.errors.InputError` naming the ``.txt`` file and the line:
+a malformed line, an absolute mask path or one outside the root folder, a missing mask, a
+mask that is not an image or is of another size, a label id that is not an integer, a score
+that is not a finite number, the same mask listed twice.
+
+Ground truth: ``*_gtFine_instanceIds.png``, 16-bit, ``labelId * 1000 + index`` for things
+and ``labelId`` for stuff and for groups of things.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .atomic import atomic_path
+
+PRED_SUFFIX = "_pred.txt"
+
+
+@dataclass(frozen=True)
+class PredLine:
+    """One line of a ``_pred.txt`` file.
+
+    Attributes
+    ----------
+    line : int, 1-based line number in the file
+    mask : str, the mask path as written (relative to the file's folder, ``/`` separators)
+    label_id : int, Cityscapes label id (not the train id)
+    score : float, confidence
+    """
+
+    line: int
+    mask: str
+    label_id: int
+    score: float
+
+
+def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
+    """The lines of a ``_pred.txt`` file, checked for form (masks are not opened).
+
+    Raises :class:`InputError` naming the file and line for a malformed line, an absolute
+    mask path, a label id that is not an integer, a score that is not a finite number, or
+    a mask listed twice.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a _pred.txt file") from None
+    except OSError as err:
+        raise InputError(path, f"cannot read: {err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(path, f"not a text file (byte {err.start} is not UTF-8)") from None
+    out: list[PredLine] = []
+    seen: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3:
+            raise InputError(path, f"line {n}: expected 'relative/mask.png labelId score', "
+                                   f"found {len(fields)} field{'s' if len(fields) != 1 else ''}: "
+                                   f"{line.strip()[:80]!r}")
+        mask, label, score = fields
+        if os.path.isabs(mask) or PurePosixPath(mask).is_absolute() or ":" in mask[:3]:
+            raise InputError(path, f"line {n}: mask path {mask!r} must be relative to the "
+                                   "folder of this file")
+        try:
+            label_f = float(label)
+        except ValueError:
+            label_f = math.nan
+        if not math.isfinite(label_f) or label_f != int(label_f) or label_f < 0:
+            raise InputError(path, f"line {n}: label id {label!r} is not a non-negative integer")
+        try:
+            score_f = float(score)
+        except ValueError:
+            raise InputError(path, f"line {n}: score {score!r} is not a number") from None
+        if not math.isfinite(score_f):
+            raise InputError(path, f"line {n}: score {score!r} is not a finite number")
+        key = os.path.normpath(mask)
+        if key in seen:
+            raise InputError(path, f"line {n}: mask {mask!r} is already listed on line {seen[key]}")
+        seen[key] = n
+        out.append(PredLine(n, mask, int(label_f), score_f))
+    return out
+
+
+def mask_path(txt: str | os.PathLike, entry: PredLine, *, root: str | os.PathLike | None = None
+              ) -> Path:
+    """The file of ``entry``'s mask; with ``root``, it must lie inside ``root``."""
+    txt = Path(txt)
+    p = Path(os.path.normpath(txt.parent / entry.mask))
+    if root is not None:
+        r = Path(os.path.normpath(os.path.abspath(root)))
+        if r != p and r not in Path(os.path.abspath(p)).parents:
+            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} lies outside the "
+                                  f"folder {root}")
+    return p
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """A mask PNG as ``(H, W)`` bool, non-zero = inside (as the official evaluation reads it)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L")) != 0
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except UnidentifiedImageError:
+        raise InputError(path, "not an image file") from None
+    except (OSError, ValueError, SyntaxError) as err:
+        raise InputError(path, f"cannot read image: {err}") from None
+
+
+def _size(shape) -> str:
+    return f"{shape[0]}×{shape[1]}"
+
+
+def read_pred_masks(txt: str | os.PathLike, lines: Sequence[PredLine], *,
+                    shape: tuple[int, int] | None = None, shape_of: str = "",
+                    root: str | os.PathLike | None = None) -> np.ndarray:
+    """The masks named by ``lines`` as ``(N, H, W)`` bool.
+
+    ``shape`` is the size every mask must have (``shape_of`` names what it comes from, for
+    the message); without it, the first mask sets the size. Errors name ``txt`` and the line.
+    """
+    masks = []
+    for entry in lines:
+        p = mask_path(txt, entry, root=root)
+        if not p.is_file():
+            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} not found ({p})")
+        try:
+            m = read_mask(p)
+        except InputError as err:
+            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r}: "
+                                  f"{err.problem}") from None
+        if shape is None:
+            shape, shape_of = m.shape, f"the mask on line {entry.line}"
+        elif m.shape != tuple(shape):
+            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} is {_size(m.shape)} "
+                                  f"but {shape_of or 'the image'} is {_size(shape)}")
+        masks.append(m)
+    if not masks:
+        return np.zeros((0,) + (tuple(shape) if shape is not None else (0, 0)), bool)
+    return np.stack(masks)
+
+
+def read_instances(txt: str | os.PathLike, *, shape: tuple[int, int] | None = None,
+                   shape_of: str = "", root: str | os.PathLike | None = None):
+    """Read a ``_pred.txt`` and its masks as an :class:`~segfix_gui.core.instances.InstanceSet`.
+
+    Parameters
+    ----------
+    txt : path of the ``_pred.txt`` file
+    shape : (H, W) every mask must have, e.g. the offsets' or the ground truth's
+    shape_of : what ``shape`` comes from, for the error message
+    root : masks must lie inside this folder (the official evaluation requires it)
+    """
+    from ..core.instances import InstanceSet
+
+    lines = parse_pred_txt(txt)
+    masks = read_pred_masks(txt, lines, shape=shape, shape_of=shape_of, root=root)
+    return InstanceSet(masks=masks,
+                       label_ids=np.array([e.label_id for e in lines], np.int32),
+                       scores=np.array([e.score for e in lines], np.float64),
+                       names=tuple(e.mask for e in lines))
+
+
+def format_pred_txt(entries: Sequence[tuple[str, int, float]]) -> str:
+    """The text of a ``_pred.txt``: one ``mask labelId score`` line per entry (``\\n`` ended)."""
+    out = []
+    for mask, label_id, score in entries:
+        mask = str(mask).replace(os.sep, "/")
+        if any(c.isspace() for c in mask) or not mask:
+            raise ValueError(f"mask path {mask!r} must be non-empty and without spaces")
+        out.append(f"{mask} {int(label_id)} {float(score)!r}\n")
+    return "".join(out)
+
+
+def _write_mask_to(tmp: str, mask: np.ndarray) -> None:
+    from PIL import Image
+
+    png = np.where(np.asarray(mask) != 0, 255, 0).astype(np.uint8)
+    Image.fromarray(png).save(tmp, format="PNG")
+
+
+def write_instances(txt: str | os.PathLike, instances, *, copy_from: dict | None = None,
+                    txt_from: str | os.PathLike | None = None,
+                    root: str | os.PathLike | None = None) -> None:
+    """Write ``instances`` as ``txt`` plus one PNG (0 / 255) per mask, all or nothing.
+
+    Mask files go to ``txt``'s folder joined with ``instances.names[i]``, which must stay
+    inside ``root`` (default: ``txt``'s folder). Every file is
+    first written under a temporary name beside its target; only when all are complete
+    are they renamed, the ``.txt`` last — an error leaves no file of this image changed.
+    ``copy_from`` maps an index to an existing mask file whose bytes are copied instead of
+    encoding the mask again (used for masks that did not change); ``txt_from`` is a
+    ``_pred.txt`` listing the same instances whose bytes are copied as the ``.txt`` (keeps
+    the user's formatting of scores).
+    """
+    txt = Path(txt)
+    names = instances.names
+    if names is None or len(names) != len(instances):
+        raise ValueError("instances need one relative mask name each to be written")
+    top = Path(root if root is not None else txt.parent).resolve()
+    targets = []
+    for name in names:
+        p = Path(os.path.normpath(txt.parent / name))
+        if os.path.isabs(name) or top not in p.resolve().parents:
+            raise ValueError(f"mask name {name!r} must stay inside {top}")
+        targets.append(p)
+    text = format_pred_txt(list(zip(names, instances.label_ids, instances.scores)))
+    copy_from = copy_from or {}
+    with contextlib.ExitStack() as stack:
+        # entered first, so renamed last: the .txt never names a mask not yet in place
+        tmp_txt = stack.enter_context(atomic_path(txt))
+        for i, target in enumerate(targets):
+            tmp = stack.enter_context(atomic_path(target))
+            if i in copy_from:
+                shutil.copyfile(copy_from[i], tmp)
+            else:
+                _write_mask_to(tmp, instances.masks[i])
+        if txt_from is not None:
+            shutil.copyfile(txt_from, tmp_txt)
+        else:
+            with open(tmp_txt, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+
+
+def read_instance_gt(path: str | os.PathLike) -> np.ndarray:
+    """A ``*_gtFine_instanceIds.png`` as ``(H, W)`` int32 ids (``labelId * 1000 + index``)."""
+    from .images import read_labels
+
+    arr = read_labels(path)
+    return arr.astype(np.int32)

@@ -1,0 +1,173 @@
+"""``segfix-gui``: open the inspector window (``entry`` is the console script).
+
+Usage::
+
+    segfix-gui                                   # empty window; File ▸ Open or drop files
+    segfix-gui --demo                            # the bundled demo sample
+    segfix-gui --image F --pred F --offsets F [--gt F] [--label-space NAME]
+    segfix-gui --image DIR --pred DIR --offsets DIR [--gt DIR]   # a set, paired by file stem
+    segfix-gui --folder DIR                      # a set: DIR/preds, DIR/offsets, [DIR/images, DIR/gt]
+    segfix-gui --demo --screenshot out.png       # render offscreen after loading, save, exit
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="segfix-gui", description="See, tune and apply SegFix "
+                                "boundary refinement: the inspector window.")
+    src = p.add_argument_group("what to open (files, or folders for a set paired by stem)")
+    src.add_argument("--demo", action="store_true", help="open the bundled demo sample")
+    src.add_argument("--image", metavar="F", help="the RGB image (optional)")
+    src.add_argument("--pred", metavar="F", help="the prediction: a label map PNG")
+    src.add_argument("--offsets", metavar="F", help="the offset field (.npz or openseg .mat)")
+    src.add_argument("--gt", metavar="F", help="the ground truth label map (optional)")
+    src.add_argument("--folder", metavar="DIR", help="a set folder with preds/ and offsets/ "
+                     "(and optional images/, gt/) sub-folders")
+    p.add_argument("--label-space", metavar="NAME", default=None,
+                   help="cityscapes, cityscapes-trainid, camvid, ade20k or a JSON spec path "
+                        "(default: the demo's, else camvid)")
+    p.add_argument("--view", choices=("side", "single"), default=None,
+                   help="start with before | after side by side, or a single view with a swipe")
+    p.add_argument("--screenshot", metavar="PNG", help="render the window offscreen after loading, "
+                   "save it to PNG and exit")
+    p.add_argument("--region", metavar="R0,C0,R1,C1", type=_ints(4), default=None,
+                   help="zoom to rows R0..R1, columns C0..C1 once loaded")
+    p.add_argument("--inspect", metavar="ROW,COL", type=_ints(2), default=None,
+                   help="inspect this pixel once loaded (as if the cursor were on it)")
+    p.add_argument("--size", metavar="WxH", default="1600x1000", help="window size (default: %(default)s)")
+    return p
+
+
+def _ints(n: int):
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            vals = tuple(int(v) for v in text.split(","))
+        except ValueError:
+            vals = ()
+        if len(vals) != n:
+            raise argparse.ArgumentTypeError(f"expected {n} integers separated by commas, not {text!r}")
+        return vals
+    return parse
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"segfix-gui: error: --size must be WxH, not {text!r}") from None
+    return w, h
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    files = [args.image, args.pred, args.offsets, args.gt]
+    if args.demo and (any(files) or args.folder):
+        print("segfix-gui: error: --demo opens the bundled sample; give no other inputs", file=sys.stderr)
+        return 2
+    if args.folder and any(files):
+        print("segfix-gui: error: give --folder or --image/--pred/--offsets/--gt, not both", file=sys.stderr)
+        return 2
+    dirs = [f for f in files if f and Path(f).is_dir()]
+    if dirs and len(dirs) != len([f for f in files if f]):
+        print("segfix-gui: error: give all of --image/--pred/--offsets/--gt as files, or all as "
+              "folders", file=sys.stderr)
+        return 2
+    if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ..errors import InputError
+    from ..labels import get_label_space
+    from .sample import SamplePaths
+    from .window import APP, ORG, MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    if args.label_space:
+        try:
+            get_label_space(args.label_space)
+        except InputError as err:
+            print(f"segfix-gui: error: {err}", file=sys.stderr)
+            return 2
+    win = MainWindow()
+    win.resize(*_size(args.size))
+    if args.view:
+        win.state.set_view(mode=args.view)
+    status = {"code": 0}
+
+    def arrange(_loaded=None) -> None:
+        if args.region:
+            r0, c0, r1, c1 = args.region
+            win.canvas.left.vb.setRange(xRange=(c0, c1), yRange=(r0, r1), padding=0)
+        if args.inspect:
+            win.state.set_cursor(tuple(args.inspect))
+
+    win.loaded.connect(arrange)
+
+    if args.screenshot:
+        def fail(message: str) -> None:
+            print(f"segfix-gui: error: {message}", file=sys.stderr)
+            status["code"] = 2
+            app.quit()
+        win.state.failed.disconnect(win.show_error)
+        win.state.failed.connect(fail)
+        win.show_error = fail  # a bad file ends the run with its message instead of a dialog
+
+    if args.demo:
+        win.open_demo()
+    elif args.folder or dirs:
+        if not win.open_set(folder=args.folder, image=args.image if dirs else None,
+                            pred=args.pred if dirs else None, offsets=args.offsets if dirs else None,
+                            gt=args.gt if dirs else None, space=args.label_space):
+            if args.screenshot:
+                return 2
+    elif any(files):
+        paths = SamplePaths(image=args.image, pred=args.pred, offsets=args.offsets, gt=args.gt)
+        if args.screenshot and paths.missing():
+            print("segfix-gui: error: --pred and --offsets are both needed", file=sys.stderr)
+            return 2
+        win.open_paths(paths, args.label_space)
+    win.show()
+
+    if args.screenshot:
+        expect = bool(args.demo or args.folder or dirs or any(files))
+        deadline = time.monotonic() + 120
+
+        def poll() -> None:
+            ready = (not expect) or (win.state.result is not None and win.state.result_is_current())
+            busy = any(win.runner.busy(k) for k in ("load", "refine", "set"))
+            if status["code"] == 0 and ready and not busy:
+                try:
+                    win.save_screenshot(args.screenshot)
+                    print(f"screenshot written to {args.screenshot}")
+                except OSError as err:
+                    print(f"segfix-gui: error: {args.screenshot}: {err}", file=sys.stderr)
+                    status["code"] = 2
+                app.quit()
+            elif time.monotonic() > deadline:
+                print("segfix-gui: error: timed out waiting for the sample to load", file=sys.stderr)
+                status["code"] = 2
+                app.quit()
+            else:
+                QTimer.singleShot(50, poll)
+
+        QTimer.singleShot(50, poll)
+    code = app.exec()
+    return status["code"] or code
+
+
+def entry() -> None:  # console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,257 @@
+"""The canvas: before | after views with linked pan/zoom, or one view with a swipe.
+
+Views listen to the :class:`~segfix_gui.gui.state.ViewerState` and draw; the only things they
+write back are the inspected pixel (mouse hover) and the swipe position (dragging its line).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .arrows import arrow_points, choose_stride, visible_box
+from .layers import (ViewLayers, apply_opacity, diff_lut, display_ids, heat_image, heat_lut,
+                     label_lut, set_lut_image)
+from .state import ViewerState
+
+ARROW_DELAY_MS = 30  # pan/zoom: arrows are recomputed at most this often
+
+
+class ImageView(pg.GraphicsLayoutWidget):
+    """One view: a title and a ViewBox (y down, square pixels) holding a :class:`ViewLayers`."""
+
+    hovered = Signal(object)  # (row, col) or None
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground("#1e1f22")
+        self.ci.setContentsMargins(2, 2, 2, 2)
+        self.title = self.addLabel("", row=0, col=0, color="#e8e8e8", size="10pt")
+        self.vb = self.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMenu=False)
+        self.vb.setDefaultPadding(0.01)
+        self.layers = ViewLayers(self.vb)
+        self.shape: tuple[int, int] | None = None
+        self.scene().sigMouseMoved.connect(self._moved)
+
+    def _moved(self, pos) -> None:
+        if self.shape is None or not self.vb.sceneBoundingRect().contains(pos):
+            self.hovered.emit(None)
+            return
+        p = self.vb.mapSceneToView(pos)
+        r, c = int(np.floor(p.y())), int(np.floor(p.x()))
+        h, w = self.shape
+        self.hovered.emit((r, c) if 0 <= r < h and 0 <= c < w else None)
+
+    def leaveEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        self.hovered.emit(None)
+        super().leaveEvent(ev)
+
+    def fit(self) -> None:
+        if self.shape is not None:
+            h, w = self.shape
+            self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.01)
+
+
+class Canvas(QWidget):
+    """The sample's info line above one or two :class:`ImageView` s."""
+
+    def __init__(self, state: ViewerState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.info = QLabel("Open a sample: File ▸ Open, drop files here, or run segfix-gui --demo")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setStyleSheet("QLabel { padding: 4px 6px; color: #d0d0d0; background: #2b2d31; }")
+        self.left = ImageView()
+        self.right = ImageView()
+        self.right.vb.setXLink(self.left.vb)
+        self.right.vb.setYLink(self.left.vb)
+        self.views = (self.left, self.right)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(3)
+        row.addWidget(self.left)
+        row.addWidget(self.right)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.info)
+        lay.addLayout(row, 1)
+
+        self.swipe_line = pg.InfiniteLine(angle=90, movable=True,
+                                          pen=pg.mkPen((255, 255, 255), width=2),
+                                          hoverPen=pg.mkPen((255, 220, 0), width=3))
+        self.swipe_line.setZValue(20)
+        self.left.vb.addItem(self.swipe_line, ignoreBounds=True)
+        self.swipe_line.sigPositionChanged.connect(self._swipe_dragged)
+
+        self._diff_lut = diff_lut()
+        self._heat_lut = heat_lut()
+        self._label_lut = None
+        self._by_eval = False
+        self._arrow_stride = None
+        self.arrow_count = 0
+        self._arrow_timer = QTimer(self)
+        self._arrow_timer.setSingleShot(True)
+        self._arrow_timer.setInterval(ARROW_DELAY_MS)
+        self._arrow_timer.timeout.connect(self.update_arrows)
+        self.left.vb.sigRangeChanged.connect(lambda *_: self._arrow_timer.start())
+        self.left.vb.sigResized.connect(lambda *_: self._arrow_timer.start())
+        for v in self.views:
+            v.hovered.connect(self.state.set_cursor)
+
+        state.sampleChanged.connect(self._on_sample)
+        state.resultChanged.connect(self._on_result)
+        state.classesChanged.connect(self._on_classes)
+        state.layersChanged.connect(self._on_layer)
+        state.viewChanged.connect(self._on_view)
+        state.cursorChanged.connect(self._on_cursor)
+        state.settingChanged.connect(self._update_titles)
+        self._on_view()
+        for name in state.layers:
+            self._on_layer(name)
+
+    # --- state -> drawing ---------------------------------------------------------------------
+    def _on_sample(self) -> None:
+        s = self.state.sample
+        for v in self.views:
+            v.shape = s.shape
+            v.layers.clear()
+            if s.image is not None:
+                v.layers.image.setImage(s.image, autoLevels=False, levels=(0, 255))
+        ids, self._by_eval = display_ids(s.pred, s.space)
+        self._label_lut = label_lut(s.space, self.state.hidden, by_eval=self._by_eval)
+        heat = heat_image(s.field.boundary)
+        for v in self.views:
+            set_lut_image(v.layers.labels_before, ids, self._label_lut)
+            set_lut_image(v.layers.heat, heat, self._heat_lut)
+        self.info.setText(self._info_html())
+        self.info.setToolTip("<br>".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in s.info_lines()))
+        self._on_view()
+        self.left.fit()
+        self._update_titles()
+
+    def _info_html(self) -> str:
+        s = self.state.sample
+        parts = [f"<b>{_esc(s.name)}</b>"]
+        parts += [f"<span style='color:#9ab'>{_esc(k)}:</span> {_esc(v)}"
+                  for k, v in s.info_lines(short=True)]
+        return " &nbsp;·&nbsp; ".join(parts)
+
+    def _on_result(self) -> None:
+        self._set_after_labels()
+        r = self.state.result
+        for v in self.views:
+            set_lut_image(v.layers.diff, r.codes, self._diff_lut)
+        self.update_arrows()
+        self._on_cursor()
+        self._update_titles()
+
+    def _set_after_labels(self) -> None:
+        s, r = self.state.sample, self.state.result
+        if s is None:
+            return
+        src = s.gt if (self.state.after_source == "gt" and s.gt is not None) else (
+            r.refined if r is not None else None)
+        if src is None:
+            return
+        ids, _ = display_ids(src, s.space) if not self._by_eval else (s.space.to_eval(src), True)
+        for v in self.views:
+            set_lut_image(v.layers.labels_after, ids, self._label_lut)
+
+    def _on_classes(self) -> None:
+        if self.state.sample is None:
+            return
+        self._label_lut = label_lut(self.state.sample.space, self.state.hidden, by_eval=self._by_eval)
+        for v in self.views:
+            v.layers.labels_before.setLookupTable(self._label_lut)
+            v.layers.labels_after.setLookupTable(self._label_lut)
+
+    def _on_layer(self, name: str) -> None:
+        opt = self.state.layers[name]
+        for v in self.views:
+            L = v.layers
+            items = {"image": (L.image,), "labels": (L.labels_before, L.labels_after),
+                     "boundary": (L.heat,), "arrows": (L.arrows,), "diff": (L.diff,)}[name]
+            apply_opacity(items, opt.visible, opt.opacity)
+        if name == "arrows":
+            self.update_arrows()
+
+    def _on_view(self) -> None:
+        st = self.state
+        single = st.view_mode == "single"
+        self.right.setVisible(not single)
+        self.swipe_line.setVisible(single)
+        if st.sample is not None:
+            h, w = st.sample.shape
+            if single:
+                self.left.layers.set_split(st.swipe * w, (h, w))
+                self.swipe_line.blockSignals(True)
+                self.swipe_line.setValue(st.swipe * w)
+                self.swipe_line.blockSignals(False)
+            else:
+                self.left.layers.set_split(w, (h, w))
+            self.right.layers.set_split(0, (h, w))
+            self._set_after_labels()
+        self._update_titles()
+        self.update_arrows()
+
+    def _swipe_dragged(self) -> None:
+        if self.state.sample is not None:
+            self.state.set_view(swipe=self.swipe_line.value() / self.state.sample.shape[1])
+
+    def _on_cursor(self) -> None:
+        st = self.state
+        src = None
+        if st.cursor is not None and st.result is not None:
+            src = st.result.source_of(*st.cursor)
+        for v in self.views:
+            v.layers.set_link(st.cursor, src)
+
+    def _update_titles(self) -> None:
+        st = self.state
+        after = "ground truth" if (st.after_source == "gt" and st.sample is not None
+                                   and st.sample.gt is not None) else "refined"
+        if st.result is not None and after == "refined" and not st.result_is_current():
+            after += " (at an older setting: press R)"
+        if st.view_mode == "single":
+            self.left.title.setText(f"◀ before: prediction &nbsp;|&nbsp; after: {after} ▶ "
+                                    "&nbsp;(drag the line, T toggles)")
+        else:
+            self.left.title.setText("before: prediction")
+            self.right.title.setText(f"after: {after}")
+
+    # --- arrows -------------------------------------------------------------------------------
+    def update_arrows(self) -> None:
+        """Recompute the arrows for the visible rectangle and zoom (one curve per view)."""
+        st = self.state
+        views = [self.left] if st.view_mode == "single" else [self.left, self.right]
+        if st.result is None or not st.layers["arrows"].visible:
+            for v in self.views:
+                v.layers.arrows.setData([], [])
+            self.arrow_count = 0
+            return
+        vb = self.left.vb
+        (x0, x1), (y0, y1) = vb.viewRange()
+        box = visible_box(x0, x1, y0, y1, st.sample.shape)
+        if box is None:
+            x = y = np.zeros(0, np.float32)
+            stride = 1
+        else:
+            width_px = max(vb.width(), 1.0)
+            x, y, stride = arrow_points(st.result.offsets, box, choose_stride(width_px / max(x1 - x0, 1e-6)))
+        self._arrow_stride = stride
+        self.arrow_count = len(x) // 6
+        for v in self.views:
+            if v in views:
+                v.layers.arrows.setData(x, y)
+            else:
+                v.layers.arrows.setData([], [])
+
+    def fit(self) -> None:
+        self.left.fit()
+
+
+def _esc(text: str) -> str:
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))

@@ -1,0 +1,206 @@
+"""The work behind the window, as plain functions of the engine (no Qt, no drawing).
+
+Everything the window shows is computed here by ``segfix_gui.core`` functions — the same
+ones the command line calls: offsets by ``OffsetField.to_offsets``, refined labels by
+``refine_labels``, numbers by ``SemanticEvaluator``, diff codes by ``change_codes``.
+Functions take a ``check`` callable that raises to cancel between steps, and a
+``report(done, total, text)`` callable for progress.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..core.metrics import SemanticEvaluator, change_codes, change_counts, CHANGED
+from ..core.refine import refine_labels, resolve_device, source_indices
+from .sample import Sample, SamplePaths, load_sample
+
+
+def _nothing(*_args) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Refinement setting: threshold and min_direction_prob in [0, 1], scale >= 0, device."""
+
+    threshold: float = 0.5
+    scale: float = 2.0
+    min_direction_prob: float = 0.0
+    device: str = "auto"
+
+    def offsets_kwargs(self) -> dict:
+        return {"threshold": self.threshold, "scale": self.scale,
+                "min_direction_prob": self.min_direction_prob}
+
+    def describe(self, *, hard: bool = False) -> str:
+        if hard:
+            return f"scale {self.scale:g} (hard offsets)"
+        return (f"threshold {self.threshold:.2f}, scale {self.scale:g}, "
+                f"direction ≥ {self.min_direction_prob:.2f}")
+
+
+def initial_setting(sample: Sample, *, device: str = "auto") -> Setting:
+    """The field's recommended setting (else threshold 0.5, scale 2, direction 0)."""
+    s = sample.field.setting()
+    return Setting(s["threshold"], s["scale"], s["min_direction_prob"], device)
+
+
+@dataclass(eq=False)
+class Loaded:
+    """A loaded sample and its numbers before refinement (``before`` is None without gt)."""
+
+    sample: Sample
+    before: dict | None
+
+
+@dataclass(eq=False)
+class Result:
+    """Refinement of one sample at one setting.
+
+    Attributes
+    ----------
+    setting : Setting
+    device : str, where refinement ran ("cpu" or "cuda")
+    offsets : ndarray of shape (2, H, W), int16 (d_row, d_col)
+    refined : ndarray of shape (H, W), the prediction's dtype
+    codes : ndarray of shape (H, W), uint8 change codes (core.metrics constants)
+    counts : dict, fixed/broken/swapped (with gt) and "changed" pixel counts
+    after : dict or None, ``SemanticEvaluator`` result of the refined labels (None without gt)
+    moving : int, pixels with a non-zero offset
+    """
+
+    setting: Setting
+    device: str
+    offsets: np.ndarray
+    refined: np.ndarray
+    codes: np.ndarray
+    counts: dict
+    after: dict | None
+    moving: int
+    _sources: tuple | None = field(default=None, repr=False)
+
+    def source_of(self, row: int, col: int) -> tuple[int, int] | None:
+        """(row, col) the pixel took its label from (``core.refine.source_indices``), or None
+        if it does not move."""
+        if self._sources is None:
+            self._sources = source_indices(self.offsets)
+        dst, src = self._sources
+        w = self.offsets.shape[2]
+        flat = row * w + col
+        i = int(np.searchsorted(dst, flat))
+        if i < len(dst) and dst[i] == flat:
+            return divmod(int(src[i]), w)
+        return None
+
+
+def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing,
+         report: Callable = _nothing) -> Loaded:
+    """Read a sample and compute its numbers before refinement."""
+    report(0, 2, "reading files")
+    sample = load_sample(paths, space, field=field)
+    check()
+    before = None
+    if sample.gt is not None:
+        report(1, 2, "metrics before refinement")
+        before = SemanticEvaluator(sample.space).add(sample.gt, sample.pred)
+    report(2, 2, "loaded")
+    return Loaded(sample, before)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segfix-metrics")
+    return _POOL
+
+
+def refine(sample: Sample, setting: Setting, *, check: Callable = _nothing,
+           report: Callable = _nothing) -> Result:
+    """Refine ``sample`` at ``setting`` and compute its diff codes and metrics.
+
+    The metrics and the diff codes are computed at the same time in two threads (NumPy
+    releases the GIL for most of them), which is what keeps a threshold move within the
+    window's latency goal on a two-core machine.
+    """
+    report(0, 3, "offsets")
+    offsets = sample.field.to_offsets(**setting.offsets_kwargs())
+    check()
+    report(1, 3, "refining")
+    device = resolve_device(setting.device)
+    refined = refine_labels(sample.pred, offsets, device=device)
+    check()
+    report(2, 3, "metrics")
+    if sample.gt is not None:
+        fut = _pool().submit(SemanticEvaluator(sample.space).add, sample.gt, refined)
+        codes = change_codes(sample.pred, refined, sample.gt, sample.space)
+        after = fut.result()
+        counts = change_counts(codes)
+        counts["changed"] = int(np.count_nonzero(sample.pred != refined))
+    else:
+        codes = change_codes(sample.pred, refined)
+        after = None
+        counts = {"changed": int(np.count_nonzero(codes == CHANGED))}
+    moving = int(np.count_nonzero(offsets[0] | offsets[1]))
+    report(3, 3, "done")
+    return Result(setting, device, offsets, refined, codes, counts, after, moving)
+
+
+def table_rows(before: dict, after: dict | None):
+    """``[(name, iou_before, iou_after, delta)]`` from two ``SemanticEvaluator`` results
+    (None where absent; delta None unless both are numbers)."""
+    rows = []
+    for name, b in before["per_class_iou"].items():
+        a = after["per_class_iou"][name] if after is not None else None
+        rows.append((name, b, a, None if a is None or b is None else a - b))
+    return rows
+
+
+@dataclass(frozen=True)
+class SetRow:
+    """One sample of a set evaluated at a setting (mIoU None without gt; error text if unreadable)."""
+
+    index: int
+    name: str
+    miou_before: float | None = None
+    miou_after: float | None = None
+    error: str | None = None
+
+    @property
+    def gain(self) -> float | None:
+        if self.miou_before is None or self.miou_after is None:
+            return None
+        return self.miou_after - self.miou_before
+
+
+def evaluate_set(samples: list[SamplePaths], space, setting: Setting, *, check: Callable = _nothing,
+                 report: Callable = _nothing) -> list[SetRow]:
+    """mIoU before and after refinement for every sample of a set (bad files become rows
+    with an error, the rest go on)."""
+    from ..errors import InputError
+
+    device = resolve_device(setting.device)
+    rows = []
+    for i, paths in enumerate(samples):
+        check()
+        report(i, len(samples), paths.title)
+        try:
+            s = load_sample(paths, space)
+        except InputError as err:
+            rows.append(SetRow(i, paths.title, error=str(err)))
+            continue
+        if s.gt is None:
+            rows.append(SetRow(i, paths.title))
+            continue
+        refined = refine_labels(s.pred, s.field.to_offsets(**setting.offsets_kwargs()), device=device)
+        b = SemanticEvaluator(s.space).add(s.gt, s.pred)["miou"]
+        a = SemanticEvaluator(s.space).add(s.gt, refined)["miou"]
+        rows.append(SetRow(i, paths.title, b, a))
+    report(len(samples), len(samples), "done")
+    return rows

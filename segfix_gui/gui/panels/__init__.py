@@ -1,0 +1,18 @@
+"""Dock panels of the main window, one module each (a registry, like the CLI's commands).
+
+A panel module defines:
+
+- ``TITLE``: the dock's title;
+- ``AREA``: ``"left"``, ``"right"`` or ``"bottom"``;
+- ``GROUP`` (optional): panels with the same group share one dock area as tabs (the first
+  one listed in ``PANELS`` is in front);
+- ``create(window) -> QWidget``: builds the panel; it reads and writes ``window.state``
+  (a :class:`~segfix_gui.gui.state.ViewerState`) and may add actions with
+  ``window.add_action(...)`` (they then appear in the shortcuts help).
+
+To add a panel (e.g. an instance list or a sweep "Tune" panel), write its module in this
+package and add its name to ``PANELS``; the window makes a dock for it and lists it under
+View ▸ Panels. A module that is not there yet is skipped.
+"""
+
+PANELS = ("controls", "inspector", "samples", "metrics", "legend", "layers")

@@ -1,0 +1,108 @@
+"""Pixel inspector: follows the cursor; shows every layer's value there and where the pixel
+took its label from (the canvas draws that link)."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from ...core.offsets import direction_table
+from ...labels import IGNORE
+
+TITLE = "Pixel inspector"
+AREA = "left"
+GROUP = "left-tabs"
+GLYPHS = "→↘↓↙←↖↑↗"  # by angle atan2(d_row, d_col) in steps of 45°, y pointing down
+FIELDS = ("pixel", "image RGB", "predicted", "refined", "true class", "boundary prob.",
+          "direction", "offset", "label from")
+
+
+def glyph(d_row: float, d_col: float) -> str:
+    if d_row == 0 and d_col == 0:
+        return "·"
+    return GLYPHS[int(round(math.atan2(d_row, d_col) / (math.pi / 4))) % 8]
+
+
+def class_text(space, label_id: int) -> str:
+    e = int(space.to_eval(label_id))
+    if e == IGNORE:
+        name = next((c.name for c in space.classes if c.id == label_id), "not in the space")
+        return f"{name} (id {label_id}, ignored)"
+    return f"{space.names[e]} (id {label_id})"
+
+
+class InspectorPanel(QWidget):
+    def __init__(self, window):
+        super().__init__()
+        self.state = st = window.state
+        form = QFormLayout()
+        self.values: dict[str, QLabel] = {}
+        for name in FIELDS:
+            lab = QLabel("–")
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            lab.setWordWrap(True)
+            form.addRow(name, lab)
+            self.values[name] = lab
+        hint = QLabel("Hover over the image. The cyan line joins the pixel to the pixel it "
+                      "takes its label from.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #888;")
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(hint)
+        lay.addStretch(1)
+        st.cursorChanged.connect(self.update_values)
+        st.resultChanged.connect(self.update_values)
+        st.sampleChanged.connect(self.update_values)
+
+    def text(self, name: str) -> str:
+        return self.values[name].text()
+
+    def update_values(self) -> None:
+        for k, v in self.describe().items():
+            self.values[k].setText(v)
+
+    def describe(self) -> dict[str, str]:
+        """The inspector's lines for the current cursor (``–`` where there is nothing)."""
+        st = self.state
+        out = dict.fromkeys(FIELDS, "–")
+        s, pos = st.sample, st.cursor
+        if s is None or pos is None:
+            return out
+        r, c = pos
+        sp = s.space
+        out["pixel"] = f"(row {r}, col {c})"
+        if s.image is not None:
+            out["image RGB"] = "({}, {}, {})".format(*(int(v) for v in s.image[r, c]))
+        out["predicted"] = class_text(sp, int(s.pred[r, c]))
+        if s.gt is not None:
+            out["true class"] = class_text(sp, int(s.gt[r, c]))
+        else:
+            out["true class"] = "no ground truth"
+        f = s.field
+        out["boundary prob."] = f"{float(f.boundary[r, c]):.3f}"
+        b = int(f.bins()[r, c])
+        if f.is_hard:
+            dr, dc = (int(v) for v in f.hard[:, r, c])
+            out["direction"] = f"{glyph(dr, dc)} ({dr:+d}, {dc:+d}) hard offset"
+        else:
+            dr, dc = (int(v) for v in direction_table(f.k)[b])
+            conf = float(f.direction_confidence()[r, c])
+            out["direction"] = f"bin {b} {glyph(dr, dc)} ({dr:+d}, {dc:+d}), p = {conf:.2f}"
+        res = st.result
+        if res is not None:
+            out["refined"] = class_text(sp, int(res.refined[r, c]))
+            o_r, o_c = (int(v) for v in res.offsets[:, r, c])
+            out["offset"] = f"({o_r:+d}, {o_c:+d}) at this setting"
+            src = res.source_of(r, c)
+            if src is None:
+                out["label from"] = "itself (does not move)"
+            else:
+                out["label from"] = (f"(row {src[0]}, col {src[1]}): "
+                                     f"{class_text(sp, int(s.pred[src]))}")
+        return out
+
+
+def create(window) -> QWidget:
+    return InspectorPanel(window)

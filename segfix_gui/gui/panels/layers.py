@@ -1,0 +1,75 @@
+"""Layer visibility and opacity, and the diff layer's colour key with its counts."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from ...core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
+from ..layers import DIFF_COLOURS
+from ..state import LAYER_TITLES, LAYERS
+
+TITLE = "Layers"
+AREA = "right"
+GROUP = "right-tabs"
+KEYS = {name: str(i + 1) for i, name in enumerate(LAYERS)}
+
+
+class LayersPanel(QWidget):
+    def __init__(self, window):
+        super().__init__()
+        self.state = st = window.state
+        grid = QGridLayout()
+        self.checks: dict[str, QCheckBox] = {}
+        self.sliders: dict[str, QSlider] = {}
+        for row, name in enumerate(LAYERS):
+            cb = QCheckBox(f"{LAYER_TITLES[name]}  ({KEYS[name]})")
+            cb.toggled.connect(lambda on, n=name: st.set_layer(n, visible=on))
+            sl = QSlider(Qt.Orientation.Horizontal)
+            sl.setRange(0, 100)
+            sl.setMaximumWidth(110)
+            sl.setToolTip("opacity")
+            sl.valueChanged.connect(lambda v, n=name: st.set_layer(n, opacity=v / 100))
+            grid.addWidget(cb, row, 0)
+            grid.addWidget(sl, row, 1)
+            self.checks[name], self.sliders[name] = cb, sl
+        self.key = QLabel()
+        self.key.setWordWrap(True)
+        self.key.setTextFormat(Qt.TextFormat.RichText)
+        lay = QVBoxLayout(self)
+        lay.addLayout(grid)
+        lay.addWidget(self.key)
+        lay.addStretch(1)
+        st.layersChanged.connect(self.sync)
+        st.resultChanged.connect(self._key)
+        st.sampleChanged.connect(self._key)
+        for n in LAYERS:
+            self.sync(n)
+        self._key()
+
+    def sync(self, name: str) -> None:
+        opt = self.state.layers[name]
+        for w, setter, v in ((self.checks[name], QCheckBox.setChecked, opt.visible),
+                             (self.sliders[name], QSlider.setValue, int(round(opt.opacity * 100)))):
+            w.blockSignals(True)
+            setter(w, v)
+            w.blockSignals(False)
+
+    def _key(self) -> None:
+        st = self.state
+        counts = st.result.counts if st.result is not None else {}
+        has_gt = st.sample is not None and st.sample.gt is not None
+        codes = ((FIXED, "fixed", "wrong → right"), (BROKEN, "broken", "right → wrong"),
+                 (SWAPPED, "swapped", "wrong → other wrong")) if has_gt else (
+                     (CHANGED, "changed", "no ground truth"),)
+        rows = []
+        for code, name, what in codes:
+            r, g, b = DIFF_COLOURS[code]
+            n = counts.get(name)
+            rows.append(f"<tr><td><span style='background: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;"
+                        f"</span></td><td>{name}</td><td align='right'>"
+                        f"{'' if n is None else f'{n:,}'}</td><td style='color:#888'>{what}</td></tr>")
+        self.key.setText("<b>Diff</b><table cellspacing='4'>" + "".join(rows) + "</table>")
+
+
+def create(window) -> QWidget:
+    return LayersPanel(window)

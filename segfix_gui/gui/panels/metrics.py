@@ -1,0 +1,189 @@
+"""Numbers: mIoU / pixel accuracy / boundary F before and after, change counts, a sortable
+per-class IoU table with Δ, and a bar chart of the per-class Δ. All from the engine's
+``SemanticEvaluator`` results held by the state."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QLabel, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ..compute import table_rows
+
+TITLE = "Metrics"
+AREA = "right"
+COLUMNS = ("class", "IoU before", "IoU after", "Δ")
+SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F"))
+GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
+VALUE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def pct(v) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
+
+
+def signed(v) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:+.2f}"
+
+
+def delta_colour(d) -> QColor:
+    if d is None or (isinstance(d, float) and math.isnan(d)) or abs(d) < 5e-7:
+        return FLAT
+    return GAIN if d > 0 else LOSS
+
+
+class NumItem(QTableWidgetItem):
+    """A cell that sorts by its number; "n/a" (None) sorts below every number."""
+
+    def __init__(self, value, text: str):
+        super().__init__(text)
+        self.setData(VALUE_ROLE, value)
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other):  # noqa: D105
+        a, b = self.data(VALUE_ROLE), other.data(VALUE_ROLE)
+        if isinstance(a, str) or isinstance(b, str):
+            return str(a) < str(b)
+        a = -math.inf if a is None else a
+        b = -math.inf if b is None else b
+        return a < b
+
+
+class MetricsPanel(QWidget):
+    def __init__(self, window):
+        super().__init__()
+        self.state = st = window.state
+        top = QWidget()
+        grid = QGridLayout(top)
+        grid.setContentsMargins(4, 4, 4, 4)
+        for col, text in enumerate(("", "before", "after", "Δ")):
+            h = QLabel(f"<b>{text}</b>")
+            h.setAlignment(Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(h, 0, col)
+        self.summary: dict[str, tuple[QLabel, QLabel, QLabel]] = {}
+        for row, (key, text) in enumerate(SUMMARY, start=1):
+            grid.addWidget(QLabel(text), row, 0)
+            cells = tuple(QLabel("–") for _ in range(3))
+            for col, lab in enumerate(cells, start=1):
+                lab.setAlignment(Qt.AlignmentFlag.AlignRight)
+                grid.addWidget(lab, row, col)
+            self.summary[key] = cells
+        self.counts = QLabel("")
+        self.counts.setWordWrap(True)
+        grid.addWidget(self.counts, len(SUMMARY) + 1, 0, 1, 4)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in range(1, len(COLUMNS)):
+            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSortingEnabled(True)
+        self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
+        self.table.setToolTip("Per-class IoU (%). Click a header to sort; n/a = class absent "
+                              "from both ground truth and labels.")
+
+        self.chart = pg.PlotWidget(background="#1e1f22")
+        self.chart.setMenuEnabled(False)
+        self.chart.setMouseEnabled(x=False, y=False)
+        self.chart.hideButtons()
+        self.chart.setTitle("per-class IoU Δ (points)", color="#ccc", size="9pt")
+        self.chart.getPlotItem().getViewBox().invertY(True)
+        self.chart.addLine(x=0, pen=pg.mkPen("#888"))
+        self.bars = None
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.chart)
+        split.setSizes([260, 240])
+        self.chart.setMinimumHeight(150)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(top)
+        lay.addWidget(split, 1)
+        self.rows: list[tuple] = []
+        st.sampleChanged.connect(self.refresh)
+        st.resultChanged.connect(self.refresh)
+
+    # what tests and exports read: the rows as numbers, and the summary
+    def refresh(self) -> None:
+        st = self.state
+        before = st.before
+        after = st.result.after if st.result is not None and st.sample is not None else None
+        for key, _ in SUMMARY:
+            b = before[key] if before else None
+            a = after[key] if after else None
+            d = None if a is None or b is None else a - b
+            lb, la, ld = self.summary[key]
+            lb.setText(pct(b))
+            la.setText(pct(a))
+            ld.setText(signed(d))
+            ld.setStyleSheet(f"color: {delta_colour(d).name()};")
+        self._counts()
+        self.table.setSortingEnabled(False)
+        if before is None:
+            self.rows = []
+            self.table.setRowCount(0)
+            self._chart([])
+            self.table.setSortingEnabled(True)
+            return
+        self.rows = table_rows(before, after)
+        self.table.setRowCount(len(self.rows))
+        for r, (name, b, a, d) in enumerate(self.rows):
+            name_item = NumItem(r, name)  # sorts in the label space's order
+            name_item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(r, 0, name_item)
+            self.table.setItem(r, 1, NumItem(b, pct(b)))
+            self.table.setItem(r, 2, NumItem(a, pct(a)))
+            di = NumItem(d, signed(d))
+            di.setForeground(QBrush(delta_colour(d)))
+            self.table.setItem(r, 3, di)
+        self.table.setSortingEnabled(True)
+        self._chart(self.rows)
+
+    def _counts(self) -> None:
+        st = self.state
+        if st.sample is None:
+            self.counts.setText("")
+            return
+        if st.result is None:
+            self.counts.setText("refining…")
+            return
+        c = st.result.counts
+        if st.sample.gt is None:
+            self.counts.setText(f"no ground truth: {c['changed']:,} pixels changed "
+                                f"({st.result.moving:,} moved)")
+            return
+        self.counts.setText(
+            f"<span style='color:rgb(40,200,60)'>fixed {c['fixed']:,}</span> · "
+            f"<span style='color:rgb(235,30,30)'>broken {c['broken']:,}</span> · "
+            f"<span style='color:rgb(255,176,0)'>swapped {c['swapped']:,}</span> pixels "
+            f"<span style='color:#888'>({c['changed']:,} changed, {st.result.moving:,} moved)</span>")
+
+    def _chart(self, rows) -> None:
+        pi = self.chart.getPlotItem()
+        if self.bars is not None:
+            pi.removeItem(self.bars)
+            self.bars = None
+        if not rows:
+            return
+        d = np.array([0.0 if r[3] is None else 100 * r[3] for r in rows])
+        brushes = [pg.mkBrush(delta_colour(r[3])) for r in rows]
+        y = np.arange(len(rows))
+        self.bars = pg.BarGraphItem(x0=np.minimum(d, 0), y=y, width=np.abs(d), height=0.7,
+                                    brushes=brushes, pens=[pg.mkPen(None)] * len(rows))
+        pi.addItem(self.bars)
+        pi.getAxis("left").setTicks([[(i, r[0]) for i, r in enumerate(rows)]])
+        lim = max(float(np.abs(d).max()), 0.5) * 1.1
+        pi.setXRange(-lim, lim, padding=0)
+        pi.setYRange(-0.6, len(rows) - 0.4, padding=0)
+
+
+def create(window) -> QWidget:
+    return MetricsPanel(window)

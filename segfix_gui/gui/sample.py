@@ -1,0 +1,268 @@
+"""What the window shows: one sample's arrays, and how sets of samples are found (no Qt here).
+
+A :class:`Sample` is an image (optional), a prediction, an offset field and a ground
+truth (optional), all ``(H, W)``, in one label space. :func:`load_sample` reads and checks
+them with the engine's readers; any problem is an :class:`~segfix_gui.errors.InputError`
+with one line naming the file, so the window can show it and keep what it had.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..core.offsets import OffsetField
+from ..errors import InputError
+from ..labels import LabelSpace, get_label_space
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_DIR = ROOT / "resources" / "demo"
+PARTS = ("image", "pred", "offsets", "gt")
+PART_NAMES = {"image": "image", "pred": "prediction", "offsets": "offsets", "gt": "ground truth"}
+
+
+@dataclass(frozen=True)
+class SamplePaths:
+    """Files of one sample; ``pred`` and ``offsets`` are needed, ``image`` and ``gt`` optional."""
+
+    image: str | None = None
+    pred: str | None = None
+    offsets: str | None = None
+    gt: str | None = None
+    name: str | None = None
+    info: tuple[tuple[str, str], ...] = ()     # (label, text): the sample's info, in full
+    summary: tuple[tuple[str, str], ...] = ()  # (label, text): the same, short (window header)
+
+    def with_part(self, part: str, path: str | None) -> "SamplePaths":
+        return replace(self, **{part: path})
+
+    def missing(self) -> list[str]:
+        return [p for p in ("pred", "offsets") if getattr(self, p) is None]
+
+    @property
+    def title(self) -> str:
+        if self.name:
+            return self.name
+        for p in ("pred", "image", "offsets", "gt"):
+            if getattr(self, p):
+                return Path(getattr(self, p)).name
+        return "(nothing)"
+
+    def to_json(self) -> str:
+        return json.dumps({p: getattr(self, p) for p in PARTS + ("name",)})
+
+    @classmethod
+    def from_json(cls, text: str) -> "SamplePaths":
+        d = json.loads(text)
+        return cls(**{k: d.get(k) for k in PARTS + ("name",)})
+
+
+@dataclass(eq=False)
+class Sample:
+    """One loaded sample.
+
+    Attributes
+    ----------
+    space : LabelSpace
+    pred : ndarray of shape (H, W), integer ids (uint8 or uint16)
+    field : OffsetField of shape (H, W)
+    image : ndarray of shape (H, W, 3), uint8, or None
+    gt : ndarray of shape (H, W), integer ids, or None
+    paths : SamplePaths it came from
+    pred_is_colour : bool, the prediction file was colour-coded (exports keep that form)
+    """
+
+    space: LabelSpace
+    pred: np.ndarray
+    field: OffsetField
+    image: np.ndarray | None = None
+    gt: np.ndarray | None = None
+    paths: SamplePaths = field(default_factory=SamplePaths)
+    pred_is_colour: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.pred.shape)
+
+    @property
+    def name(self) -> str:
+        return self.paths.title
+
+    def info_lines(self, *, short: bool = False) -> list[tuple[str, str]]:
+        """``(label, text)`` lines saying where each part comes from (``short`` for the header)."""
+        lines = list(self.paths.summary if short and self.paths.summary else self.paths.info)
+        have = {k for k, _ in lines}
+        h, w = self.shape
+        lines.insert(0, ("size", f"{h}×{w}, {self.space.name}"))
+        if "prediction" not in have:
+            lines.append(("prediction", _file_text(self.paths.pred, short)))
+        if "offsets" not in have:
+            kind = ("hard offsets, already thresholded" if self.field.is_hard
+                    else f"boundary + K={self.field.k} direction probabilities")
+            lines.append(("offsets", f"{_file_text(self.paths.offsets, short)} ({kind})"))
+        if "ground truth" not in have:
+            lines.append(("ground truth", _file_text(self.paths.gt, short) if self.gt is not None
+                          else "none (no IoU; changes shown as 'changed')"))
+        return lines
+
+
+def _file_text(path, short: bool = False) -> str:
+    if path is None:
+        return "in memory"
+    return Path(path).name if short else os.fspath(path)
+
+
+def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
+                field: OffsetField | None = None) -> Sample:
+    """Read and check the files of one sample.
+
+    ``field`` may be given instead of ``paths.offsets`` (an offset field made in memory).
+    Raises InputError (one line, naming the file) for anything unreadable or mismatched.
+    """
+    from ..cli.refine import read_prediction
+    from ..io.images import read_image, read_labels
+    from ..io.offsets import read_offsets
+
+    space = get_label_space(space)
+    if paths.pred is None:
+        raise InputError(None, "no prediction given")
+    pred, colour = read_prediction(paths.pred, space)
+    if field is None:
+        if paths.offsets is None:
+            raise InputError(paths.pred, "no offsets given for this prediction")
+        field = read_offsets(paths.offsets)
+    h, w = pred.shape
+    pred_name = Path(paths.pred).name
+    if field.shape != (h, w):
+        raise InputError(paths.offsets, f"offsets are {field.shape[0]}×{field.shape[1]} but the "
+                                        f"prediction {pred_name} is {h}×{w}")
+    image = None
+    if paths.image is not None:
+        image = read_image(paths.image)
+        if image.shape[:2] != (h, w):
+            raise InputError(paths.image, f"image is {image.shape[0]}×{image.shape[1]} but the "
+                                          f"prediction {pred_name} is {h}×{w}")
+    gt = None
+    if paths.gt is not None:
+        gt = read_labels(paths.gt, space)
+        if gt.shape != (h, w):
+            raise InputError(paths.gt, f"ground truth is {gt.shape[0]}×{gt.shape[1]} but the "
+                                       f"prediction {pred_name} is {h}×{w}")
+    return Sample(space=space, pred=pred, field=field, image=image, gt=gt, paths=paths,
+                  pred_is_colour=colour)
+
+
+def demo_paths(folder: str | os.PathLike = DEMO_DIR) -> tuple[SamplePaths, str]:
+    """The bundled demo's files and label space, from its ``sample.json``."""
+    folder = Path(folder)
+    meta_path = folder / "sample.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(meta_path, "demo sample not found (run python tools/make_demo.py)") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(meta_path, f"cannot read the demo description: {err}") from None
+    info = (("sample", meta.get("source", "")),
+            ("prediction", meta.get("prediction_info", "")),
+            ("offsets", meta.get("offsets_info", "")))
+    summary = (("prediction", meta.get("prediction_short", meta.get("prediction_info", ""))),
+               ("offsets", meta.get("offsets_short", meta.get("offsets_info", ""))))
+    paths = SamplePaths(
+        image=str(folder / meta["image"]), pred=str(folder / meta["prediction"]),
+        offsets=str(folder / meta["offsets"]), gt=str(folder / meta["ground_truth"]),
+        name=meta.get("name", "demo"), info=info, summary=summary)
+    return paths, meta.get("label_space", "camvid")
+
+
+# --- sets of samples --------------------------------------------------------------------------
+
+FOLDER_ROLES = {
+    "image": ("images", "image", "leftImg8bit", "img"),
+    "pred": ("preds", "pred", "predictions", "prediction"),
+    "offsets": ("offsets", "offset"),
+    "gt": ("gt", "ground_truth", "labels", "gtFine"),
+}
+
+
+def folder_layout(folder: str | os.PathLike) -> dict[str, str | None]:
+    """Sub-folders of a set folder by role: ``images/``, ``preds/``, ``offsets/``, ``gt/``
+    (also ``predictions/``, ``labels/``, …; see ``FOLDER_ROLES``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "folder not found" if not folder.exists() else "is not a folder")
+    found: dict[str, str | None] = {}
+    for role, names in FOLDER_ROLES.items():
+        found[role] = next((str(folder / n) for n in names if (folder / n).is_dir()), None)
+    if found["pred"] is None or found["offsets"] is None:
+        raise InputError(folder, "a set folder needs sub-folders preds/ (or predictions/) and "
+                                 "offsets/, with images/ and gt/ optional")
+    return found
+
+
+def pair_set(*, pred: str, offsets: str, image: str | None = None,
+             gt: str | None = None) -> list[SamplePaths]:
+    """Samples of a set, paired by stem (``segfix_gui.io.pairing.pair_key``), one per prediction.
+
+    A prediction without offsets is kept (loading it then says so); images and ground truth
+    are optional per sample.
+    """
+    from ..io.offsets import OFFSET_SUFFIXES
+    from ..io.pairing import IMAGE_SUFFIXES, LABEL_SUFFIXES, index_by_key, list_files, pair_key
+
+    preds = list_files(pred, LABEL_SUFFIXES)
+    if not preds:
+        raise InputError(pred, "no prediction PNGs found")
+    offs = index_by_key(offsets, OFFSET_SUFFIXES, prefer=(".npz", ".mat"))
+    imgs = index_by_key(image, IMAGE_SUFFIXES, prefer=(".png", ".jpg", ".jpeg")) if image else {}
+    gts = index_by_key(gt, LABEL_SUFFIXES) if gt else {}
+    out = []
+    for p in preds:
+        k = pair_key(p)
+        out.append(SamplePaths(
+            image=str(imgs[k]) if k in imgs else None, pred=str(p),
+            offsets=str(offs[k]) if k in offs else None,
+            gt=str(gts[k]) if k in gts else None, name=k))
+    return out
+
+
+def classify_files(paths) -> dict[str, str]:
+    """Sort dropped files by role: ``{"folder"|"image"|"pred"|"offsets"|"gt": path}``.
+
+    A folder opens as a set; ``.npz`` / ``.mat`` are offsets; JPEG and other photo formats are
+    images; a PNG is an image when it is colour (RGB) and its name does not say it is a label
+    map, else a label map — ground truth when its name says so (``gt``, ``label``, ``ground``),
+    else the prediction.
+    """
+    from ..io.offsets import OFFSET_SUFFIXES
+    from ..io.pairing import IMAGE_SUFFIXES
+
+    out: dict[str, str] = {}
+    for p in map(Path, paths):
+        low = p.name.lower()
+        labelish = any(k in low for k in ("gt", "label", "ground", "pred", "seg"))
+        gtish = any(k in low for k in ("gt", "label", "ground"))
+        if p.is_dir():
+            out["folder"] = str(p)
+        elif p.suffix.lower() in OFFSET_SUFFIXES:
+            out["offsets"] = str(p)
+        elif p.suffix.lower() == ".png":
+            if not labelish and _is_colour_png(p):
+                out["image"] = str(p)
+            else:
+                out["gt" if gtish else "pred"] = str(p)
+        elif p.suffix.lower() in IMAGE_SUFFIXES:
+            out["image"] = str(p)
+    return out
+
+
+def _is_colour_png(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.mode in ("RGB", "RGBA")
+    except OSError:
+        return False

@@ -1,0 +1,246 @@
+"""The window's state: one QObject holding what is shown, emitting signals; no drawing.
+
+Widgets write to the state through its methods and are updated back from its signals
+(with their own signals blocked), so there are no feedback loops. Work (loading,
+refining, evaluating a set) goes through a :class:`~segfix_gui.gui.workers.Runner`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QObject, Signal
+
+from .compute import Loaded, Result, Setting, SetRow, evaluate_set, initial_setting, load, refine
+from .sample import Sample, SamplePaths
+from .workers import Runner
+
+LAYERS = ("image", "labels", "boundary", "arrows", "diff")
+LAYER_TITLES = {"image": "Image", "labels": "Labels", "boundary": "Boundary probability",
+                "arrows": "Direction arrows", "diff": "Diff (fixed / broken / swapped)"}
+DEFAULT_OPACITY = {"image": 1.0, "labels": 0.55, "boundary": 0.8, "arrows": 1.0, "diff": 0.9}
+DEFAULT_VISIBLE = {"image": True, "labels": True, "boundary": False, "arrows": True, "diff": True}
+
+
+@dataclass(frozen=True)
+class LayerOptions:
+    visible: bool
+    opacity: float
+
+
+class ViewerState(QObject):
+    """What the window shows.
+
+    Signals
+    -------
+    sampleChanged : a new sample is loaded (``sample``, ``before``)
+    resultChanged : a refinement result for the current setting arrived (``result``)
+    settingChanged : threshold / scale / direction confidence / device / auto changed
+    classesChanged : hidden classes changed (``hidden``: set of evaluation indices)
+    layersChanged(str) : visibility or opacity of a layer changed (its name)
+    viewChanged : view mode, swipe position or what the "after" view shows changed
+    cursorChanged : the inspected pixel changed (``cursor``: (row, col) or None)
+    setChanged : the list of samples or its evaluation changed
+    indexChanged(int) : the current sample of a set changed
+    failed(str) : a job failed; the text is one line for a dialog
+    """
+
+    sampleChanged = Signal()
+    resultChanged = Signal()
+    settingChanged = Signal()
+    classesChanged = Signal()
+    layersChanged = Signal(str)
+    viewChanged = Signal()
+    cursorChanged = Signal()
+    setChanged = Signal()
+    indexChanged = Signal(int)
+    failed = Signal(str)
+
+    def __init__(self, parent=None, *, runner: Runner | None = None):
+        super().__init__(parent)
+        self.runner = runner or Runner(self)
+        self.sample: Sample | None = None
+        self.before: dict | None = None
+        self.result: Result | None = None
+        self.setting = Setting()
+        self.auto = True
+        self.hidden: set[int] = set()
+        self.layers = {n: LayerOptions(DEFAULT_VISIBLE[n], DEFAULT_OPACITY[n]) for n in LAYERS}
+        self.view_mode = "side"        # "side" (before | after) or "single" (swipe / toggle)
+        self.swipe = 0.5               # single view: fraction of the width showing "before"
+        self.after_source = "refined"  # what the "after" labels show: "refined" or "gt"
+        self.cursor: tuple[int, int] | None = None
+        self.pending = SamplePaths()   # parts chosen while no complete sample is open
+        self.space_name = "camvid"
+        self.set_samples: list[SamplePaths] = []
+        self.set_rows: list[SetRow] = []
+        self.set_rows_setting: Setting | None = None
+        self.index = -1
+
+    # --- loading ------------------------------------------------------------------------------
+    def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
+             on_loaded=None) -> None:
+        """Load a sample in the background; on failure ``failed`` is emitted and the current
+        sample stays as it was."""
+        space = space or self.space_name
+
+        def done(loaded: Loaded):
+            self.space_name = space
+            self._set_loaded(loaded)
+            if on_loaded is not None:
+                on_loaded(loaded)
+
+        self.runner.submit("load", lambda job: load(paths, space, field=field, check=job.check,
+                                                    report=job.report),
+                           on_done=done, on_error=self._fail, label=f"opening {paths.title}")
+
+    def _fail(self, message: str, _is_input: bool = True) -> None:
+        self.failed.emit(message)
+
+    def _set_loaded(self, loaded: Loaded) -> None:
+        old_space = self.sample.space.name if self.sample else None
+        self.runner.cancel("refine")
+        self.sample = loaded.sample
+        self.before = loaded.before
+        self.result = None
+        self.cursor = None
+        self.pending = SamplePaths()
+        if old_space != loaded.sample.space.name:
+            self.hidden = set()
+        self.setting = replace(initial_setting(loaded.sample, device=self.setting.device))
+        self.sampleChanged.emit()
+        self.settingChanged.emit()
+        self.classesChanged.emit()
+        self.request_refine()
+
+    # --- setting and refinement ---------------------------------------------------------------
+    def set_setting(self, **changes) -> None:
+        """Change threshold / scale / min_direction_prob / device; refines when ``auto``."""
+        new = replace(self.setting, **changes)
+        if new == self.setting:
+            return
+        self.setting = new
+        self.settingChanged.emit()
+        if self.auto:
+            self.request_refine()
+
+    def set_auto(self, on: bool) -> None:
+        if on == self.auto:
+            return
+        self.auto = on
+        self.settingChanged.emit()
+        if on and not self.result_is_current():
+            self.request_refine()
+
+    def result_is_current(self) -> bool:
+        return self.result is not None and self.result.setting == self.setting
+
+    def request_refine(self) -> None:
+        if self.sample is None:
+            return
+        sample, setting = self.sample, self.setting
+
+        def done(result: Result):
+            if sample is self.sample:
+                self.result = result
+                self.resultChanged.emit()
+
+        self.runner.submit("refine", lambda job: refine(sample, setting, check=job.check,
+                                                        report=job.report),
+                           on_done=done, on_error=self._fail, label="refining")
+
+    # --- display options ----------------------------------------------------------------------
+    def toggle_class(self, index: int) -> None:
+        self.hidden ^= {index}
+        self.classesChanged.emit()
+
+    def isolate_class(self, index: int) -> None:
+        n = self.sample.space.n_classes if self.sample else 0
+        others = set(range(n)) - {index}
+        self.hidden = set() if self.hidden == others else others
+        self.classesChanged.emit()
+
+    def show_all_classes(self) -> None:
+        self.hidden = set()
+        self.classesChanged.emit()
+
+    def set_layer(self, name: str, *, visible: bool | None = None, opacity: float | None = None) -> None:
+        old = self.layers[name]
+        new = LayerOptions(old.visible if visible is None else bool(visible),
+                           old.opacity if opacity is None else float(opacity))
+        if new != old:
+            self.layers[name] = new
+            self.layersChanged.emit(name)
+
+    def toggle_layer(self, name: str) -> None:
+        self.set_layer(name, visible=not self.layers[name].visible)
+
+    def set_view(self, *, mode: str | None = None, swipe: float | None = None,
+                 after_source: str | None = None) -> None:
+        changed = False
+        if mode is not None and mode != self.view_mode:
+            if mode not in ("side", "single"):
+                raise ValueError(f"view mode must be side or single, not {mode!r}")
+            self.view_mode, changed = mode, True
+        if swipe is not None and abs(swipe - self.swipe) > 1e-9:
+            self.swipe, changed = min(max(float(swipe), 0.0), 1.0), True
+        if after_source is not None and after_source != self.after_source:
+            if after_source not in ("refined", "gt"):
+                raise ValueError(f"after_source must be refined or gt, not {after_source!r}")
+            self.after_source, changed = after_source, True
+        if changed:
+            self.viewChanged.emit()
+
+    def toggle_before_after(self) -> None:
+        """Single view: show all "before" or all "after" (the swipe at an end)."""
+        self.set_view(mode="single", swipe=0.0 if self.swipe > 0.5 else 1.0)
+
+    def set_cursor(self, pos: tuple[int, int] | None) -> None:
+        if pos != self.cursor:
+            self.cursor = pos
+            self.cursorChanged.emit()
+
+    # --- sets of samples ----------------------------------------------------------------------
+    def open_set(self, samples: list[SamplePaths], space: str | None = None) -> None:
+        self.set_samples = list(samples)
+        self.set_rows = []
+        self.set_rows_setting = None
+        self.index = -1
+        if space:
+            self.space_name = space
+        self.setChanged.emit()
+        if samples:
+            self.go_to(0)
+        self.evaluate_set()
+
+    def go_to(self, index: int) -> None:
+        if not self.set_samples:
+            return
+        index = max(0, min(index, len(self.set_samples) - 1))
+
+        def loaded(_loaded):
+            self.index = index
+            self.indexChanged.emit(index)
+
+        self.open(self.set_samples[index], on_loaded=loaded)
+
+    def step(self, delta: int, order: list[int] | None = None) -> None:
+        """Next/previous sample, following ``order`` (the list's sort) when given."""
+        if not self.set_samples:
+            return
+        order = order or list(range(len(self.set_samples)))
+        pos = order.index(self.index) if self.index in order else -1
+        self.go_to(order[max(0, min(pos + delta, len(order) - 1))])
+
+    def evaluate_set(self) -> None:
+        if not self.set_samples:
+            return
+        samples, space, setting = list(self.set_samples), self.space_name, self.setting
+
+        def done(rows):
+            self.set_rows = rows
+            self.set_rows_setting = setting
+            self.setChanged.emit()
+
+        self.runner.submit("set", lambda job: evaluate_set(samples, space, setting, check=job.check,
+                                                           report=job.report),
+                           on_done=done, on_error=self._fail, label="evaluating the set")

@@ -1,0 +1,571 @@
+"""The main window: canvas in the middle, panels in docks, menus, shortcuts, drag-and-drop,
+recent files, exports. Bad input shows the engine's one-line message in a dialog and the
+window keeps the sample it had."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel,
+                               QMainWindow, QMessageBox, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QHeaderView)
+
+from ..errors import InputError
+from ..io.atomic import atomic_path
+from . import export
+from .canvas import Canvas
+from .panels import PANELS
+from .sample import (PART_NAMES, SamplePaths, classify_files, demo_paths, folder_layout, pair_set)
+from .state import LAYERS, ViewerState
+from .theme import apply_dark
+
+ORG = "segfix-gui"
+APP = "segfix-gui"
+MAX_RECENT = 10
+AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
+         "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
+FILTERS = {
+    "image": "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)",
+    "pred": "Label maps (*.png);;All files (*)",
+    "gt": "Label maps (*.png);;All files (*)",
+    "offsets": "Offset fields (*.npz *.mat);;All files (*)",
+}
+
+
+def configure_pyqtgraph() -> None:
+    """Row-major images (``(H, W)`` arrays as they are) — before any item is made."""
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+def default_settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    text: str
+    keys: tuple[str, ...]
+    menu: str
+
+
+class MainWindow(QMainWindow):
+    """The inspector window. ``state`` holds what is shown; panels are built from ``PANELS``."""
+
+    machine_info_ready = Signal(str, bool)
+    loaded = Signal()
+
+    def __init__(self, *, settings: QSettings | None = None, parent=None):
+        configure_pyqtgraph()
+        apply_dark()
+        super().__init__(parent)
+        self.settings = settings if settings is not None else default_settings()
+        self.state = ViewerState(self)
+        self.runner = self.state.runner
+        self.setWindowTitle("segfix-gui")
+        self.resize(1600, 1000)
+        self.setAcceptDrops(True)
+        self.actions_by_name: dict[str, QAction] = {}
+        self.action_specs: list[ActionSpec] = []
+        self.next_prev_order: Callable[[], list[int]] | None = None
+        self.canvas = Canvas(self.state)
+        self.setCentralWidget(self.canvas)
+        self.menus = {name: self.menuBar().addMenu(title) for name, title in
+                      (("file", "&File"), ("refine", "&Refine"), ("view", "&View"),
+                       ("samples", "&Samples"), ("help", "&Help"))}
+        self._build_actions()
+        self.panels: dict[str, object] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self._build_docks()
+        self._build_status()
+        self.state.failed.connect(self.show_error)
+        self.state.sampleChanged.connect(self._on_sample)
+        self._start_probe()
+
+    def closeEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        self.runner.cancel()
+        super().closeEvent(ev)
+
+    # --- construction -------------------------------------------------------------------------
+    def add_action(self, name: str, text: str, slot, *, keys=(), menu: str | None = None,
+                   checkable: bool = False, tip: str = "") -> QAction:
+        """Create an action (listed in the shortcuts help); panels may add their own."""
+        act = QAction(text, self)
+        if keys:
+            act.setShortcuts([QKeySequence(k) for k in keys])
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.setCheckable(checkable)
+        if tip:
+            act.setToolTip(tip)
+        act.triggered.connect(slot)
+        self.addAction(act)
+        if menu is not None:
+            if menu not in self.menus:
+                self.menus[menu] = self.menuBar().addMenu(menu.title())
+            self.menus[menu].addAction(act)
+        self.actions_by_name[name] = act
+        self.action_specs.append(ActionSpec(name, text.replace("&", ""), tuple(keys), menu or ""))
+        return act
+
+    def _build_actions(self) -> None:
+        st = self.state
+        a = self.add_action
+        a("open_sample", "&Open sample…", self.open_sample_dialog, keys=("Ctrl+O",), menu="file")
+        for part, key in (("image", "Ctrl+1"), ("pred", "Ctrl+2"), ("offsets", "Ctrl+3"), ("gt", "Ctrl+4")):
+            a(f"open_{part}", f"Open {PART_NAMES[part]}…", lambda _=False, p=part: self.open_part_dialog(p),
+              keys=(key,), menu="file")
+        a("open_folder", "Open folder &set…", self.open_folder_dialog, keys=("Ctrl+Shift+O",), menu="file")
+        a("open_demo", "Open &demo", self.open_demo, keys=("Ctrl+D",), menu="file")
+        self.recent_menu = self.menus["file"].addMenu("Open &recent")
+        self._rebuild_recent()
+        self.menus["file"].addSeparator()
+        a("export_refined", "Export refined labels (PNG)…", lambda: self.export("refined"),
+          keys=("Ctrl+S",), menu="file")
+        a("export_offsets", "Export offsets (.npz / .mat)…", lambda: self.export("offsets"),
+          keys=("Ctrl+Shift+S",), menu="file")
+        a("export_view", "Export current view (PNG)…", lambda: self.export("view"),
+          keys=("Ctrl+Alt+S",), menu="file")
+        a("export_csv", "Export IoU table (CSV)…", lambda: self.export("csv"),
+          keys=("Ctrl+Shift+C",), menu="file")
+        self.menus["file"].addSeparator()
+        a("quit", "&Quit", self.close, keys=("Ctrl+Q",), menu="file")
+
+        a("refine", "&Refine now", st.request_refine, keys=("R",), menu="refine")
+        self.auto_action = a("auto", "&Auto refine on every change", st.set_auto, keys=("A",),
+                             menu="refine", checkable=True)
+        self.auto_action.setChecked(st.auto)
+        st.settingChanged.connect(lambda: self.auto_action.setChecked(st.auto))
+        a("cancel", "Cancel running work", lambda: st.runner.cancel(), keys=("Escape",), menu="refine")
+        self.menus["refine"].addSeparator()
+        a("thr_up", "Threshold +0.05", lambda: self._nudge("threshold", 0.05), keys=("]",), menu="refine")
+        a("thr_down", "Threshold −0.05", lambda: self._nudge("threshold", -0.05), keys=("[",), menu="refine")
+        a("dir_up", "Direction confidence +0.05", lambda: self._nudge("min_direction_prob", 0.05),
+          keys=("'",), menu="refine")
+        a("dir_down", "Direction confidence −0.05", lambda: self._nudge("min_direction_prob", -0.05),
+          keys=(";",), menu="refine")
+        a("scale_up", "Scale +0.5", lambda: self._nudge("scale", 0.5), keys=("S",), menu="refine")
+        a("scale_down", "Scale −0.5", lambda: self._nudge("scale", -0.5), keys=("Shift+S",), menu="refine")
+
+        a("mode", "Before | after  /  single view", lambda: st.set_view(
+            mode="single" if st.view_mode == "side" else "side"), keys=("V",), menu="view")
+        a("toggle", "Single view: toggle before / after", st.toggle_before_after, keys=("T",), menu="view")
+        a("after_gt", "After shows ground truth / refined", lambda: st.set_view(
+            after_source="refined" if st.after_source == "gt" else "gt")
+          if st.sample is not None and st.sample.gt is not None else None, keys=("G",), menu="view")
+        a("fit", "&Fit image", self.canvas.fit, keys=("F", "Home"), menu="view")
+        a("zoom_in", "Zoom in", lambda: self._zoom(0.8), keys=("Ctrl+=", "Ctrl++"), menu="view")
+        a("zoom_out", "Zoom out", lambda: self._zoom(1.25), keys=("Ctrl+-",), menu="view")
+        a("show_all", "Show all classes", st.show_all_classes, keys=("Ctrl+A",), menu="view")
+        self.menus["view"].addSeparator()
+        for i, name in enumerate(LAYERS):
+            a(f"layer_{name}", f"Toggle layer: {name}", lambda _=False, n=name: st.toggle_layer(n),
+              keys=(str(i + 1),), menu="view")
+        self.panels_menu = self.menus["view"].addMenu("Panels")
+
+        a("next", "&Next sample", lambda: self.step(1), keys=("N", "PgDown"), menu="samples")
+        a("prev", "&Previous sample", lambda: self.step(-1), keys=("P", "PgUp"), menu="samples")
+        a("eval_set", "Evaluate the set at the current setting", st.evaluate_set, menu="samples")
+
+        a("help", "&Keyboard shortcuts", self.show_help, keys=("F1", "?"), menu="help")
+        a("about", "About", self.show_about, menu="help")
+
+    def _build_docks(self) -> None:
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        groups: dict[str, QDockWidget] = {}
+        for name in PANELS:
+            modname = f"{__package__}.panels.{name}"
+            if importlib.util.find_spec(modname) is None:
+                continue
+            mod = importlib.import_module(modname)
+            widget = mod.create(self)
+            dock = QDockWidget(mod.TITLE, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                             | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+            group = getattr(mod, "GROUP", None)
+            first = groups.get(group) if group else None
+            if first is not None:
+                self.tabifyDockWidget(first, dock)
+            else:
+                self.addDockWidget(AREAS.get(getattr(mod, "AREA", "right"), AREAS["right"]), dock)
+                if group:
+                    groups[group] = dock
+            self.panels[name] = widget
+            self.docks[name] = dock
+            self.panels_menu.addAction(dock.toggleViewAction())
+        for first in groups.values():
+            first.raise_()
+        d = self.docks
+        left = [d[n] for n in ("controls", "inspector") if n in d]
+        right = [d[n] for n in ("metrics", "legend") if n in d]
+        if left:
+            self.resizeDocks(left[:1], [310], Qt.Orientation.Horizontal)
+        if right:
+            self.resizeDocks(right[:1], [340], Qt.Orientation.Horizontal)
+            self.resizeDocks(right, [600, 300][: len(right)], Qt.Orientation.Vertical)
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.status_text = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(lambda: self.runner.cancel())
+        sb.addWidget(self.status_text, 1)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+        self._busy: dict[str, str] = {}
+        self.runner.busyChanged.connect(self._on_busy)
+        self.runner.progress.connect(self._on_progress)
+
+    def _on_busy(self, kind: str, busy: bool, label: str) -> None:
+        if kind == "probe":
+            return
+        if busy:
+            self._busy[kind] = label
+        else:
+            self._busy.pop(kind, None)
+        on = bool(self._busy)
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on)
+        self.status_text.setText(", ".join(self._busy.values()) if on else "ready")
+        if on:
+            self.progress.setRange(0, 0)
+
+    def _on_progress(self, kind: str, done: int, total: int, text: str) -> None:
+        if kind == "probe":
+            return
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{text} %p%")
+
+    def _start_probe(self) -> None:
+        def probe(_job):
+            import torch
+
+            if torch.cuda.is_available():
+                return f"this machine: CUDA, {torch.cuda.get_device_name(0)}", True
+            return f"this machine: CPU only ({os.cpu_count()} cores, no CUDA GPU)", False
+
+        self.runner.submit("probe", probe, on_done=lambda v: self.machine_info_ready.emit(*v))
+
+    # --- opening ------------------------------------------------------------------------------
+    def _on_sample(self) -> None:
+        s = self.state.sample
+        self.setWindowTitle(f"{s.name} — segfix-gui")
+        self.loaded.emit()
+
+    def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True) -> None:
+        """Open one sample (in the background); on success it is added to the recent list."""
+        missing = paths.missing()
+        if missing:
+            self.state.pending = paths
+            self.status_text.setText("waiting for: " + ", ".join(PART_NAMES[m] for m in missing)
+                                     + " (File ▸ Open … or drop files)")
+            return
+
+        def done(_loaded):
+            if remember:
+                self.remember({"kind": "sample", "paths": json.loads(paths.to_json()),
+                               "space": self.state.space_name})
+
+        self.state.open(paths, space, on_loaded=done)
+
+    def open_parts(self, parts: dict[str, str], space: str | None = None) -> None:
+        """Replace some parts of the current (or pending) sample and open it."""
+        base = self.state.sample.paths if self.state.sample is not None else self.state.pending
+        base = SamplePaths(image=base.image, pred=base.pred, offsets=base.offsets, gt=base.gt)
+        for part, path in parts.items():
+            base = base.with_part(part, path)
+        self.open_paths(base, space)
+
+    def open_demo(self) -> None:
+        try:
+            paths, space = demo_paths()
+        except InputError as err:
+            self.show_error(str(err))
+            return
+        self.open_paths(paths, space, remember=False)
+
+    def open_set(self, *, folder: str | None = None, image=None, pred=None, offsets=None, gt=None,
+                 space: str | None = None, remember: bool = True) -> bool:
+        """Open a set of samples from a folder (sub-folders by role) or from role folders."""
+        try:
+            if folder is not None:
+                lay = folder_layout(folder)
+                image, pred, offsets, gt = lay["image"], lay["pred"], lay["offsets"], lay["gt"]
+            if pred is None or offsets is None:
+                raise InputError(folder or pred or offsets, "a set needs prediction and offsets folders")
+            samples = pair_set(pred=pred, offsets=offsets, image=image, gt=gt)
+        except InputError as err:
+            self.show_error(str(err))
+            return False
+        if remember:
+            self.remember({"kind": "set", "folder": folder, "image": image, "pred": pred,
+                           "offsets": offsets, "gt": gt, "space": space or self.state.space_name})
+        self.state.open_set(samples, space)
+        if "samples" in self.docks:
+            self.docks["samples"].raise_()
+        return True
+
+    def open_sample_dialog(self) -> None:
+        dlg = OpenSampleDialog(self, self.state.sample.paths if self.state.sample else self.state.pending)
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            self.open_paths(dlg.paths())
+
+    def open_part_dialog(self, part: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {PART_NAMES[part]}", self._last_dir(),
+                                              FILTERS[part])
+        if path:
+            self._set_last_dir(path)
+            self.open_parts({part: path})
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a set folder (with preds/, offsets/, and optional images/, gt/)", self._last_dir())
+        if path:
+            self._set_last_dir(path + "/")
+            self.open_set(folder=path)
+
+    def change_label_space(self, name: str) -> None:
+        st = self.state
+        if st.sample is not None:
+            p = st.sample.paths
+            st.open(p, name)
+        else:
+            st.space_name = name
+
+    def step(self, delta: int) -> None:
+        order = self.next_prev_order() if self.next_prev_order else None
+        self.state.step(delta, order)
+
+    # --- drag and drop ------------------------------------------------------------------------
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        self.open_dropped(paths)
+        ev.acceptProposedAction()
+
+    def open_dropped(self, paths: list[str]) -> None:
+        """Files dropped on the window: a folder opens as a set; files replace the parts of
+        the sample they are (see ``sample.classify_files``)."""
+        parts = classify_files(paths)
+        if "folder" in parts:
+            self.open_set(folder=parts["folder"])
+        elif parts:
+            self.open_parts(parts)
+        else:
+            self.show_error("nothing to open in what was dropped (expected images, label PNGs, "
+                            ".npz/.mat offsets or a set folder)")
+
+    # --- recent files -------------------------------------------------------------------------
+    def recent(self) -> list[dict]:
+        raw = self.settings.value("recent", "[]")
+        try:
+            items = json.loads(raw) if isinstance(raw, str) else []
+        except json.JSONDecodeError:
+            items = []
+        return [i for i in items if isinstance(i, dict)]
+
+    def remember(self, entry: dict) -> None:
+        items = [i for i in self.recent() if i != entry]
+        items.insert(0, entry)
+        self.settings.setValue("recent", json.dumps(items[:MAX_RECENT]))
+        self.settings.sync()
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent()
+        for entry in items:
+            if entry.get("kind") == "set":
+                text = "set: " + str(entry.get("folder") or entry.get("pred"))
+            else:
+                p = entry.get("paths", {})
+                text = str(p.get("pred") or p.get("image"))
+            act = self.recent_menu.addAction(text)
+            act.triggered.connect(lambda _=False, e=entry: self.open_recent(e))
+        self.recent_menu.setEnabled(bool(items))
+
+    def open_recent(self, entry: dict) -> None:
+        space = entry.get("space")
+        if entry.get("kind") == "set":
+            self.open_set(folder=entry.get("folder"), image=entry.get("image"), pred=entry.get("pred"),
+                          offsets=entry.get("offsets"), gt=entry.get("gt"), space=space)
+        else:
+            p = entry.get("paths", {})
+            self.open_paths(SamplePaths(**{k: p.get(k) for k in ("image", "pred", "offsets", "gt", "name")}),
+                            space)
+
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_dir", str(Path.home())))
+
+    def _set_last_dir(self, path: str) -> None:
+        self.settings.setValue("last_dir", str(Path(path).parent))
+
+    # --- actions ------------------------------------------------------------------------------
+    def _nudge(self, key: str, delta: float) -> None:
+        st = self.state
+        v = getattr(st.setting, key) + delta
+        v = max(0.0, v) if key == "scale" else min(max(v, 0.0), 1.0)
+        st.set_setting(**{key: round(v, 6)})
+
+    def _zoom(self, factor: float) -> None:
+        self.canvas.left.vb.scaleBy((factor, factor))
+
+    def show_error(self, message: str) -> None:
+        self.status_text.setText(message)
+        QMessageBox.warning(self, "segfix-gui", message)
+
+    def show_help(self) -> None:
+        HelpDialog(self).exec()
+
+    def show_about(self) -> None:
+        from .. import __version__
+
+        QMessageBox.about(self, "About segfix-gui",
+                          f"segfix-gui {__version__}: see, tune and apply SegFix boundary refinement.")
+
+    # --- export -------------------------------------------------------------------------------
+    EXPORTS = {"refined": ("Export refined labels", "PNG (*.png)", "_refined.png"),
+               "offsets": ("Export offsets", "SegFix offsets (*.npz);;openseg offsets (*.mat)", "_offsets.npz"),
+               "view": ("Export current view", "PNG (*.png)", "_view.png"),
+               "csv": ("Export IoU table", "CSV (*.csv)", "_iou.csv")}
+
+    def export(self, what: str, path: str | None = None) -> bool:
+        """Export ``what`` (refined / offsets / view / csv) to ``path`` (asks when None)."""
+        st = self.state
+        if st.sample is None:
+            self.show_error("nothing to export: open a sample first")
+            return False
+        if what in ("refined", "csv") and not st.result_is_current():
+            self.show_error("the refinement is not up to date with the current setting: "
+                            "press Refine (R) first")
+            return False
+        if path is None:
+            title, filt, suffix = self.EXPORTS[what]
+            stem = Path(st.sample.paths.pred or "sample").stem
+            start = str(Path(self._last_dir()) / f"{stem}{suffix}")
+            path, _ = QFileDialog.getSaveFileName(self, title, start, filt)
+            if not path:
+                return False
+            self._set_last_dir(path)
+        try:
+            if what == "refined":
+                export.export_refined(path, st.sample, st.result)
+            elif what == "offsets":
+                export.export_offsets(path, st.sample, st.setting)
+            elif what == "csv":
+                export.export_iou_csv(path, st.sample, st.before, st.result.after)
+            elif what == "view":
+                export.check_not_input(path, st.sample)
+                self.save_view(path)
+            else:
+                raise ValueError(f"unknown export {what!r}")
+        except InputError as err:
+            self.show_error(str(err))
+            return False
+        except OSError as err:
+            self.show_error(f"{path}: cannot write: {err.strerror or err}")
+            return False
+        self.status_text.setText(f"wrote {path}")
+        return True
+
+    def save_view(self, path) -> None:
+        """The canvas as shown (both views, or the single one) as a PNG, atomically."""
+        with atomic_path(path) as tmp:
+            if not self.canvas.grab().save(tmp, "PNG"):
+                raise OSError(f"Qt could not write {tmp}")
+
+    def save_screenshot(self, path) -> None:
+        """The whole window as a PNG, atomically."""
+        with atomic_path(path) as tmp:
+            if not self.grab().save(tmp, "PNG"):
+                raise OSError(f"Qt could not write {tmp}")
+
+
+class OpenSampleDialog(QDialog):
+    """Choose the four files of a sample (each field also takes a dropped file)."""
+
+    def __init__(self, window: MainWindow, current: SamplePaths):
+        super().__init__(window)
+        from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QToolButton, QWidget
+
+        self.setWindowTitle("Open sample")
+        self.window_ = window
+        form = QFormLayout()
+        self.edits = {}
+        for part in ("image", "pred", "offsets", "gt"):
+            edit = QLineEdit(getattr(current, part) or "")
+            edit.setPlaceholderText("optional" if part in ("image", "gt") else "required")
+            btn = QToolButton()
+            btn.setText("…")
+            btn.clicked.connect(lambda _=False, p=part, e=edit: self._browse(p, e))
+            row = QWidget()
+            lay = QHBoxLayout(row)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(edit, 1)
+            lay.addWidget(btn)
+            form.addRow(PART_NAMES[part], row)
+            self.edits[part] = edit
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        v = QVBoxLayout(self)
+        v.addLayout(form)
+        v.addWidget(buttons)
+        self.resize(640, 180)
+
+    def _browse(self, part: str, edit) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {PART_NAMES[part]}", self.window_._last_dir(),
+                                              FILTERS[part])
+        if path:
+            edit.setText(path)
+            self.window_._set_last_dir(path)
+
+    def paths(self) -> SamplePaths:
+        return SamplePaths(**{p: (e.text().strip() or None) for p, e in self.edits.items()})
+
+
+class HelpDialog(QDialog):
+    """Every action with a shortcut."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.setWindowTitle("Keyboard shortcuts")
+        specs = [s for s in window.action_specs if s.keys]
+        self.table = QTableWidget(len(specs), 3)
+        self.table.setHorizontalHeaderLabels(("keys", "action", "menu"))
+        self.table.verticalHeader().setVisible(False)
+        for r, s in enumerate(specs):
+            keys = ", ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) for k in s.keys)
+            for c, text in enumerate((keys, s.text, s.menu)):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.resizeColumnToContents(0)
+        tips = QLabel("Mouse: drag to pan, wheel to zoom (both views move together); hover to "
+                      "inspect a pixel; click a legend entry to hide a class, Ctrl+click to isolate it; "
+                      "drop files or a set folder on the window to open them.")
+        tips.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        v = QVBoxLayout(self)
+        v.addWidget(self.table)
+        v.addWidget(tips)
+        v.addWidget(buttons)
+        self.resize(560, 640)

@@ -1,0 +1,149 @@
+"""Work off the UI thread: one lane per kind of job, progress, cancel, stale results dropped.
+
+Each *kind* (``"load"``, ``"refine"``, ``"set"``, …) runs at most one job at a time. Submitting
+a job of a kind that is busy cancels the running one and queues the new one in its place
+(replacing any job still waiting), so dragging a slider never builds a backlog. A job's
+result is delivered only if no newer job of its kind has been submitted since: a result
+that arrives for stale settings is dropped (and counted in ``dropped``).
+
+Job functions run in a Python thread and receive a :class:`Job`; they call ``job.check()``
+between steps (raises :class:`Cancelled`) and ``job.report(done, total, text)``.
+"""
+from __future__ import annotations
+
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ..errors import InputError
+
+
+class Cancelled(Exception):
+    """Raised inside a job by ``check()`` once the job has been cancelled."""
+
+
+@dataclass(eq=False)
+class Job:
+    kind: str
+    gen: int
+    fn: Callable[["Job"], Any]
+    on_done: Callable[[Any], None] | None = None
+    on_error: Callable[[str, bool], None] | None = None  # (message, is_input_error)
+    label: str = ""
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    _runner: "Runner | None" = field(default=None, repr=False)
+
+    def check(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    def report(self, done: int, total: int, text: str = "") -> None:
+        if self._runner is not None and not self.cancel_event.is_set():
+            self._runner._progress_from_thread.emit(self, int(done), int(total), str(text))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+
+class Runner(QObject):
+    """Runs jobs in threads; delivers results, errors and progress on the UI thread."""
+
+    progress = Signal(str, int, int, str)      # kind, done, total, text
+    busyChanged = Signal(str, bool, str)       # kind, busy, label
+    delivered = Signal(str)                    # kind: a result was handed to on_done
+    _finished_from_thread = Signal(object, str, object, str)  # job, status, value, message
+    _progress_from_thread = Signal(object, int, int, str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._gen: dict[str, int] = {}
+        self._running: dict[str, Job] = {}
+        self._pending: dict[str, Job] = {}
+        self.dropped = 0
+        self._finished_from_thread.connect(self._on_finished)
+        self._progress_from_thread.connect(self._on_progress)
+
+    # --- public -------------------------------------------------------------------------------
+    def submit(self, kind: str, fn: Callable[[Job], Any], *, on_done=None, on_error=None,
+               label: str = "") -> Job:
+        gen = self._gen.get(kind, 0) + 1
+        self._gen[kind] = gen
+        job = Job(kind, gen, fn, on_done, on_error, label, _runner=self)
+        if kind in self._running:
+            self._running[kind].cancel_event.set()
+            if kind in self._pending:
+                self.dropped += 1
+            self._pending[kind] = job
+        else:
+            self._start(job)
+        return job
+
+    def cancel(self, kind: str | None = None) -> None:
+        """Cancel running and waiting jobs (of one kind, or all)."""
+        for k in [kind] if kind else list(set(self._running) | set(self._pending)):
+            self._gen[k] = self._gen.get(k, 0) + 1  # whatever is in flight is now stale
+            if k in self._pending:
+                self._pending.pop(k)
+                self.dropped += 1
+            if k in self._running:
+                self._running[k].cancel_event.set()
+
+    def busy(self, kind: str | None = None) -> bool:
+        if kind is None:
+            return bool(self._running or self._pending)
+        return kind in self._running or kind in self._pending
+
+    def latest(self, kind: str) -> int:
+        return self._gen.get(kind, 0)
+
+    # --- internals ----------------------------------------------------------------------------
+    def _start(self, job: Job) -> None:
+        self._running[job.kind] = job
+        self.busyChanged.emit(job.kind, True, job.label)
+        threading.Thread(target=self._run, args=(job,), daemon=True,
+                         name=f"segfix-{job.kind}").start()
+
+    def _run(self, job: Job) -> None:
+        try:
+            value = job.fn(job)
+            status, msg = "ok", ""
+        except Cancelled:
+            value, status, msg = None, "cancelled", ""
+        except InputError as err:
+            value, status, msg = None, "input", str(err)
+        except Exception as err:  # noqa: BLE001 - shown to the user, printed for developers
+            traceback.print_exc()
+            value, status, msg = None, "error", f"{err.__class__.__name__}: {err}"
+        try:
+            self._finished_from_thread.emit(job, status, value, msg)
+        except RuntimeError:  # the window was closed and its runner deleted meanwhile
+            pass
+
+    @Slot(object, int, int, str)
+    def _on_progress(self, job: Job, done: int, total: int, text: str) -> None:
+        if self._running.get(job.kind) is job and not job.cancelled:
+            self.progress.emit(job.kind, done, total, text)
+
+    @Slot(object, str, object, str)
+    def _on_finished(self, job: Job, status: str, value, msg: str) -> None:
+        if self._running.get(job.kind) is job:
+            del self._running[job.kind]
+        fresh = job.gen == self._gen.get(job.kind) and not job.cancelled
+        nxt = self._pending.pop(job.kind, None)
+        if nxt is not None:
+            self._start(nxt)
+        else:
+            self.busyChanged.emit(job.kind, False, "")
+        if not fresh:
+            self.dropped += 1
+            return
+        if status == "ok":
+            if job.on_done is not None:
+                job.on_done(value)
+            self.delivered.emit(job.kind)
+        elif status in ("input", "error") and job.on_error is not None:
+            job.on_error(msg, status == "input")

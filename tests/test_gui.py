@@ -1,0 +1,577 @@
+"""The inspector window, driven through its real widgets (pytest-qt, offscreen).
+
+Numbers shown are checked against the engine's own functions at the same setting.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from segfix_gui.core.metrics import change_codes, change_counts, evaluate_pair  # noqa: E402
+from segfix_gui.core.refine import refine_labels, source_indices  # noqa: E402
+from segfix_gui.core.degrade import degrade  # noqa: E402
+from segfix_gui.core.offsets import OffsetField  # noqa: E402
+from segfix_gui.io.images import read_image, read_labels, write_labels  # noqa: E402
+from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
+from segfix_gui.labels import get_label_space  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "resources" / "demo"
+SPACE = get_label_space("camvid")
+
+pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(),
+                                reason="demo sample missing (python tools/make_demo.py)")
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """Every warning dialog's text, instead of a blocking dialog."""
+    seen: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _parent, _title, text, *a, **k:
+                                                              seen.append(text)))
+    return seen
+
+
+@pytest.fixture
+def win(qtbot, settings, dialogs):
+    from segfix_gui.gui.window import MainWindow
+
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.runner.cancel()
+    qtbot.waitUntil(lambda: not any(w.runner.busy(k) for k in ("load", "refine", "set")), timeout=20000)
+
+
+def wait_result(qtbot, w):
+    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current()
+                    and not w.runner.busy("refine") and not w.runner.busy("load"), timeout=20000)
+
+
+@pytest.fixture
+def demo(win, qtbot):
+    win.open_demo()
+    wait_result(qtbot, win)
+    return win
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The demo with a boundary *graded* by a fixed random factor (so the threshold matters),
+    written as files: (paths dict, field). A test fixture, not a model's output."""
+    d = tmp_path_factory.mktemp("graded")
+    f = read_offsets(DEMO / "offsets.npz")
+    rng = np.random.default_rng(0)
+    b = (f.boundary * rng.uniform(0.2, 1.0, f.boundary.shape)).astype(np.float32)
+    field = OffsetField(boundary=b, direction=f.direction)
+    write_offsets(d / "x.npz", field)
+    paths = {"image": str(DEMO / "image.jpg"), "pred": str(DEMO / "prediction.png"),
+             "offsets": str(d / "x.npz"), "gt": str(DEMO / "ground_truth.png")}
+    return paths, read_offsets(d / "x.npz")
+
+
+def open_graded(win, qtbot, graded):
+    from segfix_gui.gui.sample import SamplePaths
+
+    paths, field = graded
+    win.open_paths(SamplePaths(**paths), "camvid")
+    wait_result(qtbot, win)
+    return field
+
+
+def engine(field, pred, gt, *, threshold, scale=2.0, mdp=0.0):
+    off = field.to_offsets(threshold=threshold, scale=scale, min_direction_prob=mdp)
+    refined = refine_labels(pred, off, device="cpu")
+    return off, refined, evaluate_pair(gt, refined, SPACE), change_codes(pred, refined, gt, SPACE)
+
+
+def table_values(panel):
+    """{class: (before, after, delta)} as stored in the table's cells, and the cell texts."""
+    out, texts = {}, {}
+    t = panel.table
+    for r in range(t.rowCount()):
+        name = t.item(r, 0).text()
+        out[name] = tuple(t.item(r, c).data(Qt.ItemDataRole.UserRole) for c in (1, 2, 3))
+        texts[name] = tuple(t.item(r, c).text() for c in (1, 2, 3))
+    return out, texts
+
+
+# --- opening, threshold, numbers --------------------------------------------------------------
+
+def test_demo_opens_with_honest_info(demo):
+    st = demo.state
+    assert st.sample.shape == (360, 480)
+    assert st.sample.gt is not None and st.sample.image is not None
+    header = demo.canvas.info.text()
+    assert "oracle offsets from the ground truth" in header
+    assert "simulated" in header
+    assert st.before is not None and st.result.after is not None
+
+
+def test_threshold_move_table_equals_engine(win, qtbot, graded):
+    field = open_graded(win, qtbot, graded)
+    s = win.state.sample
+    controls = win.panels["controls"]
+    controls.threshold.slider.setValue(700)  # as a user dragging the slider: threshold 0.7
+    wait_result(qtbot, win)
+    assert win.state.setting.threshold == pytest.approx(0.7)
+    off, refined, metrics, codes = engine(field, s.pred, s.gt, threshold=0.7)
+    res = win.state.result
+    assert np.array_equal(res.offsets, off)
+    assert np.array_equal(res.refined, refined)
+
+    values, texts = table_values(win.panels["metrics"])
+    before = evaluate_pair(s.gt, s.pred, SPACE)
+    assert set(values) == set(SPACE.names)
+    for name in SPACE.names:
+        b, a, d = values[name]
+        assert b == before["per_class_iou"][name]
+        assert a == metrics["per_class_iou"][name]
+        exp_a = metrics["per_class_iou"][name]
+        assert texts[name][1] == ("n/a" if exp_a is None else f"{100 * exp_a:.2f}")
+        if a is not None and b is not None:
+            assert d == pytest.approx(a - b)
+    lb, la, ld = win.panels["metrics"].summary["miou"]
+    assert la.text() == f"{100 * metrics['miou']:.2f}"
+    assert lb.text() == f"{100 * before['miou']:.2f}"
+    assert win.panels["metrics"].summary["boundary_f"][1].text() == f"{100 * metrics['boundary_f']:.2f}"
+
+    # diff layer: the codes drawn are the engine's, and the counts shown are theirs
+    drawn = win.canvas.right.layers.diff.image
+    assert np.array_equal(drawn, codes)
+    counts = change_counts(codes)
+    assert {k: res.counts[k] for k in counts} == counts
+    key = win.panels["layers"].key.text()
+    assert f"{counts['fixed']:,}" in key and f"{counts['broken']:,}" in key
+
+    # a different threshold gives a different result, and the table follows
+    controls.threshold.spin.setValue(0.3)
+    wait_result(qtbot, win)
+    _, refined3, metrics3, _ = engine(field, s.pred, s.gt, threshold=0.3)
+    assert np.array_equal(win.state.result.refined, refined3)
+    assert not np.array_equal(refined3, refined)
+    values3, _ = table_values(win.panels["metrics"])
+    assert all(values3[n][1] == metrics3["per_class_iou"][n] for n in SPACE.names)
+
+
+def test_direction_confidence_and_scale_controls(win, qtbot, graded):
+    field = open_graded(win, qtbot, graded)
+    s = win.state.sample
+    c = win.panels["controls"]
+    c.scale.setValue(3.0)
+    wait_result(qtbot, win)
+    c.direction.spin.setValue(0.5)
+    wait_result(qtbot, win)
+    off, refined, _, _ = engine(field, s.pred, s.gt, threshold=0.5, scale=3.0, mdp=0.5)
+    assert np.array_equal(win.state.result.refined, refined)
+
+
+def test_stale_results_are_dropped(win, qtbot, graded):
+    open_graded(win, qtbot, graded)
+    for t in np.linspace(0.1, 0.9, 9):  # a fast drag: nine settings, no waiting
+        win.state.set_setting(threshold=float(t))
+    wait_result(qtbot, win)
+    assert win.state.result.setting.threshold == pytest.approx(0.9)
+    assert win.runner.dropped >= 1
+
+
+def test_runner_drops_stale_and_cancels(qtbot):
+    from segfix_gui.gui.workers import Runner
+
+    r = Runner()
+    got = []
+
+    def slow(job):
+        for _ in range(50):
+            job.check()
+            time.sleep(0.01)
+        return "old"
+
+    r.submit("k", slow, on_done=got.append)
+    r.submit("k", lambda job: "new", on_done=got.append)
+    qtbot.waitUntil(lambda: not r.busy("k"), timeout=5000)
+    assert got == ["new"]
+    r.submit("k", slow, on_done=got.append)
+    r.cancel("k")
+    qtbot.waitUntil(lambda: not r.busy("k"), timeout=5000)
+    assert got == ["new"]
+
+
+def test_auto_off_needs_refine_button(win, qtbot, graded):
+    open_graded(win, qtbot, graded)
+    c = win.panels["controls"]
+    c.auto.setChecked(False)
+    first = win.state.result
+    c.threshold.spin.setValue(0.8)
+    qtbot.wait(200)
+    assert win.state.result is first and not win.state.result_is_current()
+    qtbot.mouseClick(c.refine_btn, Qt.MouseButton.LeftButton)
+    wait_result(qtbot, win)
+    assert win.state.result.setting.threshold == pytest.approx(0.8)
+
+
+# --- layers, legend, inspector, views ---------------------------------------------------------
+
+def test_hide_and_isolate_class(demo, qtbot):
+    legend = demo.panels["legend"]
+    road = SPACE.names.index("road")
+    item = legend.list.item(road)
+    rect = legend.list.visualItemRect(item)
+    qtbot.mouseClick(legend.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert demo.state.hidden == {road}
+    road_id = next(c.id for c in SPACE.classes if c.name == "road")
+    for v in demo.canvas.views:
+        assert v.layers.labels_before.lut[road_id, 3] == 0
+        assert v.layers.labels_after.lut[road_id, 3] == 0
+        assert v.layers.labels_before.lut[road_id + 1, 3] == 255
+    assert item.font().strikeOut()
+    qtbot.mouseClick(legend.list.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ControlModifier, pos=rect.center())
+    assert demo.state.hidden == set(range(SPACE.n_classes)) - {road}
+    qtbot.mouseClick(legend.show_all, Qt.MouseButton.LeftButton)
+    assert demo.state.hidden == set()
+
+
+def test_layer_toggles_and_opacity(demo, qtbot):
+    L = demo.canvas.left.layers
+    panel = demo.panels["layers"]
+    panel.sliders["labels"].setValue(30)
+    assert L.labels_before.opacity() == pytest.approx(0.3)
+    qtbot.keyClick(demo, Qt.Key.Key_3)  # boundary heat map on
+    assert demo.state.layers["boundary"].visible and L.heat.isVisible()
+    qtbot.keyClick(demo, Qt.Key.Key_4)  # arrows off
+    assert not L.arrows.isVisible() and demo.canvas.arrow_count == 0
+    assert not panel.checks["arrows"].isChecked()
+
+
+def test_inspector_and_source_link(demo, qtbot):
+    st = demo.state
+    dst, src = source_indices(st.result.offsets)
+    w = st.sample.shape[1]
+    i = len(dst) // 2
+    r, c = divmod(int(dst[i]), w)
+    sr, sc = divmod(int(src[i]), w)
+    st.set_cursor((r, c))
+    insp = demo.panels["inspector"]
+    assert insp.text("pixel") == f"(row {r}, col {c})"
+    assert insp.text("label from").startswith(f"(row {sr}, col {sc})")
+    x, y = demo.canvas.left.layers.link.getData()
+    assert list(x) == [c + 0.5, sc + 0.5] and list(y) == [r + 0.5, sr + 0.5]
+    assert "p = 1.00" in insp.text("direction")
+    moving = (st.result.offsets != 0).any(axis=0)
+    r2, c2 = map(int, np.argwhere(~moving)[0])
+    st.set_cursor((r2, c2))
+    assert insp.text("label from").startswith("itself")
+    # the cursor follows the mouse over a view
+    view = demo.canvas.left
+    pt = view.mapFromScene(view.vb.mapViewToScene(QPointF(100.5, 50.5)))
+    ev = QMouseEvent(QEvent.Type.MouseMove, QPointF(pt), QPointF(view.viewport().mapToGlobal(pt)),
+                     Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), ev)
+    qtbot.waitUntil(lambda: st.cursor is not None and abs(st.cursor[0] - 50) <= 1
+                    and abs(st.cursor[1] - 100) <= 1, timeout=3000)  # ±1: screen pixels are coarser
+    assert insp.text("pixel") == "(row {}, col {})".format(*st.cursor)
+
+
+def test_view_modes_swipe_and_ground_truth(demo, qtbot):
+    st, cv = demo.state, demo.canvas
+    assert not cv.right.isHidden()
+    qtbot.keyClick(demo, Qt.Key.Key_V)
+    assert st.view_mode == "single" and cv.right.isHidden()
+    demo.panels["controls"].swipe.setValue(250)
+    w = st.sample.shape[1]
+    assert cv.left.layers.after_clip.rect().left() == pytest.approx(0.25 * w)
+    assert cv.left.layers.before_clip.rect().width() == pytest.approx(0.25 * w)
+    qtbot.keyClick(demo, Qt.Key.Key_T)
+    assert st.swipe in (0.0, 1.0)
+    qtbot.keyClick(demo, Qt.Key.Key_G)
+    assert st.after_source == "gt"
+    assert np.array_equal(cv.left.layers.labels_after.image, st.sample.gt)
+
+
+def test_arrows_one_item_stride_from_zoom(demo, qtbot):
+    from segfix_gui.gui.arrows import MAX_ARROWS, arrow_points
+
+    cv = demo.canvas
+    cv.fit()
+    cv.update_arrows()
+    far = cv.arrow_count
+    assert 0 < far <= MAX_ARROWS and cv._arrow_stride > 1
+    cv.left.vb.setRange(xRange=(200, 215), yRange=(200, 215), padding=0)
+    cv.update_arrows()
+    assert cv._arrow_stride == 1
+    off = demo.state.result.offsets
+    (x0, x1), (y0, y1) = cv.left.vb.viewRange()
+    r0, r1 = max(int(np.floor(y0)), 0), min(int(np.ceil(y1)), 360)
+    c0, c1 = max(int(np.floor(x0)), 0), min(int(np.ceil(x1)), 480)
+    assert cv.arrow_count == int((off[:, r0:r1, c0:c1] != 0).any(axis=0).sum())
+    x, y, _ = arrow_points(off, (0, 360, 0, 480), 1)
+    # every shaft points along the offset: from the pixel towards where its label comes from
+    shafts_x, shafts_y = x.reshape(-1, 6)[:, :2], y.reshape(-1, 6)[:, :2]
+    rr, cc = (shafts_y[:, 0] - 0.5).astype(int), (shafts_x[:, 0] - 0.5).astype(int)
+    assert np.all(np.sign(shafts_y[:, 1] - shafts_y[:, 0]).round() == np.sign(off[0, rr, cc]))
+    assert np.all(np.sign(shafts_x[:, 1] - shafts_x[:, 0]).round() == np.sign(off[1, rr, cc]))
+
+
+def test_hard_mat_offsets_disable_threshold(win, qtbot, tmp_path):
+    from segfix_gui.gui.sample import SamplePaths
+
+    f = read_offsets(DEMO / "offsets.npz")
+    write_offsets(tmp_path / "x.mat", f)
+    win.open_paths(SamplePaths(image=str(DEMO / "image.jpg"), pred=str(DEMO / "prediction.png"),
+                               offsets=str(tmp_path / "x.mat"), gt=str(DEMO / "ground_truth.png")), "camvid")
+    wait_result(qtbot, win)
+    c = win.panels["controls"]
+    assert win.state.sample.field.is_hard
+    assert not c.threshold.isEnabled() and not c.direction.isEnabled()
+    assert "hard" in c.threshold.toolTip()
+    s = win.state.sample
+    expect = refine_labels(s.pred, f.to_offsets(threshold=0.5, scale=2), device="cpu")
+    assert np.array_equal(win.state.result.refined, expect)
+
+
+# --- bad input, exports -----------------------------------------------------------------------
+
+def test_broken_files_show_dialog_and_keep_sample(demo, qtbot, tmp_path, dialogs):
+    st = demo.state
+    sample, result = st.sample, st.result
+    small = OffsetField(boundary=np.zeros((36, 48), np.float32), direction=np.full((8, 36, 48), 0.125, np.float32))
+    write_offsets(tmp_path / "small.npz", small)
+    demo.open_parts({"offsets": str(tmp_path / "small.npz")})
+    qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=10000)
+    assert dialogs[0] == (f"{tmp_path / 'small.npz'}: offsets are 36×48 but the prediction "
+                          "prediction.png is 360×480")
+    assert st.sample is sample and st.result is result
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    demo.open_parts({"offsets": str(tmp_path / "junk.npz")})
+    qtbot.waitUntil(lambda: len(dialogs) == 2, timeout=10000)
+    assert dialogs[1].startswith(f"{tmp_path / 'junk.npz'}: ")  # the engine's one line
+    assert "\n" not in dialogs[1]
+    assert st.sample is sample
+    # still usable: a threshold change still refines the kept sample
+    st.set_setting(threshold=0.999)
+    wait_result(qtbot, demo)
+    assert st.sample is sample
+
+
+def test_exports_read_back(demo, qtbot, tmp_path, dialogs):
+    st = demo.state
+    st.set_setting(threshold=0.4, scale=3.0)
+    wait_result(qtbot, demo)
+    assert demo.export("refined", str(tmp_path / "refined.png"))
+    assert np.array_equal(read_labels(tmp_path / "refined.png", SPACE), st.result.refined)
+
+    assert demo.export("offsets", str(tmp_path / "o.npz"))
+    back = read_offsets(tmp_path / "o.npz")
+    assert back.recommended == {"threshold": pytest.approx(0.4), "min_direction_prob": 0.0, "scale": 3.0}
+    assert np.array_equal(back.to_offsets(**back.setting()), st.result.offsets)
+
+    assert demo.export("offsets", str(tmp_path / "o.mat"))
+    hard = read_offsets(tmp_path / "o.mat")
+    assert np.array_equal(hard.hard, st.sample.field.to_offsets(threshold=0.4, scale=1))
+
+    assert demo.export("csv", str(tmp_path / "iou.csv"))
+    with open(tmp_path / "iou.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["class", "iou_before", "iou_after", "delta"]
+    by_name = {r[0]: r for r in rows[1:]}
+    for name, v in st.result.after["per_class_iou"].items():
+        assert (by_name[name][2] == "") if v is None else float(by_name[name][2]) == v
+    assert float(by_name["mIoU"][2]) == st.result.after["miou"]
+
+    assert demo.export("view", str(tmp_path / "view.png"))
+    view = read_image(tmp_path / "view.png")
+    assert view.shape[0] > 100 and view.std() > 10
+
+    # never onto an input
+    before = (DEMO / "prediction.png").read_bytes()
+    assert not demo.export("refined", str(DEMO / "prediction.png"))
+    assert "never overwritten" in dialogs[-1]
+    assert (DEMO / "prediction.png").read_bytes() == before
+    assert not list(tmp_path.glob(".*part*"))
+
+
+# --- sets, recent files, drops, shortcuts ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def set_folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("set")
+    gt = read_labels(DEMO / "ground_truth.png", SPACE)
+    field = read_offsets(DEMO / "offsets.npz")
+    for sub in ("images", "preds", "offsets", "gt"):
+        (d / sub).mkdir()
+    for name, stride in (("a", 4), ("b", 8), ("c", 16)):
+        (d / "images" / f"{name}.jpg").write_bytes((DEMO / "image.jpg").read_bytes())
+        write_labels(d / "preds" / f"{name}.png", degrade(gt, SPACE, stride=stride))
+        write_offsets(d / "offsets" / f"{name}.npz", field)
+        write_labels(d / "gt" / f"{name}.png", gt)
+    return d
+
+
+def test_folder_set_list_next_prev_sort(win, qtbot, set_folder):
+    assert win.open_set(folder=str(set_folder), space="camvid")
+    qtbot.waitUntil(lambda: len(win.state.set_rows) == 3 and not win.runner.busy("set"), timeout=30000)
+    wait_result(qtbot, win)
+    panel = win.panels["samples"]
+    gt = read_labels(set_folder / "gt" / "a.png", SPACE)
+    field = read_offsets(set_folder / "offsets" / "a.npz")
+    for row in win.state.set_rows:
+        pred = read_labels(set_folder / "preds" / f"{row.name}.png", SPACE)
+        refined = refine_labels(pred, field.to_offsets(threshold=0.5, scale=2), device="cpu")
+        assert row.miou_before == evaluate_pair(gt, pred, SPACE)["miou"]
+        assert row.miou_after == evaluate_pair(gt, refined, SPACE)["miou"]
+    assert win.state.index == 0
+    qtbot.keyClick(win, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: win.state.index == 1, timeout=10000)
+    wait_result(qtbot, win)
+    assert win.state.sample.name == "b"
+    qtbot.keyClick(win, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: win.state.index == 0, timeout=10000)
+    panel.sort.setCurrentIndex(1)  # gain, best first
+    gains = [r.gain for r in sorted(win.state.set_rows, key=lambda r: -r.gain)]
+    assert panel.order() == [r.index for r in sorted(win.state.set_rows, key=lambda r: -r.gain)]
+    assert gains[0] >= gains[-1]
+    wait_result(qtbot, win)
+
+
+def test_role_folders_and_cli_folder_errors(win, qtbot, set_folder, dialogs):
+    assert win.open_set(image=str(set_folder / "images"), pred=str(set_folder / "preds"),
+                        offsets=str(set_folder / "offsets"), gt=None, space="camvid")
+    wait_result(qtbot, win)
+    assert win.state.sample.gt is None
+    assert "changed" in win.panels["metrics"].counts.text()
+    assert not win.open_set(folder=str(set_folder / "images"))
+    assert "needs sub-folders preds/" in dialogs[-1]
+
+
+def test_recent_files_remembered(win, qtbot, settings, graded):
+    from segfix_gui.gui.window import MainWindow
+
+    open_graded(win, qtbot, graded)
+    assert win.recent()[0]["paths"]["offsets"] == graded[0]["offsets"]
+    w2 = MainWindow(settings=settings)
+    qtbot.addWidget(w2)
+    acts = w2.recent_menu.actions()
+    assert acts and acts[0].text() == graded[0]["pred"]
+    acts[0].trigger()
+    wait_result(qtbot, w2)
+    assert w2.state.sample.paths.offsets == graded[0]["offsets"]
+
+
+def test_drop_files_replace_parts(demo, qtbot, tmp_path):
+    from segfix_gui.gui.sample import classify_files
+
+    roles = classify_files([DEMO / "image.jpg", DEMO / "prediction.png", DEMO / "offsets.npz",
+                            DEMO / "ground_truth.png"])
+    assert roles == {"image": str(DEMO / "image.jpg"), "pred": str(DEMO / "prediction.png"),
+                     "offsets": str(DEMO / "offsets.npz"), "gt": str(DEMO / "ground_truth.png")}
+    gt2 = tmp_path / "other_gt.png"
+    write_labels(gt2, degrade(read_labels(DEMO / "ground_truth.png", SPACE), SPACE, stride=2))
+    demo.open_dropped([str(gt2)])
+    qtbot.waitUntil(lambda: demo.state.sample.paths.gt == str(gt2), timeout=10000)
+    wait_result(qtbot, demo)
+    assert demo.state.sample.paths.pred == str(DEMO / "prediction.png")
+
+
+def test_shortcuts_help_lists_actions(demo, qtbot):
+    from segfix_gui.gui.window import HelpDialog
+
+    dlg = HelpDialog(demo)
+    qtbot.addWidget(dlg)
+    listed = {dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())}
+    assert {"Refine now", "Next sample", "Threshold +0.05", "Export refined labels (PNG)…"} <= listed
+    t0 = demo.state.setting.threshold
+    qtbot.keyClick(demo, Qt.Key.Key_BracketRight)
+    assert demo.state.setting.threshold == pytest.approx(min(t0 + 0.05, 1))
+    wait_result(qtbot, demo)
+
+
+def test_device_choice_shows_machine(win, qtbot):
+    c = win.panels["controls"]
+    qtbot.waitUntil(lambda: c.machine.text().startswith("this machine:"), timeout=20000)
+    import torch
+
+    assert c.device.model().item(2).isEnabled() == torch.cuda.is_available()
+
+
+# --- command line, screenshot, smoke ----------------------------------------------------------
+
+def _run_gui(args, tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    return subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", *args], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=tmp_path)
+
+
+def test_screenshot_of_demo_is_not_blank(tmp_path):
+    out = tmp_path / "shot.png"
+    proc = _run_gui(["--demo", "--screenshot", str(out), "--size", "1200x800"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    img = read_image(out)
+    assert img.shape == (800, 1200, 3)
+    assert img.std() > 20
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 1000  # a photo and labels, not flat panels
+
+
+def test_command_line_bad_file_and_bad_arguments(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"junk")
+    proc = _run_gui(["--pred", str(DEMO / "prediction.png"), "--offsets", str(bad),
+                     "--screenshot", str(tmp_path / "s.png")], tmp_path)
+    assert proc.returncode == 2
+    assert f"segfix-gui: error: {bad}: " in proc.stderr
+    assert not (tmp_path / "s.png").exists()
+    from segfix_gui.gui.app import main
+
+    assert main(["--demo", "--pred", str(DEMO / "prediction.png")]) == 2
+
+
+def test_smoke_many_graphics_items(qtbot):
+    """A few thousand graphics items and setFlags calls (the PySide6 6.12.0 abort in STYLE.md)."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QGraphicsItem
+
+    from segfix_gui.gui.window import configure_pyqtgraph
+
+    configure_pyqtgraph()
+    w = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(w)
+    vb = w.addViewBox()
+    items = []
+    for i in range(3000):
+        a = pg.ArrowItem(pos=(i % 60, i // 60), angle=(i * 7) % 360)
+        vb.addItem(a)
+        items.append(a)
+    flag = QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
+    for i in range(5000):
+        items[0].setFlag(flag, i % 2 == 0)
+    w.resize(400, 300)
+    w.show()
+    qtbot.wait(50)
+    img = w.grab()
+    assert not img.isNull()
+    for a in items:
+        vb.removeItem(a)

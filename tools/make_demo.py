@@ -1,0 +1,162 @@
+"""Make the bundled demo sample in ``resources/demo/`` from one CamVid val frame.
+
+What it writes (all small, a few hundred kB in all):
+
+- ``image.jpg``        the CamVid val frame, byte for byte as in the data folder
+- ``ground_truth.png`` its CamVid label map (single-channel ids)
+- ``prediction.png``   a *simulated* coarse prediction: ``segfix_gui.core.degrade.degrade(gt, stride=8)``
+                       (class scores pooled on 8×8 blocks and enlarged bilinearly) — not a model's output
+- ``offsets.npz``      the offset field, from one of two sources (``--offsets``):
+                       ``oracle``  (default) ``segfix_gui.core.targets.gt_offset_field`` of the ground truth:
+                                   boundary 1 on the 5-px band, one-hot directions — an upper bound,
+                                   computed from the answer, not predicted;
+                       ``network`` the bundled offset network (``segfix_gui.model``) run on the image
+- ``sample.json``      names the files and says where the prediction and offsets come from
+                       (the window shows this text as the sample's info)
+
+Usage::
+
+    python tools/make_demo.py                       # oracle offsets (until the network is bundled)
+    python tools/make_demo.py --offsets network     # regenerate with the bundled network
+
+The README in ``resources/demo/`` is written too, so its description always matches the files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "camvid"
+DEFAULT_OUT = ROOT / "resources" / "demo"
+DEFAULT_FRAME = "0016E5_08103"  # all 11 CamVid classes present
+
+PREDICTION_TEXT = ("simulated stride-8 coarse prediction: segfix_gui.core.degrade.degrade(ground truth, "
+                   "stride=8) — a simulation of how a coarse network errs at borders, not a model's output")
+ORACLE_TEXT = ("oracle offsets from the ground truth (segfix_gui.core.targets.gt_offset_field, 5-px band, "
+               "K=8): boundary is 1 on the band and directions are one-hot, so this shows the upper bound "
+               "of SegFix, not a network's prediction; the threshold and direction-confidence controls have "
+               "no effect on such a field (every band pixel moves at any threshold below 1)")
+NETWORK_TEXT = "predicted by the bundled offset network (segfix_gui.model) from the image alone"
+SHORT = {"prediction": "simulated stride-8 coarse prediction (not a model's output)",
+         "oracle": "oracle offsets from the ground truth (an upper bound, not a network)",
+         "network": "predicted by the bundled offset network"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Make resources/demo/ from one CamVid val frame.")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CamVid folder (default: %(default)s)")
+    p.add_argument("--frame", default=DEFAULT_FRAME, help="val frame stem (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    p.add_argument("--offsets", choices=("oracle", "network"), default="oracle",
+                   help="where the offset field comes from (default: oracle)")
+    p.add_argument("--weights", default=None, help="network weights (default: the bundled ones)")
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    return p
+
+
+def network_field(image, *, weights=None, device="cpu"):
+    """The offset field predicted by ``segfix_gui.model`` for an ``(H, W, 3)`` uint8 image.
+
+    The model package is being written in parallel; this looks for its predictor under the
+    names its issue describes and fails with a clear message if it is not there yet.
+    """
+    try:
+        from segfix_gui import model
+    except ImportError as err:
+        raise SystemExit(f"make_demo: --offsets network needs segfix_gui.model ({err})") from None
+    for name in ("load_predictor", "Predictor", "OffsetPredictor"):
+        factory = getattr(model, name, None)
+        if factory is None:
+            continue
+        kwargs = {"device": device}
+        if weights:
+            kwargs["weights"] = weights
+        predictor = factory(**kwargs)
+        for method in ("predict", "__call__"):
+            fn = getattr(predictor, method, None)
+            if fn is not None:
+                return fn(image)
+    raise SystemExit("make_demo: segfix_gui.model has no load_predictor/Predictor yet; "
+                     "use --offsets oracle")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+
+    from segfix_gui.core.degrade import degrade
+    from segfix_gui.core.targets import gt_offset_field
+    from segfix_gui.io.images import read_image, read_labels, write_labels
+    from segfix_gui.io.offsets import write_offsets
+    from segfix_gui.labels import get_label_space
+
+    space = get_label_space("camvid")
+    image_path = args.data / "val" / "images" / f"{args.frame}.jpg"
+    label_path = args.data / "val" / "labels" / f"{args.frame}.png"
+    for p in (image_path, label_path):
+        if not p.is_file():
+            print(f"make_demo: {p}: not found", file=sys.stderr)
+            return 2
+    gt = read_labels(label_path, space)
+    pred = degrade(gt, space, stride=8)
+    if args.offsets == "oracle":
+        field = gt_offset_field(gt, width=5, directions=8, ignore_ids=space.ignore_ids)
+        offsets_text = ORACLE_TEXT
+    else:
+        field = network_field(read_image(image_path), weights=args.weights, device=args.device)
+        offsets_text = NETWORK_TEXT
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(image_path, out / "image.jpg")
+    write_labels(out / "ground_truth.png", gt)
+    write_labels(out / "prediction.png", pred)
+    write_offsets(out / "offsets.npz", field)
+    meta = {
+        "name": f"CamVid val {args.frame}",
+        "label_space": "camvid",
+        "image": "image.jpg",
+        "prediction": "prediction.png",
+        "offsets": "offsets.npz",
+        "ground_truth": "ground_truth.png",
+        "source": f"CamVid (Brostow et al. 2008), val frame {args.frame}, 360×480, SegNet 11-class layout",
+        "prediction_info": PREDICTION_TEXT,
+        "prediction_short": SHORT["prediction"],
+        "offsets_kind": args.offsets,
+        "offsets_info": offsets_text,
+        "offsets_short": SHORT[args.offsets],
+        "made_by": "python tools/make_demo.py" + (" --offsets network" if args.offsets == "network" else ""),
+    }
+    (out / "sample.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "README.md").write_text(_readme(meta), encoding="utf-8")
+    print(f"demo written to {out}")
+    return 0
+
+
+def _readme(meta: dict) -> str:
+    return f"""# Demo sample
+
+Opened by `segfix-gui --demo`. Made by `{meta['made_by']}` (see that script); do not edit by hand.
+
+| file | what it is |
+|---|---|
+| `image.jpg` | {meta['source']} (the data folder's JPEG, copied byte for byte) |
+| `ground_truth.png` | its CamVid ground truth, single-channel class ids (11 = unlabelled, ignored) |
+| `prediction.png` | {meta['prediction_info']} |
+| `offsets.npz` | {meta['offsets_info']} |
+| `sample.json` | the names above and these descriptions; the window shows them as the sample's info |
+
+**Where the numbers come from.** The prediction is a simulation, and the offsets are
+{'the oracle (computed from the ground truth, i.e. from the answer)' if meta['offsets_kind'] == 'oracle'
+ else "a network's prediction from the image"}. The gain the window shows on this sample is therefore
+{'an upper bound of what SegFix can do for this simulated prediction, not what a trained offset network achieves'
+ if meta['offsets_kind'] == 'oracle' else 'what the bundled network achieves on this one frame'}.
+To regenerate with the bundled offset network once it exists: `python tools/make_demo.py --offsets network`.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

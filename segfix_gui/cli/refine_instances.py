@@ -38,14 +38,10 @@ def add_parser(sub) -> None:
 
 
 def instance_key(path) -> str:
-    """Pairing key of a ``_pred.txt`` / offsets / ground-truth file: the name without its
-    suffix and without every dataset convention (``x_leftImg8bit_pred.txt`` → ``x``)."""
+    """Pairing key of a ``_pred.txt`` / offsets / ground-truth file (``x_leftImg8bit_pred.txt`` → ``x``)."""
     from ..io.pairing import pair_key
 
-    key, prev = str(Path(path).name), None
-    while key != prev:
-        prev, key = key, pair_key(key)
-    return key
+    return pair_key(path)
 
 
 def list_pred_txts(folder) -> list[Path]:

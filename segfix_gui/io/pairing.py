@@ -22,9 +22,13 @@ CONVENTIONS = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gt
 def pair_key(path: str | os.PathLike) -> str:
     stem = Path(path).name
     stem = stem[: len(stem) - len(Path(stem).suffix)] if Path(stem).suffix else stem
-    for suffix in CONVENTIONS:
-        if stem.endswith(suffix):
-            return stem[: -len(suffix)]
+    stripped = True
+    while stripped:  # x_leftImg8bit_pred -> x_leftImg8bit -> x
+        stripped = False
+        for suffix in CONVENTIONS:
+            if stem.endswith(suffix) and len(stem) > len(suffix):
+                stem = stem[: -len(suffix)]
+                stripped = True
     return stem
 
 

@@ -136,7 +136,11 @@ class LabelSpace:
 
     def check_ids(self, labels: np.ndarray, *, path=None) -> None:
         """Raise InputError if ``labels`` holds an id that is not in this space."""
-        present = np.unique(labels)
+        labels = np.asarray(labels)
+        if labels.dtype in (np.uint8, np.uint16):  # bincount is much faster than unique
+            present = np.flatnonzero(np.bincount(labels.ravel(), minlength=1))
+        else:
+            present = np.unique(labels)
         bad = present[(present < 0) | (present >= 65536)]
         if bad.size == 0:
             bad = present[~self.valid_ids[present]]

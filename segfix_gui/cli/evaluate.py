@@ -57,7 +57,8 @@ def _fmt(v) -> str:
     return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}"
 
 
-def print_table(result: dict, file=sys.stdout) -> None:
+def print_table(result: dict, file=None) -> None:
+    file = file or sys.stdout
     names = list(result["per_class_iou"])
     refined = result.get("refined")
     width = max(12, max(map(len, names)))

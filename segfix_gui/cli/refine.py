@@ -119,11 +119,11 @@ def run(args) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         raise InputError(None, str(err)) from None
-    out = check_out_dir(args.out, args.input, args.offset)
     preds = list_files(args.input, LABEL_SUFFIXES)
     if not preds:
         raise InputError(args.input, "no prediction PNGs found")
     offsets = index_by_key(args.offset, OFFSET_SUFFIXES, prefer=(".npz", ".mat"))
+    out = check_out_dir(args.out, args.input, args.offset)
     jobs = [(str(p), str(offsets[pair_key(p)]) if pair_key(p) in offsets else None,
              str(out / p.relative_to(args.input))) for p in preds]
     fn = functools.partial(_refine_one, setting=Setting.from_args(args),

@@ -87,7 +87,8 @@ class OffsetField:
         """Field from ``(2, H, W)`` integer unit steps (boundary = 1 where non-zero)."""
         offsets = np.asarray(offsets)
         boundary = (offsets != 0).any(axis=0).astype(np.float32)
-        return cls(boundary=boundary, hard=offsets.astype(np.int16))
+        # astype keeps the memory order: column-major planes from MATLAB files stay so
+        return cls(boundary=boundary, hard=offsets.astype(np.int16, copy=False))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -146,6 +147,8 @@ class OffsetField:
         if scale < 0:
             raise ValueError(f"scale must be >= 0, not {scale}")
         if self.is_hard:
+            if float(scale).is_integer():
+                return self.hard.astype(np.int16) * np.int16(scale)
             return np.rint(self.hard * scale).astype(np.int16)
         mask = self.moving_mask(threshold=threshold, min_direction_prob=min_direction_prob)
         steps = np.rint(direction_table(self.k) * scale).astype(np.int16)  # (K, 2)

@@ -39,11 +39,20 @@ def source_indices(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if offsets.ndim != 3 or offsets.shape[0] != 2:
         raise ValueError(f"offsets must be (2, H, W), got shape {offsets.shape}")
     _, h, w = offsets.shape
-    dst = np.flatnonzero((offsets[0] != 0) | (offsets[1] != 0))
-    r, c = np.divmod(dst, w)
-    sr = np.clip(r + offsets[0].ravel()[dst], 0, h - 1)
-    sc = np.clip(c + offsets[1].ravel()[dst], 0, w - 1)
-    return dst, sr * w + sc
+    d_row, d_col = offsets[0], offsets[1]
+    column_major = not d_row.flags.c_contiguous and d_row.T.flags.c_contiguous
+    if column_major:  # planes read from MATLAB files: scan them in memory order, no transpose
+        d_row, d_col = d_row.T, d_col.T
+    else:
+        d_row, d_col = np.ascontiguousarray(d_row), np.ascontiguousarray(d_col)
+    flat = np.flatnonzero((d_row != 0) | (d_col != 0))
+    if column_major:
+        c, r = np.divmod(flat, h)
+    else:
+        r, c = np.divmod(flat, w)
+    sr = np.clip(r + d_row.ravel()[flat], 0, h - 1)
+    sc = np.clip(c + d_col.ravel()[flat], 0, w - 1)
+    return r * w + c, sr * w + sc
 
 
 def _check(labels: np.ndarray, offsets: np.ndarray):

@@ -87,8 +87,8 @@ def _recommended(path: str, data: dict) -> dict:
     return out
 
 
-def _check_hard(path: str, arr: np.ndarray, key: str) -> np.ndarray:
-    if arr.ndim != 3 or arr.shape[0] != 2:
+def _check_hard(path: str, arr: np.ndarray, key: str, axis: int = 0) -> np.ndarray:
+    if arr.ndim != 3 or arr.shape[axis] != 2:
         raise InputError(path, f"'{key}' must be (2, H, W), found shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise InputError(path, f"'{key}' must hold integers, found {arr.dtype}")
@@ -97,10 +97,10 @@ def _check_hard(path: str, arr: np.ndarray, key: str) -> np.ndarray:
             raise InputError(path, f"'{key}' holds NaN or infinite values")
         if (arr != np.round(arr)).any():
             raise InputError(path, f"'{key}' holds non-integer offsets")
-    if arr.size and np.abs(arr).max() > 64:
+    if arr.size and max(-arr.min(), arr.max()) > 64:
         raise InputError(path, f"'{key}' holds offsets up to {int(np.abs(arr).max())} pixels; "
                                "expected unit steps (at most a few pixels)")
-    return arr.astype(np.int16)
+    return arr.astype(np.int16, order="K")  # keeps the memory order: cheap
 
 
 def _read_mat(path: str) -> OffsetField:
@@ -120,7 +120,8 @@ def _read_mat(path: str) -> OffsetField:
     arr = np.asarray(data["mat"])
     if arr.ndim != 3 or arr.shape[2] != 2:
         raise InputError(path, f"'mat' must be H×W×2, found shape {arr.shape}")
-    return OffsetField.from_hard(_check_hard(path, np.moveaxis(arr, 2, 0), "mat"))
+    # loadmat gives MATLAB's column-major order: cast first (sequential), transpose once
+    return OffsetField.from_hard(np.moveaxis(_check_hard(path, arr, "mat", axis=2), 2, 0))
 
 
 def unit_steps(field: OffsetField, *, threshold: float = 0.5,

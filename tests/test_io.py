@@ -1,0 +1,141 @@
+"""Files: offset formats, label maps, label spaces — round trips and clear errors."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.io import loadmat, savemat
+
+from segfix_gui import InputError, OffsetField, get_label_space, read_offsets, write_offsets
+from segfix_gui.io.images import read_labels, write_labels
+from segfix_gui.io.pairing import pair_key
+
+
+def soft_field(h=6, w=7, k=8, seed=0):
+    rng = np.random.default_rng(seed)
+    d = rng.random((k, h, w)).astype(np.float32)
+    return OffsetField(boundary=rng.random((h, w)).astype(np.float32), direction=d / d.sum(0))
+
+
+@pytest.mark.parametrize("k", [4, 8, 16])
+def test_npz_round_trip_keeps_the_setting(tmp_path, k):
+    f = soft_field(k=k)
+    f.recommended = {"threshold": 0.6, "scale": 1.0, "min_direction_prob": 0.2}
+    write_offsets(tmp_path / "x.npz", f)
+    g = read_offsets(tmp_path / "x.npz")
+    assert g.k == k and g.recommended == pytest.approx(f.recommended)
+    for thr in (0.2, 0.5, 0.8):
+        # float16 storage: compare away from the threshold
+        keep = np.abs(f.boundary - thr) > 1e-3
+        assert (f.to_offsets(threshold=thr)[:, keep] == g.to_offsets(threshold=thr)[:, keep]).all()
+
+
+def test_mat_round_trip_is_openseg_layout(tmp_path):
+    f = soft_field()
+    write_offsets(tmp_path / "x.mat", f, threshold=0.4)
+    raw = loadmat(tmp_path / "x.mat")["mat"]
+    assert raw.shape == (6, 7, 2) and set(np.unique(raw)) <= {-1, 0, 1}
+    g = read_offsets(tmp_path / "x.mat")
+    assert g.is_hard
+    assert (g.to_offsets(scale=2) == f.to_offsets(threshold=0.4, scale=2)).all()
+    write_offsets(tmp_path / "y.npz", g)
+    assert (read_offsets(tmp_path / "y.npz").to_offsets(scale=1) == g.to_offsets(scale=1)).all()
+
+
+def test_written_files_follow_the_umask_and_leave_no_temporaries(tmp_path):
+    write_offsets(tmp_path / "x.npz", soft_field())
+    mode = stat.S_IMODE(os.stat(tmp_path / "x.npz").st_mode)
+    assert mode & 0o044  # readable by others under the usual umask 022
+    assert sorted(os.listdir(tmp_path)) == ["x.npz"]
+
+
+def _bad(tmp_path, name, writer):
+    p = tmp_path / name
+    writer(p)
+    with pytest.raises(InputError) as e:
+        read_offsets(p)
+    msg = str(e.value)
+    assert msg.startswith(str(p)) and "\n" not in msg
+    return msg
+
+
+def test_bad_offset_files_give_one_line_naming_the_file(tmp_path):
+    f = soft_field()
+    assert "not a readable .npz" in _bad(tmp_path, "trunc.npz", lambda p: p.write_bytes(b"PK\x03\x04junk"))
+    assert "empty .npz" in _bad(tmp_path, "empty.npz", lambda p: np.savez(p))
+    assert "missing key 'direction'" in _bad(
+        tmp_path, "nokey.npz", lambda p: np.savez(p, boundary=f.boundary))
+    assert "NaN" in _bad(tmp_path, "nan.npz", lambda p: np.savez(
+        p, boundary=np.full((6, 7), np.nan, np.float32), direction=f.direction))
+    assert "[0, 1]" in _bad(tmp_path, "range.npz", lambda p: np.savez(
+        p, boundary=f.boundary * 3, direction=f.direction))
+    assert "bins" in _bad(tmp_path, "k5.npz", lambda p: np.savez(
+        p, boundary=f.boundary, direction=np.full((5, 6, 7), 0.2, np.float32)))
+    assert "is 5×7 but 'boundary' is 6×7" in _bad(tmp_path, "shape.npz", lambda p: np.savez(
+        p, boundary=f.boundary, direction=f.direction[:, :5]))
+    assert "pickled" in _bad(tmp_path, "pickle.npz", lambda p: np.savez(
+        p, boundary=np.array([{"a": 1}], dtype=object), direction=f.direction))
+    assert "missing key 'mat'" in _bad(tmp_path, "foreign.mat", lambda p: savemat(p, {"x": np.ones(3)}))
+    assert "H×W×2" in _bad(tmp_path, "shape.mat", lambda p: savemat(p, {"mat": np.ones((4, 4, 3))}))
+    assert "not a readable MATLAB" in _bad(tmp_path, "junk.mat", lambda p: p.write_bytes(b"hello"))
+    assert "non-integer" in _bad(tmp_path, "frac.mat", lambda p: savemat(p, {"mat": np.full((4, 4, 2), 0.5)}))
+    assert "file not found" in _bad(tmp_path, "gone.npz", lambda p: None)
+
+
+def test_label_maps(tmp_path):
+    space = get_label_space("camvid")
+    ids = np.array([[0, 3, 11], [8, 8, 1]], np.uint8)
+    write_labels(tmp_path / "ids.png", ids)
+    assert (read_labels(tmp_path / "ids.png", space) == ids).all()
+    Image.fromarray(space.colorize(ids)).save(tmp_path / "colour.png")
+    assert (read_labels(tmp_path / "colour.png", space) == ids).all()
+    wrong = space.colorize(ids)
+    wrong[1, 2] = (1, 2, 3)
+    Image.fromarray(wrong).save(tmp_path / "wrong.png")
+    with pytest.raises(InputError, match=r"colour \(1, 2, 3\) at \(row 1, col 2\) is not in the camvid palette"):
+        read_labels(tmp_path / "wrong.png", space)
+    write_labels(tmp_path / "big.png", np.array([[0, 40]], np.uint8))
+    with pytest.raises(InputError, match="label id 40 is not in the camvid label space"):
+        read_labels(tmp_path / "big.png", space)
+    (tmp_path / "text.png").write_text("not a png")
+    with pytest.raises(InputError, match="not an image file"):
+        read_labels(tmp_path / "text.png")
+    good = (tmp_path / "ids.png").read_bytes()
+    (tmp_path / "trunc.png").write_bytes(good[: len(good) // 2])
+    with pytest.raises(InputError, match="trunc.png: "):
+        read_labels(tmp_path / "trunc.png")
+
+
+def test_label_spaces():
+    cs = get_label_space("cityscapes")
+    assert cs.n_classes == 19 and cs.names[0] == "road" and cs.to_eval(np.array([7, 0, 26])).tolist() == [0, 255, 13]
+    tid = get_label_space("cityscapes-trainid")
+    assert tid.names == cs.names and tid.to_eval(np.array([0, 18, 255])).tolist() == [0, 18, 255]
+    ade = get_label_space("ade20k")
+    assert ade.n_classes == 150 and ade.to_eval(np.array([0, 1, 150])).tolist() == [255, 0, 149]
+    cam = get_label_space("camvid")
+    assert cam.n_classes == 11 and cam.ignore_ids == (11,)
+
+
+def test_user_label_space_spec(tmp_path):
+    spec = {"name": "mine", "classes": [{"id": 0, "name": "bg", "color": [0, 0, 0]},
+                                         {"id": 5, "name": "thing", "color": [9, 9, 9]},
+                                         {"id": 255, "name": "void", "color": [1, 1, 1], "ignore": True}]}
+    (tmp_path / "mine.json").write_text(json.dumps(spec))
+    s = get_label_space(str(tmp_path / "mine.json"))
+    assert s.names == ("bg", "thing") and s.to_eval(np.array([5, 255])).tolist() == [1, 255]
+    (tmp_path / "bad.json").write_text(json.dumps({"classes": [{"id": 0}]}))
+    with pytest.raises(InputError, match="bad.json: not a valid label space spec"):
+        get_label_space(str(tmp_path / "bad.json"))
+    with pytest.raises(InputError, match="unknown label space 'nope'"):
+        get_label_space("nope")
+
+
+def test_pair_keys_follow_dataset_conventions():
+    assert pair_key("a/x.png") == pair_key("b/x.npz") == "x"
+    assert pair_key("f_000_leftImg8bit.png") == pair_key("f_000_gtFine_labelIds.png") == "f_000"
+    assert pair_key("f_000_leftImg8bit_pred.txt") == pair_key("f_000_leftImg8bit.mat") == "f_000"

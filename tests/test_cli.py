@@ -107,7 +107,8 @@ def test_batch_goes_on_past_bad_files(folders, capsys):
     assert written == ["im0.png", "im1.png", "im2.png"]  # nothing for the bad ones, no temporaries
 
 
-@pytest.mark.parametrize("problem", ["nan", "missing", "colour", "empty"])
+@pytest.mark.parametrize("problem", ["nan", "missing", "colour", "empty", "range", "foreign_mat",
+                                     "truncated_png"])
 def test_bad_inputs_exit_2_with_one_line(folders, capsys, problem):
     t = folders
     if problem == "nan":
@@ -123,6 +124,18 @@ def test_bad_inputs_exit_2_with_one_line(folders, capsys, problem):
         rgb[2, 5] = (7, 7, 7)
         Image.fromarray(rgb).save(t / "pred" / "im1.png")
         expect = "im1.png: colour (7, 7, 7) at (row 2, col 5) is not in the camvid palette"
+    elif problem == "range":
+        f = read_offsets(t / "off" / "im1.npz")
+        np.savez(t / "off" / "im1.npz", boundary=f.boundary * 2, direction=f.direction)
+        expect = "im1.npz: 'boundary' values must be probabilities in [0, 1], found 0..2"
+    elif problem == "foreign_mat":
+        (t / "off" / "im1.npz").unlink()
+        savemat(t / "off" / "im1.mat", {"logits": np.zeros((48, 64))})
+        expect = "im1.mat: missing key 'mat' (found logits"
+    elif problem == "truncated_png":
+        data = (t / "pred" / "im1.png").read_bytes()
+        (t / "pred" / "im1.png").write_bytes(data[: len(data) // 2])
+        expect = "im1.png: cannot read image"
     else:
         np.savez(t / "off" / "im1.npz")
         expect = "im1.npz: empty .npz file"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
@@ -80,8 +79,7 @@ def run_batch(fn: Callable, items: Iterable, *, workers: int = 1, desc: str = ""
                 yield _call(fn, item)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(items), os.cpu_count() or 1)
-                                     if workers > (os.cpu_count() or 1) else workers) as ex:
+            with ProcessPoolExecutor(max_workers=min(workers, len(items))) as ex:
                 futures = [ex.submit(_call, fn, it) for it in items]
                 for fut in futures:
                     yield fut.result()

@@ -1,0 +1,230 @@
+"""Offset network: predictor shapes, flip equivariance, training, weight loading, CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from segfix_gui.cli import main
+from segfix_gui.core.offsets import flip_bins
+from segfix_gui.errors import InputError
+from segfix_gui.io.offsets import read_offsets
+from segfix_gui.model.net import build
+from segfix_gui.model.predictor import BUNDLED, OffsetPredictor, load_model
+from segfix_gui.model.train import offset_loss, save_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMVID = ROOT.parent / "shared" / "data" / "camvid"
+needs_camvid = pytest.mark.skipif(not (CAMVID / "train").is_dir(),
+                                  reason=f"CamVid data not found at {CAMVID}")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a small shared machine, several threads of tiny convolutions
+    spin against each other and run many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """Random-init tiny network with non-trivial BN statistics, and a record beside it."""
+    torch.manual_seed(0)
+    model = build("tiny")
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(2, 3, 64, 64))  # move BN running stats off their init
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    save_weights(path, model.eval())
+    path.with_suffix(".json").write_text(json.dumps(
+        {"recommended": {"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1}}))
+    return path
+
+
+def _images(rng, shapes):
+    return [rng.integers(0, 256, size=(*s, 3), dtype=np.uint8) for s in shapes]
+
+
+def test_predictor_shapes_dtypes_batches(tiny_weights):
+    pred = OffsetPredictor(tiny_weights, device="cpu")
+    imgs = _images(np.random.default_rng(0), [(40, 56), (33, 70), (40, 56)])
+    fields = pred.predict_batch(imgs, batch=2)
+    assert [f.shape for f in fields] == [(40, 56), (33, 70), (40, 56)]
+    for f, im in zip(fields, imgs):
+        assert f.boundary.dtype == np.float32 and f.direction.dtype == np.float32
+        assert f.direction.shape == (8,) + im.shape[:2]
+        assert 0 <= f.boundary.min() and f.boundary.max() <= 1
+        np.testing.assert_allclose(f.direction.sum(0), 1, atol=1e-5)
+        assert f.recommended == {"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1.0}
+        off = f.to_offsets(**f.setting())
+        assert off.dtype == np.int16 and off.shape == (2,) + im.shape[:2]
+    # batching does not change results
+    single = pred.predict(imgs[2])
+    np.testing.assert_allclose(single.boundary, fields[2].boundary, atol=1e-5)
+    np.testing.assert_allclose(single.direction, fields[2].direction, atol=1e-5)
+    with pytest.raises(ValueError, match="uint8"):
+        pred.predict(imgs[0].astype(np.float32))
+
+
+def test_flip_averaged_prediction_is_mirror_equivariant(tiny_weights):
+    pred = OffsetPredictor(tiny_weights, device="cpu", flip=True)
+    img = _images(np.random.default_rng(1), [(48, 64)])[0]
+    a = pred.predict(img)
+    b = pred.predict(np.ascontiguousarray(img[:, ::-1]))
+    perm = flip_bins(8, "horizontal")
+    np.testing.assert_allclose(b.boundary, a.boundary[:, ::-1], atol=1e-5)
+    # bin j of the image is bin perm[j] of the mirrored image
+    np.testing.assert_allclose(b.direction[perm], a.direction[:, :, ::-1], atol=1e-5)
+    oa = a.to_offsets(threshold=0.3, scale=2)
+    ob = b.to_offsets(threshold=0.3, scale=2)
+    conf = a.direction_confidence()
+    sure = (np.sort(a.direction, 0)[-1] - np.sort(a.direction, 0)[-2]) > 1e-4  # no argmax ties
+    sure &= np.abs(a.boundary - 0.3) > 1e-4
+    assert sure.mean() > 0.9 and conf.shape == (48, 64)
+    np.testing.assert_array_equal(ob[0][:, ::-1][sure], oa[0][sure])
+    np.testing.assert_array_equal(-ob[1][:, ::-1][sure], oa[1][sure])
+
+
+def test_tiny_training_lowers_the_loss():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    # two-class images whose border is visible in the image
+    labels = np.zeros((4, 32, 32), np.int64)
+    for i in range(4):
+        labels[i, :, rng.integers(8, 24):] = 1
+    from segfix_gui.core.targets import boundary_targets
+    tg = [boundary_targets(lab, width=4) for lab in labels]
+    x = torch.from_numpy(labels[:, None].repeat(3, 1).astype(np.float32) * 0.6 + 0.2)
+    dist = torch.from_numpy(np.stack([t[2] for t in tg]))
+    bins = torch.from_numpy(np.stack([t[1] for t in tg]).astype(np.int64))
+    valid = torch.ones_like(bins, dtype=torch.bool)
+    model = build("tiny")
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        b, d = model(x)
+        loss, _, _ = offset_loss(b, d, dist, bins, valid, boundary_width=2, direction_width=4,
+                                 near_weight=2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
+
+
+def test_corrupted_or_foreign_weights_give_clear_errors(tmp_path, tiny_weights):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00garbage" * 50)
+    with pytest.raises(InputError, match="bad.pt: not a readable weights file"):
+        load_model(bad)
+    truncated = tmp_path / "trunc.pt"
+    truncated.write_bytes(tiny_weights.read_bytes()[:5000])
+    with pytest.raises(InputError, match="trunc.pt: not a readable weights file"):
+        load_model(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"conv.weight": torch.zeros(3, 3)}, foreign)
+    with pytest.raises(InputError, match="not segfix offset-network weights"):
+        load_model(foreign)
+    mismatched = tmp_path / "mismatch.pt"
+    blob = torch.load(tiny_weights, weights_only=True)
+    blob["config"] = dict(blob["config"], decoder=32)
+    torch.save(blob, mismatched)
+    with pytest.raises(InputError, match="do not fit the 'tiny' network"):
+        load_model(mismatched)
+
+    class Evil:  # an arbitrary pickled object is refused, never run
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": Evil()}, evil)
+    with pytest.raises(InputError, match="evil.pt: not a readable weights file"):
+        load_model(evil)
+    with pytest.raises(InputError, match="not found"):
+        load_model(tmp_path / "absent.pt")
+    # the CLI turns it into one line and exit status 2
+    out = tmp_path / "out"
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    assert main(["predict-offsets", "--images", str(imgs), "--out", str(out),
+                 "--weights", str(bad), "--device", "cpu"]) == 2
+
+
+def test_predict_offsets_cli_feeds_refine(tmp_path, tiny_weights, capsys):
+    from PIL import Image
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    rng = np.random.default_rng(2)
+    for name in ("a", "b"):
+        Image.fromarray(_images(rng, [(40, 48)])[0]).save(imgs / f"{name}.png")
+    (imgs / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "off"
+    rc = main(["predict-offsets", "--images", str(imgs), "--out", str(out),
+               "--weights", str(tiny_weights), "--device", "cpu", "--batch", "2"])
+    assert rc == 2  # the broken file is reported, the others are written
+    assert "broken.png" in capsys.readouterr().err
+    field = read_offsets(out / "a.npz")
+    assert field.shape == (40, 48) and field.k == 8
+    assert field.recommended == pytest.approx({"threshold": 0.7, "min_direction_prob": 0.4,
+                                               "scale": 1.0})
+    # .npz feeds `segfix refine`
+    preds = tmp_path / "pred"
+    preds.mkdir()
+    lab = np.zeros((40, 48), np.uint8)
+    lab[:, 20:] = 3
+    for name in ("a", "b"):
+        Image.fromarray(lab).save(preds / f"{name}.png")
+    assert main(["refine", "--input", str(preds), "--offset", str(out),
+                 "--out", str(tmp_path / "ref"), "--device", "cpu"]) == 0
+    assert (tmp_path / "ref" / "a.png").exists()
+    # .mat output: thresholded unit steps
+    rc = main(["predict-offsets", "--images", str(imgs), "--out", str(tmp_path / "mat"),
+               "--weights", str(tiny_weights), "--device", "cpu", "--format", "mat"])
+    assert rc == 2
+    hard = read_offsets(tmp_path / "mat" / "b.mat")
+    assert hard.is_hard and np.abs(hard.hard).max() <= 1
+
+
+@needs_camvid
+def test_train_command_writes_log_checkpoint_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--data", str(CAMVID), "--out", str(out), "--model", "tiny", "--epochs", "1",
+            "--batch", "2", "--crop", "64", "64", "--train-limit", "4", "--val-limit", "2",
+            "--device", "cpu", "--no-pretrained"]
+    assert main(args) == 0
+    for name in ("log.csv", "last.pt", "weights.pt", "record.json"):
+        assert (out / name).exists(), name
+    assert main(args) == 2  # refuses to overwrite a run
+    resumed = [("2" if a == "1" else a) for a in args] + ["--resume"]
+    assert main(resumed) == 0
+    rows = (out / "log.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
+    rec = json.loads((out / "record.json").read_text())
+    assert rec["epochs"] == 2 and "val_boundary_f" in rec["validation"]
+    model, _ = load_model(out / "weights.pt")
+    assert model.config["name"] == "tiny"
+
+
+@pytest.mark.skipif(not BUNDLED.exists(), reason="bundled weights not present")
+def test_bundled_weights_load_and_predict_on_demo_image():
+    from segfix_gui.io.images import read_image
+
+    demo = ROOT / "resources" / "demo" / "image.jpg"
+    if not demo.exists():
+        demo = next((CAMVID / "val" / "images").glob("*.jpg"))
+    image = read_image(demo)
+    pred = OffsetPredictor(device="cpu")
+    field = pred.predict(image)
+    assert field.shape == image.shape[:2] and field.k == 8
+    assert set(field.recommended) == {"threshold", "min_direction_prob", "scale"}
+    assert BUNDLED.stat().st_size <= 20 * 1024 * 1024
+    # a trained network marks a minority of pixels as boundary, not none and not all
+    frac = float((field.boundary > 0.5).mean())
+    assert 0.01 < frac < 0.5

@@ -15,4 +15,4 @@ package and add its name to ``PANELS``; the window makes a dock for it and lists
 View ▸ Panels. A module that is not there yet is skipped.
 """
 
-PANELS = ("controls", "inspector", "samples", "metrics", "legend", "layers")
+PANELS = ("controls", "inspector", "samples", "metrics", "legend", "layers", "tune")

@@ -531,7 +531,7 @@ def test_screenshot_of_demo_is_not_blank(tmp_path):
     proc = _run_gui(["--demo", "--screenshot", str(out), "--size", "1200x800"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     img = read_image(out)
-    assert img.shape == (800, 1200, 3)
+    assert img.shape[1] == 1200 and img.shape[0] >= 800  # taller only if panels need it
     assert img.std() > 20
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 1000  # a photo and labels, not flat panels
 

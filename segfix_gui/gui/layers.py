@@ -138,6 +138,10 @@ class ViewLayers:
         self.before_clip.set_cols(0, col, h)
         self.after_clip.set_cols(col, w, h)
         self.diff_clip.set_cols(col, w, h)
+        # an empty side is hidden, so its (clipped-away) image is never drawn at all
+        self.before_clip.setVisible(col > 0)
+        self.after_clip.setVisible(col < w)
+        self.diff_clip.setVisible(col < w)
 
     def clear(self) -> None:
         for item in (self.image, self.labels_before, self.labels_after, self.heat, self.diff):

@@ -60,6 +60,7 @@ class ViewerState(QObject):
         self.runner = runner or Runner(self)
         self.sample: Sample | None = None
         self.before: dict | None = None
+        self.base = None               # compute.Baseline of the sample
         self.result: Result | None = None
         self.setting = Setting()
         self.auto = True
@@ -101,6 +102,7 @@ class ViewerState(QObject):
         self.runner.cancel("refine")
         self.sample = loaded.sample
         self.before = loaded.before
+        self.base = loaded.base
         self.result = None
         self.cursor = None
         self.pending = SamplePaths()
@@ -137,14 +139,14 @@ class ViewerState(QObject):
     def request_refine(self) -> None:
         if self.sample is None:
             return
-        sample, setting = self.sample, self.setting
+        sample, setting, base = self.sample, self.setting, self.base
 
         def done(result: Result):
             if sample is self.sample:
                 self.result = result
                 self.resultChanged.emit()
 
-        self.runner.submit("refine", lambda job: refine(sample, setting, check=job.check,
+        self.runner.submit("refine", lambda job: refine(sample, setting, base=base, check=job.check,
                                                         report=job.report),
                            on_done=done, on_error=self._fail, label="refining")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QTableWidget,
@@ -30,6 +30,7 @@ from .theme import apply_dark
 ORG = "segfix-gui"
 APP = "segfix-gui"
 MAX_RECENT = 10
+BUSY_DELAY_MS = 250
 AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
 FILTERS = {
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         self._start_probe()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt name
-        self.runner.cancel()
+        self.runner.shutdown()
         super().closeEvent(ev)
 
     # --- construction -------------------------------------------------------------------------
@@ -227,25 +228,45 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
         self._busy: dict[str, str] = {}
+        self._busy_shown = False
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setSingleShot(True)
+        self._busy_timer.setInterval(BUSY_DELAY_MS)
+        self._busy_timer.timeout.connect(self._show_busy)
         self.runner.busyChanged.connect(self._on_busy)
         self.runner.progress.connect(self._on_progress)
 
     def _on_busy(self, kind: str, busy: bool, label: str) -> None:
+        """Work in progress shows in the status bar only once it has run for BUSY_DELAY_MS:
+        quick refinements (a slider drag) never relayout or repaint the window."""
         if kind == "probe":
             return
         if busy:
             self._busy[kind] = label
+            if not self._busy_shown:
+                self._busy_timer.start()
         else:
             self._busy.pop(kind, None)
-        on = bool(self._busy)
-        self.progress.setVisible(on)
-        self.cancel_button.setVisible(on)
-        self.status_text.setText(", ".join(self._busy.values()) if on else "ready")
-        if on:
+        if not self._busy:
+            self._busy_timer.stop()
+            if self._busy_shown:
+                self._busy_shown = False
+                self.progress.setVisible(False)
+                self.cancel_button.setVisible(False)
+                self.status_text.setText("ready")
+        elif self._busy_shown:
+            self.status_text.setText(", ".join(self._busy.values()))
+
+    def _show_busy(self) -> None:
+        if self._busy:
+            self._busy_shown = True
             self.progress.setRange(0, 0)
+            self.progress.setVisible(True)
+            self.cancel_button.setVisible(True)
+            self.status_text.setText(", ".join(self._busy.values()))
 
     def _on_progress(self, kind: str, done: int, total: int, text: str) -> None:
-        if kind == "probe":
+        if kind == "probe" or not self._busy_shown:
             return
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)

@@ -11,6 +11,7 @@ between steps (raises :class:`Cancelled`) and ``job.report(done, total, text)``.
 """
 from __future__ import annotations
 
+import queue
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class Runner(QObject):
         self._running: dict[str, Job] = {}
         self._pending: dict[str, Job] = {}
         self.dropped = 0
+        self._queues: dict[str, queue.SimpleQueue] = {}
         self._finished_from_thread.connect(self._on_finished)
         self._progress_from_thread.connect(self._on_progress)
 
@@ -104,8 +106,26 @@ class Runner(QObject):
     def _start(self, job: Job) -> None:
         self._running[job.kind] = job
         self.busyChanged.emit(job.kind, True, job.label)
-        threading.Thread(target=self._run, args=(job,), daemon=True,
-                         name=f"segfix-{job.kind}").start()
+        if job.kind not in self._queues:  # one long-lived thread per kind
+            q: queue.SimpleQueue = queue.SimpleQueue()
+            self._queues[job.kind] = q
+            threading.Thread(target=self._loop, args=(q,), daemon=True,
+                             name=f"segfix-{job.kind}").start()
+        self._queues[job.kind].put(job)
+
+    def _loop(self, q: "queue.SimpleQueue") -> None:
+        while True:
+            job = q.get()
+            if job is None:
+                return
+            self._run(job)
+
+    def shutdown(self) -> None:
+        """Cancel everything and let the threads end (after their current step)."""
+        self.cancel()
+        for q in self._queues.values():
+            q.put(None)
+        self._queues.clear()
 
     def _run(self, job: Job) -> None:
         try:

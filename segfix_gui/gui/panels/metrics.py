@@ -108,6 +108,8 @@ class MetricsPanel(QWidget):
         lay.addWidget(top)
         lay.addWidget(split, 1)
         self.rows: list[tuple] = []
+        self._names: list[str] | None = None
+        self._cells: dict[str, tuple] = {}
         st.sampleChanged.connect(self.refresh)
         st.resultChanged.connect(self.refresh)
 
@@ -129,21 +131,31 @@ class MetricsPanel(QWidget):
         self.table.setSortingEnabled(False)
         if before is None:
             self.rows = []
+            self._names = None
             self.table.setRowCount(0)
             self._chart([])
             self.table.setSortingEnabled(True)
             return
         self.rows = table_rows(before, after)
-        self.table.setRowCount(len(self.rows))
-        for r, (name, b, a, d) in enumerate(self.rows):
-            name_item = NumItem(r, name)  # sorts in the label space's order
-            name_item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-            self.table.setItem(r, 0, name_item)
-            self.table.setItem(r, 1, NumItem(b, pct(b)))
-            self.table.setItem(r, 2, NumItem(a, pct(a)))
-            di = NumItem(d, signed(d))
-            di.setForeground(QBrush(delta_colour(d)))
-            self.table.setItem(r, 3, di)
+        names = [r[0] for r in self.rows]
+        if names != self._names:  # a new label space: new cells (else they are updated in place)
+            self._names = names
+            self.table.setRowCount(len(names))
+            self._cells = {}
+            for r, name in enumerate(names):
+                name_item = NumItem(r, name)  # sorts in the label space's order
+                name_item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, 0, name_item)
+                cells = tuple(NumItem(None, "") for _ in range(3))
+                for c, item in enumerate(cells, start=1):
+                    self.table.setItem(r, c, item)
+                self._cells[name] = cells
+        for name, b, a, d in self.rows:
+            cb, ca, cd = self._cells[name]
+            for item, value, text in ((cb, b, pct(b)), (ca, a, pct(a)), (cd, d, signed(d))):
+                item.setData(VALUE_ROLE, value)
+                item.setText(text)
+            cd.setForeground(QBrush(delta_colour(d)))
         self.table.setSortingEnabled(True)
         self._chart(self.rows)
 

@@ -1,0 +1,240 @@
+"""Latency of the inspector window on a 1024×2048 sample, driving the real widgets offscreen.
+
+Measures, on this machine:
+
+- opening: from ``open_paths`` until the first refined result is drawn and the IoU table filled;
+- threshold move: the threshold spin box is set (as a user would) and the clock stops when the
+  refined layer and the IoU table show that setting and the views have been repainted;
+- pan/zoom repaint with arrows: the view is moved, the arrows recomputed for the visible
+  rectangle, and both views repainted (synchronously);
+- resident memory with the sample open.
+
+The sample: the Cityscapes val frame in ``../shared/data/cityscapes_mini`` enlarged ×8 to
+1024×2048 (nearest for labels, bilinear for the image), a stride-8 simulated prediction
+(``degrade``), and a *synthetic* offset field: ground-truth directions softened with noise and a
+boundary probability graded at random (so the threshold moves a realistic share of pixels). It
+is a timing fixture, not a model's output.
+
+Usage::
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py [--moves 21] [--pans 30]
+
+The last line printed is ``median_ms=<threshold-move median>``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "cityscapes_mini"
+FRAME = "frankfurt_000000_000294"
+
+
+def make_sample(folder: Path) -> dict:
+    import numpy as np
+    from PIL import Image
+
+    from segfix_gui.core.degrade import degrade
+    from segfix_gui.core.offsets import OffsetField
+    from segfix_gui.core.targets import gt_offset_field
+    from segfix_gui.io.images import read_image, read_labels, write_labels, write_png
+    from segfix_gui.io.offsets import write_offsets
+    from segfix_gui.labels import get_label_space
+
+    space = get_label_space("cityscapes")
+    img = read_image(DATA / "leftImg8bit" / "val" / "frankfurt" / f"{FRAME}_leftImg8bit.png")
+    gt = read_labels(DATA / "gtFine" / "val" / "frankfurt" / f"{FRAME}_gtFine_labelIds.png", space)
+    size = (2048, 1024)
+    img = np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR))
+    gt = np.asarray(Image.fromarray(gt).resize(size, Image.NEAREST))
+    pred = degrade(gt, space, stride=8)
+    oracle = gt_offset_field(gt, ignore_ids=space.ignore_ids)
+    rng = np.random.default_rng(0)
+    boundary = np.clip(oracle.boundary * rng.uniform(0.35, 1.0, gt.shape)
+                       + rng.uniform(0.0, 0.3, gt.shape), 0, 1).astype(np.float32)
+    direction = 0.6 * oracle.direction + 0.4 * rng.dirichlet(np.ones(8), gt.shape).transpose(2, 0, 1)
+    field = OffsetField(boundary=boundary, direction=direction.astype(np.float32))
+    paths = {"image": folder / "x.png", "pred": folder / "x_pred.png",
+             "offsets": folder / "x.npz", "gt": folder / "x_gt.png"}
+    write_png(paths["image"], img)
+    write_labels(paths["pred"], pred)
+    write_labels(paths["gt"], gt)
+    write_offsets(paths["offsets"], field)
+    return {k: str(v) for k, v in paths.items()}
+
+
+def rss_mb() -> tuple[float, float]:
+    vals = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "VmHWM")):
+                k, v = line.split(":")
+                vals[k] = int(v.split()[0]) / 1024
+    return vals.get("VmRSS", float("nan")), vals.get("VmHWM", float("nan"))
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import PySide6
+    import pyqtgraph
+
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python "
+            f"{platform.python_version()}, PySide6 {PySide6.__version__}, pyqtgraph {pyqtgraph.__version__}, "
+            f"Qt platform {os.environ.get('QT_QPA_PLATFORM')}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--moves", type=int, default=21, help="threshold moves timed (default 21)")
+    ap.add_argument("--pans", type=int, default=30, help="pan/zoom repaints timed (default 30)")
+    ap.add_argument("--opens", type=int, default=3, help="openings timed (default 3)")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"gui_latency: {DATA} not found", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from segfix_gui.gui.sample import SamplePaths
+    from segfix_gui.gui.window import MainWindow
+
+    tmp = tempfile.TemporaryDirectory(prefix="segfix-gui-bench-")
+    print("making the 1024×2048 sample…", flush=True)
+    paths = SamplePaths(**make_sample(Path(tmp.name)))
+    rss0, _ = rss_mb()
+
+    win = MainWindow(settings=QSettings(str(Path(tmp.name) / "s.ini"), QSettings.Format.IniFormat))
+    win.resize(1600, 1000)
+    win.show()
+    app.processEvents()
+    st = win.state
+    st.set_setting(device=args.device)
+
+    def wait(cond, timeout=120.0):
+        """Run the Qt event loop (as the application does) until ``cond()`` holds."""
+        end = time.monotonic() + timeout
+        loop = QEventLoop()
+        check = QTimer()
+        check.setInterval(50)  # a fallback; results wake the loop through runner.delivered
+        check.timeout.connect(lambda: cond() and loop.quit())
+        win.runner.delivered.connect(loop.quit)
+        try:
+            while not cond():
+                if time.monotonic() > end:
+                    raise TimeoutError("timed out")
+                check.start()
+                loop.exec()
+        finally:
+            check.stop()
+            win.runner.delivered.disconnect(loop.quit)
+
+    def repaint():
+        for v in win.canvas.views:
+            if not v.isHidden():
+                v.viewport().repaint()
+
+    # wait for the device probe (torch import) so it does not land inside a timing
+    wait(lambda: not win.runner.busy("probe"))
+
+    opens = []
+    for _ in range(args.opens):
+        prev = st.sample
+        t0 = time.perf_counter()
+        win.open_paths(paths, "cityscapes", remember=False)
+        wait(lambda: st.sample is not prev and st.result is not None and st.result_is_current()
+             and not win.runner.busy("refine"))
+        repaint()
+        opens.append((time.perf_counter() - t0) * 1000)
+    print(f"opening: {', '.join(f'{v:.0f}' for v in opens)} ms (median {statistics.median(opens):.0f})")
+
+    table = win.panels["metrics"]
+    spin = win.panels["controls"].threshold.spin
+    values = [round(0.3 + 0.4 * ((i * 7) % args.moves) / max(args.moves - 1, 1), 3)
+              for i in range(args.moves + 1)]
+    moves, moving = [], []
+    for v in values:
+        if abs(v - st.setting.threshold) < 1e-9:
+            continue
+        t0 = time.perf_counter()
+        spin.setValue(v)
+        wait(lambda: st.result_is_current() and st.result.setting.threshold == v
+             and table.rows and not win.runner.busy("refine"))
+        repaint()
+        moves.append((time.perf_counter() - t0) * 1000)
+        moving.append(st.result.moving)
+    print(f"threshold move → refined layer + IoU table + repaint: median {statistics.median(moves):.1f} ms, "
+          f"min {min(moves):.1f}, max {max(moves):.1f} over {len(moves)} moves "
+          f"({min(moving):,}–{max(moving):,} pixels moving)")
+
+    cv = win.canvas
+    vb = cv.left.vb
+    pans, counts = {}, {}
+    for label, (h, w) in (("zoomed in (128×256 px visible)", (128, 256)),
+                          ("mid zoom (512×1024 px visible)", (512, 1024)),
+                          ("whole image", (1024, 2048))):
+        times = []
+        for i in range(args.pans):
+            r0 = (i * 37) % max(1024 - h, 1)
+            c0 = (i * 53) % max(2048 - w, 1)
+            t0 = time.perf_counter()
+            vb.setRange(xRange=(c0, c0 + w), yRange=(r0, r0 + h), padding=0)
+            cv.update_arrows()
+            repaint()
+            times.append((time.perf_counter() - t0) * 1000)
+        pans[label] = statistics.median(times)
+        counts[label] = cv.arrow_count
+    # a large screen: one view filling a 3840×2160 window draws many more arrows
+    win.resize(3840, 2160)
+    st.set_view(mode="single")
+    app.processEvents()
+    for label, (h, w) in (("3840×2160 window, single view, mid zoom", (512, 1024)),
+                          ("3840×2160 window, single view, whole image", (1024, 2048))):
+        times = []
+        for i in range(args.pans):
+            r0 = (i * 37) % max(1024 - h, 1)
+            c0 = (i * 53) % max(2048 - w, 1)
+            t0 = time.perf_counter()
+            vb.setRange(xRange=(c0, c0 + w), yRange=(r0, r0 + h), padding=0)
+            cv.update_arrows()
+            repaint()
+            times.append((time.perf_counter() - t0) * 1000)
+        pans[label] = statistics.median(times)
+        counts[label] = cv.arrow_count
+    for label, ms in pans.items():
+        print(f"pan/zoom repaint with arrows, {label}: median {ms:.1f} ms ({counts[label]:,} arrows "
+              "at the last position)")
+
+    app.processEvents()
+    rss, peak = rss_mb()
+    print(f"resident memory with the sample open: {rss:.0f} MB (peak {peak:.0f} MB; "
+          f"{rss0:.0f} MB before the window)")
+    print(f"machine: {machine()}")
+    try:
+        print(f"load average during the run (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    except OSError:
+        pass
+    win.close()
+    tmp.cleanup()
+    print(f"median_ms={statistics.median(moves):.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,12 +27,13 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLab
                                QVBoxLayout, QWidget)
 
 from ...errors import InputError
-from ..compute import BOUNDARY_TOL
+from .. import compute
 from . import tune_data as td
 
 TITLE = "Tune"
 AREA = "bottom"
 KIND = "sweep"  # the runner's job kind
+DEFAULT_TOL = 3  # SemanticEvaluator's boundary tolerance, unless compute.BOUNDARY_TOL says otherwise
 COLOURS = ("#4e9cff", "#ffb000", "#5ad17a", "#e8606a", "#b48cff", "#4fd1d9", "#f080c8", "#c8c8c8")
 PICK_PX = 30  # a click within this many pixels of a point picks it
 BACKGROUND = "#1e1f22"
@@ -281,13 +282,14 @@ class TunePanel(QWidget):
             self._scope_text()
             return
         space_name = self.state.space_name
+        tol = getattr(compute, "BOUNDARY_TOL", DEFAULT_TOL)  # the tolerance the metrics panel uses
         signature = self._current_signature()
         self._clear("sweeping…")
         self._running = signature
 
         def work(job):
             space = get_label_space(space_name)
-            res = sweep(plan.items, space, grid, boundary_tol=BOUNDARY_TOL,
+            res = sweep(plan.items, space, grid, boundary_tol=tol,
                         progress=lambda done, total: job.report(done, total, f"sweep {done}/{total}"),
                         should_stop=lambda: job.cancelled)
             if res.cancelled:

@@ -299,3 +299,20 @@ def test_single_sample_bad_grid_and_no_sample(win, qtbot, sets):
     assert win.state.setting.threshold == best["threshold"]
     wait_refined(qtbot, win)
     assert win.state.result.after["miou"] == best["miou"]
+
+
+def test_direction_confidence_values_choose_the_curves(win, qtbot, sets):
+    tune = open_set(win, qtbot, sets["soft"])
+    res = run_sweep(qtbot, tune, thresholds="0.2,0.6", scales="2", directions="0,0.4")
+    assert res.grid.shape == (2, 1, 2)
+    assert tune.direction_box.isVisibleTo(tune) and tune.direction_box.count() == 2
+    ref = sweep(engine_items(sets["soft"]), SPACE, SweepGrid((0.2, 0.6), (2,), (0, 0.4)))
+    assert not np.array_equal(ref.miou[:, 0, 0], ref.miou[:, 0, 1])  # the choice matters
+    for l in (0, 1):
+        tune.direction_box.setCurrentIndex(l)
+        y = tune.curves["miou"][0].getData()[1]
+        assert np.array_equal(y, 100 * (ref.miou[:, 0, l] - ref.base["miou"]))
+    tune.apply((1, 0, 1))
+    assert (win.state.setting.threshold, win.state.setting.min_direction_prob) == (0.6, 0.4)
+    assert "direction ≥ 0.4" in tune.summary.text()
+    wait_refined(qtbot, win)

@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="zoom to rows R0..R1, columns C0..C1 once loaded")
     p.add_argument("--inspect", metavar="ROW,COL", type=_ints(2), default=None,
                    help="inspect this pixel once loaded (as if the cursor were on it)")
-    p.add_argument("--size", metavar="WxH", default="1600x1000", help="window size (default: %(default)s)")
+    p.add_argument("--size", metavar="WxH", default="1600x1000",
+                   help="window size for a screenshot or a first start (default: %(default)s)")
     return p
 
 
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"segfix-gui: error: {err}", file=sys.stderr)
             return 2
     win = MainWindow()
-    win.resize(*_size(args.size))
+    if args.screenshot or not win.restore_layout():  # screenshots: the default arrangement
+        win.resize(*_size(args.size))
     if args.view:
         win.state.set_view(mode=args.view)
     status = {"code": 0}

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-MIN_SPACING_PX = 14.0   # screen pixels between neighbouring arrows
+MIN_SPACING_PX = 16.0   # screen pixels between neighbouring arrows
 MAX_ARROWS = 10_000
 BARB = 0.38             # barb length as a fraction of the arrow
 BARB_ANGLE = math.radians(28)

@@ -226,7 +226,7 @@ class Canvas(QWidget):
     def update_arrows(self) -> None:
         """Recompute the arrows for the visible rectangle and zoom (one curve per view)."""
         st = self.state
-        views = [self.left] if st.view_mode == "single" else [self.left, self.right]
+        views = [self.left]  # the "before" view (or the single one): arrows say what will move
         if st.result is None or not st.layers["arrows"].visible:
             for v in self.views:
                 v.layers.arrows.setData([], [])

@@ -31,6 +31,7 @@ ORG = "segfix-gui"
 APP = "segfix-gui"
 MAX_RECENT = 10
 BUSY_DELAY_MS = 250
+LAYOUT_VERSION = 1  # bump when the default arrangement of panels changes
 AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
 FILTERS = {
@@ -92,8 +93,22 @@ class MainWindow(QMainWindow):
         self._start_probe()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.sync()
         self.runner.shutdown()
         super().closeEvent(ev)
+
+    def restore_layout(self) -> bool:
+        """The panels' arrangement and the window's size as the user left them."""
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        ok = False
+        if geometry is not None:
+            ok = self.restoreGeometry(geometry)
+        if state is not None:
+            ok = self.restoreState(state, LAYOUT_VERSION) and ok
+        return ok
 
     # --- construction -------------------------------------------------------------------------
     def add_action(self, name: str, text: str, slot, *, keys=(), menu: str | None = None,
@@ -361,12 +376,17 @@ class MainWindow(QMainWindow):
             self.open_set(folder=path)
 
     def change_label_space(self, name: str) -> None:
+        """Reload the sample (and re-evaluate the set) in another label space."""
         st = self.state
-        if st.sample is not None:
-            p = st.sample.paths
-            st.open(p, name)
-        else:
+        if st.sample is None:
             st.space_name = name
+            return
+
+        def loaded(_loaded):
+            if st.set_samples:
+                st.evaluate_set()
+
+        st.open(st.sample.paths, name, on_loaded=loaded)
 
     def step(self, delta: int) -> None:
         order = self.next_prev_order() if self.next_prev_order else None

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QLabel, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -96,6 +96,10 @@ class MetricsPanel(QWidget):
         self.chart.setTitle("per-class IoU Δ (points)", color="#ccc", size="9pt")
         self.chart.getPlotItem().getViewBox().invertY(True)
         self.chart.addLine(x=0, pen=pg.mkPen("#888"))
+        tick_font = QFont()
+        tick_font.setPointSizeF(7.5)
+        for side in ("left", "bottom"):
+            self.chart.getPlotItem().getAxis(side).setStyle(tickFont=tick_font)
         self.bars = None
 
         split = QSplitter(Qt.Orientation.Vertical)

@@ -20,6 +20,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+import shiboken6  # noqa: E402
 
 from segfix_gui.core.metrics import change_codes, change_counts, evaluate_pair  # noqa: E402
 from segfix_gui.core.refine import refine_labels, source_indices  # noqa: E402
@@ -63,8 +64,11 @@ def win(qtbot, settings, dialogs):
     w.show()
     qtbot.waitExposed(w)
     yield w
-    w.runner.cancel()
-    qtbot.waitUntil(lambda: not any(w.runner.busy(k) for k in ("load", "refine", "set")), timeout=20000)
+    if shiboken6.isValid(w.runner):  # let background work end before the next test
+        w.runner.cancel()
+        qtbot.waitUntil(lambda: not any(w.runner.busy(k) for k in ("load", "refine", "set")),
+                        timeout=20000)
+        w.close()
 
 
 def wait_result(qtbot, w):

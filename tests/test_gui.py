@@ -540,6 +540,14 @@ def test_screenshot_of_demo_is_not_blank(tmp_path):
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 1000  # a photo and labels, not flat panels
 
 
+def test_command_line_folder_set(tmp_path, set_folder):
+    out = tmp_path / "set.png"
+    proc = _run_gui(["--folder", str(set_folder), "--label-space", "camvid", "--view", "single",
+                     "--screenshot", str(out), "--size", "1200x800"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert read_image(out).std() > 20
+
+
 def test_command_line_bad_file_and_bad_arguments(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"junk")

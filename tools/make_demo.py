@@ -59,29 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def network_field(image, *, weights=None, device="cpu"):
-    """The offset field predicted by ``segfix_gui.model`` for an ``(H, W, 3)`` uint8 image.
+    """The offset field ``segfix_gui.model.OffsetPredictor`` predicts for an ``(H, W, 3)`` uint8
+    image (the bundled weights unless ``weights`` is given), with the weights' recommended
+    setting recorded in the field."""
+    from segfix_gui.errors import InputError
 
-    The model package is being written in parallel; this looks for its predictor under the
-    names its issue describes and fails with a clear message if it is not there yet.
-    """
     try:
-        from segfix_gui import model
+        from segfix_gui.model import OffsetPredictor
     except ImportError as err:
         raise SystemExit(f"make_demo: --offsets network needs segfix_gui.model ({err})") from None
-    for name in ("load_predictor", "Predictor", "OffsetPredictor"):
-        factory = getattr(model, name, None)
-        if factory is None:
-            continue
-        kwargs = {"device": device}
-        if weights:
-            kwargs["weights"] = weights
-        predictor = factory(**kwargs)
-        for method in ("predict", "__call__"):
-            fn = getattr(predictor, method, None)
-            if fn is not None:
-                return fn(image)
-    raise SystemExit("make_demo: segfix_gui.model has no load_predictor/Predictor yet; "
-                     "use --offsets oracle")
+    try:
+        predictor = OffsetPredictor(weights, device=device)
+    except InputError as err:
+        raise SystemExit(f"make_demo: {err}") from None
+    field = predictor.predict(image)
+    if not field.recommended and getattr(predictor, "recommended", None):
+        field.recommended = dict(predictor.recommended)
+    return field
 
 
 def main(argv=None) -> int:

@@ -84,9 +84,10 @@ class Runner(QObject):
             self._start(job)
         return job
 
-    def cancel(self, kind: str | None = None) -> None:
-        """Cancel running and waiting jobs (of one kind, or all)."""
-        for k in [kind] if kind else list(set(self._running) | set(self._pending)):
+    def cancel(self, kind: str | None = None, *, keep: tuple[str, ...] = ("probe",)) -> None:
+        """Cancel running and waiting jobs of one kind, or of every kind but ``keep``."""
+        kinds = [kind] if kind else [k for k in set(self._running) | set(self._pending) if k not in keep]
+        for k in kinds:
             self._gen[k] = self._gen.get(k, 0) + 1  # whatever is in flight is now stale
             if k in self._pending:
                 self._pending.pop(k)

@@ -317,6 +317,14 @@ def test_view_modes_swipe_and_ground_truth(demo, qtbot):
     assert np.array_equal(cv.left.layers.labels_after.image, st.sample.gt)
 
 
+def test_overlay_hook_draws_on_every_view(demo):
+    import pyqtgraph as pg
+
+    items = demo.canvas.add_overlay(lambda v: pg.PlotCurveItem([10, 200], [10, 100]))
+    assert len(items) == 2
+    assert [i.getViewBox() for i in items] == [v.vb for v in demo.canvas.views]
+
+
 def test_arrows_one_item_stride_from_zoom(demo, qtbot):
     from segfix_gui.gui.arrows import MAX_ARROWS, arrow_points
 
@@ -449,10 +457,13 @@ def test_folder_set_list_next_prev_sort(win, qtbot, set_folder):
         assert row.miou_before == evaluate_pair(gt, pred, SPACE)["miou"]
         assert row.miou_after == evaluate_pair(gt, refined, SPACE)["miou"]
     assert win.state.index == 0
+    win.state.set_setting(threshold=0.3)  # what the user tuned stays while moving through the set
+    wait_result(qtbot, win)
     qtbot.keyClick(win, Qt.Key.Key_N)
     qtbot.waitUntil(lambda: win.state.index == 1, timeout=10000)
     wait_result(qtbot, win)
     assert win.state.sample.name == "b"
+    assert win.state.result.setting.threshold == pytest.approx(0.3)
     qtbot.keyClick(win, Qt.Key.Key_P)
     qtbot.waitUntil(lambda: win.state.index == 0, timeout=10000)
     panel.sort.setCurrentIndex(1)  # gain, best first

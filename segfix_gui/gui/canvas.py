@@ -2,6 +2,7 @@
 
 Views listen to the :class:`~segfix_gui.gui.state.ViewerState` and draw; the only things they
 write back are the inspected pixel (mouse hover) and the swipe position (dragging its line).
+A new panel or mode draws its own items on every view with :meth:`Canvas.add_overlay`.
 """
 from __future__ import annotations
 
@@ -251,6 +252,20 @@ class Canvas(QWidget):
 
     def fit(self) -> None:
         self.left.fit()
+
+    def add_overlay(self, make, *, z: float = 8) -> list:
+        """Draw something new on every view (for a new panel or mode, e.g. instance outlines).
+
+        ``make(view)`` returns a graphics item for that :class:`ImageView` (image coordinates:
+        x = col, y = row); it is added above the layers. Returns the items, one per view.
+        """
+        items = []
+        for v in self.views:
+            item = make(v)
+            item.setZValue(z)
+            v.vb.addItem(item)
+            items.append(item)
+        return items
 
 
 def _esc(text: str) -> str:

@@ -79,14 +79,18 @@ class ViewerState(QObject):
 
     # --- loading ------------------------------------------------------------------------------
     def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
-             on_loaded=None) -> None:
+             on_loaded=None, keep_setting: bool = False) -> None:
         """Load a sample in the background; on failure ``failed`` is emitted and the current
-        sample stays as it was."""
+        sample stays as it was.
+
+        The setting becomes the offset field's recommendation (else the defaults), unless
+        ``keep_setting`` and a sample is open (moving through a set keeps what the user tuned).
+        """
         space = space or self.space_name
 
         def done(loaded: Loaded):
             self.space_name = space
-            self._set_loaded(loaded)
+            self._set_loaded(loaded, keep_setting=keep_setting and self.sample is not None)
             if on_loaded is not None:
                 on_loaded(loaded)
 
@@ -97,7 +101,7 @@ class ViewerState(QObject):
     def _fail(self, message: str, _is_input: bool = True) -> None:
         self.failed.emit(message)
 
-    def _set_loaded(self, loaded: Loaded) -> None:
+    def _set_loaded(self, loaded: Loaded, *, keep_setting: bool = False) -> None:
         old_space = self.sample.space.name if self.sample else None
         self.runner.cancel("refine")
         self.sample = loaded.sample
@@ -108,7 +112,8 @@ class ViewerState(QObject):
         self.pending = SamplePaths()
         if old_space != loaded.sample.space.name:
             self.hidden = set()
-        self.setting = replace(initial_setting(loaded.sample, device=self.setting.device))
+        if not keep_setting:
+            self.setting = initial_setting(loaded.sample, device=self.setting.device)
         self.sampleChanged.emit()
         self.settingChanged.emit()
         self.classesChanged.emit()
@@ -223,7 +228,7 @@ class ViewerState(QObject):
             self.index = index
             self.indexChanged.emit(index)
 
-        self.open(self.set_samples[index], on_loaded=loaded)
+        self.open(self.set_samples[index], on_loaded=loaded, keep_setting=True)
 
     def step(self, delta: int, order: list[int] | None = None) -> None:
         """Next/previous sample, following ``order`` (the list's sort) when given."""

@@ -303,7 +303,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{s.name} — segfix-gui")
         self.loaded.emit()
 
-    def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True) -> None:
+    def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True,
+                   keep_setting: bool = False) -> None:
         """Open one sample (in the background); on success it is added to the recent list."""
         missing = paths.missing()
         if missing:
@@ -317,7 +318,7 @@ class MainWindow(QMainWindow):
                 self.remember({"kind": "sample", "paths": json.loads(paths.to_json()),
                                "space": self.state.space_name})
 
-        self.state.open(paths, space, on_loaded=done)
+        self.state.open(paths, space, on_loaded=done, keep_setting=keep_setting)
 
     def open_parts(self, parts: dict[str, str], space: str | None = None) -> None:
         """Replace some parts of the current (or pending) sample and open it."""
@@ -325,7 +326,7 @@ class MainWindow(QMainWindow):
         base = SamplePaths(image=base.image, pred=base.pred, offsets=base.offsets, gt=base.gt)
         for part, path in parts.items():
             base = base.with_part(part, path)
-        self.open_paths(base, space)
+        self.open_paths(base, space, keep_setting="offsets" not in parts)
 
     def open_demo(self) -> None:
         try:
@@ -386,7 +387,7 @@ class MainWindow(QMainWindow):
             if st.set_samples:
                 st.evaluate_set()
 
-        st.open(st.sample.paths, name, on_loaded=loaded)
+        st.open(st.sample.paths, name, on_loaded=loaded, keep_setting=True)
 
     def step(self, delta: int) -> None:
         order = self.next_prev_order() if self.next_prev_order else None

@@ -190,8 +190,10 @@ class ControlsPanel(QWidget):
         has_gt = st.sample is not None and st.sample.gt is not None
         self.after.model().item(1).setEnabled(has_gt)
         _quiet(self.after.setCurrentIndex, self.after, self.after.findData(st.after_source))
-        _quiet(self.space.setCurrentIndex, self.space, max(self.space.findData(st.space_name), 0)
-               if self.space.findData(st.space_name) >= 0 else self._add_space(st.space_name))
+        index = self.space.findData(st.space_name)
+        if index < 0:  # a JSON spec given by path
+            index = self._add_space(st.space_name)
+        _quiet(self.space.setCurrentIndex, self.space, index)
         if st.sample is None:
             self.note.setText("")
         elif st.result is None:

@@ -66,6 +66,7 @@ def _bad(tmp_path, name, writer):
 def test_bad_offset_files_give_one_line_naming_the_file(tmp_path):
     f = soft_field()
     assert "not a readable .npz" in _bad(tmp_path, "trunc.npz", lambda p: p.write_bytes(b"PK\x03\x04junk"))
+    assert "not a zip archive" in _bad(tmp_path, "junk.npz", lambda p: p.write_bytes(b"hello world"))
     assert "empty .npz" in _bad(tmp_path, "empty.npz", lambda p: np.savez(p))
     assert "missing key 'direction'" in _bad(
         tmp_path, "nokey.npz", lambda p: np.savez(p, boundary=f.boundary))

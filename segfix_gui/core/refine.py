@@ -109,8 +109,11 @@ def _refine_torch(labels: np.ndarray, offsets: np.ndarray, device: str) -> np.nd
     cols = torch.arange(w, device=device).view(1, w)
     src = (rows + off[0]).clamp_(0, h - 1) * w + (cols + off[1]).clamp_(0, w - 1)
     dtype = labels.dtype
-    work = labels.astype(np.int64) if dtype in (np.uint16, np.uint32, np.uint64) else labels
-    t = torch.from_numpy(np.ascontiguousarray(work)).to(device)
+    if dtype in (np.uint16, np.uint32, np.uint64):  # no unsigned gather on every torch build
+        work = labels.astype(np.int64)
+    else:  # contiguous and writable (torch warns on read-only arrays such as decoded images)
+        work = np.require(labels, requirements=("C", "W"))
+    t = torch.from_numpy(work).to(device)
     flat = t.reshape(-1, h * w) if labels.ndim == 3 else t.reshape(1, h * w)
     out = flat[:, src.reshape(-1)]
     return out.reshape(labels.shape).cpu().numpy().astype(dtype, copy=False)

@@ -34,9 +34,10 @@ def _read_npz(path: str) -> OffsetField:
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except ValueError as err:
-        if "pickle" in str(err).lower():
+        # numpy takes a file that is not a zip archive for a pickle: tell the two apart
+        if "pickle" in str(err).lower() and zipfile.is_zipfile(path):
             raise InputError(path, "holds pickled objects, which are never loaded") from None
-        raise InputError(path, f"not a readable .npz file: {err}") from None
+        raise InputError(path, "not a readable .npz file (not a zip archive of arrays)") from None
     except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise InputError(path, f"not a readable .npz file ({err.__class__.__name__}: {err})") from None
     if not data:

@@ -113,7 +113,8 @@ def _delta(a, b, scale=100.0, fmt="{:+5.1f}") -> str:
     return "  n/a" if bad else fmt.format(scale * (b - a))
 
 
-def print_table(result: dict, file=sys.stdout) -> None:
+def print_table(result: dict, file=None) -> None:
+    file = file or sys.stdout  # looked up at call time (tests capture stdout)
     ref = result.get("refined")
     names = list(result["per_class"])
     width = max(12, max(map(len, names)))

@@ -18,8 +18,15 @@ is a timing fixture, not a model's output.
 Usage::
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py [--moves 21] [--pans 30]
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py --startup 5
 
 The last line printed is ``median_ms=<threshold-move median>``.
+
+``--startup N`` instead times N fresh processes opening the bundled demo, two ways: torch
+imported in the background by the window's device probe (as shipped: jobs that need torch
+wait for that one import) and torch imported on the main thread before the window is made.
+It reports, from the first line of the script, when the window is shown and when the first
+refined result is drawn.
 """
 from __future__ import annotations
 
@@ -97,13 +104,70 @@ def machine() -> str:
             f"Qt platform {os.environ.get('QT_QPA_PLATFORM')}")
 
 
+STARTUP_SCRIPT = r"""
+import sys, time
+t0 = time.perf_counter()
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+if sys.argv[1] == "main-thread":
+    import torch  # noqa: F401
+from PySide6.QtCore import QSettings
+from segfix_gui.gui.window import MainWindow
+win = MainWindow(settings=QSettings(sys.argv[2], QSettings.Format.IniFormat))
+win.resize(1600, 1000)
+win.show()
+app.processEvents()
+shown = time.perf_counter() - t0
+win.open_demo()
+st = win.state
+while not (st.result is not None and st.result_is_current() and not win.runner.busy("refine")):
+    app.processEvents()
+    time.sleep(0.002)
+for v in win.canvas.views:
+    v.viewport().repaint()
+print(f"{shown * 1000:.0f} {(time.perf_counter() - t0) * 1000:.0f}")
+win.close()
+"""
+
+
+def startup(n: int) -> int:
+    """Time ``n`` fresh start-ups each way (see the module docstring)."""
+    import subprocess
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="segfix-gui-start-") as tmp:
+        for i in range(n):
+            for mode in ("background", "main-thread"):  # interleaved: same machine load
+                proc = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, mode,
+                                       str(Path(tmp) / f"s{i}.ini")], capture_output=True, text=True,
+                                      env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), timeout=300)
+                if proc.returncode != 0:
+                    print(proc.stderr, file=sys.stderr)
+                    return 1
+                shown, first = (float(v) for v in proc.stdout.split()[-2:])
+                results.setdefault(mode, []).append((shown, first))
+    for mode, vals in results.items():
+        shown = statistics.median(v[0] for v in vals)
+        first = statistics.median(v[1] for v in vals)
+        print(f"start-up, torch imported {'in the background (as shipped)' if mode == 'background' else 'on the main thread first'}: "
+              f"window shown {shown:.0f} ms, demo refined and drawn {first:.0f} ms "
+              f"(medians of {len(vals)} processes)")
+    print(f"machine: {machine()}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--moves", type=int, default=21, help="threshold moves timed (default 21)")
     ap.add_argument("--pans", type=int, default=30, help="pan/zoom repaints timed (default 30)")
     ap.add_argument("--opens", type=int, default=3, help="openings timed (default 3)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ap.add_argument("--startup", type=int, default=0, metavar="N",
+                    help="instead: time N fresh start-ups with torch imported in the background "
+                         "vs on the main thread")
     args = ap.parse_args(argv)
+    if args.startup:
+        return startup(args.startup)
     if not DATA.is_dir():
         print(f"gui_latency: {DATA} not found", file=sys.stderr)
         return 2

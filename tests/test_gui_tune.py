@@ -18,6 +18,8 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
+import torch  # noqa: E402,F401  - on the main thread, before any window's threads (degrade uses it)
+
 from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
@@ -100,6 +102,7 @@ def win(qtbot, tmp_path, dialogs):
     qtbot.addWidget(w)
     w.resize(1500, 1000)
     w.show()
+    w.show_panel("tune")  # the Tune dock starts hidden
     qtbot.waitExposed(w)
     yield w
     w.runner.cancel()

@@ -41,7 +41,12 @@ class ViewerState(QObject):
     cursorChanged : the inspected pixel changed (``cursor``: (row, col) or None)
     setChanged : the list of samples or its evaluation changed
     indexChanged(int) : the current sample of a set changed
+    instancesChanged : instance mode: the score threshold or the selected instance changed
     failed(str) : a job failed; the text is one line for a dialog
+
+    Instance mode (``sample.is_instances``): ``inst_base`` holds the instances' outlines and
+    figures before refinement, ``result.instances`` the refined ones; ``min_score`` hides
+    instances scored below it; ``selected`` is the chosen instance's index (or None).
     """
 
     sampleChanged = Signal()
@@ -53,6 +58,7 @@ class ViewerState(QObject):
     cursorChanged = Signal()
     setChanged = Signal()
     indexChanged = Signal(int)
+    instancesChanged = Signal()
     failed = Signal(str)
 
     def __init__(self, parent=None, *, runner: Runner | None = None):
@@ -76,6 +82,9 @@ class ViewerState(QObject):
         self.set_rows: list[SetRow] = []
         self.set_rows_setting: Setting | None = None
         self.index = -1
+        self.inst_base = None          # instances.InstanceBase of an instance sample
+        self.min_score = 0.0           # instance mode: instances scored below are hidden
+        self.selected: int | None = None  # instance mode: the selected instance
 
     # --- loading ------------------------------------------------------------------------------
     def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
@@ -89,14 +98,18 @@ class ViewerState(QObject):
         space = space or self.space_name
 
         def done(loaded: Loaded):
-            self.space_name = space
-            self._set_loaded(loaded, keep_setting=keep_setting and self.sample is not None)
+            if not paths.is_instances:  # instance samples are always Cityscapes ids
+                self.space_name = space
+            was_instances = self.sample is not None and self.sample.is_instances
+            keep = keep_setting and self.sample is not None and was_instances == paths.is_instances
+            self._set_loaded(loaded, keep_setting=keep)
             if on_loaded is not None:
                 on_loaded(loaded)
 
         self.runner.submit("load", lambda job: load(paths, space, field=field, check=job.check,
                                                     report=job.report),
-                           on_done=done, on_error=self._fail, label=f"opening {paths.title}")
+                           on_done=done, on_error=self._fail, label=f"opening {paths.title}",
+                           needs_torch=False)
 
     def _fail(self, message: str, _is_input: bool = True) -> None:
         self.failed.emit(message)
@@ -107,6 +120,8 @@ class ViewerState(QObject):
         self.sample = loaded.sample
         self.before = loaded.before
         self.base = loaded.base
+        self.inst_base = loaded.instances
+        self.selected = None
         self.result = None
         self.cursor = None
         self.pending = SamplePaths()
@@ -154,6 +169,39 @@ class ViewerState(QObject):
         self.runner.submit("refine", lambda job: refine(sample, setting, base=base, check=job.check,
                                                         report=job.report),
                            on_done=done, on_error=self._fail, label="refining")
+
+    # --- instance mode ------------------------------------------------------------------------
+    def set_min_score(self, value: float) -> None:
+        """Hide instances scored below ``value`` (a hidden selected instance is deselected)."""
+        value = float(value)
+        if value == self.min_score:
+            return
+        self.min_score = value
+        s = self.sample
+        if (self.selected is not None and s is not None and s.is_instances
+                and s.instances.scores[self.selected] < value):
+            self.selected = None
+        self.instancesChanged.emit()
+
+    def select_instance(self, index: int | None) -> None:
+        if index is not None:
+            index = int(index)
+        if index != self.selected:
+            self.selected = index
+            self.instancesChanged.emit()
+
+    def shown_instances(self):
+        """``(N,)`` bool: instances at or above ``min_score`` whose class is not hidden."""
+        import numpy as np
+
+        s = self.sample
+        if s is None or not s.is_instances:
+            return np.zeros(0, bool)
+        shown = s.instances.scores >= self.min_score
+        if self.hidden:
+            ev = s.space.to_eval(s.instances.label_ids.astype(np.int64))
+            shown &= ~np.isin(ev, list(self.hidden))
+        return shown
 
     # --- display options ----------------------------------------------------------------------
     def toggle_class(self, index: int) -> None:
@@ -237,6 +285,14 @@ class ViewerState(QObject):
         order = order or list(range(len(self.set_samples)))
         pos = order.index(self.index) if self.index in order else -1
         self.go_to(order[max(0, min(pos + delta, len(order) - 1))])
+
+    def show_set_rows(self, rows: list[SetRow], setting: Setting) -> None:
+        """Show ``rows`` (the samples' mIoU at ``setting``, e.g. from a sweep) in the samples
+        list, in place of a running evaluation."""
+        self.runner.cancel("set")  # an evaluation at another setting must not replace them
+        self.set_rows = list(rows)
+        self.set_rows_setting = setting
+        self.setChanged.emit()
 
     def evaluate_set(self) -> None:
         if not self.set_samples:

@@ -32,6 +32,7 @@ from . import tune_data as td
 
 TITLE = "Tune"
 AREA = "bottom"
+START_HIDDEN = True  # wide and tall: opened on demand (Refine ▸ Tune, Ctrl+T), not in the default layout
 KIND = "sweep"  # the runner's job kind
 DEFAULT_TOL = 3  # SemanticEvaluator's boundary tolerance, unless compute.BOUNDARY_TOL says otherwise
 COLOURS = ("#4e9cff", "#ffb000", "#5ad17a", "#e8606a", "#b48cff", "#4fd1d9", "#f080c8", "#c8c8c8")
@@ -228,6 +229,9 @@ class TunePanel(QWidget):
         if plan is None:
             text = ("Needs a folder set (File ▸ Open folder set, with gt/), or an open sample with "
                     "ground truth (swept alone).")
+        elif plan.single and self.state.sample is not None and self.state.sample.is_instances:
+            text = ("Instance mode: the sweep measures label maps (mIoU, boundary F). Open a "
+                    "folder set with gt/ to tune.")
         elif plan.single:
             text = ("No folder set: sweeps the open sample alone." if plan.items else
                     "The open sample has no ground truth: nothing to measure. Open a folder set "
@@ -541,10 +545,7 @@ class TunePanel(QWidget):
         st = self.state
         if self.plan is None or self.plan.single or not st.set_samples:
             return
-        self.runner.cancel("set")  # an evaluation at another setting must not replace them
-        st.set_rows = td.sample_rows(self.result, self.plan, idx)
-        st.set_rows_setting = replace(st.setting)
-        st.setChanged.emit()
+        st.show_set_rows(td.sample_rows(self.result, self.plan, idx), replace(st.setting))
 
     def show_worst_first(self) -> None:
         """Samples list: every sample's mIoU at the current setting, biggest loss first."""

@@ -22,6 +22,9 @@ CONFIGS: dict[str, dict] = {
     # the same without the full-resolution image branch (outputs upsampled from stride 2)
     "lite0-s2": {"name": "lite0-s2", "encoder": "efficientnet-lite0", "decoder": 64, "fine": 32,
                  "full_res": 0, "directions": 8},
+    # a wider full-resolution branch
+    "lite0-fr32": {"name": "lite0-fr32", "encoder": "efficientnet-lite0", "decoder": 64, "fine": 32,
+                   "full_res": 32, "directions": 8},
     # a tiny one for tests
     "tiny": {"name": "tiny", "encoder": "efficientnet-lite0", "decoder": 16, "fine": 8,
              "full_res": 4, "directions": 8},

@@ -7,6 +7,7 @@ Usage::
     segfix-gui --image F --pred F --offsets F [--gt F] [--label-space NAME]
     segfix-gui --image DIR --pred DIR --offsets DIR [--gt DIR]   # a set, paired by file stem
     segfix-gui --folder DIR                      # a set: DIR/preds, DIR/offsets, [DIR/images, DIR/gt]
+    segfix-gui --image F --instances F_pred.txt --offsets F [--gt-instances F]   # instance mode
     segfix-gui --demo --screenshot out.png       # render offscreen after loading, save, exit
 """
 from __future__ import annotations
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--gt", metavar="F", help="the ground truth label map (optional)")
     src.add_argument("--folder", metavar="DIR", help="a set folder with preds/ and offsets/ "
                      "(and optional images/, gt/) sub-folders")
+    src.add_argument("--instances", metavar="F", help="instance mode: Cityscapes instance "
+                     "predictions (<image>_pred.txt with its mask PNGs), with --offsets")
+    src.add_argument("--gt-instances", metavar="F", help="instance mode: the ground truth "
+                     "(*_gtFine_instanceIds.png), for mask IoU and boundary F per instance")
     p.add_argument("--label-space", metavar="NAME", default=None,
                    help="cityscapes, cityscapes-trainid, camvid, ade20k or a JSON spec path "
                         "(default: the demo's, else camvid)")
@@ -40,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="zoom to rows R0..R1, columns C0..C1 once loaded")
     p.add_argument("--inspect", metavar="ROW,COL", type=_ints(2), default=None,
                    help="inspect this pixel once loaded (as if the cursor were on it)")
+    p.add_argument("--select", metavar="K", type=int, default=None,
+                   help="instance mode: select the K-th instance of the _pred.txt (1-based) once "
+                        "loaded, zoomed to and highlighted")
     p.add_argument("--size", metavar="WxH", default="1600x1000",
                    help="window size for a screenshot or a first start (default: %(default)s)")
     return p
@@ -68,13 +76,23 @@ def _size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     files = [args.image, args.pred, args.offsets, args.gt]
+    inst = [args.instances, args.gt_instances]
+    if any(inst):
+        if args.demo or args.folder or args.pred or args.gt:
+            print("segfix-gui: error: --instances/--gt-instances open an instance sample: give "
+                  "them with --offsets (and --image), not with --demo, --folder, --pred or --gt",
+                  file=sys.stderr)
+            return 2
+        if not (args.instances and args.offsets):
+            print("segfix-gui: error: instance mode needs --instances and --offsets", file=sys.stderr)
+            return 2
     if args.demo and (any(files) or args.folder):
         print("segfix-gui: error: --demo opens the bundled sample; give no other inputs", file=sys.stderr)
         return 2
     if args.folder and any(files):
         print("segfix-gui: error: give --folder or --image/--pred/--offsets/--gt, not both", file=sys.stderr)
         return 2
-    dirs = [f for f in files if f and Path(f).is_dir()]
+    dirs = [f for f in files if f and Path(f).is_dir()] if not any(inst) else []
     if dirs and len(dirs) != len([f for f in files if f]):
         print("segfix-gui: error: give all of --image/--pred/--offsets/--gt as files, or all as "
               "folders", file=sys.stderr)
@@ -112,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             win.canvas.left.vb.setRange(xRange=(c0, c1), yRange=(r0, r1), padding=0)
         if args.inspect:
             win.state.set_cursor(tuple(args.inspect))
+        s = win.state.sample
+        if args.select is not None and s is not None and s.is_instances:
+            if 1 <= args.select <= len(s.instances):
+                win.state.select_instance(args.select - 1)
+            else:
+                print(f"segfix-gui: warning: --select {args.select}: the sample has "
+                      f"{len(s.instances)} instances", file=sys.stderr)
 
     win.loaded.connect(arrange)
 
@@ -126,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.demo:
         win.open_demo()
+    elif any(inst):
+        win.open_paths(SamplePaths(image=args.image, instances=args.instances, offsets=args.offsets,
+                                   gt_instances=args.gt_instances))
     elif args.folder or dirs:
         if not win.open_set(folder=args.folder, image=args.image if dirs else None,
                             pred=args.pred if dirs else None, offsets=args.offsets if dirs else None,
@@ -141,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     win.show()
 
     if args.screenshot:
-        expect = bool(args.demo or args.folder or dirs or any(files))
+        expect = bool(args.demo or args.folder or dirs or any(files) or any(inst))
         deadline = time.monotonic() + 120
 
         def poll() -> None:

@@ -212,15 +212,18 @@ class Canvas(QWidget):
 
     def _update_titles(self) -> None:
         st = self.state
+        inst = st.sample is not None and st.sample.is_instances
         after = "ground truth" if (st.after_source == "gt" and st.sample is not None
-                                   and st.sample.gt is not None) else "refined"
-        if st.result is not None and after == "refined" and not st.result_is_current():
+                                   and st.sample.gt is not None) else (
+                                       "refined instances" if inst else "refined")
+        if st.result is not None and after.startswith("refined") and not st.result_is_current():
             after += " (at an older setting: press R)"
+        before = "predicted instances" if inst else "prediction"
         if st.view_mode == "single":
-            self.left.title.setText(f"◀ before: prediction &nbsp;|&nbsp; after: {after} ▶ "
+            self.left.title.setText(f"◀ before: {before} &nbsp;|&nbsp; after: {after} ▶ "
                                     "&nbsp;(drag the line, T toggles)")
         else:
-            self.left.title.setText("before: prediction")
+            self.left.title.setText(f"before: {before}")
             self.right.title.setText(f"after: {after}")
 
     # --- arrows -------------------------------------------------------------------------------
@@ -253,17 +256,28 @@ class Canvas(QWidget):
     def fit(self) -> None:
         self.left.fit()
 
-    def add_overlay(self, make, *, z: float = 8) -> list:
+    def add_overlay(self, make, *, z: float = 8, side: str | None = None) -> list:
         """Draw something new on every view (for a new panel or mode, e.g. instance outlines).
 
         ``make(view)`` returns a graphics item for that :class:`ImageView` (image coordinates:
         x = col, y = row); it is added above the layers. Returns the items, one per view.
+
+        ``side="before"`` / ``"after"``: the item belongs to what that side shows, so it is
+        clipped like the labels — drawn where the view shows "before" (the left view side by
+        side, left of the swipe line in the single view) or "after". It is then drawn above
+        that side's labels, below the heat map, diff and arrows.
         """
+        if side not in (None, "before", "after"):
+            raise ValueError(f"side must be None, 'before' or 'after', not {side!r}")
         items = []
         for v in self.views:
             item = make(v)
             item.setZValue(z)
-            v.vb.addItem(item)
+            if side is None:
+                v.vb.addItem(item)
+            else:
+                clip = v.layers.before_clip if side == "before" else v.layers.after_clip
+                item.setParentItem(clip)
             items.append(item)
         return items
 

@@ -17,10 +17,11 @@ import numpy as np
 from ..core.metrics import (SemanticEvaluator, boundary_counts, change_codes, change_counts,
                             confusion_matrix)
 from ..core.refine import refine_labels, resolve_device, source_indices
-from .sample import Sample, SamplePaths, load_sample
+from .sample import Sample, SamplePaths, load_instance_sample, load_sample
 
 
 BOUNDARY_TOL = 3  # SemanticEvaluator's default tolerance, used for every figure shown
+INSTANCE_SCALE = 1.0  # SegFix moves instance masks with scale 1 (the original's setting)
 
 
 def _nothing(*_args) -> None:
@@ -48,9 +49,11 @@ class Setting:
 
 
 def initial_setting(sample: Sample, *, device: str = "auto") -> Setting:
-    """The field's recommended setting (else threshold 0.5, scale 2, direction 0)."""
+    """The field's recommended setting (else threshold 0.5, scale 2, direction 0); instance
+    samples start at scale 1, as the original refines instance masks."""
     s = sample.field.setting()
-    return Setting(s["threshold"], s["scale"], s["min_direction_prob"], device)
+    scale = INSTANCE_SCALE if sample.is_instances else s["scale"]
+    return Setting(s["threshold"], scale, s["min_direction_prob"], device)
 
 
 @dataclass(eq=False)
@@ -81,12 +84,14 @@ def baseline(sample: Sample, conf: np.ndarray | None = None) -> Baseline:
 
 @dataclass(eq=False)
 class Loaded:
-    """A loaded sample, its numbers before refinement (``before`` is None without gt) and its
-    :class:`Baseline`."""
+    """A loaded sample, its numbers before refinement (``before`` is None without gt), its
+    :class:`Baseline`, and for an instance sample its
+    :class:`~segfix_gui.gui.instances.InstanceBase`."""
 
     sample: Sample
     before: dict | None
     base: Baseline | None = None
+    instances: object | None = None
 
 
 @dataclass(eq=False)
@@ -103,6 +108,7 @@ class Result:
     counts : dict, fixed/broken/swapped (with gt) and "changed" pixel counts
     after : dict or None, ``SemanticEvaluator`` result of the refined labels (None without gt)
     moving : int, pixels with a non-zero offset
+    instances : InstanceResult or None — the refined instances of an instance sample
     """
 
     setting: Setting
@@ -113,6 +119,7 @@ class Result:
     counts: dict
     after: dict | None
     moving: int
+    instances: object | None = None
     _sources: tuple | None = field(default=None, repr=False)
 
     def source_of(self, row: int, col: int) -> tuple[int, int] | None:
@@ -131,8 +138,18 @@ class Result:
 
 def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing,
          report: Callable = _nothing) -> Loaded:
-    """Read a sample and compute its numbers before refinement."""
+    """Read a sample and compute its numbers before refinement (an instance sample when
+    ``paths.instances`` is set: ``space`` is then Cityscapes, whatever is asked)."""
     report(0, 2, "reading files")
+    if paths.is_instances:
+        from .instances import instance_base
+
+        sample = load_instance_sample(paths)
+        check()
+        report(1, 2, "instances before refinement")
+        inst = instance_base(sample.instances, sample.gt_instances, tol=BOUNDARY_TOL, check=check)
+        report(2, 2, "loaded")
+        return Loaded(sample, None, baseline(sample), inst)
     sample = load_sample(paths, space, field=field)
     check()
     before = conf = None
@@ -171,6 +188,8 @@ def refine(sample: Sample, setting: Setting, *, base: Baseline | None = None,
     - the boundary counts (full maps) run in a second thread meanwhile.
 
     The result equals ``SemanticEvaluator().add(gt, refined)`` exactly (tests check it).
+    An instance sample's masks are refined with the same offsets
+    (:func:`segfix_gui.gui.instances.refine_instance_set`) into ``Result.instances``.
     """
     space = sample.space
     base = base or baseline(sample)
@@ -206,8 +225,16 @@ def refine(sample: Sample, setting: Setting, *, base: Baseline | None = None,
         counts = {}
     counts["changed"] = int(changed.size)
     moving = int(np.count_nonzero(offsets[0] | offsets[1]))
+    inst = None
+    if sample.is_instances:
+        from .instances import refine_instance_set
+
+        check()
+        report(2, 3, "refining instances")
+        inst = refine_instance_set(sample.instances, offsets, sample.gt_instances, device=device,
+                                   tol=BOUNDARY_TOL, check=check)
     report(3, 3, "done")
-    return Result(setting, device, offsets, refined, codes, counts, after, moving)
+    return Result(setting, device, offsets, refined, codes, counts, after, moving, inst)
 
 
 def table_rows(before: dict, after: dict | None):

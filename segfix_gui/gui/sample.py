@@ -4,6 +4,12 @@ A :class:`Sample` is an image (optional), a prediction, an offset field and a gr
 truth (optional), all ``(H, W)``, in one label space. :func:`load_sample` reads and checks
 them with the engine's readers; any problem is an :class:`~segfix_gui.errors.InputError`
 with one line naming the file, so the window can show it and keep what it had.
+
+An *instance sample* (instance mode) has Cityscapes instance predictions (a ``_pred.txt``
+and its masks, :func:`segfix_gui.io.instances.read_instances`) instead of a label map, and
+optionally an instance ground truth (``*_gtFine_instanceIds.png``); its ``pred`` is an
+all-"unlabeled" map, so the semantic layers stay empty and the instances are drawn as
+outlines.
 """
 from __future__ import annotations
 
@@ -21,43 +27,72 @@ from ..labels import LabelSpace, get_label_space
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIR = ROOT / "resources" / "demo"
 PARTS = ("image", "pred", "offsets", "gt")
-PART_NAMES = {"image": "image", "pred": "prediction", "offsets": "offsets", "gt": "ground truth"}
+INSTANCE_PARTS = ("image", "instances", "offsets", "gt_instances")
+PART_NAMES = {"image": "image", "pred": "prediction", "offsets": "offsets", "gt": "ground truth",
+              "instances": "instance predictions (_pred.txt)",
+              "gt_instances": "instance ground truth (instanceIds)"}
+JSON_KEYS = PARTS + ("name", "instances", "gt_instances")
+INSTANCE_SPACE = "cityscapes"  # _pred.txt files name Cityscapes label ids
 
 
 @dataclass(frozen=True)
 class SamplePaths:
-    """Files of one sample; ``pred`` and ``offsets`` are needed, ``image`` and ``gt`` optional."""
+    """Files of one sample; ``pred`` and ``offsets`` are needed, ``image`` and ``gt`` optional.
+
+    An instance sample has ``instances`` (a ``_pred.txt``) instead of ``pred``, and
+    ``gt_instances`` (an instanceIds PNG) instead of ``gt``.
+    """
 
     image: str | None = None
     pred: str | None = None
     offsets: str | None = None
     gt: str | None = None
     name: str | None = None
+    instances: str | None = None
+    gt_instances: str | None = None
     info: tuple[tuple[str, str], ...] = ()     # (label, text): the sample's info, in full
     summary: tuple[tuple[str, str], ...] = ()  # (label, text): the same, short (window header)
 
     def with_part(self, part: str, path: str | None) -> "SamplePaths":
         return replace(self, **{part: path})
 
+    @property
+    def is_instances(self) -> bool:
+        return self.instances is not None
+
     def missing(self) -> list[str]:
-        return [p for p in ("pred", "offsets") if getattr(self, p) is None]
+        need = ("instances", "offsets") if self.is_instances else ("pred", "offsets")
+        return [p for p in need if getattr(self, p) is None]
+
+    def as_instances(self) -> "SamplePaths":
+        """The same image and offsets as an instance sample (no label map, no label gt)."""
+        return replace(self, pred=None, gt=None, name=None, info=(), summary=())
+
+    def as_semantic(self) -> "SamplePaths":
+        """The same image and offsets as a semantic sample (no instance files)."""
+        return replace(self, instances=None, gt_instances=None, name=None, info=(), summary=())
 
     @property
     def title(self) -> str:
         if self.name:
             return self.name
+        if self.instances:
+            return Path(self.instances).name
         for p in ("pred", "image", "offsets", "gt"):
             if getattr(self, p):
                 return Path(getattr(self, p)).name
         return "(nothing)"
 
     def to_json(self) -> str:
-        return json.dumps({p: getattr(self, p) for p in PARTS + ("name",)})
+        return json.dumps({p: getattr(self, p) for p in JSON_KEYS})
 
     @classmethod
     def from_json(cls, text: str) -> "SamplePaths":
-        d = json.loads(text)
-        return cls(**{k: d.get(k) for k in PARTS + ("name",)})
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SamplePaths":
+        return cls(**{k: d.get(k) for k in JSON_KEYS})
 
 
 @dataclass(eq=False)
@@ -73,6 +108,8 @@ class Sample:
     gt : ndarray of shape (H, W), integer ids, or None
     paths : SamplePaths it came from
     pred_is_colour : bool, the prediction file was colour-coded (exports keep that form)
+    instances : InstanceSet of N masks (N, H, W) or None — an instance sample
+    gt_instances : ndarray of shape (H, W), int32 ``labelId * 1000 + index``, or None
     """
 
     space: LabelSpace
@@ -82,6 +119,12 @@ class Sample:
     gt: np.ndarray | None = None
     paths: SamplePaths = field(default_factory=SamplePaths)
     pred_is_colour: bool = False
+    instances: object | None = None
+    gt_instances: np.ndarray | None = None
+
+    @property
+    def is_instances(self) -> bool:
+        return self.instances is not None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -97,6 +140,18 @@ class Sample:
         have = {k for k, _ in lines}
         h, w = self.shape
         lines.insert(0, ("size", f"{h}×{w}, {self.space.name}"))
+        if self.is_instances:
+            n = len(self.instances)
+            if "instances" not in have:
+                lines.append(("instances", f"{_file_text(self.paths.instances, short)} "
+                                           f"({n} mask{'s' if n != 1 else ''})"))
+            if "offsets" not in have:
+                lines.append(("offsets", _file_text(self.paths.offsets, short)))
+            if "ground truth" not in have:
+                lines.append(("ground truth", _file_text(self.paths.gt_instances, short)
+                              if self.gt_instances is not None else
+                              "none (no IoU / boundary F per instance)"))
+            return lines
         if "prediction" not in have:
             lines.append(("prediction", _file_text(self.paths.pred, short)))
         if "offsets" not in have:
@@ -153,6 +208,42 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
                                        f"prediction {pred_name} is {h}×{w}")
     return Sample(space=space, pred=pred, field=field, image=image, gt=gt, paths=paths,
                   pred_is_colour=colour)
+
+
+def load_instance_sample(paths: SamplePaths) -> Sample:
+    """Read and check an instance sample: offsets, ``_pred.txt`` with its masks, and the
+    optional image and instance ground truth, all of the offsets' size.
+
+    Raises InputError (one line, naming the file and, for a ``_pred.txt``, the line).
+    """
+    from ..io.images import read_image
+    from ..io.instances import read_instance_gt, read_instances
+    from ..io.offsets import read_offsets
+
+    space = get_label_space(INSTANCE_SPACE)
+    if paths.instances is None:
+        raise InputError(None, "no instance predictions (_pred.txt) given")
+    if paths.offsets is None:
+        raise InputError(paths.instances, "no offsets given for these instances")
+    field = read_offsets(paths.offsets)
+    h, w = field.shape
+    off_name = Path(paths.offsets).name
+    instances = read_instances(paths.instances, shape=(h, w), shape_of=f"the offsets {off_name}")
+    gt = None
+    if paths.gt_instances is not None:
+        gt = read_instance_gt(paths.gt_instances)
+        if gt.shape != (h, w):
+            raise InputError(paths.gt_instances, f"ground truth is {gt.shape[0]}×{gt.shape[1]} but "
+                                                 f"the offsets {off_name} are {h}×{w}")
+    image = None
+    if paths.image is not None:
+        image = read_image(paths.image)
+        if image.shape[:2] != (h, w):
+            raise InputError(paths.image, f"image is {image.shape[0]}×{image.shape[1]} but the "
+                                          f"offsets {off_name} are {h}×{w}")
+    unlabeled = np.zeros((h, w), np.uint8)  # Cityscapes id 0: ignored, drawn transparent
+    return Sample(space=space, pred=unlabeled, field=field, image=image, paths=paths,
+                  instances=instances, gt_instances=gt)
 
 
 def demo_paths(folder: str | os.PathLike = DEMO_DIR) -> tuple[SamplePaths, str]:
@@ -229,12 +320,14 @@ def pair_set(*, pred: str, offsets: str, image: str | None = None,
 
 
 def classify_files(paths) -> dict[str, str]:
-    """Sort dropped files by role: ``{"folder"|"image"|"pred"|"offsets"|"gt": path}``.
+    """Sort dropped files by role: ``{"folder"|"image"|"pred"|"offsets"|"gt"|"instances"|
+    "gt_instances": path}``.
 
-    A folder opens as a set; ``.npz`` / ``.mat`` are offsets; JPEG and other photo formats are
-    images; a PNG is an image when it is colour (RGB) and its name does not say it is a label
-    map, else a label map — ground truth when its name says so (``gt``, ``label``, ``ground``),
-    else the prediction.
+    A folder opens as a set; ``.npz`` / ``.mat`` are offsets; a ``.txt`` (Cityscapes
+    ``_pred.txt``) is instance predictions; a PNG named ``…instanceIds…`` is instance ground
+    truth; JPEG and other photo formats are images; a PNG is an image when it is colour (RGB)
+    and its name does not say it is a label map, else a label map — ground truth when its
+    name says so (``gt``, ``label``, ``ground``), else the prediction.
     """
     from ..io.offsets import OFFSET_SUFFIXES
     from ..io.pairing import IMAGE_SUFFIXES
@@ -246,6 +339,10 @@ def classify_files(paths) -> dict[str, str]:
         gtish = any(k in low for k in ("gt", "label", "ground"))
         if p.is_dir():
             out["folder"] = str(p)
+        elif p.suffix.lower() == ".txt":
+            out["instances"] = str(p)
+        elif p.suffix.lower() == ".png" and "instanceids" in low:
+            out["gt_instances"] = str(p)
         elif p.suffix.lower() in OFFSET_SUFFIXES:
             out["offsets"] = str(p)
         elif p.suffix.lower() == ".png":

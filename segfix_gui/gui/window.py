@@ -12,18 +12,20 @@ from pathlib import Path
 from typing import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QHeaderView)
+                               QTableWidgetItem, QTabBar, QTabWidget, QVBoxLayout, QHeaderView,
+                               QWidget)
 
 from ..errors import InputError
 from ..io.atomic import atomic_path
 from . import export
 from .canvas import Canvas
 from .panels import PANELS
-from .sample import (PART_NAMES, SamplePaths, classify_files, demo_paths, folder_layout, pair_set)
+from .sample import (INSTANCE_PARTS, PART_NAMES, PARTS, SamplePaths, classify_files, demo_paths,
+                     folder_layout, pair_set)
 from .state import LAYERS, ViewerState
 from .theme import apply_dark
 
@@ -31,7 +33,7 @@ ORG = "segfix-gui"
 APP = "segfix-gui"
 MAX_RECENT = 10
 BUSY_DELAY_MS = 250
-LAYOUT_VERSION = 1  # bump when the default arrangement of panels changes
+LAYOUT_VERSION = 2  # bump when the default arrangement of panels changes
 AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
 FILTERS = {
@@ -39,6 +41,8 @@ FILTERS = {
     "pred": "Label maps (*.png);;All files (*)",
     "gt": "Label maps (*.png);;All files (*)",
     "offsets": "Offset fields (*.npz *.mat);;All files (*)",
+    "instances": "Cityscapes instance predictions (*_pred.txt *.txt);;All files (*)",
+    "gt_instances": "Instance ids (*instanceIds*.png *.png);;All files (*)",
 }
 
 
@@ -86,6 +90,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.panels: dict[str, object] = {}
         self.docks: dict[str, QDockWidget] = {}
+        self._tab_check = QTimer(self)  # see hide_stale_tab_bars
+        self._tab_check.setSingleShot(True)
+        self._tab_check.setInterval(0)
+        self._tab_check.timeout.connect(self.hide_stale_tab_bars)
         self._build_docks()
         self._build_status()
         self.state.failed.connect(self.show_error)
@@ -98,6 +106,32 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.runner.shutdown()
         super().closeEvent(ev)
+
+    def event(self, ev) -> bool:  # noqa: D102 - Qt override
+        if ev.type() in (QEvent.Type.Show, QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+            self._tab_check.start()
+        return super().event(ev)
+
+    def hide_stale_tab_bars(self) -> list[QTabBar]:
+        """Hide dock tab bars that no dock uses (returns them).
+
+        Qt (seen with PySide6 6.11) leaves a second, stale tab bar visible when two tab groups
+        share a dock area: after a resize it is drawn where the group used to be (the stray
+        "Legend | Layers" bar). A tab bar in use sits right on top of the front dock of its
+        group (tabs are at the north), as wide as it; any other visible one is stale. Qt shows
+        a bar again if it reuses it.
+        """
+        docks = [d for d in self.docks.values() if d.isVisible() and not d.isFloating()]
+        stale = []
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is not self or bar.isHidden():
+                continue
+            g = bar.geometry()
+            if not any(g.x() == d.x() and g.width() == d.width() and abs(g.bottom() + 1 - d.y()) <= 1
+                       for d in docks):
+                bar.hide()
+                stale.append(bar)
+        return stale
 
     def restore_layout(self) -> bool:
         """The panels' arrangement and the window's size as the user left them."""
@@ -138,6 +172,14 @@ class MainWindow(QMainWindow):
         for part, key in (("image", "Ctrl+1"), ("pred", "Ctrl+2"), ("offsets", "Ctrl+3"), ("gt", "Ctrl+4")):
             a(f"open_{part}", f"Open {PART_NAMES[part]}…", lambda _=False, p=part: self.open_part_dialog(p),
               keys=(key,), menu="file")
+        self.menus["file"].addSeparator()
+        a("open_instances", "Open &instance sample…", self.open_instances_dialog, keys=("Ctrl+I",),
+          menu="file", tip="Cityscapes instance predictions (_pred.txt) with offsets, an optional "
+                           "image and instance ground truth")
+        for part, key in (("instances", "Ctrl+5"), ("gt_instances", "Ctrl+6")):
+            a(f"open_{part}", f"Open {PART_NAMES[part]}…", lambda _=False, p=part: self.open_part_dialog(p),
+              keys=(key,), menu="file")
+        self.menus["file"].addSeparator()
         a("open_folder", "Open folder &set…", self.open_folder_dialog, keys=("Ctrl+Shift+O",), menu="file")
         a("open_demo", "Open &demo", self.open_demo, keys=("Ctrl+D",), menu="file")
         self.recent_menu = self.menus["file"].addMenu("Open &recent")
@@ -160,6 +202,9 @@ class MainWindow(QMainWindow):
         self.auto_action.setChecked(st.auto)
         st.settingChanged.connect(lambda: self.auto_action.setChecked(st.auto))
         a("cancel", "Cancel running work", lambda: st.runner.cancel(), keys=("Escape",), menu="refine")
+        a("tune", "&Tune: sweep thresholds × scales…", lambda: self.show_panel("tune"),
+          keys=("Ctrl+T",), menu="refine", tip="Show the Tune panel (sweep the open set and pick "
+                                               "a setting from the curves)")
         self.menus["refine"].addSeparator()
         a("thr_up", "Threshold +0.05", lambda: self._nudge("threshold", 0.05), keys=("]",), menu="refine")
         a("thr_down", "Threshold −0.05", lambda: self._nudge("threshold", -0.05), keys=("[",), menu="refine")
@@ -195,6 +240,8 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        # tabs of docks that share an area sit on top, as headers of what they switch between
+        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)
         groups: dict[str, QDockWidget] = {}
         for name in PANELS:
             modname = f"{__package__}.panels.{name}"
@@ -209,6 +256,8 @@ class MainWindow(QMainWindow):
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
             group = getattr(mod, "GROUP", None)
+            if group:  # its tab is its header: no second title under it while docked
+                _tab_headed(dock)
             first = groups.get(group) if group else None
             if first is not None:
                 self.tabifyDockWidget(first, dock)
@@ -219,6 +268,8 @@ class MainWindow(QMainWindow):
             self.panels[name] = widget
             self.docks[name] = dock
             self.panels_menu.addAction(dock.toggleViewAction())
+            if getattr(mod, "START_HIDDEN", False):
+                dock.hide()
         for first in groups.values():
             first.raise_()
         d = self.docks
@@ -301,7 +352,17 @@ class MainWindow(QMainWindow):
     def _on_sample(self) -> None:
         s = self.state.sample
         self.setWindowTitle(f"{s.name} — segfix-gui")
+        front = "instances" if s.is_instances else "metrics"
+        if front in self.docks and not self.docks[front].isHidden():
+            self.docks[front].raise_()
         self.loaded.emit()
+
+    def show_panel(self, name: str) -> None:
+        """Show a panel's dock (if closed or hidden) and bring it to the front."""
+        dock = self.docks.get(name)
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True,
                    keep_setting: bool = False) -> None:
@@ -321,9 +382,18 @@ class MainWindow(QMainWindow):
         self.state.open(paths, space, on_loaded=done, keep_setting=keep_setting)
 
     def open_parts(self, parts: dict[str, str], space: str | None = None) -> None:
-        """Replace some parts of the current (or pending) sample and open it."""
+        """Replace some parts of the current (or pending) sample and open it.
+
+        Instance files (``instances``, ``gt_instances``) turn it into an instance sample (the
+        image and offsets stay); a label map (``pred``, ``gt``) turns it back.
+        """
         base = self.state.sample.paths if self.state.sample is not None else self.state.pending
-        base = SamplePaths(image=base.image, pred=base.pred, offsets=base.offsets, gt=base.gt)
+        base = SamplePaths(image=base.image, pred=base.pred, offsets=base.offsets, gt=base.gt,
+                           instances=base.instances, gt_instances=base.gt_instances)
+        if parts.keys() & {"instances", "gt_instances"}:
+            base = base.as_instances()
+        elif parts.keys() & {"pred", "gt"}:
+            base = base.as_semantic()
         for part, path in parts.items():
             base = base.with_part(part, path)
         self.open_paths(base, space, keep_setting="offsets" not in parts)
@@ -359,6 +429,12 @@ class MainWindow(QMainWindow):
 
     def open_sample_dialog(self) -> None:
         dlg = OpenSampleDialog(self, self.state.sample.paths if self.state.sample else self.state.pending)
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            self.open_paths(dlg.paths())
+
+    def open_instances_dialog(self) -> None:
+        current = self.state.sample.paths if self.state.sample else self.state.pending
+        dlg = OpenSampleDialog(self, current, parts=INSTANCE_PARTS, title="Open instance sample")
         if dlg.exec() == QDialog.DialogCode.Accepted:
             self.open_paths(dlg.paths())
 
@@ -413,7 +489,7 @@ class MainWindow(QMainWindow):
             self.open_parts(parts)
         else:
             self.show_error("nothing to open in what was dropped (expected images, label PNGs, "
-                            ".npz/.mat offsets or a set folder)")
+                            ".npz/.mat offsets, a _pred.txt or a set folder)")
 
     # --- recent files -------------------------------------------------------------------------
     def recent(self) -> list[dict]:
@@ -439,7 +515,7 @@ class MainWindow(QMainWindow):
                 text = "set: " + str(entry.get("folder") or entry.get("pred"))
             else:
                 p = entry.get("paths", {})
-                text = str(p.get("pred") or p.get("image"))
+                text = str(p.get("pred") or p.get("instances") or p.get("image"))
             act = self.recent_menu.addAction(text)
             act.triggered.connect(lambda _=False, e=entry: self.open_recent(e))
         self.recent_menu.setEnabled(bool(items))
@@ -450,9 +526,7 @@ class MainWindow(QMainWindow):
             self.open_set(folder=entry.get("folder"), image=entry.get("image"), pred=entry.get("pred"),
                           offsets=entry.get("offsets"), gt=entry.get("gt"), space=space)
         else:
-            p = entry.get("paths", {})
-            self.open_paths(SamplePaths(**{k: p.get(k) for k in ("image", "pred", "offsets", "gt", "name")}),
-                            space)
+            self.open_paths(SamplePaths.from_dict(entry.get("paths", {})), space)
 
     def _last_dir(self) -> str:
         return str(self.settings.value("last_dir", str(Path.home())))
@@ -541,20 +615,33 @@ class MainWindow(QMainWindow):
                 raise OSError(f"Qt could not write {tmp}")
 
 
-class OpenSampleDialog(QDialog):
-    """Choose the four files of a sample (each field also takes a dropped file)."""
+def _tab_headed(dock: QDockWidget) -> None:
+    """A dock of a tab group shows no title bar while docked (its tab names it), and the
+    usual one (move, dock back, close) while floating."""
+    def follow(floating: bool) -> None:
+        dock.setTitleBarWidget(None if floating else QWidget(dock))
 
-    def __init__(self, window: MainWindow, current: SamplePaths):
+    follow(False)
+    dock.topLevelChanged.connect(follow)
+
+
+class OpenSampleDialog(QDialog):
+    """Choose the four files of a sample (each field also takes a dropped file): image,
+    prediction, offsets, ground truth — or, with ``parts=INSTANCE_PARTS``, image, instance
+    predictions (``_pred.txt``), offsets, instance ground truth."""
+
+    def __init__(self, window: MainWindow, current: SamplePaths, *, parts=PARTS,
+                 title: str = "Open sample"):
         super().__init__(window)
         from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QToolButton, QWidget
 
-        self.setWindowTitle("Open sample")
+        self.setWindowTitle(title)
         self.window_ = window
         form = QFormLayout()
         self.edits = {}
-        for part in ("image", "pred", "offsets", "gt"):
+        for part in parts:
             edit = QLineEdit(getattr(current, part) or "")
-            edit.setPlaceholderText("optional" if part in ("image", "gt") else "required")
+            edit.setPlaceholderText("optional" if part in ("image", "gt", "gt_instances") else "required")
             btn = QToolButton()
             btn.setText("…")
             btn.clicked.connect(lambda _=False, p=part, e=edit: self._browse(p, e))

@@ -6,6 +6,7 @@ A panel module defines:
 - ``AREA``: ``"left"``, ``"right"`` or ``"bottom"``;
 - ``GROUP`` (optional): panels with the same group share one dock area as tabs (the first
   one listed in ``PANELS`` is in front);
+- ``START_HIDDEN`` (optional, default False): the dock starts closed (View ▸ Panels shows it);
 - ``create(window) -> QWidget``: builds the panel; it reads and writes ``window.state``
   (a :class:`~segfix_gui.gui.state.ViewerState`) and may add actions with
   ``window.add_action(...)`` (they then appear in the shortcuts help).
@@ -15,4 +16,4 @@ package and add its name to ``PANELS``; the window makes a dock for it and lists
 View ▸ Panels. A module that is not there yet is skipped.
 """
 
-PANELS = ("controls", "inspector", "samples", "metrics", "legend", "layers", "tune")
+PANELS = ("controls", "inspector", "samples", "metrics", "instances", "legend", "layers", "tune")

@@ -15,6 +15,8 @@ STEPS = 1000  # slider resolution for values in [0, 1]
 HARD_TIP = ("These offsets are hard (openseg .mat, thresholded when they were saved): the "
             "threshold and direction confidence cannot change them; only the scale applies.")
 THRESHOLD_TIP = "A boundary pixel moves only if its boundary probability is above this."
+SPACE_TIP = "Label space of the prediction and ground truth (reloads the sample)"
+SPACE_INSTANCES_TIP = "Instance predictions (_pred.txt) name Cityscapes label ids"
 DIRECTION_TIP = ("A boundary pixel moves only if its most likely direction has at least this "
                  "probability (0 = every boundary pixel moves).")
 
@@ -142,7 +144,7 @@ class ControlsPanel(QWidget):
         self.space.setEditable(False)
         for name in BUILTIN:
             self.space.addItem(name, name)
-        self.space.setToolTip("Label space of the prediction and ground truth (reloads the sample)")
+        self.space.setToolTip(SPACE_TIP)
         self.space.activated.connect(self._space_chosen)
         vform.addRow("Label space", self.space)
 
@@ -190,10 +192,14 @@ class ControlsPanel(QWidget):
         has_gt = st.sample is not None and st.sample.gt is not None
         self.after.model().item(1).setEnabled(has_gt)
         _quiet(self.after.setCurrentIndex, self.after, self.after.findData(st.after_source))
-        index = self.space.findData(st.space_name)
+        inst = st.sample is not None and st.sample.is_instances
+        name = st.sample.space.name if inst else st.space_name
+        index = self.space.findData(name)
         if index < 0:  # a JSON spec given by path
-            index = self._add_space(st.space_name)
+            index = self._add_space(name)
         _quiet(self.space.setCurrentIndex, self.space, index)
+        self.space.setEnabled(not inst)
+        self.space.setToolTip(SPACE_INSTANCES_TIP if inst else SPACE_TIP)
         if st.sample is None:
             self.note.setText("")
         elif st.result is None:

@@ -24,6 +24,24 @@ def glyph(d_row: float, d_col: float) -> str:
     return GLYPHS[int(round(math.atan2(d_row, d_col) / (math.pi / 4))) % 8]
 
 
+def instance_text(space, instances, row: int, col: int) -> str:
+    """The instances covering a pixel, highest score first: ``car #4 (0.75)``."""
+    from ..instances import instance_class_names, instances_at
+
+    hits = instances_at(instances, row, col)
+    if not hits:
+        return "no instance"
+    names = instance_class_names(instances.subset(hits), space)
+    return ", ".join(f"{n} #{i + 1} ({instances.scores[i]:.2f})" for n, i in zip(names, hits))
+
+
+def gt_instance_text(space, gt_id: int) -> str:
+    """A ground-truth instance id (``labelId * 1000 + index``, or a plain label id)."""
+    label = gt_id // 1000 if gt_id >= 1000 else gt_id
+    name = next((c.name for c in space.classes if c.id == label), f"id {label}")
+    return f"{name}, instance {gt_id}" if gt_id >= 1000 else f"{name} (id {gt_id}, no instance)"
+
+
 def class_text(space, label_id: int) -> str:
     e = int(space.to_eval(label_id))
     if e == IGNORE:
@@ -75,11 +93,15 @@ class InspectorPanel(QWidget):
         out["pixel"] = f"(row {r}, col {c})"
         if s.image is not None:
             out["image RGB"] = "({}, {}, {})".format(*(int(v) for v in s.image[r, c]))
-        out["predicted"] = class_text(sp, int(s.pred[r, c]))
-        if s.gt is not None:
-            out["true class"] = class_text(sp, int(s.gt[r, c]))
+        inst = s.is_instances
+        if inst:
+            out["predicted"] = instance_text(sp, s.instances, r, c)
+            out["true class"] = (gt_instance_text(sp, int(s.gt_instances[r, c]))
+                                 if s.gt_instances is not None else "no ground truth")
         else:
-            out["true class"] = "no ground truth"
+            out["predicted"] = class_text(sp, int(s.pred[r, c]))
+            out["true class"] = (class_text(sp, int(s.gt[r, c])) if s.gt is not None
+                                 else "no ground truth")
         f = s.field
         out["boundary prob."] = f"{float(f.boundary[r, c]):.3f}"
         b = int(f.bins()[r, c])
@@ -92,15 +114,20 @@ class InspectorPanel(QWidget):
             out["direction"] = f"bin {b} {glyph(dr, dc)} ({dr:+d}, {dc:+d}), p = {conf:.2f}"
         res = st.result
         if res is not None:
-            out["refined"] = class_text(sp, int(res.refined[r, c]))
+            if inst:
+                out["refined"] = (instance_text(sp, res.instances.after, r, c)
+                                  if res.instances is not None else "–")
+            else:
+                out["refined"] = class_text(sp, int(res.refined[r, c]))
             o_r, o_c = (int(v) for v in res.offsets[:, r, c])
             out["offset"] = f"({o_r:+d}, {o_c:+d}) at this setting"
             src = res.source_of(r, c)
             if src is None:
                 out["label from"] = "itself (does not move)"
             else:
-                out["label from"] = (f"(row {src[0]}, col {src[1]}): "
-                                     f"{class_text(sp, int(s.pred[src]))}")
+                what = (instance_text(sp, s.instances, *src) if inst
+                        else class_text(sp, int(s.pred[src])))
+                out["label from"] = f"(row {src[0]}, col {src[1]}): {what}"
         return out
 
 

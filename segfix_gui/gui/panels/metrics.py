@@ -16,6 +16,7 @@ from ..compute import table_rows
 
 TITLE = "Metrics"
 AREA = "right"
+GROUP = "right-numbers"  # with Instances (instance mode)
 COLUMNS = ("class", "IoU before", "IoU after", "Δ")
 SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F"))
 GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
@@ -172,6 +173,10 @@ class MetricsPanel(QWidget):
             self.counts.setText("refining…")
             return
         c = st.result.counts
+        if st.sample.is_instances:
+            self.counts.setText(f"instance mode: the figures per instance are in the Instances "
+                                f"panel ({st.result.moving:,} pixels moved)")
+            return
         if st.sample.gt is None:
             self.counts.setText(f"no ground truth: {c['changed']:,} pixels changed "
                                 f"({st.result.moving:,} moved)")

@@ -1,0 +1,324 @@
+"""Instances (instance mode): every predicted instance with its class, score, and mask IoU /
+boundary F-score to its matched ground-truth instance before → after refinement; a score
+threshold that hides instances; selecting one zooms the views to it and highlights it.
+
+The outlines are drawn here too, through ``Canvas.add_overlay``: one
+:class:`~segfix_gui.gui.outlines.OutlineItem` per view for the predicted masks (the "before"
+side) and one for the refined masks (the "after" side), in each instance's class colour.
+Every figure is ``segfix_gui.core.instances.compare_instances``'s (held by the state).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget,
+                               QVBoxLayout, QWidget)
+
+from ..instances import instance_class_names, instance_colours
+from ..outlines import OutlineItem
+from .controls import UnitSlider
+from .metrics import FLAT, NumItem, delta_colour
+
+TITLE = "Instances"
+AREA = "right"
+GROUP = "right-numbers"
+COLUMNS = ("class", "score", "mask IoU", "boundary F")
+CLASS, SCORE, IOU, BF = range(4)
+INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
+BEFORE_ROLE = Qt.ItemDataRole.UserRole + 2
+AFTER_ROLE = Qt.ItemDataRole.UserRole + 3
+ZOOM_MARGIN = 0.35  # of the instance's larger side, around it when it is selected
+MIN_MARGIN = 12     # pixels
+SCORE_TIP = "Instances scored below this are hidden (in the list and the views)"
+
+
+def _num(v) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def change_text(before, after) -> str:
+    """``"81.2 → 88.1"`` (percent), ``"81.2"`` without an "after", ``"no match"`` without a
+    match."""
+    b, a = _num(before), _num(after)
+    if b is None:
+        return "no match"
+    if a is None:
+        return f"{100 * b:.1f}"
+    return f"{100 * b:.1f} → {100 * a:.1f}"
+
+
+class InstancesPanel(QWidget):
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+        self.state = st = window.state
+        self.summary = QLabel("Open instance predictions: File ▸ Open instance sample (Ctrl+I), "
+                              "or segfix-gui --image F --instances F_pred.txt --offsets F")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.score = UnitSlider(SCORE_TIP)
+        self.score.on_change(st.set_min_score)
+        srow = QHBoxLayout()
+        lab = QLabel("Hide under score")
+        lab.setToolTip(SCORE_TIP)
+        srow.addWidget(lab)
+        srow.addWidget(self.score, 1)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(CLASS, QHeaderView.ResizeMode.Stretch)
+        for c in (SCORE, IOU, BF):
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        for c, tip in ((IOU, "Mask IoU (%) to the matched ground-truth instance, before → after "
+                             "refinement; sorts by the change"),
+                       (BF, "Boundary F-score (%) to the matched ground-truth instance, before → "
+                            "after; sorts by the change")):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        self.table.setSortingEnabled(True)
+        self.table.sortItems(SCORE, Qt.SortOrder.DescendingOrder)
+        self.table.itemSelectionChanged.connect(self._picked)
+        self.hint = QLabel("Select an instance to zoom to it. Ground truth is matched on the "
+                           "predicted masks (same label, highest IoU, by descending score).")
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #888;")
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.summary)
+        lay.addLayout(srow)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.hint)
+
+        cv = window.canvas
+        self.before_items = cv.add_overlay(lambda _v: OutlineItem(), side="before")
+        self.after_items = cv.add_overlay(lambda _v: OutlineItem(), side="after")
+        self._colours = None
+        self._names: list[str] = []
+        self._zoomed: int | None = None
+        st.sampleChanged.connect(self._on_sample)
+        st.resultChanged.connect(self._on_result)
+        st.instancesChanged.connect(self._on_view)
+        st.classesChanged.connect(self._on_view)
+        st.settingChanged.connect(self._summary)
+        self.score.set_value(st.min_score)
+
+    # --- helpers tests and other panels read --------------------------------------------------
+    def active(self) -> bool:
+        s = self.state.sample
+        return s is not None and s.is_instances
+
+    def comparison(self):
+        """The figures shown: the current result's comparison, else the masks' alone."""
+        st = self.state
+        if st.result is not None and st.result.instances is not None:
+            return st.result.instances.comparison
+        return st.inst_base.comparison if st.inst_base is not None else None
+
+    def row_of(self, index: int) -> int | None:
+        for r in range(self.table.rowCount()):
+            if self.index_at(r) == index:
+                return r
+        return None
+
+    def index_at(self, row: int) -> int | None:
+        item = self.table.item(row, CLASS)
+        return None if item is None else int(item.data(INDEX_ROLE))
+
+    def visible_indices(self) -> list[int]:
+        return [self.index_at(r) for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
+
+    # --- state -> widgets ---------------------------------------------------------------------
+    def _on_sample(self) -> None:
+        st = self.state
+        self.table.setSortingEnabled(False)
+        self.table.clearContents()
+        if not self.active():
+            self.table.setRowCount(0)
+            self.table.setSortingEnabled(True)
+            self._colours = None
+            for item in self.before_items + self.after_items:
+                item.set_outlines(None)
+            self._summary()
+            return
+        inst = st.sample.instances
+        self._colours = instance_colours(inst, st.sample.space)
+        self._names = instance_class_names(inst, st.sample.space)
+        self.table.setRowCount(len(inst))
+        for i in range(len(inst)):
+            name = NumItem(self._names[i], self._names[i])
+            name.setData(INDEX_ROLE, i)
+            name.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            r, g, b = (int(v) for v in self._colours[i])
+            name.setData(Qt.ItemDataRole.DecorationRole, _swatch(r, g, b))
+            mask = f"mask {inst.names[i]}, " if inst.names else ""
+            name.setToolTip(f"instance {i + 1} of the _pred.txt: {mask}label id "
+                            f"{int(inst.label_ids[i])}")
+            score = NumItem(float(inst.scores[i]), f"{inst.scores[i]:.3g}")
+            cells = (name, score, NumItem(None, ""), NumItem(None, ""))
+            for c, item in enumerate(cells):
+                self.table.setItem(i, c, item)
+        self._fill_figures()
+        self.table.setSortingEnabled(True)
+        for item in self.after_items:
+            item.set_outlines(None)
+        self._on_view()
+
+    def _on_result(self) -> None:
+        if not self.active():
+            return
+        self.table.setSortingEnabled(False)
+        self._fill_figures()
+        self.table.setSortingEnabled(True)
+        self._draw()
+        self._summary()
+
+    def _fill_figures(self) -> None:
+        """The IoU and boundary F cells, from the comparison (before → after)."""
+        cmp = self.comparison()
+        if cmp is None:
+            columns = ((IOU, None, None, ""), (BF, None, None, ""))
+        else:
+            columns = ((IOU, cmp.iou_before, cmp.iou_after, "mask IoU"),
+                       (BF, cmp.bf_before, cmp.bf_after, f"boundary F ({cmp.tol:g} px)"))
+        for r in range(self.table.rowCount()):
+            i = self.index_at(r)
+            for c, before, after, what in columns:
+                item = self.table.item(r, c)
+                b = None if before is None else _num(before[i])
+                a = None if after is None else _num(after[i])
+                d = None if a is None or b is None else a - b
+                item.setData(BEFORE_ROLE, b)
+                item.setData(AFTER_ROLE, a)
+                item.setData(Qt.ItemDataRole.UserRole, d)  # sorts by the change
+                item.setForeground(QBrush(FLAT if d is None else delta_colour(d)))
+                if cmp is None:
+                    item.setText("–")
+                    item.setToolTip("no ground truth: open an instanceIds PNG for the figures")
+                elif b is None:
+                    item.setText("no match")
+                    item.setToolTip("no ground-truth instance of this class overlaps it")
+                else:
+                    item.setText(change_text(b, a))
+                    tip = f"{what} to ground-truth instance {int(cmp.matched_gt[i])}: {100 * b:.2f}"
+                    if a is not None:
+                        tip += f" → {100 * a:.2f} ({100 * d:+.2f})"
+                    item.setToolTip(tip)
+
+    def _on_view(self) -> None:
+        """Score threshold, hidden classes or selection changed."""
+        if not self.active():
+            return
+        st = self.state
+        shown = st.shown_instances()
+        for r in range(self.table.rowCount()):
+            self.table.setRowHidden(r, not shown[self.index_at(r)])
+        self.score.set_value(st.min_score)
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        row = self.row_of(st.selected) if st.selected is not None else None
+        if row is not None:
+            self.table.selectRow(row)
+            self.table.scrollToItem(self.table.item(row, CLASS))
+        self.table.blockSignals(False)
+        self._draw()
+        self._summary()
+        if st.selected is not None and st.selected != self._zoomed:
+            self.zoom_to(st.selected)
+        self._zoomed = st.selected
+
+    def _draw(self) -> None:
+        st = self.state
+        if not self.active():
+            return
+        shown = st.shown_instances()
+        shape = st.sample.shape
+        base = st.inst_base.outlines.segments
+        for item in self.before_items:
+            item.set_outlines(base, self._colours, shown, st.selected, shape)
+        res = st.result.instances if st.result is not None else None
+        for item in self.after_items:
+            if res is None:
+                item.set_outlines(None)
+            else:
+                item.set_outlines(res.outlines.segments, self._colours, shown, st.selected, shape)
+
+    def _summary(self) -> None:
+        st = self.state
+        if not self.active():
+            if st.sample is not None:
+                self.summary.setText("<span style='color:#999'>The open sample is a label map. "
+                                     "Instance predictions: File ▸ Open instance sample "
+                                     "(Ctrl+I).</span>")
+            return
+        inst = st.sample.instances
+        n = len(inst)
+        shown = int(st.shown_instances().sum())
+        parts = [f"<b>{n}</b> instance{'s' if n != 1 else ''}, {shown} shown"]
+        cmp = self.comparison()
+        if cmp is None:
+            parts.append("no ground truth")
+        else:
+            parts.append(f"{int(np.count_nonzero(cmp.matched_gt))} matched to ground truth")
+        res = st.result.instances if st.result is not None else None
+        if res is not None:
+            when = st.result.setting.describe(hard=st.sample.field.is_hard)
+            stale = "" if st.result_is_current() else (
+                " <span style='color:#e0a000'>(an older setting: press R)</span>")
+            parts.append(f"{int(res.changed.sum())} masks changed at {when}{stale}")
+        else:
+            parts.append("refining…")
+        self.summary.setText(" · ".join(parts))
+
+    # --- widgets -> state ---------------------------------------------------------------------
+    def _picked(self) -> None:
+        rows = {i.row() for i in self.table.selectedItems()}
+        if not rows:
+            self.state.select_instance(None)
+            return
+        self.state.select_instance(self.index_at(min(rows)))
+
+    def select(self, index: int) -> None:
+        """Select instance ``index`` as a click on its row would."""
+        row = self.row_of(index)
+        if row is not None:
+            self.table.selectRow(row)
+
+    def box_of(self, index: int) -> tuple[int, int, int, int] | None:
+        """``(row0, col0, row1, col1)``: the instance's mask box before, and after refinement
+        when there is a result (``core.instances.mask_bbox``), together."""
+        st = self.state
+        boxes = [st.inst_base.outlines.boxes[index]]
+        if st.result is not None and st.result.instances is not None:
+            boxes.append(st.result.instances.outlines.boxes[index])
+        boxes = [b for b in boxes if b is not None]
+        if not boxes:
+            return None
+        b = np.array(boxes)
+        return int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 2].max()), int(b[:, 3].max())
+
+    def zoom_to(self, index: int) -> None:
+        box = self.box_of(index)
+        if box is None:
+            return
+        r0, c0, r1, c1 = box
+        m = max(MIN_MARGIN, ZOOM_MARGIN * max(r1 - r0, c1 - c0))
+        self.window.canvas.left.vb.setRange(xRange=(c0 - m, c1 + m), yRange=(r0 - m, r1 + m),
+                                            padding=0)
+
+
+def _swatch(r: int, g: int, b: int):
+    from PySide6.QtGui import QColor, QIcon, QPixmap
+
+    pm = QPixmap(12, 12)
+    pm.fill(QColor(r, g, b))
+    return QIcon(pm)
+
+
+def create(window) -> QWidget:
+    return InstancesPanel(window)

@@ -318,6 +318,17 @@ def test_open_instance_sample_dialog_and_tune_note(opened, fx):
     assert opened.panels["controls"].space.currentText() == "cityscapes"
 
 
+def test_exports_in_instance_mode(opened, tmp_path, fx, dialogs):
+    mask = fx["pred_txt"].parent / opened.state.sample.instances.names[0]
+    before = mask.read_bytes()
+    assert not opened.export("view", str(mask))  # an input mask is never overwritten
+    assert "never overwritten" in dialogs[-1] and mask.read_bytes() == before
+    assert not opened.export("refined", str(tmp_path / "r.png"))  # label maps only
+    assert "segfix refine-instances" in dialogs[-1]
+    assert opened.export("view", str(tmp_path / "view.png"))
+    assert read_image(tmp_path / "view.png").std() > 10
+
+
 def test_inspector_names_instances(opened, qtbot):
     st = opened.state
     i = 0

@@ -18,11 +18,21 @@ from .sample import Sample
 CSV_COLUMNS = ("class", "iou_before", "iou_after", "delta")
 
 
+def input_files(sample: Sample) -> list[Path]:
+    """Every file the sample was read from (an instance sample's mask PNGs included)."""
+    sp = sample.paths
+    files = [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances)
+             if p is not None]
+    if sample.is_instances and sp.instances is not None and sample.instances.names:
+        files += [Path(sp.instances).parent / n for n in sample.instances.names]
+    return files
+
+
 def check_not_input(path, sample: Sample) -> None:
     """Refuse to write onto one of the sample's input files."""
     target = Path(path).resolve()
-    for p in (sample.paths.image, sample.paths.pred, sample.paths.offsets, sample.paths.gt):
-        if p is not None and Path(p).resolve() == target:
+    for p in input_files(sample):
+        if p.resolve() == target:
             raise InputError(path, "is one of the open sample's input files; inputs are never "
                                    "overwritten — choose another name")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from .compute import Loaded, Result, Setting, SetRow, evaluate_set, initial_setting, load, refine
@@ -192,8 +193,6 @@ class ViewerState(QObject):
 
     def shown_instances(self):
         """``(N,)`` bool: instances at or above ``min_score`` whose class is not hidden."""
-        import numpy as np
-
         s = self.sample
         if s is None or not s.is_instances:
             return np.zeros(0, bool)

@@ -569,6 +569,10 @@ class MainWindow(QMainWindow):
         if st.sample is None:
             self.show_error("nothing to export: open a sample first")
             return False
+        if what in ("refined", "csv") and st.sample.is_instances:
+            self.show_error("instance mode: the refined instances are written by "
+                            "segfix refine-instances (the window exports the view and the offsets)")
+            return False
         if what in ("refined", "csv") and not st.result_is_current():
             self.show_error("the refinement is not up to date with the current setting: "
                             "press Refine (R) first")

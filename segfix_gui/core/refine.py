@@ -104,7 +104,8 @@ def _refine_torch(labels: np.ndarray, offsets: np.ndarray, device: str) -> np.nd
     import torch
 
     h, w = offsets.shape[1:]
-    off = torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64)).to(device)
+    # send the small integers as they are; widen on the device
+    off = torch.from_numpy(np.require(offsets, requirements=("C", "W"))).to(device).long()
     rows = torch.arange(h, device=device).view(h, 1)
     cols = torch.arange(w, device=device).view(1, w)
     src = (rows + off[0]).clamp_(0, h - 1) * w + (cols + off[1]).clamp_(0, w - 1)

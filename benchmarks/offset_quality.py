@@ -156,8 +156,10 @@ def main() -> int:
             changed = (after != coarse) & valid
             changes[g][0] += int((changed & ~right_before & right_after).sum())
             changes[g][1] += int((changed & right_before & ~right_after).sum())
-        print(f"\r{i + 1}/{len(pairs)} images", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+        if sys.stderr.isatty():
+            print(f"\r{i + 1}/{len(pairs)} images", end="", file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
 
     base = _merge(space, before)
     o5, o2 = _merge(space, oracle5), _merge(space, oracle2)

@@ -31,9 +31,9 @@ def add_parser(sub) -> None:
     p.add_argument("--direction-width", type=positive_float, default=None,
                    help="pixels within this distance learn directions (default: 4)")
     p.add_argument("--near-weight", type=float, default=None,
-                   help="extra direction-loss weight of pixels ≤1.5 px from the border (default: 2)")
+                   help="extra direction-loss weight of pixels ≤1.5 px from the border (default: 4)")
     p.add_argument("--cos-weight", type=float, default=None,
-                   help="weight of the expected-cosine direction loss (default: 0)")
+                   help="weight of the expected-cosine direction loss (default: 1)")
     p.add_argument("--crop", type=positive_int, nargs=2, default=None, metavar=("H", "W"),
                    help="training crop (default: 288 288)")
     p.add_argument("--no-pretrained", action="store_true",

@@ -50,8 +50,8 @@ class TrainOptions:
     weight_decay: float = 1e-4
     boundary_width: float = 2.0
     direction_width: float = 4.0
-    near_weight: float = 2.0
-    cos_weight: float = 0.0      # weight of the expected-cosine direction loss
+    near_weight: float = 4.0
+    cos_weight: float = 1.0      # weight of the expected-cosine direction loss
     pretrained: bool = True
     seed: int = 0
     val_every: int = 1

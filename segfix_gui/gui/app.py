@@ -5,6 +5,7 @@ Usage::
     segfix-gui                                   # empty window; File ▸ Open or drop files
     segfix-gui --demo                            # the bundled demo sample
     segfix-gui --image F --pred F --offsets F [--gt F] [--label-space NAME]
+    segfix-gui --image F --pred F [--gt F]       # no offsets: Refine ▸ Predict offsets (Ctrl+Shift+P)
     segfix-gui --image DIR --pred DIR --offsets DIR [--gt DIR]   # a set, paired by file stem
     segfix-gui --folder DIR                      # a set: DIR/preds, DIR/offsets, [DIR/images, DIR/gt]
     segfix-gui --image F --instances F_pred.txt --offsets F [--gt-instances F]   # instance mode
@@ -26,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--demo", action="store_true", help="open the bundled demo sample")
     src.add_argument("--image", metavar="F", help="the RGB image (optional)")
     src.add_argument("--pred", metavar="F", help="the prediction: a label map PNG")
-    src.add_argument("--offsets", metavar="F", help="the offset field (.npz or openseg .mat)")
+    src.add_argument("--offsets", metavar="F", help="the offset field (.npz or openseg .mat); "
+                     "optional for one sample with --image: Refine ▸ Predict offsets makes it")
     src.add_argument("--gt", metavar="F", help="the ground truth label map (optional)")
     src.add_argument("--folder", metavar="DIR", help="a set folder with preds/ and offsets/ "
                      "(and optional images/, gt/) sub-folders")
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     elif any(files):
         paths = SamplePaths(image=args.image, pred=args.pred, offsets=args.offsets, gt=args.gt)
         if args.screenshot and paths.missing():
-            print("segfix-gui: error: --pred and --offsets are both needed", file=sys.stderr)
+            print("segfix-gui: error: --pred is needed (--offsets is optional: without it, "
+                  "Refine ▸ Predict offsets makes them from the image)", file=sys.stderr)
             return 2
         win.open_paths(paths, args.label_space)
     win.show()

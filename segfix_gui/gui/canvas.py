@@ -123,7 +123,8 @@ class Canvas(QWidget):
                 v.layers.image.setImage(s.image, autoLevels=False, levels=(0, 255))
         ids, self._by_eval = display_ids(s.pred, s.space)
         self._label_lut = label_lut(s.space, self.state.hidden, by_eval=self._by_eval)
-        heat = heat_image(s.field.boundary)
+        heat = heat_image(s.field.boundary if s.field is not None
+                          else np.zeros(s.shape, np.float32))
         for v in self.views:
             set_lut_image(v.layers.labels_before, ids, self._label_lut)
             set_lut_image(v.layers.heat, heat, self._heat_lut)

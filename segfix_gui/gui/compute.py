@@ -51,6 +51,8 @@ class Setting:
 def initial_setting(sample: Sample, *, device: str = "auto") -> Setting:
     """The field's recommended setting (else threshold 0.5, scale 2, direction 0); instance
     samples start at scale 1, as the original refines instance masks."""
+    if sample.field is None:
+        return Setting(device=device)
     s = sample.field.setting()
     scale = INSTANCE_SCALE if sample.is_instances else s["scale"]
     return Setting(s["threshold"], scale, s["min_direction_prob"], device)
@@ -136,6 +138,36 @@ class Result:
         return None
 
 
+def _offsets(sample: Sample, setting: Setting) -> np.ndarray:
+    """(2, H, W) int16 offsets of ``sample`` at ``setting``; all zero without a field."""
+    if sample.field is None:
+        return np.zeros((2, *sample.shape), np.int16)
+    return sample.field.to_offsets(**setting.offsets_kwargs())
+
+
+NETWORK_SOURCE = "predicted by the bundled offset network"
+
+
+def predict_field(image: np.ndarray, *, weights=None, device: str = "auto",
+                  check: Callable = _nothing, report: Callable = _nothing):
+    """Predict an :class:`OffsetField` for an (H, W, 3) uint8 RGB ``image`` with
+    :class:`segfix_gui.model.OffsetPredictor` (the bundled weights unless ``weights``).
+
+    The field carries the network's ``recommended`` setting. Raises InputError (one line)
+    when the weights are missing or unreadable.
+    """
+    from ..model import OffsetPredictor
+
+    report(0, 2, "loading the offset network")
+    predictor = OffsetPredictor(weights, device=device)
+    check()
+    report(1, 2, "predicting offsets")
+    field = predictor.predict(image)
+    check()
+    report(2, 2, "offsets predicted")
+    return field
+
+
 def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing,
          report: Callable = _nothing) -> Loaded:
     """Read a sample and compute its numbers before refinement (an instance sample when
@@ -194,7 +226,7 @@ def refine(sample: Sample, setting: Setting, *, base: Baseline | None = None,
     space = sample.space
     base = base or baseline(sample)
     report(0, 3, "offsets")
-    offsets = sample.field.to_offsets(**setting.offsets_kwargs())
+    offsets = _offsets(sample, setting)
     check()
     report(1, 3, "refining")
     device = resolve_device(setting.device)
@@ -279,6 +311,11 @@ def evaluate_set(samples: list[SamplePaths], space, setting: Setting, *, check: 
             s = load_sample(paths, space)
         except InputError as err:
             rows.append(SetRow(i, paths.title, error=str(err)))
+            continue
+        if s.field is None:
+            rows.append(SetRow(i, paths.title, error=str(InputError(
+                paths.pred, "no offsets given for this prediction (open it and use Predict "
+                            "offsets)"))))
             continue
         if s.gt is None:
             rows.append(SetRow(i, paths.title))

@@ -54,6 +54,8 @@ def export_offsets(path, sample: Sample, setting: Setting) -> None:
     if suffix not in (".npz", ".mat"):
         raise InputError(path, "offsets are written as .npz or .mat")
     f = sample.field
+    if f is None:
+        raise InputError(path, "this sample has no offsets yet (Offsets ▸ Predict offsets first)")
     rec = dict(f.recommended)
     if not f.is_hard:
         rec.update(threshold=setting.threshold, min_direction_prob=setting.min_direction_prob,

@@ -61,7 +61,8 @@ class SamplePaths:
         return self.instances is not None
 
     def missing(self) -> list[str]:
-        need = ("instances", "offsets") if self.is_instances else ("pred", "offsets")
+        # a semantic sample may come without offsets (the window can predict them)
+        need = ("instances", "offsets") if self.is_instances else ("pred",)
         return [p for p in need if getattr(self, p) is None]
 
     def as_instances(self) -> "SamplePaths":
@@ -103,7 +104,8 @@ class Sample:
     ----------
     space : LabelSpace
     pred : ndarray of shape (H, W), integer ids (uint8 or uint16)
-    field : OffsetField of shape (H, W)
+    field : OffsetField of shape (H, W), or None: no offsets yet (refining changes nothing
+        until the window's "Predict offsets" installs one)
     image : ndarray of shape (H, W, 3), uint8, or None
     gt : ndarray of shape (H, W), integer ids, or None
     paths : SamplePaths it came from
@@ -114,13 +116,18 @@ class Sample:
 
     space: LabelSpace
     pred: np.ndarray
-    field: OffsetField
+    field: OffsetField | None
     image: np.ndarray | None = None
     gt: np.ndarray | None = None
     paths: SamplePaths = field(default_factory=SamplePaths)
     pred_is_colour: bool = False
     instances: object | None = None
     gt_instances: np.ndarray | None = None
+    field_source: str | None = None   # where an in-memory field came from (e.g. the network)
+
+    @property
+    def has_field(self) -> bool:
+        return self.field is not None
 
     @property
     def is_instances(self) -> bool:
@@ -155,9 +162,16 @@ class Sample:
         if "prediction" not in have:
             lines.append(("prediction", _file_text(self.paths.pred, short)))
         if "offsets" not in have:
-            kind = ("hard offsets, already thresholded" if self.field.is_hard
-                    else f"boundary + K={self.field.k} direction probabilities")
-            lines.append(("offsets", f"{_file_text(self.paths.offsets, short)} ({kind})"))
+            if self.field is None:
+                lines.append(("offsets", "none yet — Offsets ▸ Predict offsets (Ctrl+Shift+P)"
+                              if self.image is not None else
+                              "none (and no image to predict them from)"))
+            else:
+                kind = ("hard offsets, already thresholded" if self.field.is_hard
+                        else f"boundary + K={self.field.k} direction probabilities")
+                where = (self.field_source if self.field_source and self.paths.offsets is None
+                         else _file_text(self.paths.offsets, short))
+                lines.append(("offsets", f"{where} ({kind})"))
         if "ground truth" not in have:
             lines.append(("ground truth", _file_text(self.paths.gt, short) if self.gt is not None
                           else "none (no IoU; changes shown as 'changed')"))
@@ -175,6 +189,7 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
     """Read and check the files of one sample.
 
     ``field`` may be given instead of ``paths.offsets`` (an offset field made in memory).
+    With neither, the sample has no offsets (``field`` None) and refining changes nothing.
     Raises InputError (one line, naming the file) for anything unreadable or mismatched.
     """
     from ..cli.refine import read_prediction
@@ -185,13 +200,11 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
     if paths.pred is None:
         raise InputError(None, "no prediction given")
     pred, colour = read_prediction(paths.pred, space)
-    if field is None:
-        if paths.offsets is None:
-            raise InputError(paths.pred, "no offsets given for this prediction")
+    if field is None and paths.offsets is not None:
         field = read_offsets(paths.offsets)
     h, w = pred.shape
     pred_name = Path(paths.pred).name
-    if field.shape != (h, w):
+    if field is not None and field.shape != (h, w):
         raise InputError(paths.offsets, f"offsets are {field.shape[0]}×{field.shape[1]} but the "
                                         f"prediction {pred_name} is {h}×{w}")
     image = None

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from .compute import Loaded, Result, Setting, SetRow, evaluate_set, initial_setting, load, refine
+from .compute import (NETWORK_SOURCE, Loaded, Result, Setting, SetRow, evaluate_set, initial_setting,
+                      load, predict_field, refine)
 from .sample import Sample, SamplePaths
 from .workers import Runner
 
@@ -133,6 +134,51 @@ class ViewerState(QObject):
         self.sampleChanged.emit()
         self.settingChanged.emit()
         self.classesChanged.emit()
+        self.request_refine()
+
+    # --- offsets from the network -------------------------------------------------------------
+    def can_predict_offsets(self) -> tuple[bool, str]:
+        """Whether "Predict offsets" applies to the open sample, and why not."""
+        s = self.sample
+        if s is None:
+            return False, "Open a sample first"
+        if s.is_instances:
+            return False, "Instance samples are opened with their offsets"
+        if s.image is None:
+            return False, "Needs the sample's image: the network predicts offsets from the RGB image"
+        if s.field is not None:
+            return True, "Replace the loaded offsets with the bundled network's prediction"
+        return True, "Predict offsets from the image with the bundled network"
+
+    def predict_offsets(self, *, weights=None, on_done=None) -> None:
+        """Predict the open sample's offsets with the offset network in the background
+        (progress and cancel through the runner's ``"predict"`` lane), then install the field
+        and refine at its recommended setting. Failures (e.g. missing weights) emit ``failed``."""
+        ok, _why = self.can_predict_offsets()
+        if not ok:
+            return
+        sample, device = self.sample, self.setting.device
+
+        def done(field):
+            if sample is self.sample:
+                self.install_field(field, source=NETWORK_SOURCE)
+            if on_done is not None:
+                on_done(field)
+
+        self.runner.submit("predict", lambda job: predict_field(
+            sample.image, weights=weights, device=device, check=job.check, report=job.report),
+            on_done=done, on_error=self._fail, label="predicting offsets")
+
+    def install_field(self, field, *, source: str | None = None) -> None:
+        """Give the open sample ``field`` (same size) and refine at its recommended setting."""
+        if self.sample is None:
+            return
+        self.runner.cancel("refine")
+        self.sample = replace(self.sample, field=field, field_source=source)
+        self.result = None
+        self.setting = initial_setting(self.sample, device=self.setting.device)
+        self.sampleChanged.emit()
+        self.settingChanged.emit()
         self.request_refine()
 
     # --- setting and refinement ---------------------------------------------------------------

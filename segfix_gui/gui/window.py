@@ -98,6 +98,8 @@ class MainWindow(QMainWindow):
         self._build_status()
         self.state.failed.connect(self.show_error)
         self.state.sampleChanged.connect(self._on_sample)
+        self.state.sampleChanged.connect(self._sync_predict)
+        self._sync_predict()
         self._start_probe()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt name
@@ -202,6 +204,11 @@ class MainWindow(QMainWindow):
         self.auto_action.setChecked(st.auto)
         st.settingChanged.connect(lambda: self.auto_action.setChecked(st.auto))
         a("cancel", "Cancel running work", lambda: st.runner.cancel(), keys=("Escape",), menu="refine")
+        self.predict_action = a(
+            "predict_offsets", "&Predict offsets (offset network)", self.predict_offsets,
+            keys=("Ctrl+Shift+P",), menu="refine",
+            tip="Predict the offsets from the image with the bundled offset network")
+        self.menus["refine"].setToolTipsVisible(True)
         a("tune", "&Tune: sweep thresholds × scales…", lambda: self.show_panel("tune"),
           keys=("Ctrl+T",), menu="refine", tip="Show the Tune panel (sweep the open set and pick "
                                                "a setting from the curves)")
@@ -356,6 +363,21 @@ class MainWindow(QMainWindow):
         if front in self.docks and not self.docks[front].isHidden():
             self.docks[front].raise_()
         self.loaded.emit()
+
+    def _sync_predict(self) -> None:
+        ok, why = self.state.can_predict_offsets()
+        self.predict_action.setEnabled(ok)
+        self.predict_action.setToolTip(why)
+
+    def predict_offsets(self) -> None:
+        """Offsets ▸ Predict offsets: the bundled network, in the background (progress and
+        cancel in the status bar); the field is installed and refined at its recommended
+        setting. Missing or broken weights give a dialog with the one-line error."""
+        ok, why = self.state.can_predict_offsets()
+        if not ok:
+            self.status_text.setText(why)
+            return
+        self.state.predict_offsets()
 
     def show_panel(self, name: str) -> None:
         """Show a panel's dock (if closed or hidden) and bring it to the front."""
@@ -645,7 +667,10 @@ class OpenSampleDialog(QDialog):
         self.edits = {}
         for part in parts:
             edit = QLineEdit(getattr(current, part) or "")
-            edit.setPlaceholderText("optional" if part in ("image", "gt", "gt_instances") else "required")
+            edit.setPlaceholderText(
+                "optional" if part in ("image", "gt", "gt_instances") else
+                "optional: Refine ▸ Predict offsets makes them from the image"
+                if part == "offsets" and "pred" in parts else "required")
             btn = QToolButton()
             btn.setText("…")
             btn.clicked.connect(lambda _=False, p=part, e=edit: self._browse(p, e))

@@ -111,6 +111,9 @@ class ControlsPanel(QWidget):
         row.addWidget(self.auto)
         row.addWidget(self.cancel_btn)
         form.addRow(row)
+        self.predict_btn = QPushButton("Predict offsets")
+        self.predict_btn.clicked.connect(window.predict_offsets)
+        form.addRow(self.predict_btn)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         form.addRow(self.note)
@@ -181,7 +184,10 @@ class ControlsPanel(QWidget):
         _quiet(self.scale.setValue, self.scale, s.scale)
         _quiet(self.device.setCurrentIndex, self.device, self.device.findData(s.device))
         _quiet(self.auto.setChecked, self.auto, st.auto)
-        hard = st.sample is not None and st.sample.field.is_hard
+        hard = st.sample is not None and st.sample.field is not None and st.sample.field.is_hard
+        ok, why = st.can_predict_offsets()
+        self.predict_btn.setEnabled(ok)
+        self.predict_btn.setToolTip(f"{why} (Ctrl+Shift+P)")
         for w in (self.threshold, self.direction, self.threshold_label, self.direction_label):
             w.setEnabled(not hard)
             w.setToolTip(HARD_TIP if hard else (THRESHOLD_TIP if w in (self.threshold, self.threshold_label)

@@ -103,12 +103,16 @@ class InspectorPanel(QWidget):
             out["true class"] = (class_text(sp, int(s.gt[r, c])) if s.gt is not None
                                  else "no ground truth")
         f = s.field
-        out["boundary prob."] = f"{float(f.boundary[r, c]):.3f}"
-        b = int(f.bins()[r, c])
-        if f.is_hard:
+        if f is None:
+            out["boundary prob."] = "no offsets yet"
+            out["direction"] = "–"
+        elif f.is_hard:
+            out["boundary prob."] = f"{float(f.boundary[r, c]):.3f}"
             dr, dc = (int(v) for v in f.hard[:, r, c])
             out["direction"] = f"{glyph(dr, dc)} ({dr:+d}, {dc:+d}) hard offset"
         else:
+            out["boundary prob."] = f"{float(f.boundary[r, c]):.3f}"
+            b = int(f.bins()[r, c])
             dr, dc = (int(v) for v in direction_table(f.k)[b])
             conf = float(f.direction_confidence()[r, c])
             out["direction"] = f"bin {b} {glyph(dr, dc)} ({dr:+d}, {dc:+d}), p = {conf:.2f}"

@@ -89,7 +89,7 @@ class SamplesPanel(QWidget):
         self.table.setSortingEnabled(True)
         self._sort()
         if st.set_rows_setting is not None:
-            hard = st.sample is not None and st.sample.field.is_hard
+            hard = st.sample is not None and st.sample.field is not None and st.sample.field.is_hard
             self.note.setText(f"{len(st.set_samples)} samples · mIoU at "
                               f"{st.set_rows_setting.describe(hard=hard)}")
         elif st.set_samples:

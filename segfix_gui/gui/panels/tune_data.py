@@ -80,6 +80,10 @@ def plan_sample(sample: Sample) -> Plan:
     """The open sample alone (its arrays, as loaded); no item without ground truth."""
     if sample.gt is None:
         return Plan([], {}, {0: None}, [sample.name], single=True)
+    if sample.field is None:
+        return Plan([], {}, {0: str(InputError(sample.paths.pred, "no offsets yet (use Predict "
+                                                                  "offsets)"))},
+                    [sample.name], single=True)
     return Plan([SweepSample("0", sample.gt, sample.pred, sample.field)], {"0": 0}, {},
                 [sample.name], single=True)
 

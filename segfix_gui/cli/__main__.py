@@ -1,0 +1,4 @@
+"""``python -m segfix_gui.cli`` runs the ``segfix`` command line."""
+from . import entry
+
+entry()

@@ -136,7 +136,9 @@ def test_demo_opens_with_honest_info(demo):
     assert st.sample.shape == (360, 480)
     assert st.sample.gt is not None and st.sample.image is not None
     header = demo.canvas.info.text()
-    assert "oracle offsets from the ground truth" in header
+    # the shipped demo: the bundled network's offsets on a simulated stride-8 prediction
+    assert "bundled offset network" in header and "recommended setting" in header
+    assert "oracle" not in header
     assert "simulated" in header
     assert st.before is not None and st.result.after is not None
 
@@ -343,7 +345,9 @@ def test_inspector_and_source_link(demo, qtbot):
     assert insp.text("label from").startswith(f"(row {sr}, col {sc})")
     x, y = demo.canvas.left.layers.link.getData()
     assert list(x) == [c + 0.5, sc + 0.5] and list(y) == [r + 0.5, sr + 0.5]
-    assert "p = 1.00" in insp.text("direction")
+    conf = float(st.sample.field.direction_confidence()[r, c])
+    assert f"p = {conf:.2f}" in insp.text("direction")
+    assert insp.text("boundary prob.") == f"{float(st.sample.field.boundary[r, c]):.3f}"
     moving = (st.result.offsets != 0).any(axis=0)
     r2, c2 = map(int, np.argwhere(~moving)[0])
     st.set_cursor((r2, c2))

@@ -16,8 +16,8 @@ What it writes (all small, a few hundred kB in all):
 
 Usage::
 
-    python tools/make_demo.py                       # oracle offsets (until the network is bundled)
-    python tools/make_demo.py --offsets network     # regenerate with the bundled network
+    python tools/make_demo.py --offsets network     # the shipped demo: the bundled network's offsets
+    python tools/make_demo.py                       # oracle offsets (the upper bound), for comparison
 
 The README in ``resources/demo/`` is written too, so its description always matches the files.
 """
@@ -40,10 +40,13 @@ ORACLE_TEXT = ("oracle offsets from the ground truth (segfix_gui.core.targets.gt
                "K=8): boundary is 1 on the band and directions are one-hot, so this shows the upper bound "
                "of SegFix, not a network's prediction; the threshold and direction-confidence controls have "
                "no effect on such a field (every band pixel moves at any threshold below 1)")
-NETWORK_TEXT = "predicted by the bundled offset network (segfix_gui.model) from the image alone"
+NETWORK_TEXT = ("predicted by the bundled offset network (segfix_gui.model.OffsetPredictor, "
+                "resources/weights/offsetnet-camvid.pt, trained on CamVid train) from the image alone; "
+                "the window opens it at the network's recommended setting (chosen on CamVid val)")
 SHORT = {"prediction": "simulated stride-8 coarse prediction (not a model's output)",
          "oracle": "oracle offsets from the ground truth (an upper bound, not a network)",
-         "network": "predicted by the bundled offset network"}
+         "network": "the bundled offset network's prediction from the image, "
+                    "opened at its recommended setting"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame", default=DEFAULT_FRAME, help="val frame stem (default: %(default)s)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     p.add_argument("--offsets", choices=("oracle", "network"), default="oracle",
-                   help="where the offset field comes from (default: oracle)")
+                   help="where the offset field comes from (default: oracle; the shipped demo uses network)")
     p.add_argument("--weights", default=None, help="network weights (default: the bundled ones)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     return p
@@ -102,6 +105,10 @@ def main(argv=None) -> int:
     else:
         field = network_field(read_image(image_path), weights=args.weights, device=args.device)
         offsets_text = NETWORK_TEXT
+        rec = field.recommended
+        if rec:
+            offsets_text += (f" (threshold {rec.get('threshold', 0.5):g}, direction confidence "
+                             f"{rec.get('min_direction_prob', 0.0):g}, scale {rec.get('scale', 2.0):g})")
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +131,17 @@ def main(argv=None) -> int:
         "offsets_short": SHORT[args.offsets],
         "made_by": "python tools/make_demo.py" + (" --offsets network" if args.offsets == "network" else ""),
     }
+    if args.offsets == "network":
+        from segfix_gui.model import bundled_weights
+
+        weights = Path(args.weights) if args.weights else bundled_weights()
+        meta["offsets_weights"] = weights.name
+        meta["offsets_recommended"] = dict(field.recommended)
+        from segfix_gui.model import read_record
+
+        record = read_record(weights)
+        meta["offsets_training"] = (f"{record['epochs']} epochs on {record.get('device', '?')}"
+                                    if "epochs" in record else "see the weights' record")
     (out / "sample.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "README.md").write_text(_readme(meta), encoding="utf-8")
     print(f"demo written to {out}")
@@ -145,10 +163,13 @@ Opened by `segfix-gui --demo`. Made by `{meta['made_by']}` (see that script); do
 
 **Where the numbers come from.** The prediction is a simulation, and the offsets are
 {'the oracle (computed from the ground truth, i.e. from the answer)' if meta['offsets_kind'] == 'oracle'
- else "a network's prediction from the image"}. The gain the window shows on this sample is therefore
+ else "the bundled network's prediction from the image (not from the answer)"}. The gain the window shows on this sample is therefore
 {'an upper bound of what SegFix can do for this simulated prediction, not what a trained offset network achieves'
- if meta['offsets_kind'] == 'oracle' else 'what the bundled network achieves on this one frame'}.
-To regenerate with the bundled offset network once it exists: `python tools/make_demo.py --offsets network`.
+ if meta['offsets_kind'] == 'oracle' else
+ "what the bundled network achieves on this one frame at its recommended setting (a small model trained for "
+ + meta.get('offsets_training', '?') + ": expect a small gain, far below the oracle's; see docs/RESULTS.md)"}.
+Regenerate: `python tools/make_demo.py --offsets network` (the bundled network, as shipped) or
+`python tools/make_demo.py` (oracle offsets from the ground truth, the upper bound).
 """
 
 

@@ -454,7 +454,7 @@ def test_broken_files_show_dialog_and_keep_sample(demo, qtbot, tmp_path, dialogs
 
 def test_exports_read_back(demo, qtbot, tmp_path, dialogs):
     st = demo.state
-    st.set_setting(threshold=0.4, scale=3.0)
+    st.set_setting(threshold=0.4, scale=3.0, min_direction_prob=0.0)  # not the demo's recommendation
     wait_result(qtbot, demo)
     assert demo.export("refined", str(tmp_path / "refined.png"))
     assert np.array_equal(read_labels(tmp_path / "refined.png", SPACE), st.result.refined)

@@ -202,3 +202,19 @@ def test_demo_offsets_are_the_networks(network):
     readme = (DEMO / "README.md").read_text(encoding="utf-8")
     assert "--offsets network" in readme and "simulation" in readme
     assert np.array_equal(read_labels(DEMO / "ground_truth.png", SPACE).shape, f.shape)
+
+
+def test_drop_image_and_prediction_opens_without_offsets(win, qtbot):
+    win.open_dropped([str(DEMO / "image.jpg"), str(DEMO / "prediction.png")])
+    qtbot.waitUntil(lambda: win.state.sample is not None and settled(win), timeout=20000)
+    s = win.state.sample
+    assert s.field is None and s.image is not None
+    assert win.actions_by_name["predict_offsets"].isEnabled()
+
+
+def test_tune_plan_skips_a_sample_without_offsets(win, qtbot):
+    from segfix_gui.gui.panels.tune_data import plan_sample
+
+    s = open_without_offsets(win, qtbot)
+    plan = plan_sample(s)
+    assert not plan.items and "no offsets yet" in plan.skipped[0]

@@ -55,7 +55,7 @@ def export_offsets(path, sample: Sample, setting: Setting) -> None:
         raise InputError(path, "offsets are written as .npz or .mat")
     f = sample.field
     if f is None:
-        raise InputError(path, "this sample has no offsets yet (Offsets ▸ Predict offsets first)")
+        raise InputError(path, "this sample has no offsets yet (Refine ▸ Predict offsets first)")
     rec = dict(f.recommended)
     if not f.is_hard:
         rec.update(threshold=setting.threshold, min_direction_prob=setting.min_direction_prob,

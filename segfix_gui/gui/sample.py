@@ -163,7 +163,7 @@ class Sample:
             lines.append(("prediction", _file_text(self.paths.pred, short)))
         if "offsets" not in have:
             if self.field is None:
-                lines.append(("offsets", "none yet — Offsets ▸ Predict offsets (Ctrl+Shift+P)"
+                lines.append(("offsets", "none yet — Refine ▸ Predict offsets (Ctrl+Shift+P)"
                               if self.image is not None else
                               "none (and no image to predict them from)"))
             else:

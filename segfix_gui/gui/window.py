@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
         self.predict_action.setToolTip(why)
 
     def predict_offsets(self) -> None:
-        """Offsets ▸ Predict offsets: the bundled network, in the background (progress and
+        """Refine ▸ Predict offsets: the bundled network, in the background (progress and
         cancel in the status bar); the field is installed and refined at its recommended
         setting. Missing or broken weights give a dialog with the one-line error."""
         ok, why = self.state.can_predict_offsets()

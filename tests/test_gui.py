@@ -22,10 +22,9 @@ pytest.importorskip("PySide6")
 # imports it once, in one thread: see test_torch_is_imported_once_before_jobs_run).
 import torch  # noqa: E402,F401
 
-from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
-import shiboken6  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from segfix_gui.core.metrics import change_codes, change_counts, evaluate_pair  # noqa: E402
 from segfix_gui.core.refine import refine_labels, source_indices  # noqa: E402
@@ -45,35 +44,11 @@ pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(),
 
 # --- fixtures ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
 
 @pytest.fixture
-def dialogs(monkeypatch):
-    """Every warning dialog's text, instead of a blocking dialog."""
-    seen: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _parent, _title, text, *a, **k:
-                                                              seen.append(text)))
-    return seen
-
-
-@pytest.fixture
-def win(qtbot, settings, dialogs):
-    from segfix_gui.gui.window import MainWindow
-
-    w = MainWindow(settings=settings)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    if shiboken6.isValid(w.runner):  # let background work end before the next test
-        w.runner.cancel()
-        qtbot.waitUntil(lambda: not any(w.runner.busy(k) for k in ("load", "refine", "set")),
-                        timeout=20000)
-        w.close()
+def win(open_window):
+    w = open_window(1400, 900)
+    return w
 
 
 def wait_result(qtbot, w):

@@ -20,8 +20,7 @@ pytest.importorskip("PySide6")
 
 import torch  # noqa: E402,F401  - imported here, on the main thread, before any window's threads
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from segfix_gui.core.instances import (compare_instances, mask_bbox, mask_outline,  # noqa: E402
                                        refine_instances)
@@ -56,25 +55,9 @@ def fx(tmp_path_factory):
 
 
 @pytest.fixture
-def dialogs(monkeypatch):
-    seen: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, text, *a, **k:
-                                                              seen.append(text)))
-    return seen
-
-
-@pytest.fixture
-def win(qtbot, tmp_path, dialogs):
-    from segfix_gui.gui.window import MainWindow
-
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.runner.cancel()
-    qtbot.waitUntil(lambda: not any(w.runner.busy(k) for k in ("load", "refine")), timeout=20000)
+def win(open_window):
+    w = open_window(1400, 900)
+    return w
 
 
 def wait_result(qtbot, w):

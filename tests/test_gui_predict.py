@@ -14,9 +14,7 @@ pytest.importorskip("PySide6")
 
 import torch  # noqa: E402,F401  (imported on the main thread before any worker exists)
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
-import shiboken6  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from segfix_gui.core.metrics import evaluate_pair  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
@@ -45,32 +43,6 @@ def network():
     return pred.predict(read_image(DEMO / "image.jpg"))
 
 
-@pytest.fixture
-def dialogs(monkeypatch):
-    seen: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, text, *a, **k:
-                                                              seen.append(text)))
-    return seen
-
-
-@pytest.fixture
-def win(qtbot, tmp_path, dialogs):
-    from segfix_gui.gui.window import MainWindow
-
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    w.state.set_setting(device="cpu")
-    yield w
-    if shiboken6.isValid(w.runner):
-        w.runner.cancel()
-        qtbot.waitUntil(lambda: not any(w.runner.busy(k) for k in ("load", "refine", "predict")),
-                        timeout=30000)
-        w.close()
-
-
 def settled(w) -> bool:
     return (w.state.result is not None and w.state.result_is_current()
             and not any(w.runner.busy(k) for k in ("load", "refine", "predict")))
@@ -84,6 +56,13 @@ def open_without_offsets(w, qtbot, *, image=True, gt=True):
                              gt=str(DEMO / "ground_truth.png") if gt else None), "camvid")
     qtbot.waitUntil(lambda: w.state.sample is not None and settled(w), timeout=20000)
     return w.state.sample
+
+
+@pytest.fixture
+def win(open_window):
+    w = open_window(1400, 900)
+    w.state.set_setting(device="cpu")
+    return w
 
 
 def test_open_without_offsets_then_predict(win, qtbot, network, dialogs):

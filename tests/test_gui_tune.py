@@ -20,8 +20,7 @@ pytest.importorskip("PySide6")
 
 import torch  # noqa: E402,F401  - on the main thread, before any window's threads (degrade uses it)
 
-from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.metrics import evaluate_pair  # noqa: E402
@@ -86,30 +85,6 @@ def engine_items(folder: Path) -> list[SweepSample]:
     return out
 
 
-@pytest.fixture
-def dialogs(monkeypatch):
-    seen: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _p, _t, text, *a, **k:
-                                                              seen.append(text)))
-    return seen
-
-
-@pytest.fixture
-def win(qtbot, tmp_path, dialogs):
-    from segfix_gui.gui.window import MainWindow
-
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1500, 1000)
-    w.show()
-    w.show_panel("tune")  # the Tune dock starts hidden
-    qtbot.waitExposed(w)
-    yield w
-    w.runner.cancel()
-    qtbot.waitUntil(lambda: not any(w.runner.busy(k) for k in ("load", "refine", "set", "sweep")),
-                    timeout=20000)
-
-
 def idle(w) -> bool:
     return not any(w.runner.busy(k) for k in ("load", "refine", "set", "sweep"))
 
@@ -145,6 +120,14 @@ def wait_refined(qtbot, w):
 
 
 # --- tests ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def win(open_window):
+    w = open_window(1500, 1000)
+    w.show_panel("tune")  # the Tune dock starts hidden
+    return w
+
 
 def test_curves_equal_engine_and_click_applies_setting(win, qtbot, sets):
     tune = open_set(win, qtbot, sets["soft"])

@@ -6,7 +6,6 @@ import json
 import math
 import sys
 
-import numpy as np
 
 from ..errors import InputError
 from ._common import add_label_space, add_workers, positive_float, run_batch

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 from ..errors import InputError
@@ -26,9 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"segfix-gui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        # TEMPORARY while sub-commands are being written in parallel: skip absent modules.
-        if importlib.util.find_spec(f"{__name__}.{name}") is None:
-            continue
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return parser
 

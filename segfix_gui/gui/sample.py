@@ -204,23 +204,25 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
         field = read_offsets(paths.offsets)
     h, w = pred.shape
     pred_name = Path(paths.pred).name
-    if field is not None and field.shape != (h, w):
-        raise InputError(paths.offsets, f"offsets are {field.shape[0]}×{field.shape[1]} but the "
-                                        f"prediction {pred_name} is {h}×{w}")
+    ref = f"the prediction {pred_name} is {h}×{w}"
+    if field is not None:
+        _check_size(paths.offsets, "offsets are", field.shape, (h, w), ref)
     image = None
     if paths.image is not None:
         image = read_image(paths.image)
-        if image.shape[:2] != (h, w):
-            raise InputError(paths.image, f"image is {image.shape[0]}×{image.shape[1]} but the "
-                                          f"prediction {pred_name} is {h}×{w}")
+        _check_size(paths.image, "image is", image.shape[:2], (h, w), ref)
     gt = None
     if paths.gt is not None:
         gt = read_labels(paths.gt, space)
-        if gt.shape != (h, w):
-            raise InputError(paths.gt, f"ground truth is {gt.shape[0]}×{gt.shape[1]} but the "
-                                       f"prediction {pred_name} is {h}×{w}")
+        _check_size(paths.gt, "ground truth is", gt.shape, (h, w), ref)
     return Sample(space=space, pred=pred, field=field, image=image, gt=gt, paths=paths,
                   pred_is_colour=colour)
+
+
+def _check_size(path, what: str, shape, expected, ref: str) -> None:
+    """InputError "<what> H×W but <ref>" when ``shape`` is not ``expected``."""
+    if tuple(shape) != tuple(expected):
+        raise InputError(path, f"{what} {shape[0]}×{shape[1]} but {ref}")
 
 
 def load_instance_sample(paths: SamplePaths) -> Sample:
@@ -245,15 +247,13 @@ def load_instance_sample(paths: SamplePaths) -> Sample:
     gt = None
     if paths.gt_instances is not None:
         gt = read_instance_gt(paths.gt_instances)
-        if gt.shape != (h, w):
-            raise InputError(paths.gt_instances, f"ground truth is {gt.shape[0]}×{gt.shape[1]} but "
-                                                 f"the offsets {off_name} are {h}×{w}")
+        _check_size(paths.gt_instances, "ground truth is", gt.shape, (h, w),
+                    f"the offsets {off_name} are {h}×{w}")
     image = None
     if paths.image is not None:
         image = read_image(paths.image)
-        if image.shape[:2] != (h, w):
-            raise InputError(paths.image, f"image is {image.shape[0]}×{image.shape[1]} but the "
-                                          f"offsets {off_name} are {h}×{w}")
+        _check_size(paths.image, "image is", image.shape[:2], (h, w),
+                    f"the offsets {off_name} are {h}×{w}")
     unlabeled = np.zeros((h, w), np.uint8)  # Cityscapes id 0: ignored, drawn transparent
     return Sample(space=space, pred=unlabeled, field=field, image=image, paths=paths,
                   instances=instances, gt_instances=gt)

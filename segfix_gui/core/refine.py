@@ -27,32 +27,58 @@ def resolve_device(device: str = "auto") -> str:
 def source_indices(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices of the moving pixels and of the pixels they take their label from.
 
+    One pass over the offsets in their memory order: row-major planes are scanned row by
+    row, column-major planes (MATLAB ``.mat`` files, see ``io.offsets``) column by column,
+    with no transposed copy. The pairs come in that scan order, so ``dst`` is ascending
+    only for row-major offsets; look a pixel up with :func:`source_pixel`, not by bisection.
+
     Parameters
     ----------
-    offsets : ndarray of shape (2, H, W), integer (d_row, d_col)
+    offsets : ndarray of shape (2, H, W), integer (d_row, d_col); read-only is fine
 
     Returns
     -------
-    dst, src : 1-D int64 arrays of equal length (flat indices into (H, W))
+    dst, src : 1-D intp arrays of equal length (flat row-major indices into (H, W)); the
+        source is clamped to the image (border pixels repeat)
     """
     offsets = np.asarray(offsets)
     if offsets.ndim != 3 or offsets.shape[0] != 2:
         raise ValueError(f"offsets must be (2, H, W), got shape {offsets.shape}")
     _, h, w = offsets.shape
     d_row, d_col = offsets[0], offsets[1]
-    column_major = not d_row.flags.c_contiguous and d_row.T.flags.c_contiguous
-    if column_major:  # planes read from MATLAB files: scan them in memory order, no transpose
+    column_major = (not d_row.flags.c_contiguous and d_row.T.flags.c_contiguous
+                    and d_col.T.flags.c_contiguous)
+    if column_major:  # scan the (W, H) planes in memory order
         d_row, d_col = d_row.T, d_col.T
     else:
         d_row, d_col = np.ascontiguousarray(d_row), np.ascontiguousarray(d_col)
-    flat = np.flatnonzero((d_row != 0) | (d_col != 0))
+    flat = np.flatnonzero((d_row | d_col) != 0)  # one pass over both planes, no per-plane masks
     if column_major:
         c, r = np.divmod(flat, h)
     else:
         r, c = np.divmod(flat, w)
-    sr = np.clip(r + d_row.ravel()[flat], 0, h - 1)
-    sc = np.clip(c + d_col.ravel()[flat], 0, w - 1)
-    return r * w + c, sr * w + sc
+    # widen the gathered steps once, then add and clamp in place (no clip temporaries)
+    sr = d_row.ravel()[flat].astype(np.intp)
+    sr += r
+    np.clip(sr, 0, h - 1, out=sr)
+    sc = d_col.ravel()[flat].astype(np.intp)
+    sc += c
+    np.clip(sc, 0, w - 1, out=sc)
+    sr *= w
+    sr += sc
+    r *= w
+    r += c
+    return r, sr
+
+
+def source_pixel(offsets: np.ndarray, row: int, col: int) -> tuple[int, int] | None:
+    """``(row, col)`` that pixel ``(row, col)`` takes its label from, or None if it does not
+    move — the rule of :func:`source_indices` for one pixel (clamped to the image)."""
+    _, h, w = offsets.shape
+    d_row, d_col = int(offsets[0, row, col]), int(offsets[1, row, col])
+    if d_row == 0 and d_col == 0:
+        return None
+    return min(max(row + d_row, 0), h - 1), min(max(col + d_col, 0), w - 1)
 
 
 def _check(labels: np.ndarray, offsets: np.ndarray):

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import original  # noqa: E402
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.cli import main as segfix_main  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
@@ -79,7 +80,7 @@ def _init(scale, table):
 def folder_throughput(labels: np.ndarray, field, n: int, workers: int, space) -> dict:
     from scipy.io import savemat
 
-    hard = field.to_offsets(threshold=0.5, scale=1)
+    hard = field.to_offsets(Setting(threshold=0.5, scale=1))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "pred").mkdir()
@@ -122,7 +123,7 @@ def camvid_correctness() -> dict:
     for f in files:
         gt = read_labels(f, space)
         coarse = degrade(gt, space, stride=8)
-        off = gt_offset_field(gt, width=5, ignore_ids=space.ignore_ids).to_offsets(scale=2)
+        off = gt_offset_field(gt, width=5, ignore_ids=space.ignore_ids).to_offsets(Setting(scale=2))
         ours = refine_labels(coarse, off, device="cpu")
         intended = original.refine_original(coarse, off, table, align_corners=True)
         buggy = original.refine_original(coarse, off, table, align_corners=False)
@@ -150,7 +151,7 @@ def main() -> int:
     space = get_label_space("cityscapes")
     labels = cityscapes_map()
     field = gt_offset_field(labels, width=5, ignore_ids=space.ignore_ids)
-    off = field.to_offsets(scale=2)
+    off = field.to_offsets(Setting(scale=2))
     frac = float((off != 0).any(0).mean())
     table = id_to_train(space)
     res = {"machine": f"{platform.node()} {os.cpu_count()} cores", "torch": torch.__version__,

@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
 from segfix_gui.core.targets import gt_offset_field  # noqa: E402
 
@@ -68,7 +69,7 @@ def main() -> int:
                 mismatches += int(a.dtype != b.dtype or not np.array_equal(a, b))
         labels = big_map(rng)
         field = gt_offset_field(labels, width=5)
-        off = field.to_offsets(threshold=0.5, scale=2)
+        off = field.to_offsets(Setting(threshold=0.5, scale=2))
         a = refine_labels(labels, off, device="cpu")
         b = refine_labels(labels, off, device="cuda")
         cases += 1

@@ -176,7 +176,7 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from segfix_gui.gui.sample import SamplePaths
+    from segfix_gui.io.samples import SamplePaths
     from segfix_gui.gui.window import MainWindow
 
     tmp = tempfile.TemporaryDirectory(prefix="segfix-gui-bench-")

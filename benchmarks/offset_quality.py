@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator  # noqa: E402
 from segfix_gui.core.offsets import DIRECTIONS  # noqa: E402
@@ -123,7 +124,7 @@ def main() -> int:
         before[half].add(gt, coarse)
         for w, acc in ((5, oracle5), (2, oracle2)):
             f = gt_offset_field(gt, width=w, ignore_ids=space.ignore_ids)
-            acc[half].add(gt, refine_labels(coarse, f.to_offsets(threshold=0.5, scale=2), device="cpu"))
+            acc[half].add(gt, refine_labels(coarse, f.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu"))
         t = time.perf_counter()
         field = pred.predict(read_image(img_path))
         t_pred += time.perf_counter() - t

@@ -20,7 +20,7 @@ Timed, best of ``--repeat`` (the original best of ``max(3, repeat // 4)``), inte
 
 - ``refine``: ``refine_labels(labels, offsets)`` vs ``decode(shift(encode(labels), offsets))``
   (the issue's comparison: each side given its offsets as its own loader produces them);
-- ``with offsets``: the same plus each side's offset scaling (``to_offsets(scale=2)`` from the
+- ``with offsets``: the same plus each side's offset scaling (``to_offsets(Setting(scale=2))`` from the
   read field vs ``astype(float32).transpose(2, 0, 1) * 2`` from ``loadmat``'s array);
 - ``floor``: a plain copy of the 1024×2048 map (``np.copyto``), and of the offsets' 8 MB;
 - ``numba``, only when numba can be imported (it is not a dependency of segfix_gui): the same
@@ -52,6 +52,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
 from segfix_gui.core.targets import gt_offset_field  # noqa: E402
 from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
@@ -144,7 +145,7 @@ def main() -> int:
         write_offsets(mat, gt_offset_field(labels, width=7, ignore_ids=space.ignore_ids))
         field = read_offsets(mat)
         raw = loadmat(mat)["mat"]
-    offsets = field.to_offsets(scale=SCALE)
+    offsets = field.to_offsets(Setting(scale=SCALE))
     orig_offsets = raw.astype(np.float32).transpose(2, 0, 1) * SCALE
     lt, shift = orig["LabelTransformer"], orig["shift"]
 
@@ -158,7 +159,7 @@ def main() -> int:
         return refine_labels(labels, offsets, device="cpu")
 
     def ours_with_offsets():
-        return refine_labels(labels, field.to_offsets(scale=SCALE), device="cpu")
+        return refine_labels(labels, field.to_offsets(Setting(scale=SCALE)), device="cpu")
 
     copy_map, copy_off = np.empty_like(labels), np.empty_like(offsets)
     nb = numba_refine()

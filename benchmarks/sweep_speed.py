@@ -47,6 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.cli import main as segfix_main  # noqa: E402
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts  # noqa: E402
@@ -113,7 +114,7 @@ def naive(gt_dir: Path, pred_dir: Path, off_dir: Path, space) -> tuple[float, di
         field = read_offsets(off_dir / f"{pred_path.stem}.npz")
         base.add(gt, pred)
         for th, s in settings:
-            refined = refine_labels(pred, field.to_offsets(threshold=th, scale=s), device="cpu")
+            refined = refine_labels(pred, field.to_offsets(Setting(threshold=th, scale=s)), device="cpu")
             evs[th, s].add(gt, refined)
             c = change_counts(change_codes(pred, refined, gt, space))
             change[th, s] += (c["fixed"], c["broken"], c["swapped"])

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
+from segfix_gui.core.setting import Setting
 from segfix_gui.cli import main
 from segfix_gui.core.degrade import degrade
 from segfix_gui.core.refine import refine_labels
@@ -56,7 +57,7 @@ def test_refine_evaluate_round(folders, capsys):
     for i in range(3):
         pred = np.asarray(Image.open(t / "pred" / f"im{i}.png"))
         field = read_offsets(t / "off" / f"im{i}.npz")
-        expect = refine_labels(pred, field.to_offsets(scale=2), device="cpu")
+        expect = refine_labels(pred, field.to_offsets(Setting(scale=2)), device="cpu")
         assert (np.asarray(Image.open(t / "ref" / f"im{i}.png")) == expect).all()
     capsys.readouterr()
     assert main(["evaluate", "--gt", str(t / "gt"), "--pred", str(t / "pred"), "--refined",
@@ -78,7 +79,7 @@ def test_mat_offsets_and_cityscapes_names(tmp_path):
     gt = (make_gt(5) % 3 + 7).astype(np.uint8)  # cityscapes ids 7, 8, 9
     pred = np.roll(gt, 3, axis=1)
     Image.fromarray(pred).save(tmp_path / "pred/frankfurt/f_000001_000019_leftImg8bit.png")
-    unit = gt_offset_field(gt).to_offsets(scale=1)
+    unit = gt_offset_field(gt).to_offsets(Setting(scale=1))
     savemat(tmp_path / "off/f_000001_000019_leftImg8bit.mat", {"mat": np.moveaxis(unit, 0, 2)})
     assert main(["refine", "--input", str(tmp_path / "pred"), "--offset", str(tmp_path / "off"),
                  "--out", str(tmp_path / "out"), "--label-space", "cityscapes"]) == 0
@@ -192,7 +193,31 @@ def test_bad_options_are_usage_errors(capsys):
     with pytest.raises(SystemExit) as e:
         main(["refine", "--input", "a", "--offset", "b", "--out", "c", "--threshold", "2"])
     assert e.value.code == 2
-    assert "must be in [0, 1]" in capsys.readouterr().err
+    assert "threshold 2 is outside [0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", ["1e30", "40000", "0", "-2", "nan"])
+def test_scale_is_capped_on_the_command_line(capsys, scale):
+    with pytest.raises(SystemExit) as e:
+        main(["refine", "--input", "a", "--offset", "b", "--out", "c", "--scale", scale])
+    assert e.value.code == 2
+    assert "argument --scale: scale" in capsys.readouterr().err
+
+
+def test_recommended_scale_out_of_range_names_the_file(tmp_path, capsys):
+    from segfix_gui.io.images import write_labels
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "o").mkdir()
+    write_labels(tmp_path / "p" / "x.png", np.zeros((4, 4), np.uint8))
+    np.savez(tmp_path / "o" / "x.npz", boundary=np.zeros((4, 4), np.float32),
+             direction=np.full((8, 4, 4), 0.125, np.float32), recommended_scale=np.float32(40000))
+    rc = main(["refine", "--input", str(tmp_path / "p"), "--offset", str(tmp_path / "o"),
+               "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"{tmp_path / 'o' / 'x.npz'}: 'recommended_scale': scale 40000 is outside (0, 64]" in err
+    assert not (tmp_path / "out" / "x.png").exists()
 
 
 def test_missing_folder(tmp_path, capsys):

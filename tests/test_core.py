@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage as ndi
 
+from segfix_gui.core.setting import Setting
 from segfix_gui import OffsetField, boundary_targets, gt_offset_field, refine_labels, refine_masks
 from segfix_gui.core.offsets import DIRECTIONS, angles_to_bins, flip_bins
 from segfix_gui.core.refine import source_indices
@@ -50,7 +51,7 @@ def _field(h=4, w=5, k=8, seed=0):
 def test_to_offsets_follows_the_contract():
     f = _field()
     for thr, scale in [(0.3, 1), (0.5, 2), (0.9, 3), (0.5, 1.5)]:
-        off = f.to_offsets(threshold=thr, scale=scale)
+        off = f.to_offsets(Setting(threshold=thr, scale=scale))
         mask = f.boundary > thr
         step = np.rint(DIRECTIONS[8][np.argmax(f.direction, 0)] * scale).astype(int)
         expect = np.moveaxis(step, -1, 0) * mask
@@ -62,13 +63,13 @@ def test_min_direction_prob_gates_uncertain_directions():
     f = _field()
     conf = f.direction.max(0)
     c = float(np.median(conf))
-    off = f.to_offsets(threshold=0.0, scale=1, min_direction_prob=c)
+    off = f.to_offsets(Setting(threshold=0.0, scale=1, min_direction_prob=c))
     moving = (off != 0).any(0)
     assert (moving == ((f.boundary > 0) & (conf >= c))).all()
 
 
 def test_threshold_one_moves_nothing():
-    assert not f_any(_field().to_offsets(threshold=1.0))
+    assert not f_any(_field().to_offsets(Setting(threshold=1.0)))
 
 
 def f_any(off):
@@ -80,15 +81,16 @@ def test_hard_offsets_ignore_threshold_and_scale_multiplies():
     hard[:, 1, 1] = (1, -1)
     f = OffsetField.from_hard(hard)
     assert f.is_hard and f.boundary[1, 1] == 1 and f.boundary.sum() == 1
-    assert (f.to_offsets(threshold=0.99, scale=2)[:, 1, 1] == (2, -2)).all()
-    assert (f.to_offsets(threshold=0.0, scale=1) == hard).all()
+    assert (f.to_offsets(Setting(threshold=0.99, scale=2))[:, 1, 1] == (2, -2)).all()
+    assert (f.to_offsets(Setting(threshold=0.0, scale=1)) == hard).all()
 
 
 def test_recommended_setting_is_used_unless_overridden():
     f = _field()
     f.recommended = {"threshold": 0.7, "scale": 3.0}
-    assert f.setting() == {"threshold": 0.7, "scale": 3.0, "min_direction_prob": 0.0}
-    assert f.setting(threshold=0.2)["threshold"] == 0.2
+    assert f.setting() == Setting(threshold=0.7, scale=3.0, min_direction_prob=0.0)
+    assert f.setting(threshold=0.2).threshold == 0.2
+    assert f.setting(threshold=0.2).scale == 3.0
 
 
 # --- refinement -------------------------------------------------------------------------
@@ -217,6 +219,6 @@ def test_oracle_offsets_fix_a_shifted_border():
     gt[:, 30:] = 1
     pred = np.zeros_like(gt)
     pred[:, 27:] = 1  # border 3 px too far left
-    off = gt_offset_field(gt, width=5).to_offsets(scale=2)
+    off = gt_offset_field(gt, width=5).to_offsets(Setting(scale=2))
     refined = refine_labels(pred, off, device="cpu")
     assert (refined != gt).sum() < (pred != gt).sum()

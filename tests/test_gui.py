@@ -26,6 +26,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.metrics import change_codes, change_counts, evaluate_pair  # noqa: E402
 from segfix_gui.core.refine import refine_labels, source_indices  # noqa: E402
 from segfix_gui.core.degrade import degrade  # noqa: E402
@@ -79,7 +80,7 @@ def graded(tmp_path_factory):
 
 
 def open_graded(win, qtbot, graded):
-    from segfix_gui.gui.sample import SamplePaths
+    from segfix_gui.io.samples import SamplePaths
 
     paths, field = graded
     win.open_paths(SamplePaths(**paths), "camvid")
@@ -88,7 +89,7 @@ def open_graded(win, qtbot, graded):
 
 
 def engine(field, pred, gt, *, threshold, scale=2.0, mdp=0.0):
-    off = field.to_offsets(threshold=threshold, scale=scale, min_direction_prob=mdp)
+    off = field.to_offsets(Setting(threshold=threshold, scale=scale, min_direction_prob=mdp))
     refined = refine_labels(pred, off, device="cpu")
     return off, refined, evaluate_pair(gt, refined, SPACE), change_codes(pred, refined, gt, SPACE)
 
@@ -387,7 +388,7 @@ def test_arrows_one_item_stride_from_zoom(demo, qtbot):
 
 
 def test_hard_mat_offsets_disable_threshold(win, qtbot, tmp_path):
-    from segfix_gui.gui.sample import SamplePaths
+    from segfix_gui.io.samples import SamplePaths
 
     f = read_offsets(DEMO / "offsets.npz")
     write_offsets(tmp_path / "x.mat", f)
@@ -399,7 +400,7 @@ def test_hard_mat_offsets_disable_threshold(win, qtbot, tmp_path):
     assert not c.threshold.isEnabled() and not c.direction.isEnabled()
     assert "hard" in c.threshold.toolTip()
     s = win.state.sample
-    expect = refine_labels(s.pred, f.to_offsets(threshold=0.5, scale=2), device="cpu")
+    expect = refine_labels(s.pred, f.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu")
     assert np.array_equal(win.state.result.refined, expect)
 
 
@@ -437,11 +438,11 @@ def test_exports_read_back(demo, qtbot, tmp_path, dialogs):
     assert demo.export("offsets", str(tmp_path / "o.npz"))
     back = read_offsets(tmp_path / "o.npz")
     assert back.recommended == {"threshold": pytest.approx(0.4), "min_direction_prob": 0.0, "scale": 3.0}
-    assert np.array_equal(back.to_offsets(**back.setting()), st.result.offsets)
+    assert np.array_equal(back.to_offsets(back.setting()), st.result.offsets)
 
     assert demo.export("offsets", str(tmp_path / "o.mat"))
     hard = read_offsets(tmp_path / "o.mat")
-    assert np.array_equal(hard.hard, st.sample.field.to_offsets(threshold=0.4, scale=1))
+    assert np.array_equal(hard.hard, st.sample.field.to_offsets(Setting(threshold=0.4, scale=1)))
 
     assert demo.export("csv", str(tmp_path / "iou.csv"))
     with open(tmp_path / "iou.csv", newline="") as f:
@@ -490,10 +491,12 @@ def test_folder_set_list_next_prev_sort(win, qtbot, set_folder):
     field = read_offsets(set_folder / "offsets" / "a.npz")
     for row in win.state.set_rows:
         pred = read_labels(set_folder / "preds" / f"{row.name}.png", SPACE)
-        refined = refine_labels(pred, field.to_offsets(threshold=0.5, scale=2), device="cpu")
+        # scored at the files' recommended setting, the one the first sample opens at
+        refined = refine_labels(pred, field.to_offsets(field.setting()), device="cpu")
         assert row.miou_before == evaluate_pair(gt, pred, SPACE)["miou"]
         assert row.miou_after == evaluate_pair(gt, refined, SPACE)["miou"]
     assert win.state.index == 0
+    assert win.state.set_rows_setting.refinement() == field.setting() == win.state.setting.refinement()
     win.state.set_setting(threshold=0.3)  # what the user tuned stays while moving through the set
     wait_result(qtbot, win)
     qtbot.keyClick(win, Qt.Key.Key_N)
@@ -535,7 +538,7 @@ def test_recent_files_remembered(win, qtbot, settings, graded):
 
 
 def test_drop_files_replace_parts(demo, qtbot, tmp_path):
-    from segfix_gui.gui.sample import classify_files
+    from segfix_gui.gui.drop import classify_files
 
     roles = classify_files([DEMO / "image.jpg", DEMO / "prediction.png", DEMO / "offsets.npz",
                             DEMO / "ground_truth.png"])
@@ -584,10 +587,14 @@ def test_default_layout_fits_1200x800_without_stray_tab_bars(win, qtbot):
 
 
 def test_show_set_rows_replaces_a_running_evaluation(win, qtbot, set_folder):
-    from segfix_gui.gui.compute import SetRow, Setting
+    from segfix_gui.gui.compute import ViewSetting as Setting
+    from segfix_gui.gui.sets import SetRow
 
-    assert win.open_set(folder=str(set_folder), space="camvid")
     st = win.state
+    # the set's evaluation starts once its first sample has loaded (at that sample's setting)
+    with qtbot.waitSignal(win.runner.busyChanged, timeout=20000,
+                          check_params_cb=lambda kind, busy, _label: kind == "set" and busy):
+        assert win.open_set(folder=str(set_folder), space="camvid")
     assert win.runner.busy("set")
     rows = [SetRow(0, "a", 0.5, 0.6), SetRow(1, "b", 0.5, 0.4), SetRow(2, "c", 0.5, 0.5)]
     changed = []

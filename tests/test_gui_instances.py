@@ -22,6 +22,7 @@ import torch  # noqa: E402,F401  - imported here, on the main thread, before any
 
 from PySide6.QtCore import Qt  # noqa: E402
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.instances import (compare_instances, mask_bbox, mask_outline,  # noqa: E402
                                        refine_instances)
 from segfix_gui.io.images import read_image  # noqa: E402
@@ -66,7 +67,7 @@ def wait_result(qtbot, w):
 
 
 def paths(fx, *, offsets="off_gt", gt=True, image=True):
-    from segfix_gui.gui.sample import SamplePaths
+    from segfix_gui.io.samples import SamplePaths
 
     return SamplePaths(image=str(fx["image"]) if image else None, instances=str(fx["pred_txt"]),
                        offsets=str(fx[offsets]),
@@ -83,8 +84,8 @@ def opened(win, qtbot, fx):
 def engine(fx, *, threshold=0.5, scale=1.0, offsets="off_gt"):
     gt = read_instance_gt(fx["gt_instance"])
     before = read_instances(fx["pred_txt"], shape=gt.shape, shape_of="the ground truth")
-    after = refine_instances(before, read_offsets(fx[offsets]).to_offsets(threshold=threshold,
-                                                                         scale=scale))
+    after = refine_instances(before, read_offsets(fx[offsets]).to_offsets(Setting(threshold=threshold,
+                                                                         scale=scale)))
     return before, after, compare_instances(before, after, gt, tol=3)
 
 
@@ -264,7 +265,7 @@ def test_broken_pred_txt_dialog_and_previous_sample_stays(opened, qtbot, fx, tmp
 
 
 def test_drop_and_recent_and_back_to_semantic(win, qtbot, fx, dialogs):
-    from segfix_gui.gui.sample import classify_files
+    from segfix_gui.gui.drop import classify_files
 
     roles = classify_files([fx["pred_txt"], fx["gt_instance"], fx["off_zero"], fx["image"]])
     assert roles == {"instances": str(fx["pred_txt"]), "gt_instances": str(fx["gt_instance"]),
@@ -286,7 +287,7 @@ def test_drop_and_recent_and_back_to_semantic(win, qtbot, fx, dialogs):
 
 
 def test_open_instance_sample_dialog_and_tune_note(opened, fx):
-    from segfix_gui.gui.sample import INSTANCE_PARTS
+    from segfix_gui.io.samples import INSTANCE_PARTS
     from segfix_gui.gui.window import OpenSampleDialog
 
     dlg = OpenSampleDialog(opened, opened.state.sample.paths, parts=INSTANCE_PARTS)

@@ -16,6 +16,7 @@ import torch  # noqa: E402,F401  (imported on the main thread before any worker 
 
 from PySide6.QtCore import Qt  # noqa: E402
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.metrics import evaluate_pair  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
 from segfix_gui.io.images import read_image, read_labels  # noqa: E402
@@ -49,7 +50,7 @@ def settled(w) -> bool:
 
 
 def open_without_offsets(w, qtbot, *, image=True, gt=True):
-    from segfix_gui.gui.sample import SamplePaths
+    from segfix_gui.io.samples import SamplePaths
 
     w.open_paths(SamplePaths(image=str(DEMO / "image.jpg") if image else None,
                              pred=str(DEMO / "prediction.png"),
@@ -88,10 +89,8 @@ def test_open_without_offsets_then_predict(win, qtbot, network, dialogs):
     assert f.recommended == network.recommended
     # refined at the field's recommended setting, numbers equal the engine's there
     rec = network.setting()
-    assert (st.setting.threshold, st.setting.scale, st.setting.min_direction_prob) == \
-        (rec["threshold"], rec["scale"], rec["min_direction_prob"])
-    off = network.to_offsets(threshold=rec["threshold"], scale=rec["scale"],
-                             min_direction_prob=rec["min_direction_prob"])
+    assert st.setting.refinement() == rec
+    off = network.to_offsets(rec)
     refined = refine_labels(s.pred, off, device="cpu")
     assert np.array_equal(st.result.offsets, off)
     assert np.array_equal(st.result.refined, refined)
@@ -192,7 +191,7 @@ def test_drop_image_and_prediction_opens_without_offsets(win, qtbot):
 
 
 def test_tune_plan_skips_a_sample_without_offsets(win, qtbot):
-    from segfix_gui.gui.panels.tune_data import plan_sample
+    from segfix_gui.gui.sets import plan_sample
 
     s = open_without_offsets(win, qtbot)
     plan = plan_sample(s)

@@ -22,6 +22,7 @@ import torch  # noqa: E402,F401  - on the main thread, before any window's threa
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.metrics import evaluate_pair  # noqa: E402
 from segfix_gui.core.offsets import OffsetField  # noqa: E402
@@ -72,7 +73,7 @@ def sets(tmp_path_factory):
             write_labels(d / "gt" / lab.name, gt)
             write_labels(d / "preds" / lab.name, pred)
         write_offsets(soft / "offsets" / f"{lab.stem}.npz", field)
-        write_offsets(hard / "offsets" / f"{lab.stem}.mat", field, threshold=0.5)
+        write_offsets(hard / "offsets" / f"{lab.stem}.mat", field, setting=Setting(threshold=0.5))
     return {"soft": soft, "hard": hard}
 
 
@@ -167,7 +168,7 @@ def test_curves_equal_engine_and_click_applies_setting(win, qtbot, sets):
     s = st.sample
     items = engine_items(sets["soft"])
     k = [it.key for it in items].index(s.name)
-    refined = refine_labels(items[k].pred, items[k].field.to_offsets(threshold=0.3, scale=2),
+    refined = refine_labels(items[k].pred, items[k].field.to_offsets(Setting(threshold=0.3, scale=2)),
                             device="cpu")
     want = evaluate_pair(items[k].gt, refined, SPACE)
     table = win.panels["metrics"].table
@@ -187,7 +188,7 @@ def test_sort_samples_by_gain_at_chosen_setting(win, qtbot, sets):
     qtbot.mouseClick(tune.worst_btn, Qt.MouseButton.LeftButton)
     samples = win.panels["samples"]
     assert samples.sort.currentText().startswith("loss")
-    gains = ref.image_gains(0.3, 1.0)
+    gains = ref.image_gains(Setting(0.3, 1.0))
     order = samples.order()
     assert order == sorted(range(N), key=lambda n: gains[str(n)])
     assert gains[str(order[0])] < 0 < gains[str(order[-1])]  # refinement hurts the noisy one
@@ -198,7 +199,7 @@ def test_sort_samples_by_gain_at_chosen_setting(win, qtbot, sets):
     assert "threshold 0.30, scale 1" in samples.note.text()
     for row in win.state.set_rows:
         it = items[row.index]
-        refined = refine_labels(it.pred, it.field.to_offsets(threshold=0.3, scale=1), device="cpu")
+        refined = refine_labels(it.pred, it.field.to_offsets(Setting(threshold=0.3, scale=1)), device="cpu")
         assert row.miou_before == evaluate_pair(it.gt, it.pred, SPACE)["miou"]
         assert row.miou_after == evaluate_pair(it.gt, refined, SPACE)["miou"]
     assert "1 lose" in tune.summary.text()
@@ -260,7 +261,7 @@ def test_hard_offsets_plot_against_scale(win, qtbot, sets):
 
 
 def test_single_sample_bad_grid_and_no_sample(win, qtbot, sets):
-    from segfix_gui.gui.sample import SamplePaths
+    from segfix_gui.io.samples import SamplePaths
 
     tune = win.panels["tune"]
     assert "Needs a folder set" in tune.scope.text() and not tune.run_btn.isEnabled()

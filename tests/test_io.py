@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from scipy.io import loadmat, savemat
 
+from segfix_gui.core.setting import Setting
 from segfix_gui import InputError, OffsetField, get_label_space, read_offsets, write_offsets
 from segfix_gui.io.images import read_labels, write_labels
 from segfix_gui.io.pairing import pair_key
@@ -31,19 +32,19 @@ def test_npz_round_trip_keeps_the_setting(tmp_path, k):
     for thr in (0.2, 0.5, 0.8):
         # float16 storage: compare away from the threshold
         keep = np.abs(f.boundary - thr) > 1e-3
-        assert (f.to_offsets(threshold=thr)[:, keep] == g.to_offsets(threshold=thr)[:, keep]).all()
+        assert (f.to_offsets(Setting(threshold=thr))[:, keep] == g.to_offsets(Setting(threshold=thr))[:, keep]).all()
 
 
 def test_mat_round_trip_is_openseg_layout(tmp_path):
     f = soft_field()
-    write_offsets(tmp_path / "x.mat", f, threshold=0.4)
+    write_offsets(tmp_path / "x.mat", f, setting=Setting(threshold=0.4))
     raw = loadmat(tmp_path / "x.mat")["mat"]
     assert raw.shape == (6, 7, 2) and set(np.unique(raw)) <= {-1, 0, 1}
     g = read_offsets(tmp_path / "x.mat")
     assert g.is_hard
-    assert (g.to_offsets(scale=2) == f.to_offsets(threshold=0.4, scale=2)).all()
+    assert (g.to_offsets(Setting(scale=2)) == f.to_offsets(Setting(threshold=0.4, scale=2))).all()
     write_offsets(tmp_path / "y.npz", g)
-    assert (read_offsets(tmp_path / "y.npz").to_offsets(scale=1) == g.to_offsets(scale=1)).all()
+    assert (read_offsets(tmp_path / "y.npz").to_offsets(Setting(scale=1)) == g.to_offsets(Setting(scale=1))).all()
 
 
 def test_written_files_follow_the_umask_and_leave_no_temporaries(tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from segfix_gui.core.setting import Setting
 from segfix_gui.cli import main
 from segfix_gui.core.offsets import flip_bins
 from segfix_gui.errors import InputError
@@ -62,7 +63,7 @@ def test_predictor_shapes_dtypes_batches(tiny_weights):
         assert 0 <= f.boundary.min() and f.boundary.max() <= 1
         np.testing.assert_allclose(f.direction.sum(0), 1, atol=1e-5)
         assert f.recommended == {"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1.0}
-        off = f.to_offsets(**f.setting())
+        off = f.to_offsets(f.setting())
         assert off.dtype == np.int16 and off.shape == (2,) + im.shape[:2]
     # batching does not change results
     single = pred.predict(imgs[2])
@@ -81,8 +82,8 @@ def test_flip_averaged_prediction_is_mirror_equivariant(tiny_weights):
     np.testing.assert_allclose(b.boundary, a.boundary[:, ::-1], atol=1e-5)
     # bin j of the image is bin perm[j] of the mirrored image
     np.testing.assert_allclose(b.direction[perm], a.direction[:, :, ::-1], atol=1e-5)
-    oa = a.to_offsets(threshold=0.3, scale=2)
-    ob = b.to_offsets(threshold=0.3, scale=2)
+    oa = a.to_offsets(Setting(threshold=0.3, scale=2))
+    ob = b.to_offsets(Setting(threshold=0.3, scale=2))
     conf = a.direction_confidence()
     sure = (np.sort(a.direction, 0)[-1] - np.sort(a.direction, 0)[-2]) > 1e-4  # no argmax ties
     sure &= np.abs(a.boundary - 0.3) > 1e-4

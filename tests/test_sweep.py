@@ -15,12 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from segfix_gui.core.setting import Setting
 from segfix_gui.cli import main
 from segfix_gui.core.degrade import degrade
 from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts
 from segfix_gui.core.offsets import OffsetField
 from segfix_gui.core.refine import refine_labels
-from segfix_gui.core.sweep import SweepGrid, SweepSample, folder_jobs, sweep, sweep_image
+from segfix_gui.core.sweep import SweepGrid, SweepSample, sweep, sweep_image
+from segfix_gui.io.samples import sweep_jobs
 from segfix_gui.io.images import read_labels, write_labels
 from segfix_gui.io.offsets import write_offsets
 from segfix_gui.labels import get_label_space
@@ -56,7 +58,7 @@ def naive(gt, pred, field, grid, *, tol=3):
     for i, t in enumerate(grid.thresholds):
         for j, s in enumerate(grid.scales):
             for l, m in enumerate(grid.min_direction_probs):
-                offsets = field.to_offsets(threshold=t, scale=s, min_direction_prob=m)
+                offsets = field.to_offsets(Setting(threshold=t, scale=s, min_direction_prob=m))
                 refined = refine_labels(pred, offsets, device="cpu")
                 ev = SemanticEvaluator(SPACE, tol)
                 ev.add(gt, refined)
@@ -139,7 +141,7 @@ def test_threshold_one_changes_nothing():
     res = sweep([SweepSample("a", gt, pred, field)], SPACE,
                 SweepGrid(thresholds=(1.0,), scales=(1, 2, 3)))
     for j in range(3):
-        row = res.at(1.0, res.grid.scales[j])
+        row = res.at(Setting(1.0, res.grid.scales[j]))
         assert row["miou"] == res.base["miou"]
         assert row["boundary_f"] == res.base["boundary_f"]
         assert (row["fixed"], row["broken"], row["swapped"]) == (0, 0, 0)
@@ -165,26 +167,26 @@ def test_sweep_api_progress_cancel_gains_best():
     # folder figures are the sum of the images, as SemanticEvaluator.add_counts would give
     ev = SemanticEvaluator(SPACE)
     for s in samples:
-        ev.add(s.gt, refine_labels(s.pred, s.field.to_offsets(threshold=0.5, scale=2), device="cpu"))
-    assert res.at(0.5, 2)["miou"] == ev.result()["miou"]
-    assert res.at(0.5, 2)["per_class_iou"] == ev.result()["per_class_iou"]
+        ev.add(s.gt, refine_labels(s.pred, s.field.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu"))
+    assert res.at(Setting(0.5, 2))["miou"] == ev.result()["miou"]
+    assert res.at(Setting(0.5, 2))["per_class_iou"] == ev.result()["per_class_iou"]
 
     # per-image gains, for sorting the image list
-    gains = res.image_gains(0.5, 2)
+    gains = res.image_gains(Setting(0.5, 2))
     assert list(gains) == res.keys
     own = SemanticEvaluator(SPACE)
     s = samples[1]
     base = own.add(s.gt, s.pred)["miou"]
     after = SemanticEvaluator(SPACE).add(
-        s.gt, refine_labels(s.pred, s.field.to_offsets(threshold=0.5, scale=2), device="cpu"))["miou"]
+        s.gt, refine_labels(s.pred, s.field.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu"))["miou"]
     assert gains["img1"] == pytest.approx(after - base, abs=1e-12)
-    net = res.image_gains(0.5, 2, metric="net")
-    assert sum(net.values()) == res.at(0.5, 2)["fixed"] - res.at(0.5, 2)["broken"]
+    net = res.image_gains(Setting(0.5, 2), metric="net")
+    assert sum(net.values()) == res.at(Setting(0.5, 2))["fixed"] - res.at(Setting(0.5, 2))["broken"]
 
     best = res.best()
     assert best["miou"] == np.nanmax(res.miou)
     with pytest.raises(ValueError, match="not in the sweep"):
-        res.at(0.7, 2)
+        res.at(Setting(0.7, 2))
 
     # cancel after the first image: the result covers that image only
     stop = iter([False, True, True])
@@ -219,7 +221,7 @@ def folder(tmp_path_factory):
         write_labels(root / "pred" / f"s{k}.png", degrade(gt, SPACE, stride=8))
         field = soft_field(rng, h, w)
         write_offsets(root / "off" / f"s{k}.npz", field)
-        write_offsets(root / "mat" / f"s{k}.mat", field, threshold=0.5)
+        write_offsets(root / "mat" / f"s{k}.mat", field, setting=Setting(threshold=0.5))
     return root
 
 
@@ -362,7 +364,7 @@ def test_missing_offsets_are_reported_and_exit_2(folder, tmp_path, capsys):
     assert code == 2
     assert "s2.png: no offsets file for this prediction" in captured.err
     assert captured.out.startswith("2 images")
-    jobs, errors = folder_jobs(folder / "gt", folder / "pred", off)
+    jobs, errors = sweep_jobs(folder / "gt", folder / "pred", off)
     assert [j.key for j in jobs] == ["s0", "s1"] and len(errors) == 1
 
 

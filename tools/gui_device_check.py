@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     import torch
 
     from segfix_gui.gui import compute
-    from segfix_gui.gui.sample import SamplePaths, demo_paths
+    from segfix_gui.io.samples import SamplePaths, demo_paths
 
     cuda = torch.cuda.is_available()
     print(f"torch {torch.__version__}, cuda available: {cuda}"
@@ -54,9 +54,9 @@ def main(argv=None) -> int:
         for thr in (0.2, 0.35, 0.5, 0.65, 0.8, 0.5, 0.5, 0.5):
             results = {}
             for d in devices:
-                compute.refine(s, compute.Setting(thr, 2.0, 0.0, d), base=base)  # warm
+                compute.refine(s, compute.ViewSetting(thr, 2.0, 0.0, d), base=base)  # warm
                 t0 = time.perf_counter()
-                results[d] = compute.refine(s, compute.Setting(thr, 2.0, 0.0, d), base=base)
+                results[d] = compute.refine(s, compute.ViewSetting(thr, 2.0, 0.0, d), base=base)
                 times[d].append((time.perf_counter() - t0) * 1000)
             if cuda:
                 a, b = results["cpu"], results["cuda"]

@@ -29,6 +29,49 @@ def unit_float(text: str) -> float:
     return v
 
 
+def setting_value(name: str):
+    """An argparse type for the setting ``name`` (its range from :mod:`segfix_gui.core.setting`)."""
+    from ..core.setting import check_value
+
+    def parse(text: str) -> float:
+        try:
+            return check_value(name, text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+def add_refine_options(p: argparse.ArgumentParser, *, scale_help: str | None = None) -> None:
+    """--threshold, --scale and --min-direction-prob; None (not given) means the offset file's
+    recommendation, else the default (see :func:`setting_from_args`)."""
+    from ..core.setting import DEFAULT_SCALE, range_text
+
+    p.add_argument("--scale", type=setting_value("scale"), default=None,
+                   help=scale_help or ("offset scale in pixels per unit step, in "
+                                       f"{range_text('scale')} (default: the offset file's "
+                                       f"recommendation, else {DEFAULT_SCALE:g})"))
+    p.add_argument("--threshold", type=setting_value("threshold"), default=None,
+                   help="boundary probability a pixel must exceed to move (default: the offset "
+                        "file's recommendation, else 0.5; no effect on hard .mat offsets)")
+    p.add_argument("--min-direction-prob", type=setting_value("min_direction_prob"), default=None,
+                   metavar="P",
+                   help="move a pixel only if its most likely direction has at least this "
+                        "probability (default: the offset file's recommendation, else 0)")
+
+
+def setting_from_args(args, field, *, scale: float | None = None):
+    """The :class:`~segfix_gui.core.setting.Setting` for ``field``: the options given, else the
+    field's recommendation, else the defaults. ``scale`` forces a default scale that the
+    field's recommendation does not override (instance masks move at scale 1)."""
+    if scale is not None:
+        return field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob,
+                             scale=args.scale if args.scale is not None else scale)
+    return field.setting(threshold=args.threshold, scale=args.scale,
+                         min_direction_prob=args.min_direction_prob)
+
+
 def positive_int(text: str) -> int:
     try:
         v = int(text)

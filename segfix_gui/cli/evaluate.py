@@ -30,6 +30,7 @@ def _one(job, *, space_name, tol):
     """Counts for one image: (conf, bcounts, present) before and (after, change) if refined."""
     from ..core.metrics import (SemanticEvaluator, change_codes, change_counts)
     from ..io.images import read_labels
+    from ..io.samples import check_size
     from ..labels import get_label_space
 
     gt_path, pred_path, ref_path = job
@@ -41,9 +42,7 @@ def _one(job, *, space_name, tol):
         if path is None:
             continue
         pred = read_labels(path, space)
-        if pred.shape != gt.shape:
-            raise InputError(path, f"prediction is {pred.shape[0]}×{pred.shape[1]} but the ground "
-                                   f"truth is {gt.shape[0]}×{gt.shape[1]}")
+        check_size(path, "prediction", pred.shape, gt_path, gt.shape, ref_what="ground truth")
         ev = SemanticEvaluator(space, tol)
         ev.add(gt, pred)
         out.append((ev.conf, ev.bcounts, ev.present))
@@ -95,23 +94,22 @@ def _clean(obj):
 def run(args) -> int:
     from ..core.metrics import SemanticEvaluator
     from ..io.atomic import write_text
-    from ..io.pairing import LABEL_SUFFIXES, index_by_key
+    from ..io.pairing import pair_folders
     from ..labels import get_label_space
 
     space = get_label_space(args.label_space)
-    gts = index_by_key(args.gt, LABEL_SUFFIXES)
-    preds = index_by_key(args.pred, LABEL_SUFFIXES)
-    refs = index_by_key(args.refined, LABEL_SUFFIXES) if args.refined else None
-    if not preds:
+    rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined})
+    if not rows:
         raise InputError(args.pred, "no prediction PNGs found")
     errors, jobs = [], []
-    for key, p in preds.items():
-        if key not in gts:
+    for r in rows:
+        p = r["pred"]
+        if r["gt"] is None:
             errors.append(str(InputError(p, "no ground truth with this name")))
-        elif refs is not None and key not in refs:
+        elif args.refined and r["refined"] is None:
             errors.append(str(InputError(p, f"no refined prediction with this name in {args.refined}")))
         else:
-            jobs.append((str(gts[key]), str(p), str(refs[key]) if refs is not None else None))
+            jobs.append((str(r["gt"]), str(p), str(r["refined"]) if args.refined else None))
     evs = [SemanticEvaluator(space, args.boundary_tol) for _ in range(2)]
     change = {"fixed": 0, "broken": 0, "swapped": 0}
     fn = functools.partial(_one, space_name=args.label_space, tol=args.boundary_tol)
@@ -132,7 +130,7 @@ def run(args) -> int:
     if n == 0:
         raise InputError(args.pred, "no prediction could be evaluated")
     result = evs[0].result()
-    if refs is not None:
+    if args.refined:
         result["refined"] = evs[1].result()
         result["change"] = change
     result["images"] = n

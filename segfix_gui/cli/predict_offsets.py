@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import positive_int, report, unit_float
+from ._common import positive_int, report, setting_value
 
 
 def add_parser(sub) -> None:
@@ -29,9 +29,9 @@ def add_parser(sub) -> None:
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the mirrored image, twice the time (default: as the "
                         "weights' record recommends)")
-    p.add_argument("--threshold", type=unit_float, default=None,
+    p.add_argument("--threshold", type=setting_value("threshold"), default=None,
                    help="for --format mat: boundary threshold (default: the network's recommendation)")
-    p.add_argument("--min-direction-prob", type=unit_float, default=None, metavar="P",
+    p.add_argument("--min-direction-prob", type=setting_value("min_direction_prob"), default=None, metavar="P",
                    help="for --format mat: direction confidence (default: the network's recommendation)")
     p.set_defaults(func=run)
 
@@ -74,8 +74,7 @@ def run(args) -> int:
             try:
                 setting = field.setting(threshold=args.threshold,
                                         min_direction_prob=args.min_direction_prob)
-                write_offsets(dst, field, fmt=args.format, threshold=setting["threshold"],
-                              min_direction_prob=setting["min_direction_prob"])
+                write_offsets(dst, field, fmt=args.format, setting=setting)
                 done += 1
             except OSError as err:
                 errors.append(str(InputError(dst, f"cannot write: {err.strerror or err}")))

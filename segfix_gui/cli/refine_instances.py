@@ -1,14 +1,14 @@
 """``segfix refine-instances``: move Cityscapes instance masks with their image's offsets."""
 from __future__ import annotations
 
+import argparse
 import functools
 import shutil
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_device, add_workers, positive_float, report, run_batch, unit_float
-
-DEFAULT_SCALE = 1.0
+from ..core.setting import INSTANCE_SCALE, range_text
+from ._common import add_device, add_refine_options, add_workers, report, run_batch, setting_from_args
 
 
 def add_parser(sub) -> None:
@@ -22,16 +22,10 @@ def add_parser(sub) -> None:
     p.add_argument("--input", required=True, metavar="DIR", help="instance predictions")
     p.add_argument("--offset", required=True, metavar="DIR", help="offset fields (.npz or .mat)")
     p.add_argument("--out", required=True, metavar="DIR", help="where refined predictions go")
-    p.add_argument("--scale", type=positive_float, default=None,
-                   help=f"offset scale in pixels per unit step (default: {DEFAULT_SCALE:g}, as "
-                        "the original does for instance masks; an offset file's recommended "
-                        "scale is for semantic maps and is not used)")
-    p.add_argument("--threshold", type=unit_float, default=None,
-                   help="boundary probability a pixel must exceed to move (default: the offset "
-                        "file's recommendation, else 0.5; no effect on hard .mat offsets)")
-    p.add_argument("--min-direction-prob", type=unit_float, default=None, metavar="P",
-                   help="move a pixel only if its most likely direction has at least this "
-                        "probability (default: the offset file's recommendation, else 0)")
+    add_refine_options(p, scale_help=(
+        f"offset scale in pixels per unit step, in {range_text('scale')} (default: "
+        f"{INSTANCE_SCALE:g}, as the original does for instance masks; an offset file's "
+        "recommended scale is for semantic maps and is not used)"))
     add_device(p)
     add_workers(p)
     p.set_defaults(func=run)
@@ -63,13 +57,11 @@ def index_by_instance_key(paths, what: str) -> dict[str, Path]:
     return table
 
 
-def _refine_one(job, *, threshold, scale, min_direction_prob, device: str, in_root: str,
-                out_root: str):
+def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
     from ..core.instances import InstanceSet, refine_instances
     from ..io.atomic import atomic_path
     from ..io.instances import mask_path, parse_pred_txt, read_pred_masks, write_instances
     from ..io.offsets import read_offsets
-    from .refine import Setting
 
     txt, off = Path(job[0]), job[1]
     in_root, out_root = Path(in_root), Path(out_root)
@@ -89,9 +81,8 @@ def _refine_one(job, *, threshold, scale, min_direction_prob, device: str, in_ro
     srcs = [mask_path(txt, e, root=in_root) for e in lines]
     before = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines],
                          tuple(e.mask for e in lines))
-    setting = Setting(threshold, scale if scale is not None else DEFAULT_SCALE,
-                      min_direction_prob, default_scale=DEFAULT_SCALE)
-    after = refine_instances(before, setting.offsets(field), device=device)
+    setting = setting_from_args(options, field, scale=INSTANCE_SCALE)
+    after = refine_instances(before, field.to_offsets(setting), device=device)
     unchanged = {i: str(srcs[i]) for i in range(len(after))
                  if (after.masks[i] == before.masks[i]).all()}
     write_instances(dst_txt, after, copy_from=unchanged, txt_from=txt, root=out_root)
@@ -100,8 +91,7 @@ def _refine_one(job, *, threshold, scale, min_direction_prob, device: str, in_ro
 
 def run(args) -> int:
     from ..core.refine import resolve_device
-    from ..io.offsets import OFFSET_SUFFIXES
-    from ..io.pairing import check_out_dir, index_by_key
+    from ..io.pairing import OFFSET_SUFFIXES, check_out_dir, index_by_key
 
     try:
         device = resolve_device(args.device)
@@ -116,8 +106,9 @@ def run(args) -> int:
     index_by_instance_key(txts, "prediction")  # two predictions of one image: refuse
     jobs = [(str(t), str(offsets[instance_key(t)]) if instance_key(t) in offsets else None)
             for t in txts]
-    fn = functools.partial(_refine_one, threshold=args.threshold, scale=args.scale,
-                           min_direction_prob=args.min_direction_prob, device=device,
+    options = argparse.Namespace(threshold=args.threshold, scale=args.scale,
+                                 min_direction_prob=args.min_direction_prob)
+    fn = functools.partial(_refine_one, options=options, device=device,
                            in_root=str(Path(args.input)), out_root=str(out))
     errors, done, n_inst = [], 0, 0
     for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine-instances"):

@@ -12,10 +12,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import add_label_space, add_workers, positive_float
-
-RANGE_HELP = "START:STOP:STEP (STOP included) or a comma list"
-MAX_VALUES = 1000
+from ..io.ranges import RANGE_HELP
+from ._common import add_label_space, add_workers, positive_float, run_batch
 
 
 def add_parser(sub) -> None:
@@ -46,65 +44,11 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-# --------------------------------------------------------------------------- value lists
-
-def _number(text: str, option: str, whole: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise InputError(None, f"{option} {whole!r}: not a number: {text.strip()!r}") from None
-    if not math.isfinite(v):
-        raise InputError(None, f"{option} {whole!r}: {text.strip()} is not a finite number")
-    return v
-
-
-def parse_values(text: str, option: str, *, low: float, high: float,
-                 low_open: bool = False) -> tuple[float, ...]:
-    """Values of ``START:STOP:STEP`` (STOP included when it falls on a step) or ``a,b,c``.
-
-    Raises InputError with one line naming ``option`` for an empty list, a bad number, a
-    range that goes down or a value outside ``[low, high]`` (``(low, high]`` if ``low_open``).
-    """
-    whole = text
-    text = text.strip()
-    if not text:
-        raise InputError(None, f"{option}: the list is empty (give {RANGE_HELP})")
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) != 3:
-            raise InputError(None, f"{option} {whole!r}: a range is START:STOP:STEP")
-        start, stop, step = (_number(x, option, whole) for x in parts)
-        if step <= 0:
-            raise InputError(None, f"{option} {whole!r}: the step must be positive, not {step:g}")
-        if start > stop:
-            raise InputError(None, f"{option} {whole!r}: start {start:g} is above stop {stop:g} "
-                                   "(ranges go up: START:STOP:STEP)")
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        if count > MAX_VALUES:
-            raise InputError(None, f"{option} {whole!r}: {count} values, at most {MAX_VALUES}")
-        values = [round(start + i * step, 10) for i in range(count)]
-    else:
-        items = text.split(",")
-        if any(not x.strip() for x in items):
-            raise InputError(None, f"{option} {whole!r}: empty item in the list")
-        values = [_number(x, option, whole) for x in items]
-        if len(values) > MAX_VALUES:
-            raise InputError(None, f"{option}: {len(values)} values, at most {MAX_VALUES}")
-    for v in values:
-        if v < low or v > high or (low_open and v == low):
-            span = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-            raise InputError(None, f"{option} {whole!r}: {v:g} is outside {span}")
-    return tuple(sorted(set(values)))
-
-
 def grid_from_args(args):
-    from ..core.sweep import SweepGrid
+    from ..io.ranges import parse_grid
 
-    return SweepGrid(
-        thresholds=parse_values(args.thresholds, "--thresholds", low=0, high=1),
-        scales=parse_values(args.scales, "--scales", low=0, high=64, low_open=True),
-        min_direction_probs=parse_values(args.min_direction_probs, "--min-direction-probs",
-                                         low=0, high=1))
+    return parse_grid(args.thresholds, args.scales, args.min_direction_probs,
+                      names=("--thresholds", "--scales", "--min-direction-probs"))
 
 
 # --------------------------------------------------------------------------- table
@@ -387,13 +331,26 @@ def _check_output(path, option: str, suffix: str | None, inputs: set) -> None:
                                "overwritten)")
 
 
+def _sweep_one(job, *, space_name: str, grid, tol: float):
+    from ..core.sweep import sweep_image
+    from ..io.samples import load_sweep_sample
+    from ..labels import get_label_space
+
+    space = get_label_space(space_name)
+    s = load_sweep_sample(job, space)
+    return sweep_image(s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=tol)
+
+
 def run(args) -> int:
-    from ..core.sweep import folder_jobs, sweep
+    import functools
+
+    from ..core.sweep import SweepAccumulator
+    from ..io.samples import sweep_jobs
     from ..labels import get_label_space
 
     space = get_label_space(args.label_space)
     grid = grid_from_args(args)
-    jobs, errors = folder_jobs(args.gt, args.pred, args.offsets)
+    jobs, errors = sweep_jobs(args.gt, args.pred, args.offsets)
     inputs = {Path(x).resolve() for j in jobs for x in (j.gt, j.pred, j.offsets)}
     if args.csv:
         _check_output(args.csv, "--csv", None, inputs)
@@ -403,19 +360,15 @@ def run(args) -> int:
         print(f"segfix: error: {msg}", file=sys.stderr)
     if not jobs:
         raise InputError(args.pred, "no prediction has both ground truth and offsets")
-
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc="sweep", unit="image", disable=None, file=sys.stderr)
-
-    def progress(done, total):
-        bar.update(done - bar.n)
-
-    try:
-        res = sweep(jobs, space, grid, boundary_tol=args.boundary_tol, progress=progress,
-                    workers=args.workers)
-    finally:
-        bar.close()
+    acc = SweepAccumulator(space, grid, args.boundary_tol)
+    fn = functools.partial(_sweep_one, space_name=args.label_space, grid=grid,
+                           tol=args.boundary_tol)
+    for _, image, error in run_batch(fn, jobs, workers=args.workers, desc="sweep"):
+        if error:
+            acc.error(error)
+        else:
+            acc.add(image)
+    res = acc.result()
     for msg in res.errors:
         print(f"segfix: error: {msg}", file=sys.stderr)
     if not res.n_images:

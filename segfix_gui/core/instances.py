@@ -14,7 +14,7 @@ matched within ``tol`` pixels — :func:`segfix_gui.core.metrics.boundary_counts
 two-class maps. Typical use::
 
     before = read_instances(txt)                                # io.instances
-    after = refine_instances(before, field.to_offsets(threshold=0.5, scale=1))
+    after = refine_instances(before, field.to_offsets(Setting(threshold=0.5, scale=1)))
     cmp = compare_instances(before, after, read_instance_gt(gt_path), tol=3)
     cmp.iou_before[i], cmp.iou_after[i], cmp.bf_before[i], cmp.bf_after[i]
 """
@@ -91,7 +91,7 @@ def refine_instances(instances: InstanceSet, offsets: np.ndarray, *,
     """Every mask moved with the image's integer offsets ``(2, H, W)`` (d_row, d_col).
 
     Scale is part of the offsets: SegFix uses scale 1 for instance masks,
-    ``field.to_offsets(threshold=..., scale=1)``.
+    ``field.to_offsets(Setting(threshold=..., scale=1))``.
     """
     if len(instances) == 0:
         return instances

@@ -64,6 +64,13 @@ def iou_from_confusion(conf: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, tp / np.where(denom > 0, denom, 1), np.nan)
 
 
+def present_classes(conf: np.ndarray) -> np.ndarray:
+    """``(C,)`` bool: classes in the ground truth or the prediction of a confusion matrix."""
+    conf = np.asarray(conf)
+    n = conf.shape[0]
+    return (conf[:, :n].sum(axis=0) + conf.sum(axis=1)) > 0
+
+
 def mean_iou(iou: np.ndarray) -> float:
     iou = np.asarray(iou, np.float64)
     return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
@@ -184,6 +191,14 @@ def change_counts(codes: np.ndarray) -> dict[str, int]:
             "swapped": int(counts[SWAPPED])}
 
 
+def scores_from_counts(conf: np.ndarray, bcounts: np.ndarray) -> tuple[float, float, float]:
+    """``(mIoU, boundary F, pixel accuracy)`` of counts, as :class:`SemanticEvaluator` reports
+    them (without the per-class dicts: cheap enough for every image at every setting)."""
+    return (mean_iou(iou_from_confusion(conf)),
+            mean_iou(boundary_f_from_counts(bcounts, present_classes(conf))),
+            pixel_accuracy(conf))
+
+
 @dataclass
 class SemanticEvaluator:
     """Accumulates a folder's confusion matrix and boundary counts (reset / add / result)."""
@@ -209,16 +224,27 @@ class SemanticEvaluator:
         n = self.space.n_classes
         conf = _confusion_eval(g, p, n)
         bc = boundary_counts(g, p, n, tol=self.boundary_tol)
-        present = (conf[:, :n].sum(axis=0) + conf.sum(axis=1)) > 0
+        present = present_classes(conf)
         self.conf += conf
         self.bcounts += bc
         self.present |= present
         return self._result(conf, bc, present)
 
-    def add_counts(self, conf: np.ndarray, bcounts: np.ndarray, present: np.ndarray):
+    def add_counts(self, conf: np.ndarray, bcounts: np.ndarray,
+                   present: np.ndarray | None = None) -> None:
+        """Add an image's counts (``present``: its classes, by default those of ``conf``)."""
         self.conf += conf
         self.bcounts += bcounts
-        self.present |= present
+        self.present |= present_classes(conf) if present is None else present
+
+    @classmethod
+    def from_counts(cls, space: LabelSpace, conf: np.ndarray, bcounts: np.ndarray,
+                    present: np.ndarray | None = None, *,
+                    boundary_tol: float = 3) -> "SemanticEvaluator":
+        """An evaluator holding these counts (e.g. from :class:`~.evaluator.ImageEvaluator`)."""
+        ev = cls(space, boundary_tol)
+        ev.add_counts(conf, bcounts, present)
+        return ev
 
     def result(self) -> dict:
         return self._result(self.conf, self.bcounts, self.present)

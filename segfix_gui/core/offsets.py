@@ -2,7 +2,7 @@
 
 An :class:`OffsetField` keeps what the offset network said: ``boundary`` ``(H, W)``
 probabilities and ``direction`` ``(K, H, W)`` probabilities over K direction bins.
-Turning it into integer offsets is a pure function of ``(threshold, scale)``::
+Turning it into integer offsets is a pure function of a :class:`~.setting.Setting`::
 
     mask    = (boundary > threshold) & (max(direction) >= min_direction_prob)
     step    = DIRECTIONS[K][argmax(direction)]
@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .setting import DEFAULT_SCALE, Setting
 
 # index -> (d_row, d_col); the tables of openseg's offset helper.
 DIRECTIONS: dict[int, np.ndarray] = {
@@ -103,13 +105,12 @@ class OffsetField:
         return None if self.direction is None else int(self.direction.shape[0])
 
     def setting(self, *, threshold: float | None = None, scale: float | None = None,
-                min_direction_prob: float | None = None) -> dict:
-        """The setting to use: explicit values, else the field's recommendation, else
-        threshold 0.5, scale 2, min_direction_prob 0."""
-        given = {"threshold": threshold, "scale": scale, "min_direction_prob": min_direction_prob}
-        base = {"threshold": 0.5, "scale": 2.0, "min_direction_prob": 0.0}
-        return {k: float(v if v is not None else self.recommended.get(k, base[k]))
-                for k, v in given.items()}
+                min_direction_prob: float | None = None,
+                default_scale: float = DEFAULT_SCALE) -> Setting:
+        """The :class:`Setting` to use: explicit values, else the field's recommendation,
+        else the defaults (``default_scale`` for the scale)."""
+        return Setting.resolve(self.recommended, threshold=threshold, scale=scale,
+                               min_direction_prob=min_direction_prob, default_scale=default_scale)
 
     def bins(self) -> np.ndarray:
         """``(H, W)`` uint8 most likely direction bin (computed once)."""
@@ -117,7 +118,7 @@ class OffsetField:
             if self.is_hard:
                 self._cache["bins"] = angles_to_bins(self.hard[0], self.hard[1], 8)
             else:
-                self._cache["bins"] = np.argmax(self.direction, axis=0).astype(np.uint8)
+                self._direction_summary()
         return self._cache["bins"]
 
     def direction_confidence(self) -> np.ndarray:
@@ -126,31 +127,43 @@ class OffsetField:
             if self.is_hard:
                 self._cache["conf"] = np.ones(self.shape, np.float32)
             else:
-                self._cache["conf"] = self.direction.max(axis=0).astype(np.float32)
+                self._direction_summary()
         return self._cache["conf"]
 
-    def moving_mask(self, *, threshold: float = 0.5, min_direction_prob: float = 0.0) -> np.ndarray:
-        """``(H, W)`` bool: the pixels that move at this setting."""
+    def _direction_summary(self, rows: int = 256) -> None:
+        """Bins and confidence in blocks of rows: argmax's int64 temporaries stay small on
+        big maps (a 4096×8192 field would otherwise take 268 MB of int64 at once)."""
+        h, w = self.shape
+        bins = np.empty((h, w), np.uint8)
+        conf = np.empty((h, w), np.float32)
+        for r in range(0, h, rows):
+            block = self.direction[:, r:r + rows]
+            bins[r:r + rows] = np.argmax(block, axis=0)
+            conf[r:r + rows] = block.max(axis=0)
+        self._cache["bins"], self._cache["conf"] = bins, conf
+
+    def moving_mask(self, setting: Setting) -> np.ndarray:
+        """``(H, W)`` bool: the pixels that move at ``setting`` (any scale)."""
         if self.is_hard:
             return (self.hard != 0).any(axis=0)
-        mask = self.boundary > threshold
-        if min_direction_prob > 0:
-            mask &= self.direction_confidence() >= min_direction_prob
+        mask = self.boundary > setting.threshold
+        if setting.min_direction_prob > 0:
+            mask &= self.direction_confidence() >= setting.min_direction_prob
         return mask
 
-    def to_offsets(self, *, threshold: float = 0.5, scale: float = 2,
-                   min_direction_prob: float = 0.0) -> np.ndarray:
-        """Integer offsets ``(2, H, W)`` int16 (d_row, d_col) for this setting.
+    def to_offsets(self, setting: Setting) -> np.ndarray:
+        """Integer offsets ``(2, H, W)`` int16 (d_row, d_col) at ``setting``.
 
         ``threshold`` and ``min_direction_prob`` do not apply to hard offsets.
         """
-        if scale < 0:
-            raise ValueError(f"scale must be >= 0, not {scale}")
+        if not isinstance(setting, Setting):
+            raise TypeError(f"to_offsets takes a Setting, not {type(setting).__name__}")
+        scale = setting.scale
         if self.is_hard:
-            if float(scale).is_integer():
-                return self.hard.astype(np.int16) * np.int16(scale)
+            if float(scale).is_integer():  # hard is int16 already; keeps its memory order
+                return self.hard * np.int16(scale)
             return np.rint(self.hard * scale).astype(np.int16)
-        mask = self.moving_mask(threshold=threshold, min_direction_prob=min_direction_prob)
+        mask = self.moving_mask(setting)
         steps = np.rint(direction_table(self.k) * scale).astype(np.int16)  # (K, 2)
         out = np.zeros((2,) + self.shape, np.int16)
         b = self.bins()[mask]

@@ -30,7 +30,7 @@ def source_indices(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     One pass over the offsets in their memory order: row-major planes are scanned row by
     row, column-major planes (MATLAB ``.mat`` files, see ``io.offsets``) column by column,
     with no transposed copy. The pairs come in that scan order, so ``dst`` is ascending
-    only for row-major offsets; look a pixel up with :func:`source_pixel`, not by bisection.
+    only for row-major offsets (sort them before bisecting).
 
     Parameters
     ----------
@@ -69,16 +69,6 @@ def source_indices(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r *= w
     r += c
     return r, sr
-
-
-def source_pixel(offsets: np.ndarray, row: int, col: int) -> tuple[int, int] | None:
-    """``(row, col)`` that pixel ``(row, col)`` takes its label from, or None if it does not
-    move — the rule of :func:`source_indices` for one pixel (clamped to the image)."""
-    _, h, w = offsets.shape
-    d_row, d_col = int(offsets[0, row, col]), int(offsets[1, row, col])
-    if d_row == 0 and d_col == 0:
-        return None
-    return min(max(row + d_row, 0), h - 1), min(max(col + d_col, 0), w - 1)
 
 
 def _check(labels: np.ndarray, offsets: np.ndarray):

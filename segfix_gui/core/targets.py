@@ -90,7 +90,7 @@ def gt_offset_field(labels: np.ndarray, *, width: float = 5, directions: int = 8
                     ignore_ids=()) -> OffsetField:
     """An :class:`OffsetField` with boundary 1 on the band and one-hot directions.
 
-    ``field.to_offsets(threshold=0.5, scale=s)`` gives the oracle offsets.
+    ``field.to_offsets(Setting(threshold=0.5, scale=s))`` gives the oracle offsets.
     """
     band, bins, _ = boundary_targets(labels, width=width, directions=directions,
                                      ignore_ids=ignore_ids)

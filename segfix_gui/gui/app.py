@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..errors import InputError
     from ..labels import get_label_space
-    from .sample import SamplePaths
+    from ..io.samples import SamplePaths
     from .window import APP, ORG, MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -12,8 +12,9 @@ from ..errors import InputError
 from ..io.atomic import write_text
 from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
-from .compute import Result, Setting, table_rows
-from .sample import Sample
+from ..core.setting import Setting
+from ..io.samples import Sample
+from .compute import Result, table_rows
 
 CSV_COLUMNS = ("class", "iou_before", "iou_after", "delta")
 
@@ -61,7 +62,7 @@ def export_offsets(path, sample: Sample, setting: Setting) -> None:
         rec.update(threshold=setting.threshold, min_direction_prob=setting.min_direction_prob,
                    scale=setting.scale)
     out = OffsetField(boundary=f.boundary, direction=f.direction, hard=f.hard, recommended=rec)
-    write_offsets(path, out, threshold=setting.threshold, min_direction_prob=setting.min_direction_prob)
+    write_offsets(path, out, setting=setting)
 
 
 def iou_csv(before: dict, after: dict | None) -> str:

@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from .compute import (NETWORK_SOURCE, Loaded, Result, Setting, SetRow, evaluate_set, initial_setting,
-                      load, predict_field, refine)
-from .sample import Sample, SamplePaths
+from ..io.samples import Sample, SamplePaths
+from .compute import (NETWORK_SOURCE, Loaded, Result, ViewSetting, initial_setting, load,
+                      predict_field, refine)
+from .sets import SetRow, evaluate_set
 from .workers import Runner
 
 LAYERS = ("image", "labels", "boundary", "arrows", "diff")
@@ -45,6 +46,7 @@ class ViewerState(QObject):
     indexChanged(int) : the current sample of a set changed
     instancesChanged : instance mode: the score threshold or the selected instance changed
     failed(str) : a job failed; the text is one line for a dialog
+    notice(str) : a one-line note for the status bar (e.g. why an action did nothing)
 
     Instance mode (``sample.is_instances``): ``inst_base`` holds the instances' outlines and
     figures before refinement, ``result.instances`` the refined ones; ``min_score`` hides
@@ -62,6 +64,7 @@ class ViewerState(QObject):
     indexChanged = Signal(int)
     instancesChanged = Signal()
     failed = Signal(str)
+    notice = Signal(str)
 
     def __init__(self, parent=None, *, runner: Runner | None = None):
         super().__init__(parent)
@@ -70,7 +73,7 @@ class ViewerState(QObject):
         self.before: dict | None = None
         self.base = None               # compute.Baseline of the sample
         self.result: Result | None = None
-        self.setting = Setting()
+        self.setting = ViewSetting()
         self.auto = True
         self.hidden: set[int] = set()
         self.layers = {n: LayerOptions(DEFAULT_VISIBLE[n], DEFAULT_OPACITY[n]) for n in LAYERS}
@@ -82,7 +85,7 @@ class ViewerState(QObject):
         self.space_name = "camvid"
         self.set_samples: list[SamplePaths] = []
         self.set_rows: list[SetRow] = []
-        self.set_rows_setting: Setting | None = None
+        self.set_rows_setting: ViewSetting | None = None
         self.index = -1
         self.inst_base = None          # instances.InstanceBase of an instance sample
         self.min_score = 0.0           # instance mode: instances scored below are hidden
@@ -90,7 +93,7 @@ class ViewerState(QObject):
 
     # --- loading ------------------------------------------------------------------------------
     def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
-             on_loaded=None, keep_setting: bool = False) -> None:
+             on_loaded=None, on_failed=None, keep_setting: bool = False) -> None:
         """Load a sample in the background; on failure ``failed`` is emitted and the current
         sample stays as it was.
 
@@ -108,9 +111,14 @@ class ViewerState(QObject):
             if on_loaded is not None:
                 on_loaded(loaded)
 
+        def failed(message: str, is_input: bool = True):
+            self._fail(message, is_input)
+            if on_failed is not None:
+                on_failed()
+
         self.runner.submit("load", lambda job: load(paths, space, field=field, check=job.check,
                                                     report=job.report),
-                           on_done=done, on_error=self._fail, label=f"opening {paths.title}",
+                           on_done=done, on_error=failed, label=f"opening {paths.title}",
                            needs_torch=False)
 
     def _fail(self, message: str, _is_input: bool = True) -> None:
@@ -180,6 +188,8 @@ class ViewerState(QObject):
         self.sampleChanged.emit()
         self.settingChanged.emit()
         self.request_refine()
+        if self.set_samples and self.set_rows:  # the set's figures now include this field
+            self.evaluate_set()
 
     # --- setting and refinement ---------------------------------------------------------------
     def set_setting(self, **changes) -> None:
@@ -301,6 +311,8 @@ class ViewerState(QObject):
 
     # --- sets of samples ----------------------------------------------------------------------
     def open_set(self, samples: list[SamplePaths], space: str | None = None) -> None:
+        """Open a set: its first sample at that sample's own recommended setting (not the
+        previous set's), then the set's evaluation at that setting."""
         self.set_samples = list(samples)
         self.set_rows = []
         self.set_rows_setting = None
@@ -309,10 +321,11 @@ class ViewerState(QObject):
             self.space_name = space
         self.setChanged.emit()
         if samples:
-            self.go_to(0)
-        self.evaluate_set()
+            self.go_to(0, keep_setting=False, then=self.evaluate_set)
 
-    def go_to(self, index: int) -> None:
+    def go_to(self, index: int, *, keep_setting: bool = True, then=None) -> None:
+        """Open sample ``index`` of the set (moving within a set keeps the tuned setting);
+        ``then()`` runs once it has loaded or failed to."""
         if not self.set_samples:
             return
         index = max(0, min(index, len(self.set_samples) - 1))
@@ -320,8 +333,11 @@ class ViewerState(QObject):
         def loaded(_loaded):
             self.index = index
             self.indexChanged.emit(index)
+            if then is not None:
+                then()
 
-        self.open(self.set_samples[index], on_loaded=loaded, keep_setting=True)
+        self.open(self.set_samples[index], on_loaded=loaded, on_failed=then,
+                  keep_setting=keep_setting)
 
     def step(self, delta: int, order: list[int] | None = None) -> None:
         """Next/previous sample, following ``order`` (the list's sort) when given."""
@@ -331,7 +347,7 @@ class ViewerState(QObject):
         pos = order.index(self.index) if self.index in order else -1
         self.go_to(order[max(0, min(pos + delta, len(order) - 1))])
 
-    def show_set_rows(self, rows: list[SetRow], setting: Setting) -> None:
+    def show_set_rows(self, rows: list[SetRow], setting: ViewSetting) -> None:
         """Show ``rows`` (the samples' mIoU at ``setting``, e.g. from a sweep) in the samples
         list, in place of a running evaluation."""
         self.runner.cancel("set")  # an evaluation at another setting must not replace them
@@ -339,16 +355,29 @@ class ViewerState(QObject):
         self.set_rows_setting = setting
         self.setChanged.emit()
 
+    def in_memory(self) -> dict[int, Sample]:
+        """``{index: sample}`` for the open sample of the set when its arrays differ from its
+        files (offsets predicted in the window): set figures then use what is shown."""
+        s = self.sample
+        if s is None or not self.set_samples or self.index < 0 or s.field_source is None:
+            return {}
+        return {self.index: s}
+
     def evaluate_set(self) -> None:
+        """The set's mIoU before → after at the current setting, in the samples list."""
         if not self.set_samples:
+            self.notice.emit("Evaluate the set needs a folder set (File ▸ Open folder set); the "
+                             "open sample's figures are in the Metrics panel")
             return
         samples, space, setting = list(self.set_samples), self.space_name, self.setting
+        in_memory = self.in_memory()
 
         def done(rows):
             self.set_rows = rows
             self.set_rows_setting = setting
             self.setChanged.emit()
 
-        self.runner.submit("set", lambda job: evaluate_set(samples, space, setting, check=job.check,
+        self.runner.submit("set", lambda job: evaluate_set(samples, space, setting,
+                                                           in_memory=in_memory, check=job.check,
                                                            report=job.report),
                            on_done=done, on_error=self._fail, label="evaluating the set")

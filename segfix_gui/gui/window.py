@@ -24,8 +24,8 @@ from ..io.atomic import atomic_path
 from . import export
 from .canvas import Canvas
 from .panels import PANELS
-from .sample import (INSTANCE_PARTS, PART_NAMES, PARTS, SamplePaths, classify_files, demo_paths,
-                     folder_layout, pair_set)
+from ..io.samples import INSTANCE_PARTS, PART_NAMES, PARTS, SamplePaths, demo_paths
+from . import opening
 from .state import LAYERS, ViewerState
 from .theme import apply_dark
 
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status()
         self.state.failed.connect(self.show_error)
+        self.state.notice.connect(lambda text: self.status_text.setText(text))
         self.state.sampleChanged.connect(self._on_sample)
         self.state.sampleChanged.connect(self._sync_predict)
         self._sync_predict()
@@ -389,11 +390,10 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True,
                    keep_setting: bool = False) -> None:
         """Open one sample (in the background); on success it is added to the recent list."""
-        missing = paths.missing()
-        if missing:
+        waiting = opening.waiting_text(paths)
+        if waiting:
             self.state.pending = paths
-            self.status_text.setText("waiting for: " + ", ".join(PART_NAMES[m] for m in missing)
-                                     + " (File ▸ Open … or drop files)")
+            self.status_text.setText(waiting)
             return
 
         def done(_loaded):
@@ -409,16 +409,9 @@ class MainWindow(QMainWindow):
         Instance files (``instances``, ``gt_instances``) turn it into an instance sample (the
         image and offsets stay); a label map (``pred``, ``gt``) turns it back.
         """
-        base = self.state.sample.paths if self.state.sample is not None else self.state.pending
-        base = SamplePaths(image=base.image, pred=base.pred, offsets=base.offsets, gt=base.gt,
-                           instances=base.instances, gt_instances=base.gt_instances)
-        if parts.keys() & {"instances", "gt_instances"}:
-            base = base.as_instances()
-        elif parts.keys() & {"pred", "gt"}:
-            base = base.as_semantic()
-        for part, path in parts.items():
-            base = base.with_part(part, path)
-        self.open_paths(base, space, keep_setting="offsets" not in parts)
+        current = self.state.sample.paths if self.state.sample is not None else self.state.pending
+        paths, keep = opening.merge_parts(current, parts)
+        self.open_paths(paths, space, keep_setting=keep)
 
     def open_demo(self) -> None:
         try:
@@ -431,19 +424,14 @@ class MainWindow(QMainWindow):
     def open_set(self, *, folder: str | None = None, image=None, pred=None, offsets=None, gt=None,
                  space: str | None = None, remember: bool = True) -> bool:
         """Open a set of samples from a folder (sub-folders by role) or from role folders."""
+        source = opening.SetSource(folder, image, pred, offsets, gt)
         try:
-            if folder is not None:
-                lay = folder_layout(folder)
-                image, pred, offsets, gt = lay["image"], lay["pred"], lay["offsets"], lay["gt"]
-            if pred is None or offsets is None:
-                raise InputError(folder or pred or offsets, "a set needs prediction and offsets folders")
-            samples = pair_set(pred=pred, offsets=offsets, image=image, gt=gt)
+            samples = source.samples()
         except InputError as err:
             self.show_error(str(err))
             return False
         if remember:
-            self.remember({"kind": "set", "folder": folder, "image": image, "pred": pred,
-                           "offsets": offsets, "gt": gt, "space": space or self.state.space_name})
+            self.remember(source.resolved().recent_entry(space or self.state.space_name))
         self.state.open_set(samples, space)
         if "samples" in self.docks:
             self.docks["samples"].raise_()
@@ -503,15 +491,14 @@ class MainWindow(QMainWindow):
 
     def open_dropped(self, paths: list[str]) -> None:
         """Files dropped on the window: a folder opens as a set; files replace the parts of
-        the sample they are (see ``sample.classify_files``)."""
-        parts = classify_files(paths)
-        if "folder" in parts:
-            self.open_set(folder=parts["folder"])
-        elif parts:
-            self.open_parts(parts)
+        the sample they are (see ``gui.opening.dropped``)."""
+        what, arg = opening.dropped(paths)
+        if what == "set":
+            self.open_set(folder=arg.folder)
+        elif what == "parts":
+            self.open_parts(arg)
         else:
-            self.show_error("nothing to open in what was dropped (expected images, label PNGs, "
-                            ".npz/.mat offsets, a _pred.txt or a set folder)")
+            self.show_error(arg)
 
     # --- recent files -------------------------------------------------------------------------
     def recent(self) -> list[dict]:

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.offsets import DIRECTIONS, OffsetField
+from ..core.setting import Setting, check_value
 from ..errors import InputError
 from .atomic import write_bytes
 
 FORMAT_VERSION = 1
-OFFSET_SUFFIXES = (".npz", ".mat")
+from .pairing import OFFSET_SUFFIXES  # noqa: E402,F401 - one definition, re-exported
 
 
 def read_offsets(path: str | os.PathLike) -> OffsetField:
@@ -81,10 +82,10 @@ def _recommended(path: str, data: dict) -> dict:
             v = data[f"recommended_{key}"]
             if v.shape != () or not np.issubdtype(v.dtype, np.number) or not np.isfinite(v):
                 raise InputError(path, f"'recommended_{key}' must be a finite number")
-            v = float(v)
-            if (key != "scale" and not 0 <= v <= 1) or (key == "scale" and v < 0):
-                raise InputError(path, f"'recommended_{key}' is out of range: {v:g}")
-            out[key] = v
+            try:
+                out[key] = check_value(key, v)
+            except ValueError as err:
+                raise InputError(path, f"'recommended_{key}': {err}") from None
     return out
 
 
@@ -125,15 +126,16 @@ def _read_mat(path: str) -> OffsetField:
     return OffsetField.from_hard(np.moveaxis(_check_hard(path, arr, "mat", axis=2), 2, 0))
 
 
-def unit_steps(field: OffsetField, *, threshold: float = 0.5,
-               min_direction_prob: float = 0.0) -> np.ndarray:
-    """Hard ``(2, H, W)`` int16 unit steps at a threshold (scale 1), as openseg saves them."""
-    return field.to_offsets(threshold=threshold, scale=1, min_direction_prob=min_direction_prob)
+def unit_steps(field: OffsetField, setting: Setting | None = None) -> np.ndarray:
+    """Hard ``(2, H, W)`` int16 unit steps at ``setting``'s threshold and direction confidence
+    (scale 1, whatever ``setting`` says), as openseg saves them."""
+    setting = setting or Setting()
+    return field.to_offsets(setting.with_(scale=1.0))
 
 
-def offsets_bytes(field: OffsetField, fmt: str = "npz", *, threshold: float = 0.5,
-                  min_direction_prob: float = 0.0) -> bytes:
-    """The file contents for ``field`` in ``fmt`` (``"npz"`` or ``"mat"``)."""
+def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | None = None) -> bytes:
+    """The file contents for ``field`` in ``fmt`` (``"npz"`` or ``"mat"``; ``setting`` for
+    ``"mat"``: where to threshold)."""
     buf = io.BytesIO()
     if fmt == "npz":
         if field.is_hard:
@@ -148,7 +150,7 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, threshold: float = 0.
     elif fmt == "mat":
         from scipy.io import savemat
 
-        steps = unit_steps(field, threshold=threshold, min_direction_prob=min_direction_prob)
+        steps = unit_steps(field, setting)
         savemat(buf, {"mat": np.moveaxis(steps, 0, 2).astype(np.int32)}, do_compression=True)
     else:
         raise ValueError(f"offset format must be npz or mat, not {fmt!r}")
@@ -156,11 +158,11 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, threshold: float = 0.
 
 
 def write_offsets(path: str | os.PathLike, field: OffsetField, *, fmt: str | None = None,
-                  threshold: float = 0.5, min_direction_prob: float = 0.0) -> None:
+                  setting: Setting | None = None) -> None:
     """Write ``field`` atomically; the format follows the suffix unless ``fmt`` is given.
 
-    Writing probabilities as ``.mat`` thresholds them (openseg's files cannot be re-thresholded).
+    Writing probabilities as ``.mat`` thresholds them at ``setting`` (default threshold 0.5;
+    openseg's files cannot be re-thresholded).
     """
     fmt = fmt or Path(path).suffix.lower().lstrip(".")
-    write_bytes(path, offsets_bytes(field, fmt, threshold=threshold,
-                                    min_direction_prob=min_direction_prob))
+    write_bytes(path, offsets_bytes(field, fmt, setting=setting))

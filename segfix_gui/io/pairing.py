@@ -15,6 +15,16 @@ from ..errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_SUFFIXES = (".png",)
+OFFSET_SUFFIXES = (".npz", ".mat")
+# role -> (suffixes, preference among suffixes when two files share a key)
+ROLES = {
+    "pred": (LABEL_SUFFIXES, ()),
+    "gt": (LABEL_SUFFIXES, ()),
+    "refined": (LABEL_SUFFIXES, ()),
+    "labels": (LABEL_SUFFIXES, ()),
+    "offsets": (OFFSET_SUFFIXES, (".npz", ".mat")),
+    "image": (IMAGE_SUFFIXES, (".png", ".jpg", ".jpeg")),
+}
 CONVENTIONS = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_color",
                "_gtFine_instanceIds", "_pred")
 
@@ -68,6 +78,40 @@ def index_by_key(folder, suffixes: tuple[str, ...], *, prefer: tuple[str, ...] =
             continue
         table[key] = p
     return table
+
+
+def pair_folders(primary: str, folders: dict[str, str | os.PathLike | None], *,
+                 primary_files: list[Path] | None = None) -> list[dict]:
+    """Pair the files of ``folders[primary]`` with the files of the other folders by key.
+
+    Parameters
+    ----------
+    primary : the role whose files lead (one entry per file, sorted), e.g. ``"pred"``
+    folders : ``{role: folder or None}``; roles from ``ROLES`` give the suffixes looked for
+    primary_files : the leading files, if already chosen (else every file of the role's
+        suffixes under its folder)
+
+    Returns
+    -------
+    list of ``{"key": pair key, role: Path or None, ...}`` — None where a folder has no file
+    of that key (or the role's folder is None). InputError for a missing folder or two files
+    of one key that cannot be told apart; what a missing partner means is the caller's call.
+    """
+    suffixes, _ = ROLES[primary]
+    files = primary_files if primary_files is not None else list_files(folders[primary], suffixes)
+    tables = {}
+    for role, folder in folders.items():
+        if role == primary:
+            continue
+        suf, prefer = ROLES[role]
+        tables[role] = index_by_key(folder, suf, prefer=prefer) if folder is not None else {}
+    out = []
+    for p in files:
+        key = pair_key(p)
+        row = {"key": key, primary: p}
+        row.update({role: table.get(key) for role, table in tables.items()})
+        out.append(row)
+    return out
 
 
 def check_out_dir(out, *inputs) -> Path:

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QGroupBox, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSlider,
                                QVBoxLayout, QWidget)
 
+from ...core.setting import RANGES
 from ...labels import BUILTIN
 
 TITLE = "Refinement"
@@ -74,9 +75,10 @@ class ControlsPanel(QWidget):
         self.direction = UnitSlider(DIRECTION_TIP)
         self.direction.on_change(lambda v: st.set_setting(min_direction_prob=v))
         self.scale = QDoubleSpinBox()
-        self.scale.setRange(0.0, 16.0)
+        low, high, _open = RANGES["scale"]  # the engine's range (the low end is excluded)
+        self.scale.setDecimals(2)
+        self.scale.setRange(low + 10 ** -self.scale.decimals(), high)
         self.scale.setSingleStep(0.5)
-        self.scale.setDecimals(1)
         self.scale.setKeyboardTracking(False)
         self.scale.setToolTip("Pixels per unit direction step: a pixel takes the label from "
                               "scale × direction away (2 for semantic, 1 for instances).")

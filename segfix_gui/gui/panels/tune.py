@@ -27,14 +27,15 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLab
                                QVBoxLayout, QWidget)
 
 from ...errors import InputError
-from .. import compute
+from ...io.ranges import parse_grid
+from .. import sets
+from ..compute import BOUNDARY_TOL
 from . import tune_data as td
 
 TITLE = "Tune"
 AREA = "bottom"
 START_HIDDEN = True  # wide and tall: opened on demand (Refine ▸ Tune, Ctrl+T), not in the default layout
 KIND = "sweep"  # the runner's job kind
-DEFAULT_TOL = 3  # SemanticEvaluator's boundary tolerance, unless compute.BOUNDARY_TOL says otherwise
 COLOURS = ("#4e9cff", "#ffb000", "#5ad17a", "#e8606a", "#b48cff", "#4fd1d9", "#f080c8", "#c8c8c8")
 PICK_PX = 30  # a click within this many pixels of a point picks it
 BACKGROUND = "#1e1f22"
@@ -55,9 +56,9 @@ class TunePanel(QWidget):
         self.state = st = window.state
         self.runner = st.runner
         self.result = None
-        self.plan: td.Plan | None = None
+        self.plan: sets.Plan | None = None
         self._signature = None        # what the shown result was swept from
-        self._running = None          # what the running sweep sweeps
+        self._edited: set[str] = set()  # grid fields the user has typed in
         self._job = None
         self._direction = 0           # which direction confidence the curves show
         self.series: dict[str, list[td.Series]] = {m: [] for m in td.METRIC_TITLES}
@@ -83,6 +84,7 @@ class TunePanel(QWidget):
         lay.addWidget(split, 1)
 
         st.setChanged.connect(self._context_changed)
+        st.sampleChanged.connect(self._follow_sample)
         st.sampleChanged.connect(self._context_changed)
         st.settingChanged.connect(self._mark_current)
         self.runner.busyChanged.connect(self._busy)
@@ -103,6 +105,7 @@ class TunePanel(QWidget):
                           ("directions", "Direction conf.")):
             edit = QLineEdit(td.DEFAULTS[key])
             edit.setToolTip(FIELD_TIPS[key])
+            edit.textEdited.connect(lambda _t, k=key: self._edited.add(k))
             edit.textChanged.connect(self._validate)
             edit.returnPressed.connect(self.run)
             form.addRow(text, edit)
@@ -197,27 +200,33 @@ class TunePanel(QWidget):
             self.plots[m], self.vlines[m], self.markers[m], self.stars[m] = pw, vline, marker, star
 
     # --- what would be swept ------------------------------------------------------------------
-    def _current_plan(self) -> td.Plan | None:
+    def _follow_sample(self) -> None:
+        """Until the user types a direction confidence, sweep at the open sample's (its
+        offsets' recommendation: the bundled network's 0.6 is what makes it help)."""
+        if "directions" not in self._edited and self.state.sample is not None:
+            self.fields["directions"].setText(f"{self.state.setting.min_direction_prob:g}")
+
+    def _current_plan(self) -> sets.Plan | None:
         st = self.state
         if st.set_samples:
-            return td.plan_set(st.set_samples)
+            return sets.plan_set(st.set_samples, in_memory=st.in_memory())
         if st.sample is not None:
-            return td.plan_sample(st.sample)
+            return sets.plan_sample(st.sample)
         return None
 
     def _current_signature(self):
         st = self.state
         if st.set_samples:
-            return ("set", tuple((p.pred, p.offsets, p.gt) for p in st.set_samples), st.space_name)
+            return ("set", tuple((p.pred, p.offsets, p.gt) for p in st.set_samples), st.space_name,
+                    tuple((i, id(s.field)) for i, s in st.in_memory().items()))
         if st.sample is not None:
             return ("sample", st.sample, st.space_name)
         return None
 
     def _context_changed(self, *_args) -> None:
         sig = self._current_signature()
-        if self.runner.busy(KIND) and sig != self._running:
+        if self.runner.busy(KIND):  # a sweep of what was open: the runner drops its result
             self.runner.cancel(KIND)
-            self._running = None
         if self.result is not None and sig != self._signature:
             self._clear("the samples changed since the sweep: run it again")
             self._signature = None
@@ -233,7 +242,9 @@ class TunePanel(QWidget):
             text = ("Instance mode: the sweep measures label maps (mIoU, boundary F). Open a "
                     "folder set with gt/ to tune.")
         elif plan.single:
+            reason = plan.skipped.get(0)
             text = ("No folder set: sweeps the open sample alone." if plan.items else
+                    f"The open sample cannot be swept: {reason.split(': ', 1)[-1]}." if reason else
                     "The open sample has no ground truth: nothing to measure. Open a folder set "
                     "with gt/.")
         else:
@@ -254,7 +265,7 @@ class TunePanel(QWidget):
 
     def _grid(self):
         try:
-            return td.parse_grid(*(self.fields[k].text() for k in ("thresholds", "scales", "directions")))
+            return parse_grid(*(self.fields[k].text() for k in ("thresholds", "scales", "directions")))
         except ValueError as err:  # InputError from the fields' syntax, ValueError from the grid
             return err if isinstance(err, InputError) else InputError(None, str(err))
 
@@ -273,10 +284,6 @@ class TunePanel(QWidget):
     # --- running ------------------------------------------------------------------------------
     def run(self) -> None:
         """Start a sweep of the open set (or sample) over the grid in the fields."""
-        from ...core.sweep import sweep
-        from ...labels import get_label_space
-        from ..workers import Cancelled
-
         grid = self._grid()
         if isinstance(grid, InputError):
             self.size_label.setText(f"<span style='color:#f07070'>{err_text(grid)}</span>")
@@ -286,28 +293,17 @@ class TunePanel(QWidget):
             self._scope_text()
             return
         space_name = self.state.space_name
-        tol = getattr(compute, "BOUNDARY_TOL", DEFAULT_TOL)  # the tolerance the metrics panel uses
         signature = self._current_signature()
         self._clear("sweeping…")
-        self._running = signature
 
-        def work(job):
-            space = get_label_space(space_name)
-            res = sweep(plan.items, space, grid, boundary_tol=tol,
-                        progress=lambda done, total: job.report(done, total, f"sweep {done}/{total}"),
-                        should_stop=lambda: job.cancelled)
-            if res.cancelled:
-                raise Cancelled()
-            return res
-
-        def done(res):
-            if signature != self._current_signature():
-                return  # the set changed meanwhile (already cancelled; belt and braces)
+        def done(res):  # the runner delivers only the latest, uncancelled sweep
             self.plan, self._signature = plan, signature
             self._show(res)
 
-        self._job = self.runner.submit(KIND, work, on_done=done, on_error=self._failed,
-                                       label="sweeping thresholds × scales")
+        self._job = self.runner.submit(
+            KIND, lambda job: sets.run_sweep(plan, space_name, grid, boundary_tol=BOUNDARY_TOL,
+                                             check=job.check, report=job.report),
+            on_done=done, on_error=self._failed, label="sweeping thresholds × scales")
 
     def cancel(self) -> None:
         self.runner.cancel(KIND)
@@ -545,7 +541,7 @@ class TunePanel(QWidget):
         st = self.state
         if self.plan is None or self.plan.single or not st.set_samples:
             return
-        st.show_set_rows(td.sample_rows(self.result, self.plan, idx), replace(st.setting))
+        st.show_set_rows(sets.sample_rows(self.result, self.plan, idx), replace(st.setting))
 
     def show_worst_first(self) -> None:
         """Samples list: every sample's mIoU at the current setting, biggest loss first."""

@@ -1,6 +1,7 @@
 """What the Tune panel shows, as plain functions of a :class:`~segfix_gui.core.sweep.SweepResult`
-(no Qt, no drawing): the grid from the user's text, the curves, the point under the current
-setting, and each sample's numbers at a chosen setting.
+(no Qt, no drawing): the curves, the point under the current setting, and the tally of
+samples that gain or lose at a chosen setting (what to sweep and each sample's row:
+:mod:`segfix_gui.gui.sets`).
 
 Every figure is read from the sweep result — the engine's ``segfix_gui.core.sweep.sweep``,
 the one ``segfix sweep`` prints — never recomputed here. Gains are in *points* (100 × the
@@ -13,79 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.sweep import SweepGrid, SweepJob, SweepResult, SweepSample
-from ...errors import InputError
-from ..compute import SetRow
-from ..sample import Sample, SamplePaths
+from ...core.sweep import SweepResult
+from ..sets import Plan
 
 DEFAULTS = {"thresholds": "0.1:0.9:0.1", "scales": "1,2,3", "directions": "0"}
 METRIC_TITLES = {"miou": "mIoU gain over no refinement", "boundary_f": "boundary-F gain over no refinement"}
-
-
-def parse_grid(thresholds: str, scales: str, directions: str) -> SweepGrid:
-    """The grid from the panel's three fields, in ``segfix sweep``'s syntax
-    (``START:STOP:STEP`` with STOP included, or ``a,b,c``).
-
-    Raises InputError (one line naming the field) for an empty list, a bad number, a range
-    that goes down or a value out of range (thresholds and directions in [0, 1], scales in
-    (0, 64]).
-    """
-    from ...cli.sweep import parse_values
-
-    return SweepGrid(
-        thresholds=parse_values(thresholds, "thresholds", low=0, high=1),
-        scales=parse_values(scales, "scales", low=0, high=64, low_open=True),
-        min_direction_probs=parse_values(directions, "direction confidence", low=0, high=1))
-
-
-# --- what to sweep ----------------------------------------------------------------------------
-
-@dataclass
-class Plan:
-    """The items of one sweep and how they map back to the window's samples.
-
-    Attributes
-    ----------
-    items : list of SweepJob (files of a set, each read once by the sweep) or one SweepSample
-        (the open sample's arrays)
-    index_of_key : {item key: index of the sample in the set} (key ``"0"`` for a single sample)
-    skipped : {index: one-line reason, or None for "no ground truth"} — samples not swept
-    names : the samples' titles, by index
-    single : True when the open sample (no folder set) is swept
-    """
-
-    items: list
-    index_of_key: dict[str, int]
-    skipped: dict[int, str | None]
-    names: list[str]
-    single: bool = False
-
-
-def plan_set(samples: list[SamplePaths]) -> Plan:
-    """One :class:`SweepJob` per sample of a set that has ground truth and offsets."""
-    items, index_of_key, skipped = [], {}, {}
-    for i, p in enumerate(samples):
-        if p.gt is None:
-            skipped[i] = None
-        elif p.offsets is None:
-            skipped[i] = str(InputError(p.pred, "no offsets given for this prediction"))
-        else:
-            key = str(i)
-            items.append(SweepJob(key, p.gt, p.pred, p.offsets))
-            index_of_key[key] = i
-    return Plan(items, index_of_key, skipped, [p.title for p in samples])
-
-
-def plan_sample(sample: Sample) -> Plan:
-    """The open sample alone (its arrays, as loaded); no item without ground truth."""
-    if sample.gt is None:
-        return Plan([], {}, {0: None}, [sample.name], single=True)
-    if sample.field is None:
-        return Plan([], {}, {0: str(InputError(sample.paths.pred, "no offsets yet (use Predict "
-                                                                  "offsets)"))},
-                    [sample.name], single=True)
-    return Plan([SweepSample("0", sample.gt, sample.pred, sample.field)], {"0": 0}, {},
-                [sample.name], single=True)
 
 
 # --- curves -----------------------------------------------------------------------------------
@@ -147,16 +80,16 @@ def setting_at(res: SweepResult, idx: tuple[int, int, int]) -> dict:
     """What applying a point sets: ``threshold``, ``scale`` and ``min_direction_prob``, or
     the ``scale`` alone for hard offsets (the others have no effect on them)."""
     s = res.grid.setting(*idx)
-    return s if against_threshold(res) else {"scale": s["scale"]}
+    return s.as_dict() if against_threshold(res) else {"scale": s.scale}
 
 
 def describe(res: SweepResult, idx: tuple[int, int, int]) -> str:
     s = res.grid.setting(*idx)
     if not against_threshold(res):
-        return f"scale {s['scale']:g}"
-    text = f"threshold {s['threshold']:g}, scale {s['scale']:g}"
-    if len(res.grid.min_direction_probs) > 1 or s["min_direction_prob"] != 0:
-        text += f", direction ≥ {s['min_direction_prob']:g}"
+        return f"scale {s.scale:g}"
+    text = f"threshold {s.threshold:g}, scale {s.scale:g}"
+    if len(res.grid.min_direction_probs) > 1 or s.min_direction_prob != 0:
+        text += f", direction ≥ {s.min_direction_prob:g}"
     return text
 
 
@@ -169,39 +102,6 @@ def best_index(res: SweepResult, metric: str = "miou") -> tuple[int, int, int] |
 
 
 # --- samples at a setting ---------------------------------------------------------------------
-
-def _num(v) -> float | None:
-    v = float(v)
-    return None if math.isnan(v) else v
-
-
-def sample_rows(res: SweepResult, plan: Plan, idx: tuple[int, int, int]) -> list[SetRow]:
-    """Every sample of the set at grid index ``idx``, as the samples list shows them: mIoU
-    before and after (the sweep's per-image figures), an error row for a sample that could not
-    be swept, an empty row for one without ground truth."""
-    pos = {k: n for n, k in enumerate(res.keys)}
-    key_of = {i: k for k, i in plan.index_of_key.items()}
-    jobs = {it.key: it for it in plan.items}
-    rows = []
-    for i, name in enumerate(plan.names):
-        key = key_of.get(i)
-        if key is not None and key in pos:
-            n = pos[key]
-            rows.append(SetRow(i, name, _num(res.image_base_miou[n]),
-                               _num(res.image_miou[(n,) + tuple(idx)])))
-        elif key is not None:  # a bad file: the sweep's one-line message names it
-            rows.append(SetRow(i, name, error=_error_for(res.errors, jobs[key])))
-        elif plan.skipped.get(i):
-            rows.append(SetRow(i, name, error=plan.skipped[i]))
-        else:
-            rows.append(SetRow(i, name))
-    return rows
-
-
-def _error_for(errors: list[str], item) -> str:
-    paths = [str(getattr(item, a, "")) for a in ("gt", "pred", "offsets")]
-    return next((e for e in errors if any(p and p in e for p in paths)), "could not be swept")
-
 
 def tally(res: SweepResult, idx: tuple[int, int, int], metric: str = "miou", *,
           plan: Plan | None = None) -> dict:

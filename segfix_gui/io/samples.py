@@ -1,9 +1,11 @@
-"""What the window shows: one sample's arrays, and how sets of samples are found (no Qt here).
+"""Samples from files: one sample's arrays, the size checks, and how sets of samples are found.
 
 A :class:`Sample` is an image (optional), a prediction, an offset field and a ground
 truth (optional), all ``(H, W)``, in one label space. :func:`load_sample` reads and checks
-them with the engine's readers; any problem is an :class:`~segfix_gui.errors.InputError`
-with one line naming the file, so the window can show it and keep what it had.
+them; any problem is an :class:`~segfix_gui.errors.InputError` with one line naming the
+file, so the window can show it and keep what it had, and a batch can go on.
+:func:`load_sweep_sample` / :func:`iter_sweep_samples` read the (ground truth, prediction,
+offsets) triples a sweep needs; :func:`check_size` is the one size check with its message.
 
 An *instance sample* (instance mode) has Cityscapes instance predictions (a ``_pred.txt``
 and its masks, :func:`segfix_gui.io.instances.read_instances`) instead of a label map, and
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.offsets import OffsetField
+from ..core.sweep import SweepSample
 from ..errors import InputError
 from ..labels import LabelSpace, get_label_space
 
@@ -192,9 +195,8 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
     With neither, the sample has no offsets (``field`` None) and refining changes nothing.
     Raises InputError (one line, naming the file) for anything unreadable or mismatched.
     """
-    from ..cli.refine import read_prediction
-    from ..io.images import read_image, read_labels
-    from ..io.offsets import read_offsets
+    from .images import read_image, read_labels
+    from .offsets import read_offsets
 
     space = get_label_space(space)
     if paths.pred is None:
@@ -202,27 +204,50 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
     pred, colour = read_prediction(paths.pred, space)
     if field is None and paths.offsets is not None:
         field = read_offsets(paths.offsets)
-    h, w = pred.shape
-    pred_name = Path(paths.pred).name
-    ref = f"the prediction {pred_name} is {h}×{w}"
     if field is not None:
-        _check_size(paths.offsets, "offsets are", field.shape, (h, w), ref)
+        check_size(paths.offsets, "offsets", field.shape, paths.pred, pred.shape)
     image = None
     if paths.image is not None:
         image = read_image(paths.image)
-        _check_size(paths.image, "image is", image.shape[:2], (h, w), ref)
+        check_size(paths.image, "image", image.shape[:2], paths.pred, pred.shape)
     gt = None
     if paths.gt is not None:
         gt = read_labels(paths.gt, space)
-        _check_size(paths.gt, "ground truth is", gt.shape, (h, w), ref)
+        check_size(paths.gt, "ground truth", gt.shape, paths.pred, pred.shape)
     return Sample(space=space, pred=pred, field=field, image=image, gt=gt, paths=paths,
                   pred_is_colour=colour)
 
 
-def _check_size(path, what: str, shape, expected, ref: str) -> None:
-    """InputError "<what> H×W but <ref>" when ``shape`` is not ``expected``."""
-    if tuple(shape) != tuple(expected):
-        raise InputError(path, f"{what} {shape[0]}×{shape[1]} but {ref}")
+REFERENCE_NAMES = {"prediction": "the prediction", "offsets": "the offsets",
+                   "ground truth": "the ground truth"}
+
+
+def check_size(path, what: str, shape, ref_path, ref_shape, *, ref_what: str = "prediction") -> None:
+    """The one size check: InputError naming ``path`` ("offsets are 10×20 but the prediction
+    x.png is 360×480") when ``shape`` is not ``ref_shape``."""
+    if tuple(shape[:2]) != tuple(ref_shape[:2]):
+        verb = "are" if what in ("offsets", "masks") else "is"
+        ref = REFERENCE_NAMES.get(ref_what, f"the {ref_what}")
+        name = f" {Path(ref_path).name}" if ref_path is not None else ""
+        verb_ref = "are" if ref_what == "offsets" else "is"
+        raise InputError(path, f"{what} {verb} {shape[0]}×{shape[1]} but {ref}{name} {verb_ref} "
+                               f"{ref_shape[0]}×{ref_shape[1]}")
+
+
+def read_prediction(path, space: LabelSpace | None) -> tuple[np.ndarray, bool]:
+    """``(ids, was_colour)``: a prediction PNG as ids, and whether it was colour-coded (an
+    output then keeps that form)."""
+    from PIL import Image
+
+    from .images import read_labels
+
+    labels = read_labels(path, space)
+    try:
+        with Image.open(path) as im:
+            colour = im.mode in ("RGB", "RGBA")
+    except OSError:  # pragma: no cover - read_labels already opened it
+        colour = False
+    return np.asarray(labels), colour
 
 
 def load_instance_sample(paths: SamplePaths) -> Sample:
@@ -231,9 +256,9 @@ def load_instance_sample(paths: SamplePaths) -> Sample:
 
     Raises InputError (one line, naming the file and, for a ``_pred.txt``, the line).
     """
-    from ..io.images import read_image
-    from ..io.instances import read_instance_gt, read_instances
-    from ..io.offsets import read_offsets
+    from .images import read_image
+    from .instances import read_instance_gt, read_instances
+    from .offsets import read_offsets
 
     space = get_label_space(INSTANCE_SPACE)
     if paths.instances is None:
@@ -247,13 +272,13 @@ def load_instance_sample(paths: SamplePaths) -> Sample:
     gt = None
     if paths.gt_instances is not None:
         gt = read_instance_gt(paths.gt_instances)
-        _check_size(paths.gt_instances, "ground truth is", gt.shape, (h, w),
-                    f"the offsets {off_name} are {h}×{w}")
+        check_size(paths.gt_instances, "ground truth", gt.shape, paths.offsets, (h, w),
+                   ref_what="offsets")
     image = None
     if paths.image is not None:
         image = read_image(paths.image)
-        _check_size(paths.image, "image is", image.shape[:2], (h, w),
-                    f"the offsets {off_name} are {h}×{w}")
+        check_size(paths.image, "image", image.shape[:2], paths.offsets, (h, w),
+                   ref_what="offsets")
     unlabeled = np.zeros((h, w), np.uint8)  # Cityscapes id 0: ignored, drawn transparent
     return Sample(space=space, pred=unlabeled, field=field, image=image, paths=paths,
                   instances=instances, gt_instances=gt)
@@ -308,71 +333,82 @@ def folder_layout(folder: str | os.PathLike) -> dict[str, str | None]:
 
 def pair_set(*, pred: str, offsets: str, image: str | None = None,
              gt: str | None = None) -> list[SamplePaths]:
-    """Samples of a set, paired by stem (``segfix_gui.io.pairing.pair_key``), one per prediction.
+    """Samples of a set, paired by key (:func:`segfix_gui.io.pairing.pair_folders`), one per
+    prediction.
 
     A prediction without offsets is kept (loading it then says so); images and ground truth
     are optional per sample.
     """
-    from ..io.offsets import OFFSET_SUFFIXES
-    from ..io.pairing import IMAGE_SUFFIXES, LABEL_SUFFIXES, index_by_key, list_files, pair_key
+    from .pairing import pair_folders
 
-    preds = list_files(pred, LABEL_SUFFIXES)
-    if not preds:
+    rows = pair_folders("pred", {"pred": pred, "offsets": offsets, "image": image, "gt": gt})
+    if not rows:
         raise InputError(pred, "no prediction PNGs found")
-    offs = index_by_key(offsets, OFFSET_SUFFIXES, prefer=(".npz", ".mat"))
-    imgs = index_by_key(image, IMAGE_SUFFIXES, prefer=(".png", ".jpg", ".jpeg")) if image else {}
-    gts = index_by_key(gt, LABEL_SUFFIXES) if gt else {}
-    out = []
-    for p in preds:
-        k = pair_key(p)
-        out.append(SamplePaths(
-            image=str(imgs[k]) if k in imgs else None, pred=str(p),
-            offsets=str(offs[k]) if k in offs else None,
-            gt=str(gts[k]) if k in gts else None, name=k))
-    return out
+    return [SamplePaths(image=_str(r["image"]), pred=str(r["pred"]), offsets=_str(r["offsets"]),
+                        gt=_str(r["gt"]), name=r["key"]) for r in rows]
 
 
-def classify_files(paths) -> dict[str, str]:
-    """Sort dropped files by role: ``{"folder"|"image"|"pred"|"offsets"|"gt"|"instances"|
-    "gt_instances": path}``.
+def _str(path) -> str | None:
+    return None if path is None else os.fspath(path)
 
-    A folder opens as a set; ``.npz`` / ``.mat`` are offsets; a ``.txt`` (Cityscapes
-    ``_pred.txt``) is instance predictions; a PNG named ``…instanceIds…`` is instance ground
-    truth; JPEG and other photo formats are images; a PNG is an image when it is colour (RGB)
-    and its name does not say it is a label map, else a label map — ground truth when its
-    name says so (``gt``, ``label``, ``ground``), else the prediction.
+
+# --- sweeps -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One image's files for a sweep (picklable: a worker process loads it itself)."""
+
+    key: str
+    gt: str
+    pred: str
+    offsets: str
+
+
+def load_sweep_sample(job: SweepJob, space: LabelSpace) -> SweepSample:
+    """Read a job's three files; InputError for a bad file or mismatched sizes."""
+    from .images import read_labels
+    from .offsets import read_offsets
+
+    gt = read_labels(job.gt, space)
+    pred = read_labels(job.pred, space)
+    check_size(job.pred, "prediction", pred.shape, job.gt, gt.shape, ref_what="ground truth")
+    fld = read_offsets(job.offsets)
+    check_size(job.offsets, "offsets", fld.shape, job.pred, pred.shape)
+    return SweepSample(job.key, gt, pred, fld)
+
+
+def iter_sweep_samples(items, space: LabelSpace, errors: list[str]):
+    """Yield a :class:`SweepSample` per item (a SweepJob is read here; a SweepSample passes
+    through); a job with a bad file is left out and its one-line message appended to ``errors``."""
+    for item in items:
+        if isinstance(item, SweepSample):
+            yield item
+            continue
+        try:
+            yield load_sweep_sample(item, space)
+        except InputError as err:
+            errors.append(str(err))
+
+
+def sweep_jobs(gt_dir, pred_dir, offsets_dir) -> tuple[list[SweepJob], list[str]]:
+    """Pair the predictions in ``pred_dir`` with ground truth and offsets by name.
+
+    Returns ``(jobs, errors)``: one job per complete triple, and a one-line message for each
+    prediction that lacks a partner. InputError when a folder is missing or holds no PNGs.
     """
-    from ..io.offsets import OFFSET_SUFFIXES
-    from ..io.pairing import IMAGE_SUFFIXES
+    from .pairing import pair_folders
 
-    out: dict[str, str] = {}
-    for p in map(Path, paths):
-        low = p.name.lower()
-        labelish = any(k in low for k in ("gt", "label", "ground", "pred", "seg"))
-        gtish = any(k in low for k in ("gt", "label", "ground"))
-        if p.is_dir():
-            out["folder"] = str(p)
-        elif p.suffix.lower() == ".txt":
-            out["instances"] = str(p)
-        elif p.suffix.lower() == ".png" and "instanceids" in low:
-            out["gt_instances"] = str(p)
-        elif p.suffix.lower() in OFFSET_SUFFIXES:
-            out["offsets"] = str(p)
-        elif p.suffix.lower() == ".png":
-            if not labelish and _is_colour_png(p):
-                out["image"] = str(p)
-            else:
-                out["gt" if gtish else "pred"] = str(p)
-        elif p.suffix.lower() in IMAGE_SUFFIXES:
-            out["image"] = str(p)
-    return out
-
-
-def _is_colour_png(path: Path) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.mode in ("RGB", "RGBA")
-    except OSError:
-        return False
+    rows = pair_folders("pred", {"pred": pred_dir, "gt": gt_dir, "offsets": offsets_dir})
+    if not rows:
+        raise InputError(pred_dir, "no prediction PNGs found")
+    jobs, errors = [], []
+    for r in rows:
+        p = r["pred"]
+        if r["gt"] is None:
+            errors.append(str(InputError(p, "no ground truth with this name")))
+        elif r["offsets"] is None:
+            errors.append(str(InputError(p, f"no offsets file for this prediction (expected "
+                                            f"{r['key']}.npz or .mat in {offsets_dir})")))
+        else:
+            jobs.append(SweepJob(r["key"], os.fspath(r["gt"]), os.fspath(p), os.fspath(r["offsets"])))
+    return jobs, errors

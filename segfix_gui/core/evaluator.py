@@ -1,0 +1,367 @@
+"""One image's evaluation at any refinement setting, prepared once and answered incrementally.
+
+:class:`ImageEvaluator` is the one refine-and-evaluate engine: the window's live refinement,
+the sweep (``segfix sweep``, the Tune panel) and a set's evaluation at one setting all call it.
+It is prepared once per image (ground truth, prediction): the counts without refinement
+(confusion matrix, boundary counts) and, for the boundary F-score, which ground-truth
+boundary classes lie within the tolerance of each pixel. Per offset field and (scale,
+direction confidence) it keeps the *candidates*: the pixels that move at threshold 0 and
+whose stored id would change, most probable first. Refinement only gathers labels of the
+unrefined prediction, so the label a candidate takes does not depend on the threshold; the
+pixels moving at threshold ``t`` are the prefix of candidates with probability ``> t``.
+Counts at a setting then follow from the base counts, updated only where labels change:
+
+- confusion matrix = base − (gt, old label) + (gt, new label) over the changed pixels;
+- fixed / broken / swapped from the same pixels;
+- boundary counts only where the 1-px prediction boundary changes (changed pixels and their
+  4-neighbours) and, for the matched ground-truth boundary, within the tolerance disk of
+  those, with the rules of :func:`~segfix_gui.core.metrics.boundary_counts`.
+
+Every count is an integer, so the answers equal ``refine_labels`` + ``SemanticEvaluator`` +
+``change_codes`` at every setting exactly (``tests/test_evaluator.py`` checks it with
+hypothesis).
+
+Example
+-------
+>>> ev = ImageEvaluator(gt, pred, get_label_space("camvid"))           # doctest: +SKIP
+>>> counts = ev.at(field, Setting(threshold=0.8, scale=1))             # doctest: +SKIP
+>>> SemanticEvaluator.from_counts(ev.space, counts.conf, counts.bcounts).result()["miou"]  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..labels import IGNORE, LabelSpace
+from .metrics import _confusion_eval, _disk, boundary_classes, boundary_counts
+from .offsets import OffsetField
+from .refine import source_indices
+from .setting import Setting
+
+CHANGE_KINDS = ("fixed", "broken", "swapped")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Integer counts of one image at one setting.
+
+    Attributes
+    ----------
+    conf : ndarray of shape (C, C+1), int64 confusion matrix (last column: void predicted)
+    bcounts : ndarray of shape (C, 4), int64 boundary counts (matched pred, pred, matched gt, gt)
+    change : ndarray of shape (3,), int64 fixed, broken, swapped pixels
+    """
+
+    conf: np.ndarray
+    bcounts: np.ndarray
+    change: np.ndarray
+
+    def change_dict(self) -> dict[str, int]:
+        return {k: int(v) for k, v in zip(CHANGE_KINDS, self.change)}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Pixels that move at thresholds ``>= tmin`` and whose stored id changes.
+
+    ``dst`` / ``src`` flat indices (moving pixel, pixel it takes its label from), most probable
+    first; ``prob`` their boundary probabilities (descending), None for hard offsets (every
+    candidate moves at any threshold).
+    """
+
+    tmin: float
+    dst: np.ndarray
+    src: np.ndarray
+    prob: np.ndarray | None
+
+    def count_at(self, threshold: float) -> int:
+        """How many candidates move at ``threshold`` (probability ``> threshold``, the
+        comparison of ``OffsetField.moving_mask``)."""
+        if self.prob is None:
+            return int(self.dst.size)
+        # prob is descending, so the moving ones are a prefix; the comparison is made in the
+        # field's own dtype, exactly as moving_mask makes it
+        return int(np.count_nonzero(self.prob > threshold))
+
+
+class ImageEvaluator:
+    """One image's counts at any setting (see the module).
+
+    Parameters
+    ----------
+    gt, pred : ndarray of shape (H, W), integer stored ids of ``space``
+    space : LabelSpace
+    boundary_tol : boundary F-score tolerance in pixels
+    """
+
+    def __init__(self, gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *,
+                 boundary_tol: float = 3):
+        gt = np.asarray(gt)
+        pred = np.asarray(pred)
+        if gt.shape != pred.shape or gt.ndim != 2:
+            raise ValueError(f"gt {gt.shape} and pred {pred.shape} must be (H, W) of one size")
+        self.space = space
+        self.boundary_tol = boundary_tol
+        self.shape = pred.shape
+        self.pred = pred
+        n = space.n_classes
+        g = space.to_eval(gt)
+        p = space.to_eval(pred)
+        self.base_conf = _confusion_eval(g, p, n)
+        self.base_bcounts = boundary_counts(g, p, n, tol=boundary_tol)
+        self._maps = (g, p)
+        self._img: _Image | None = None  # the tolerance structures, built on first use
+        self._field: OffsetField | None = None
+        self._cands: dict[tuple[float, float], Candidates] = {}
+
+    @property
+    def base(self) -> Counts:
+        """Counts without refinement."""
+        return Counts(self.base_conf.copy(), self.base_bcounts.copy(), np.zeros(3, np.int64))
+
+    def _image(self) -> "_Image":
+        if self._img is None:
+            g, p = self._maps
+            self._img = _Image(g, p, self.space.n_classes, self.boundary_tol)
+        return self._img
+
+    def prepare(self) -> None:
+        """Build the tolerance structures now (else on the first query)."""
+        self._image()
+
+    def candidates(self, field: OffsetField, scale: float, min_direction_prob: float = 0.0, *,
+                   tmin: float = 0.0) -> Candidates:
+        """The :class:`Candidates` of ``field`` at this scale and direction confidence, for
+        thresholds ``>= tmin`` (cached per field; a cached set for a lower ``tmin`` serves)."""
+        if field.shape != self.shape:
+            raise ValueError(f"offsets are {field.shape} but the prediction is {self.shape}")
+        if field is not self._field:
+            self._field, self._cands = field, {}
+        key = (float(scale), 0.0 if field.is_hard else float(min_direction_prob))
+        have = self._cands.get(key)
+        if have is not None and (field.is_hard or have.tmin <= tmin):
+            return have
+        setting = Setting(threshold=0.0 if field.is_hard else tmin, scale=scale,
+                          min_direction_prob=key[1])
+        dst, src = source_indices(field.to_offsets(setting))
+        ids = self.pred.ravel()
+        keep = ids[src] != ids[dst]  # only pixels whose stored id would change matter
+        dst, src = dst[keep], src[keep]
+        prob = None
+        if not field.is_hard:
+            prob = field.boundary.ravel()[dst]
+            order = np.argsort(prob, kind="stable")[::-1]  # most probable first
+            dst, src, prob = dst[order], src[order], prob[order]
+        cands = Candidates(tmin, dst, src, prob)
+        self._cands[key] = cands
+        return cands
+
+    def changes(self, field: OffsetField, setting: Setting) -> tuple[np.ndarray, np.ndarray]:
+        """``(dst, src)``: flat indices of the pixels whose stored id changes at ``setting``
+        and of the pixels they take their label from."""
+        c = self.candidates(field, setting.scale, setting.min_direction_prob)
+        k = c.count_at(setting.threshold)
+        return c.dst[:k], c.src[:k]
+
+    def at(self, field: OffsetField, setting: Setting) -> Counts:
+        """Exact counts of the image refined with ``field`` at ``setting``."""
+        dst, src = self.changes(field, setting)
+        img = self._image()
+        state = _State(img, self.base_conf, self.base_bcounts)
+        state.add(dst, img.p[src])
+        return Counts(*state.counts())
+
+    def sweep(self, field: OffsetField, thresholds, scales, min_direction_probs=(0.0,)):
+        """Counts at every setting of the three sorted lists.
+
+        Returns ``(conf, bcounts, change)`` of shapes ``(T, S, M, C, C+1)``, ``(T, S, M, C, 4)``
+        and ``(T, S, M, 3)`` int64: thresholds are taken from the highest down, each adding its
+        batch of candidates to one running state per (scale, direction confidence).
+        """
+        n = self.space.n_classes
+        T, S, M = len(thresholds), len(scales), len(min_direction_probs)
+        conf = np.empty((T, S, M, n, n + 1), np.int64)
+        bcounts = np.empty((T, S, M, n, 4), np.int64)
+        change = np.empty((T, S, M, 3), np.int64)
+        img = self._image()
+        for j, scale in enumerate(scales):
+            for l, mdp in enumerate(min_direction_probs):
+                if field.is_hard and l > 0:  # min_direction_prob does not apply to hard offsets
+                    conf[:, j, l], bcounts[:, j, l], change[:, j, l] = (
+                        conf[:, j, 0], bcounts[:, j, 0], change[:, j, 0])
+                    continue
+                c = self.candidates(field, scale, mdp, tmin=thresholds[0])
+                new = img.p[c.src]
+                state = _State(img, self.base_conf, self.base_bcounts)
+                done = 0
+                for i in range(T - 1, -1, -1):  # highest threshold first: the moving set grows
+                    k = c.count_at(thresholds[i])
+                    state.add(c.dst[done:k], new[done:k])
+                    done = k
+                    conf[i, j, l], bcounts[i, j, l], change[i, j, l] = state.counts()
+        return conf, bcounts, change
+
+
+class _Image:
+    """What every setting of one image shares: flat eval maps, 1-px boundaries and, for the
+    boundary F-score, which ground-truth classes lie within the tolerance of each pixel."""
+
+    def __init__(self, g: np.ndarray, p: np.ndarray, n: int, tol: float):
+        self.h, self.w = g.shape
+        self.n = n
+        self.g = g.ravel()
+        self.p = p.ravel()
+        self.valid = self.g != IGNORE
+        gb = boundary_classes(g, n)
+        self.gb = gb.ravel()
+        pb = boundary_classes(p, n)
+        pb[~self.valid.reshape(g.shape)] = -1
+        self.pb = pb.ravel()
+        self.disk = _disk(tol)
+        # near[word, pixel]: bit c set when a gt boundary pixel of class B*word + c is in the
+        # disk, B the narrowest word that holds every class (8 for CamVid, 32 for Cityscapes)
+        self.bits = next((b for b in (8, 16, 32) if n <= b), 64)
+        word_t = np.dtype(f"uint{self.bits}")
+        words = (n + self.bits - 1) // self.bits
+        self.near = np.zeros((words, self.h, self.w), word_t)
+        one = word_t.type(1)
+        for k in range(words):
+            sel = (gb >= self.bits * k) & (gb < self.bits * (k + 1))
+            bits = np.where(sel, np.left_shift(one, (gb - self.bits * k).clip(0).astype(word_t)),
+                            word_t.type(0)).astype(word_t, copy=False)
+            del sel
+            for dr, dc in self.disk:
+                if abs(dr) >= self.h or abs(dc) >= self.w:
+                    continue  # the offset leaves the image from everywhere
+                dst, src = _shifted(self.h, self.w, dr, dc)
+                self.near[k][dst] |= bits[src]
+            del bits
+        self.near = self.near.reshape(words, -1)
+        # cnt[q]: prediction boundary pixels of gt boundary pixel q's class within its disk
+        # (at most the disk's size: int16 up to a tolerance of ~100 px)
+        self.cnt = np.zeros(self.h * self.w, np.int16 if len(self.disk) < 2**15 else np.int32)
+        q = np.flatnonzero(self.gb >= 0)
+        for ok, d in self._pairs(q):
+            qq = q[ok]
+            self.cnt[qq] += self.pb[qq + d] == self.gb[qq]
+
+    def _pairs(self, idx: np.ndarray):
+        """For each disk offset: (bool mask of the pixels of ``idx`` whose offset pixel is in
+        the image, the flat offset)."""
+        r, c = np.divmod(idx, self.w)
+        for dr, dc in self.disk:
+            yield ((r + dr >= 0) & (r + dr < self.h) & (c + dc >= 0) & (c + dc < self.w),
+                   int(dr * self.w + dc))
+
+    def neighbours(self, idx: np.ndarray) -> np.ndarray:
+        """``idx`` and its in-image 4-neighbours, unique, sorted."""
+        r, c = np.divmod(idx, self.w)
+        parts = [idx, idx[c > 0] - 1, idx[c < self.w - 1] + 1, idx[r > 0] - self.w,
+                 idx[r < self.h - 1] + self.w]
+        return np.unique(np.concatenate(parts))
+
+    def boundary_at(self, labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Boundary class (or -1) at flat ``idx`` of the eval map ``labels``, as
+        :func:`boundary_classes` with ignore-ground-truth pixels removed."""
+        r, c = np.divmod(idx, self.w)
+        lab = labels[idx]
+        edge = np.zeros(idx.shape, bool)
+        for ok, step in ((c > 0, -1), (c < self.w - 1, 1), (r > 0, -self.w), (r < self.h - 1, self.w)):
+            edge[ok] |= labels[idx[ok] + step] != lab[ok]
+        keep = edge & (lab != IGNORE) & (lab < self.n) & self.valid[idx]
+        return np.where(keep, lab.astype(np.int16), np.int16(-1))
+
+    def near_gt(self, idx: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        """Whether a gt boundary pixel of class ``cls`` (>= 0) is within the disk of ``idx``."""
+        cls = cls.astype(np.int64)
+        word = self.near[cls // self.bits, idx]
+        return ((word >> (cls % self.bits).astype(word.dtype)) & word.dtype.type(1)).astype(bool)
+
+
+def _shifted(h: int, w: int, dr: int, dc: int):
+    """Slices ``(dst, src)`` so that ``a[dst] = b[src]`` reads ``b[r + dr, c + dc]`` into
+    ``a[r, c]`` wherever both are in the image."""
+    rows = slice(max(0, -dr), min(h, h - dr))
+    cols = slice(max(0, -dc), min(w, w - dc))
+    src = (slice(rows.start + dr, rows.stop + dr), slice(cols.start + dc, cols.stop + dc))
+    return (rows, cols), src
+
+
+class _State:
+    """One image refined step by step: pixels are added to the moving set in batches (the
+    threshold going down), and the counts follow each batch exactly."""
+
+    def __init__(self, img: _Image, base_conf: np.ndarray, base_bc: np.ndarray):
+        self.img = img
+        self.p = img.p.copy()
+        self.pb = img.pb.copy()
+        self.cnt = img.cnt.copy()
+        self.conf = base_conf.copy()
+        self.bc = base_bc.copy()
+        self.change = np.zeros(3, np.int64)
+
+    def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.conf.copy(), self.bc.copy(), self.change.copy()
+
+    def add(self, dst: np.ndarray, new: np.ndarray) -> None:
+        """Pixels ``dst`` (flat, not moved before, stored id changes) take eval labels ``new``."""
+        img, n = self.img, self.img.n
+        if dst.size == 0:
+            return
+        old = img.p[dst]
+        gv = img.g[dst]
+        ok = gv != IGNORE
+        g_ok = gv[ok].astype(np.int64) * (n + 1)
+        o_ok = np.where(old[ok] == IGNORE, n, old[ok]).astype(np.int64)
+        n_ok = np.where(new[ok] == IGNORE, n, new[ok]).astype(np.int64)
+        size = n * (n + 1)
+        self.conf += (np.bincount(g_ok + n_ok, minlength=size)
+                      - np.bincount(g_ok + o_ok, minlength=size)).reshape(n, n + 1)
+        right_before = old[ok] == gv[ok]
+        right_after = new[ok] == gv[ok]
+        self.change += (np.count_nonzero(~right_before & right_after),
+                        np.count_nonzero(right_before & ~right_after),
+                        np.count_nonzero(~right_before & ~right_after))
+        moved = new != old
+        if not moved.any():
+            return
+        self.p[dst[moved]] = new[moved]
+        region = img.neighbours(dst[moved])
+        pb_old = self.pb[region]
+        pb_new = img.boundary_at(self.p, region)
+        diff = pb_old != pb_new
+        if not diff.any():
+            return
+        c_idx, c_old, c_new = region[diff], pb_old[diff], pb_new[diff]
+        self.pb[c_idx] = c_new
+        # prediction side: boundary pixels that vanish or appear, and whether gt is near
+        for sign, cls in ((-1, c_old), (1, c_new)):
+            on = cls >= 0
+            if on.any():
+                cl = cls[on]
+                m = img.near_gt(c_idx[on], cl)
+                self.bc[:, 0] += sign * np.bincount(cl[m], minlength=n)[:n]
+                self.bc[:, 1] += sign * np.bincount(cl, minlength=n)[:n]
+        # ground-truth side: counts of same-class prediction boundary pixels in each gt pixel's disk
+        qs, ws = [], []
+        for ok, d in img._pairs(c_idx):
+            q = c_idx[ok] + d
+            gq = img.gb[q]
+            w = (c_new[ok] == gq).astype(np.int32) - (c_old[ok] == gq)
+            nz = (w != 0) & (gq >= 0)
+            qs.append(q[nz])
+            ws.append(w[nz])
+        q = np.concatenate(qs)
+        if q.size == 0:
+            return
+        q, inv = np.unique(q, return_inverse=True)
+        dw = np.bincount(inv, weights=np.concatenate(ws), minlength=q.size).astype(self.cnt.dtype)
+        before = self.cnt[q] > 0
+        self.cnt[q] += dw
+        after = self.cnt[q] > 0
+        gq = img.gb[q]
+        self.bc[:, 2] += (np.bincount(gq[after], minlength=n)[:n]
+                          - np.bincount(gq[before], minlength=n)[:n])
+
+

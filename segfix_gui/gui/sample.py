@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._resources import resource
 from ..core.offsets import OffsetField
 from ..errors import InputError
 from ..labels import LabelSpace, get_label_space
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_DIR = ROOT / "resources" / "demo"
+DEMO_DIR = resource("demo")
 PARTS = ("image", "pred", "offsets", "gt")
 INSTANCE_PARTS = ("image", "instances", "offsets", "gt_instances")
 PART_NAMES = {"image": "image", "pred": "prediction", "offsets": "offsets", "gt": "ground truth",

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..core.offsets import OffsetField, flip_bins
+from .._resources import resource
 from ..errors import InputError
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "weights"
+WEIGHTS_DIR = resource("weights")
 BUNDLED = WEIGHTS_DIR / "offsetnet-camvid.pt"
 FORMAT = "segfix-offset-net"
 

@@ -77,8 +77,8 @@ def run(args) -> int:
                 write_offsets(dst, field, fmt=args.format, threshold=setting["threshold"],
                               min_direction_prob=setting["min_direction_prob"])
                 done += 1
-            except OSError as err:
-                errors.append(str(InputError(dst, f"cannot write: {err.strerror or err}")))
+            except InputError as err:  # io.atomic names the output that cannot be written
+                errors.append(str(err))
         bar.update(len(pending))
         pending.clear()
 

@@ -129,7 +129,8 @@ def run(args) -> int:
     fn = functools.partial(_refine_one, setting=Setting.from_args(args),
                            space_name=args.label_space, device=device)
     errors, done = [], 0
-    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine"):
+    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine",
+                                    output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

@@ -71,7 +71,11 @@ def index_by_key(folder, suffixes: tuple[str, ...], *, prefer: tuple[str, ...] =
 
 
 def check_out_dir(out, *inputs) -> Path:
-    """Refuse an output folder that is (or is inside) an input folder."""
+    """Refuse an output folder that is an input folder, is inside one, or holds one.
+
+    Either way outputs could land on inputs (``--input T/p --out T`` writes ``T/p/...``), so
+    both are refused; links are followed first (``resolve``).
+    """
     out_p = Path(out).resolve()
     for inp in inputs:
         if inp is None:
@@ -80,6 +84,9 @@ def check_out_dir(out, *inputs) -> Path:
         if out_p == in_p or in_p in out_p.parents:
             raise InputError(out, f"the output folder must not be the input folder {inp} or inside it "
                                   "(inputs are never overwritten)")
+        if out_p in in_p.parents:
+            raise InputError(out, f"the output folder must not hold the input folder {inp} "
+                                  "(inputs are never overwritten): choose a folder beside it")
     if out_p.exists() and not out_p.is_dir():
         raise InputError(out, "output exists and is not a folder")
     return out_p

@@ -110,7 +110,7 @@ def _refine_one(job, *, setting: Setting, space_name, device: str):
 def run(args) -> int:
     from ..core.refine import resolve_device
     from ..io.offsets import OFFSET_SUFFIXES
-    from ..io.pairing import LABEL_SUFFIXES, check_out_dir, index_by_key, list_files, pair_key
+    from ..io.pairing import LABEL_SUFFIXES, check_out_dir, list_files, pair_with
     from ..labels import get_label_space
 
     if args.label_space:
@@ -122,13 +122,16 @@ def run(args) -> int:
     preds = list_files(args.input, LABEL_SUFFIXES)
     if not preds:
         raise InputError(args.input, "no prediction PNGs found")
-    offsets = index_by_key(args.offset, OFFSET_SUFFIXES, prefer=(".npz", ".mat"))
     out = check_out_dir(args.out, args.input, args.offset)
-    jobs = [(str(p), str(offsets[pair_key(p)]) if pair_key(p) in offsets else None,
-             str(out / p.relative_to(args.input))) for p in preds]
+    errors, done, jobs = [], 0, []
+    for p, off, error in pair_with(preds, args.input, args.offset, OFFSET_SUFFIXES,
+                                   prefer=(".npz", ".mat")):
+        if error:
+            errors.append(error)
+        else:
+            jobs.append((str(p), str(off) if off else None, str(out / p.relative_to(args.input))))
     fn = functools.partial(_refine_one, setting=Setting.from_args(args),
                            space_name=args.label_space, device=device)
-    errors, done = [], 0
     for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine",
                                     output=lambda job: job[-1]):
         if error:

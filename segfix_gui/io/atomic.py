@@ -41,7 +41,9 @@ def atomic_path(path: str | os.PathLike):
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(err, OSError):  # disk full, read-only, ...: the output's own error line
+        # disk full, read-only, ...: the output's own error line (an error about another
+        # file, e.g. a source being copied, is left as it is)
+        if isinstance(err, OSError) and err.filename in (None, tmp, os.fspath(path)):
             raise _cannot_write(path, err) from None
         raise
 

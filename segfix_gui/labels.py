@@ -13,7 +13,9 @@ JSON spec::
                  {"id": 11, "name": "unlabelled", "color": [0, 0, 0], "ignore": true}]}
 
 Classes that are not ``"ignore"`` are evaluated, in the order listed, unless a
-class gives ``"train_id"`` explicitly (several ids may share one train id).
+class gives ``"train_id"`` explicitly (several ids may share one train id; 0..254, or 255 for
+ignore). ``"ignore"`` is ``true`` or ``false``. A malformed spec is an InputError naming the
+file and the entry (``classes[3] (id 7, 'car'): train_id 300 is out of range (0..255)``).
 """
 from __future__ import annotations
 
@@ -25,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._resources import resource
 from .errors import InputError
 
 IGNORE = 255
 """Evaluation index of ignored / void pixels."""
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SPEC_DIR = RESOURCES / "label_spaces"
+SPEC_DIR = resource("label_spaces")
 BUILTIN = ("cityscapes", "cityscapes-trainid", "camvid", "ade20k")
 
 
@@ -168,36 +170,87 @@ class LabelSpace:
         return lut
 
 
-def _from_spec(spec: dict, *, source) -> LabelSpace:
+def _int(v, what: str, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), -float("inf")) \
+            or int(v) != v:
+        raise ValueError(f"{what} must be an integer {lo}..{hi}, not {json.dumps(v)[:40]}")
+    if not lo <= int(v) <= hi:
+        raise ValueError(f"{what} {int(v)} is out of range ({lo}..{hi})")
+    return int(v)
+
+
+def _entry(i: int, e) -> tuple[int, str, tuple[int, int, int], bool, int | None]:
+    """``(id, name, colour, ignore, train_id or None)`` of one ``classes`` entry, checked."""
+    if not isinstance(e, dict):
+        raise ValueError(f"classes[{i}] must be an object with id, name and color, "
+                         f"not {json.dumps(e)[:40]}")
+    where = f"classes[{i}]"
+    for key in ("id", "name", "color"):
+        if key not in e:
+            raise ValueError(f"{where} has no {key!r}")
+    cid = _int(e["id"], f"{where}: id", 0, 65535)
+    if not isinstance(e["name"], str):
+        raise ValueError(f"{where} (id {cid}): name must be a string")
+    where = f"{where} (id {cid}, {e['name']!r})"
+    color = e["color"]
+    if not isinstance(color, list) or len(color) != 3:
+        raise ValueError(f"{where}: color must be 3 values 0..255, not {json.dumps(color)[:40]}")
+    color = tuple(_int(v, f"{where}: color value", 0, 255) for v in color)
+    ignore = e.get("ignore", False)
+    if not isinstance(ignore, bool):
+        raise ValueError(f"{where}: ignore must be true or false, not {json.dumps(ignore)[:40]}")
+    tid = None
+    if "train_id" in e and not ignore:
+        tid = _int(e["train_id"], f"{where}: train_id", 0, IGNORE)
+    return cid, e["name"], color, ignore or tid == IGNORE, tid
+
+
+def _from_spec(spec, *, source) -> LabelSpace:
+    """A label space from a parsed JSON spec; InputError naming ``source`` and the bad entry."""
     try:
-        classes = []
-        entries = spec["classes"]
-        order = 0
-        for e in entries:
-            ignore = bool(e.get("ignore", False))
+        if not isinstance(spec, dict):
+            raise ValueError("the spec must be a JSON object with a 'classes' list")
+        entries = spec.get("classes")
+        if not isinstance(entries, list):
+            raise ValueError("'classes' must be a list of objects (id, name, color)"
+                             if "classes" in spec else "no 'classes' list")
+        if not entries:
+            raise ValueError("no classes")
+        name = spec.get("name", Path(str(source)).stem)
+        if not isinstance(name, str):
+            raise ValueError("'name' must be a string")
+        classes, seen, order = [], {}, 0
+        for i, e in enumerate(entries):
+            cid, cname, color, ignore, tid = _entry(i, e)
+            if cid in seen:
+                raise ValueError(f"classes[{i}]: id {cid} is also classes[{seen[cid]}]")
+            seen[cid] = i
             if ignore:
                 tid = IGNORE
-            elif "train_id" in e:
-                tid = int(e["train_id"])
             else:
-                tid = order
-            if not ignore:
+                tid = order if tid is None else tid
                 order = max(order, tid) + 1
-            color = tuple(int(v) for v in e["color"])
-            if len(color) != 3 or not all(0 <= v <= 255 for v in color):
-                raise ValueError(f"class {e['name']!r} has colour {color}, expected 3 values 0..255")
-            classes.append(LabelClass(int(e["id"]), str(e["name"]), color, tid))
-        if not classes:
-            raise ValueError("no classes")
-        ids = [c.id for c in classes]
-        if len(set(ids)) != len(ids):
-            raise ValueError("duplicate class id")
-        if not all(0 <= i < 65536 for i in ids):
-            raise ValueError("class ids must be in 0..65535")
-        return LabelSpace(str(spec.get("name", Path(str(source)).stem)), tuple(classes))
-    except (KeyError, TypeError, ValueError) as err:
-        msg = err.args[0] if isinstance(err, ValueError) and err.args else f"missing or malformed {err}"
-        raise InputError(source, f"not a valid label space spec: {msg}") from None
+            classes.append(LabelClass(cid, cname, color, tid))
+        if all(c.train_id == IGNORE for c in classes):
+            raise ValueError("every class is ignored: nothing would be evaluated")
+        return LabelSpace(name, tuple(classes))
+    except ValueError as err:
+        raise InputError(source, f"not a valid label space spec: {err}") from None
+
+
+def _load_json(path):
+    """The parsed JSON of a label-space spec; InputError for any unreadable file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise InputError(path, "label space spec not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a label space spec") from None
+    except RecursionError:
+        raise InputError(path, "cannot read label space spec: nested too deeply") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(path, f"cannot read label space spec: {err}") from None
 
 
 def _cityscapes(train_ids: bool) -> LabelSpace:
@@ -225,8 +278,9 @@ def _builtin(name: str) -> LabelSpace:
     if name == "cityscapes-trainid":
         return _cityscapes(True)
     path = SPEC_DIR / f"{name}.json"
-    with open(path, encoding="utf-8") as f:
-        return _from_spec(json.load(f), source=path)
+    if not path.is_file():
+        raise InputError(path, f"the bundled {name} label space is missing from this install")
+    return _from_spec(_load_json(path), source=path)
 
 
 def get_label_space(name_or_path: str | os.PathLike | LabelSpace) -> LabelSpace:
@@ -239,11 +293,4 @@ def get_label_space(name_or_path: str | os.PathLike | LabelSpace) -> LabelSpace:
     if not s.lower().endswith(".json") and not os.path.exists(s):
         raise InputError(None, f"unknown label space {s!r}: use one of {', '.join(BUILTIN)} "
                                f"or the path of a JSON spec")
-    try:
-        with open(s, encoding="utf-8") as f:
-            spec = json.load(f)
-    except FileNotFoundError:
-        raise InputError(s, "label space spec not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(s, f"cannot read label space spec: {err}") from None
-    return _from_spec(spec, source=s)
+    return _from_spec(_load_json(s), source=s)

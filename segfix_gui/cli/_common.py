@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
@@ -98,19 +99,50 @@ def add_device(p: argparse.ArgumentParser) -> None:
                    help="where refinement runs (default: auto = cuda when available)")
 
 
+def _item_name(item) -> str:
+    """The file a batch item is about (its first path, for a tuple of paths)."""
+    while isinstance(item, (tuple, list)) and item:
+        item = item[0]
+    return str(item)
+
+
+def _unexpected(item, err: BaseException) -> str:
+    text = " ".join(str(err).split())[:300]
+    return f"{_item_name(item)}: unexpected error ({err.__class__.__name__}{': ' + text if text else ''})"
+
+
 def _call(fn, item):
     try:
         return item, fn(item), None
     except InputError as err:
         return item, None, str(err)
+    except Exception as err:  # noqa: BLE001 - one file's failure never stops the batch
+        return item, None, _unexpected(item, err)
+
+
+def _drop_stale(item, error: str, output: Callable | None) -> str:
+    """Remove the output an earlier run left for an item that failed now, and say so."""
+    if output is None:
+        return error
+    path = output(item)
+    if path is None or not os.path.isfile(path):
+        return error
+    try:
+        os.unlink(path)
+    except OSError as err:
+        return f"{error} (the output of an earlier run, {path}, could not be removed: {err.strerror})"
+    return f"{error} (the output of an earlier run, {path}, was removed)"
 
 
 def run_batch(fn: Callable, items: Iterable, *, workers: int = 1, desc: str = "",
-              total: int | None = None):
+              total: int | None = None, output: Callable | None = None):
     """Run ``fn(item)`` for every item, in ``workers`` processes, with a progress bar.
 
-    Yields ``(item, result, error)``; an :class:`InputError` becomes ``error`` (its message)
-    and the batch goes on. Results come in the order of ``items``.
+    Yields ``(item, result, error)``; an :class:`InputError` becomes ``error`` (its message),
+    any other exception ``"<file>: unexpected error (...)"``, and the batch goes on.
+    ``output(item)``, when given, is the path an item writes: when the item fails, a file left
+    there by an earlier run is removed (and the error line says so), so an output folder never
+    mixes this run's results with stale ones. Results come in the order of ``items``.
     """
     from tqdm import tqdm
 
@@ -119,13 +151,19 @@ def run_batch(fn: Callable, items: Iterable, *, workers: int = 1, desc: str = ""
     try:
         if workers <= 1 or len(items) <= 1:
             for item in items:
-                yield _call(fn, item)
+                it, res, err = _call(fn, item)
+                yield it, res, err and _drop_stale(it, err, output)
                 bar.update()
         else:
             with ProcessPoolExecutor(max_workers=min(workers, len(items))) as ex:
                 futures = [ex.submit(_call, fn, it) for it in items]
-                for fut in futures:
-                    yield fut.result()
+                for it, fut in zip(items, futures):
+                    try:
+                        done = fut.result()
+                    except Exception as err:  # noqa: BLE001 - e.g. a worker killed for memory
+                        done = (it, None, _unexpected(it, err))
+                    it, res, err = done
+                    yield it, res, err and _drop_stale(it, err, output)
                     bar.update()
     finally:
         bar.close()

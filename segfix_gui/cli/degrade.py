@@ -43,7 +43,8 @@ def run(args) -> int:
     jobs = [(str(p), str(out / p.relative_to(args.labels))) for p in files]
     fn = functools.partial(_one, stride=args.stride, space_name=args.label_space)
     errors, done = [], 0
-    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="degrade"):
+    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="degrade",
+                                    output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

@@ -104,7 +104,9 @@ def run(args) -> int:
     errors, jobs = [], []
     for r in rows:
         p = r["pred"]
-        if r["gt"] is None:
+        if r["error"]:
+            errors.append(r["error"])
+        elif r["gt"] is None:
             errors.append(str(InputError(p, "no ground truth with this name")))
         elif args.refined and r["refined"] is None:
             errors.append(str(InputError(p, f"no refined prediction with this name in {args.refined}")))

@@ -54,7 +54,8 @@ def run(args) -> int:
     fn = functools.partial(_one, width=args.width, directions=args.directions, fmt=args.format,
                            space_name=args.label_space)
     errors, done = [], 0
-    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="gt-offsets"):
+    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="gt-offsets",
+                                    output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

@@ -76,8 +76,8 @@ def run(args) -> int:
                                         min_direction_prob=args.min_direction_prob)
                 write_offsets(dst, field, fmt=args.format, setting=setting)
                 done += 1
-            except OSError as err:
-                errors.append(str(InputError(dst, f"cannot write: {err.strerror or err}")))
+            except InputError as err:  # io.atomic names the output that cannot be written
+                errors.append(str(err))
         bar.update(len(pending))
         pending.clear()
 

@@ -64,14 +64,19 @@ def run(args) -> int:
     if not rows:
         raise InputError(args.input, "no prediction PNGs found")
     out = check_out_dir(args.out, args.input, args.offset)
-    jobs = [(str(r["pred"]), None if r["offsets"] is None else str(r["offsets"]),
-             str(out / r["pred"].relative_to(args.input))) for r in rows]
+    errors, done, jobs = [], 0, []
+    for r in rows:
+        if r["error"]:
+            errors.append(r["error"])
+        else:
+            jobs.append((str(r["pred"]), None if r["offsets"] is None else str(r["offsets"]),
+                         str(out / r["pred"].relative_to(args.input))))
     options = argparse.Namespace(threshold=args.threshold, scale=args.scale,
                                  min_direction_prob=args.min_direction_prob)
     fn = functools.partial(_refine_one, options=options, space_name=args.label_space,
                            device=device)
-    errors, done = [], 0
-    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine"):
+    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine",
+                                      output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

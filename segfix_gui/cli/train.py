@@ -60,7 +60,10 @@ def run(args) -> int:
     from ..model.net import CONFIGS
     from ..model.train import TrainOptions, train
 
+    from ..io.pairing import check_out_dir
+
     get_label_space(args.label_space)
+    check_out_dir(args.out, args.data)
     if args.model not in CONFIGS:
         raise InputError(None, f"unknown --model {args.model!r} (known: {', '.join(CONFIGS)})")
     try:

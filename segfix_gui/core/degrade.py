@@ -26,18 +26,37 @@ def degrade(labels: np.ndarray, space: LabelSpace, *, stride: int = 8) -> np.nda
         return labels.copy()
     h, w = labels.shape
     e = space.to_eval(labels)
-    n = space.n_classes
-    onehot = torch.zeros((1, n, h, w), dtype=torch.float32)
-    valid = torch.from_numpy(e != IGNORE)
-    idx = torch.from_numpy(np.where(e == IGNORE, 0, e).astype(np.int64))
-    onehot[0].scatter_(0, idx[None], valid[None].float())
-    pooled = F.avg_pool2d(onehot, stride, stride, ceil_mode=True)
-    scores = F.interpolate(pooled, size=(h, w), mode="bilinear", align_corners=False)[0]
-    best = scores.argmax(0).numpy()
-    has = (scores.max(0).values > 0).numpy()
-    eval_to_id = np.zeros(n, np.int64)
+    # One class at a time, so memory stays a few full-size planes whatever the number of
+    # classes (all classes at once took n_classes float32 planes, twice). Pooling and
+    # interpolation treat channels independently, so the scores are the same numbers; a
+    # strict ">" keeps the first of equal scores, as argmax does.
+    best = np.zeros((h, w), np.uint8 if space.n_classes <= 256 else np.int64)
+    top = None
+    for c in range(space.n_classes):
+        mask = torch.from_numpy(e == c)
+        if not bool(mask.any()):
+            continue  # an absent class scores 0 everywhere: never above a present one
+        pooled = F.avg_pool2d(mask.float()[None, None], stride, stride, ceil_mode=True)
+        del mask
+        score = F.interpolate(pooled, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+        score = score.numpy()
+        if top is None:
+            top = score
+            best[:] = c
+        else:
+            better = score > top
+            best[better] = c
+            np.maximum(top, score, out=top)
+            del better
+        del score
+    if top is None:  # only void pixels
+        return labels.copy()
+    has = top > 0
+    del top
+    eval_to_id = np.zeros(space.n_classes, np.int64)
     for c in reversed(space.classes):
         if c.train_id != IGNORE:
             eval_to_id[c.train_id] = c.id
-    out = np.where(has, eval_to_id[best], labels)
-    return out.astype(labels.dtype)
+    out = labels.copy()
+    np.copyto(out, eval_to_id[best].astype(labels.dtype), where=has)
+    return out

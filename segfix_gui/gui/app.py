@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         def fail(message: str) -> None:
             print(f"segfix-gui: error: {message}", file=sys.stderr)
             status["code"] = 2
-            app.quit()
+            # may run before app.exec() (a file that fails at once): quit from the event loop
+            QTimer.singleShot(0, app.quit)
         win.state.failed.disconnect(win.show_error)
         win.state.failed.connect(fail)
         win.show_error = fail  # a bad file ends the run with its message instead of a dialog
@@ -178,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         def poll() -> None:
             ready = (not expect) or (win.state.result is not None and win.state.result_is_current())
             busy = any(win.runner.busy(k) for k in ("load", "refine", "set"))
-            if status["code"] == 0 and ready and not busy:
+            if status["code"]:  # a failure was reported: its message is out, end now
+                app.quit()
+            elif ready and not busy:
                 try:
                     win.save_screenshot(args.screenshot)
                     print(f"screenshot written to {args.screenshot}")

@@ -45,5 +45,5 @@ def _is_colour_png(path: Path) -> bool:
     try:
         with Image.open(path) as im:
             return im.mode in ("RGB", "RGBA")
-    except OSError:
+    except (OSError, Image.DecompressionBombError):  # loading reports it with the file's name
         return False

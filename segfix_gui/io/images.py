@@ -11,15 +11,30 @@ from ..errors import InputError
 from ..labels import LabelSpace
 from .atomic import atomic_path
 
-Image.MAX_IMAGE_PIXELS = 1 << 28
+MAX_PIXELS = 1 << 28
+"""Largest image read (W × H); a header declaring more is refused before decoding."""
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# PIL widens 2- and 4-bit grayscale to 8 bits by scaling (×85, ×17); labels need the stored ids
+_SCALED_GRAY = {"L;2": 85, "L;4": 17}
 
 
-def _open(path) -> Image.Image:
+def open_image(path) -> Image.Image:
+    """The decoded image; InputError naming ``path`` for anything unreadable or too large.
+
+    ``im.info["segfix_scale"]`` is the factor PIL multiplied low-bit grayscale values by
+    (absent when values are as stored).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
+            rawmode = im.tile[0][3] if im.tile and im.format == "PNG" else None
             im.load()
+        if isinstance(rawmode, tuple):
+            rawmode = rawmode[0] if rawmode else None
+        if im.mode == "L" and rawmode in _SCALED_GRAY:
+            im.info["segfix_scale"] = _SCALED_GRAY[rawmode]
         return im
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
@@ -27,8 +42,14 @@ def _open(path) -> Image.Image:
         raise InputError(path, "is a folder, not an image") from None
     except UnidentifiedImageError:
         raise InputError(path, "not an image file (or an image format PIL cannot read)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as err:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(path, f"the image declares more than {MAX_PIXELS:,} pixels, the most "
+                               "this program reads (a damaged or hostile file?)") from None
+    except (OSError, SyntaxError, ValueError, MemoryError) as err:
         raise InputError(path, f"cannot read image: {err}") from None
+
+
+_open = open_image
 
 
 def read_image(path) -> np.ndarray:
@@ -45,7 +66,7 @@ def read_image(path) -> np.ndarray:
 def read_labels(path, space: LabelSpace | None = None) -> np.ndarray:
     """A label map as ``(H, W)`` integer ids.
 
-    Single-channel PNGs (8 or 16 bit) and palette PNGs (palette index = id) are ids; an RGB
+    Single-channel PNGs (1, 2, 4, 8 or 16 bit) and palette PNGs (palette index = id) are ids; an RGB
     PNG is colour-coded and converted through the space's palette. With a ``space``,
     ids not in it are an error naming the id.
     """
@@ -56,7 +77,10 @@ def read_labels(path, space: LabelSpace | None = None) -> np.ndarray:
         rgb = np.asarray(im.convert("RGB"))
         return space.ids_from_colors(rgb, path=os.fspath(path))
     if im.mode in ("L", "P", "1"):
-        arr = np.asarray(im if im.mode != "1" else im.convert("L"), np.uint8)
+        arr = np.asarray(im).astype(np.uint8, copy=False)  # mode "1" (1-bit): False/True = 0/1
+        scale = im.info.get("segfix_scale")
+        if scale:  # 2- or 4-bit grayscale: the stored ids, not PIL's widened values
+            arr = arr // np.uint8(scale)
     elif im.mode.startswith("I"):
         arr = np.asarray(im)
         if arr.size and (arr.min() < 0 or arr.max() > 65535):

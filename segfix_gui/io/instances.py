@@ -119,16 +119,12 @@ def mask_path(txt: str | os.PathLike, entry: PredLine, *, root: str | os.PathLik
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A mask PNG as ``(H, W)`` bool, non-zero = inside (as the official evaluation reads it)."""
-    from PIL import Image, UnidentifiedImageError
+    from .images import open_image
 
+    im = open_image(path)  # InputError for unreadable, missing or too large (bomb) files
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L")) != 0
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except UnidentifiedImageError:
-        raise InputError(path, "not an image file") from None
-    except (OSError, ValueError, SyntaxError) as err:
+        return np.asarray(im.convert("L")) != 0
+    except (OSError, ValueError) as err:
         raise InputError(path, f"cannot read image: {err}") from None
 
 

@@ -28,30 +28,118 @@ def read_offsets(path: str | os.PathLike) -> OffsetField:
     raise InputError(path, "offsets must be a .npz or .mat file")
 
 
+MAX_PIXELS = 1 << 28
+"""Largest offset field read (H × W), the same limit as for images (io.images)."""
+NPZ_KEYS = ("format_version", "boundary", "direction", "offsets",
+            *(f"recommended_{k}" for k in ("threshold", "min_direction_prob", "scale")))
+
+
+def _npy_header(f, path: str, name: str) -> tuple[tuple, np.dtype]:
+    """``(shape, dtype)`` declared by a ``.npy`` member's header, read without loading it."""
+    from numpy.lib import format as npformat
+
+    try:
+        version = npformat.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = npformat.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = npformat.read_array_header_2_0(f)
+        else:
+            shape, _, dtype = npformat._read_array_header(f, version)  # noqa: SLF001 - 3.0
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as err:
+        raise InputError(path, f"member {name!r} is not a readable .npy array "
+                               f"({' '.join(str(err).split())[:120]})") from None
+    return tuple(int(s) for s in shape), np.dtype(dtype)
+
+
+def _npz_headers(path: str) -> dict[str, tuple[tuple, np.dtype]]:
+    """``{key: (shape, dtype)}`` of every member, from the headers only (nothing is allocated)."""
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if info.is_dir():
+                continue
+            if not name.endswith(".npy"):
+                raise InputError(path, f"member {name!r} is not a .npy array (an .npz holds "
+                                       "arrays only)")
+            with zf.open(info) as f:
+                shape, dtype = _npy_header(f, path, name)
+                header_len = f.tell()
+            if dtype.hasobject:
+                raise InputError(path, "holds pickled objects, which are never loaded")
+            declared = dtype.itemsize
+            for s in shape:
+                declared *= s
+            if declared > info.file_size - header_len:  # a header that lies about the data
+                raise InputError(path, f"member {name!r} declares {declared:,} bytes of data but "
+                                       f"holds {max(info.file_size - header_len, 0):,}")
+            out[name[:-4]] = (shape, dtype)
+    return out
+
+
+def _check_declared(path: str, headers: dict) -> None:
+    """Refuse sizes that would not fit in memory before any array is read."""
+    for key, (shape, dtype) in headers.items():
+        n = 1
+        for s in shape:
+            n *= s
+        if key.startswith(("format_version", "recommended_")) and n != 1:
+            raise InputError(path, f"'{key}' must be a single number, found shape {shape}")
+        if key in ("boundary", "direction", "offsets"):
+            hw = shape[-2:] if len(shape) >= 2 else shape
+            pixels = hw[0] * hw[1] if len(hw) == 2 else n
+            if pixels > MAX_PIXELS:
+                size = "×".join(map(str, hw))
+                raise InputError(path, f"'{key}' declares a {size} field, more than the "
+                                       f"{MAX_PIXELS:,} pixels an offset field may have")
+            if key == "direction" and shape and shape[0] > max(DIRECTIONS):
+                raise InputError(path, f"'direction' declares {shape[0]} bins, expected 4, 8 or 16")
+            if key == "offsets" and shape and shape[0] != 2:
+                raise InputError(path, f"'offsets' must be (2, H, W), found shape {shape}")
+    b, d = headers.get("boundary"), headers.get("direction")
+    if b and d and "offsets" not in headers and tuple(d[0][1:]) != tuple(b[0]):
+        raise InputError(path, f"'direction' is {'×'.join(map(str, d[0][1:]))} but 'boundary' is "
+                               f"{'×'.join(map(str, b[0]))}")
+
+
 def _read_npz(path: str) -> OffsetField:
     try:
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as f:
+                head = f.read(2)
+            if head[:1] == b"\x80":
+                raise InputError(path, "holds pickled objects, which are never loaded")
+            raise InputError(path, "not a readable .npz file (not a zip archive of arrays)")
+        headers = _npz_headers(path)
+        _check_declared(path, headers)
         with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+            data = {k: z[k] for k in NPZ_KEYS if k in headers}
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    except ValueError as err:
-        # numpy takes a file that is not a zip archive for a pickle: tell the two apart
-        if "pickle" in str(err).lower() and zipfile.is_zipfile(path):
-            raise InputError(path, "holds pickled objects, which are never loaded") from None
-        raise InputError(path, "not a readable .npz file (not a zip archive of arrays)") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise InputError(path, f"not a readable .npz file ({err.__class__.__name__}: {err})") from None
-    if not data:
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not an offsets file") from None
+    except MemoryError:
+        raise InputError(path, "too large to load into memory") from None
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, RuntimeError, KeyError) as err:
+        text = " ".join(str(err).split())[:160]
+        raise InputError(path, f"not a readable .npz file ({err.__class__.__name__}: {text})") from None
+    if not headers:
         raise InputError(path, "empty .npz file (expected 'boundary' and 'direction', or 'offsets')")
     version = data.get("format_version")
-    if version is not None and (version.shape != () or int(version) > FORMAT_VERSION):
-        raise InputError(path, f"offset format version {version} is newer than this program "
-                               f"understands ({FORMAT_VERSION})")
+    if version is not None:
+        if not (np.issubdtype(version.dtype, np.integer) and version.dtype != np.bool_):
+            raise InputError(path, f"'format_version' must be an integer, found {version.dtype}")
+        if int(version) > FORMAT_VERSION or int(version) < 1:
+            raise InputError(path, f"offset format version {int(version)} is not one this program "
+                                   f"understands (1..{FORMAT_VERSION})")
     if "offsets" in data:
         return OffsetField.from_hard(_check_hard(path, data["offsets"], "offsets"))
     missing = [k for k in ("boundary", "direction") if k not in data]
     if missing:
-        raise InputError(path, f"missing key {missing[0]!r} (found {', '.join(sorted(data))}; "
+        raise InputError(path, f"missing key {missing[0]!r} (found {', '.join(sorted(headers))}; "
                                f"expected 'boundary' and 'direction', or 'offsets')")
     b, d = data["boundary"], data["direction"]
     for name, arr, nd in (("boundary", b, 2), ("direction", d, 3)):
@@ -99,10 +187,25 @@ def _check_hard(path: str, arr: np.ndarray, key: str, axis: int = 0) -> np.ndarr
             raise InputError(path, f"'{key}' holds NaN or infinite values")
         if (arr != np.round(arr)).any():
             raise InputError(path, f"'{key}' holds non-integer offsets")
-    if arr.size and max(-arr.min(), arr.max()) > 64:
-        raise InputError(path, f"'{key}' holds offsets up to {int(np.abs(arr).max())} pixels; "
-                               "expected unit steps (at most a few pixels)")
+    if arr.size:
+        # as Python numbers: -arr.min() wraps at the integer minimum (int8 -128 stays -128)
+        # and for unsigned types (uint8 1 becomes 255)
+        lo, hi = arr.min().item(), arr.max().item()
+        biggest = max(abs(lo), abs(hi))
+        if biggest > 64:
+            raise InputError(path, f"'{key}' holds offsets up to {int(biggest)} pixels; "
+                                   "expected unit steps (at most a few pixels)")
     return arr.astype(np.int16, order="K")  # keeps the memory order: cheap
+
+
+def _check_mat_header(path: str) -> None:
+    """Refuse a ``mat`` array whose declared size is too big, from the header (nothing loaded)."""
+    from scipy.io import whosmat
+
+    for name, shape, _cls in whosmat(path):
+        if name == "mat" and len(shape) >= 2 and shape[0] * shape[1] > MAX_PIXELS:
+            raise InputError(path, f"'mat' declares a {shape[0]}×{shape[1]} field, more than the "
+                                   f"{MAX_PIXELS:,} pixels an offset field may have")
 
 
 def _read_mat(path: str) -> OffsetField:
@@ -110,7 +213,12 @@ def _read_mat(path: str) -> OffsetField:
     from scipy.io.matlab import MatReadError
 
     try:
+        _check_mat_header(path)
         data = loadmat(path)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(path, "too large to load into memory") from None
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except (MatReadError, ValueError, OSError, TypeError, EOFError, NotImplementedError) as err:

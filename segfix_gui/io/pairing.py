@@ -43,15 +43,27 @@ def pair_key(path: str | os.PathLike) -> str:
 
 
 def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
-    """Files under ``folder`` (recursively) with one of ``suffixes``, sorted, hidden ones skipped."""
+    """Files under ``folder`` (recursively) with one of ``suffixes``, sorted, hidden ones skipped.
+
+    Symlinked sub-folders are followed; a folder reached twice (a link loop) is searched once.
+    """
     folder = Path(folder)
     if not folder.exists():
         raise InputError(folder, "folder not found")
     if not folder.is_dir():
         raise InputError(folder, "is not a folder")
     out = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    seen = {os.path.realpath(folder)}
+    # symlinked sub-folders are followed (a set of cities linked in is searched); one that leads
+    # to a folder already searched (a loop, or a second link to the same folder) is not
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        keep = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(root, d))
+            if real not in seen:
+                seen.add(real)
+                keep.append(d)
+        dirs[:] = keep
         for name in sorted(files):
             if not name.startswith(".") and Path(name).suffix.lower() in suffixes:
                 out.append(Path(root) / name)
@@ -82,7 +94,8 @@ def index_by_key(folder, suffixes: tuple[str, ...], *, prefer: tuple[str, ...] =
 
 def pair_folders(primary: str, folders: dict[str, str | os.PathLike | None], *,
                  primary_files: list[Path] | None = None) -> list[dict]:
-    """Pair the files of ``folders[primary]`` with the files of the other folders by key.
+    """Pair the files of ``folders[primary]`` with the files of the other folders
+    (:func:`pair_with`: the same relative place first, else the same key when unambiguous).
 
     Parameters
     ----------
@@ -93,29 +106,35 @@ def pair_folders(primary: str, folders: dict[str, str | os.PathLike | None], *,
 
     Returns
     -------
-    list of ``{"key": pair key, role: Path or None, ...}`` — None where a folder has no file
-    of that key (or the role's folder is None). InputError for a missing folder or two files
-    of one key that cannot be told apart; what a missing partner means is the caller's call.
+    list of ``{"key": pair key, "error": one-line message or None, role: Path or None, ...}``
+    — None where a folder has no partner (or the role's folder is None); ``error`` when a
+    partner cannot be told apart. What a missing partner means is the caller's call.
+    InputError for a missing folder.
     """
     suffixes, _ = ROLES[primary]
-    files = primary_files if primary_files is not None else list_files(folders[primary], suffixes)
-    tables = {}
+    root = folders[primary]
+    files = primary_files if primary_files is not None else list_files(root, suffixes)
+    rows = [{"key": pair_key(p), "error": None, primary: Path(p)} for p in files]
     for role, folder in folders.items():
         if role == primary:
             continue
+        if folder is None:
+            for r in rows:
+                r[role] = None
+            continue
         suf, prefer = ROLES[role]
-        tables[role] = index_by_key(folder, suf, prefer=prefer) if folder is not None else {}
-    out = []
-    for p in files:
-        key = pair_key(p)
-        row = {"key": key, primary: p}
-        row.update({role: table.get(key) for role, table in tables.items()})
-        out.append(row)
-    return out
+        for r, (_, partner, error) in zip(rows, pair_with(files, root, folder, suf, prefer=prefer)):
+            r[role] = partner
+            r["error"] = r["error"] or error
+    return rows
 
 
 def check_out_dir(out, *inputs) -> Path:
-    """Refuse an output folder that is (or is inside) an input folder."""
+    """Refuse an output folder that is an input folder, is inside one, or holds one.
+
+    Either way outputs could land on inputs (``--input T/p --out T`` writes ``T/p/...``), so
+    both are refused; links are followed first (``resolve``).
+    """
     out_p = Path(out).resolve()
     for inp in inputs:
         if inp is None:
@@ -124,6 +143,73 @@ def check_out_dir(out, *inputs) -> Path:
         if out_p == in_p or in_p in out_p.parents:
             raise InputError(out, f"the output folder must not be the input folder {inp} or inside it "
                                   "(inputs are never overwritten)")
+        if out_p in in_p.parents:
+            raise InputError(out, f"the output folder must not hold the input folder {inp} "
+                                  "(inputs are never overwritten): choose a folder beside it")
     if out_p.exists() and not out_p.is_dir():
         raise InputError(out, "output exists and is not a folder")
     return out_p
+
+
+def _rel_key(path: Path, root: Path) -> str:
+    """``sub/folder/key``: the pairing key with the sub-folders below ``root``."""
+    try:
+        parent = Path(path).parent.relative_to(root)
+    except ValueError:
+        parent = Path()
+    return (parent / pair_key(path)).as_posix()
+
+
+def pair_with(paths, root, folder, suffixes: tuple[str, ...], *,
+              prefer: tuple[str, ...] = ()) -> list[tuple[Path, Path | None, str | None]]:
+    """Pair files listed under ``root`` with their partners under ``folder``.
+
+    Returns ``(path, partner or None, error or None)`` for each of ``paths``. A partner at the
+    same relative place (``root/a/x.png`` with ``folder/a/x.npz``: the folder mirrors the
+    sub-folders) wins; else a partner of the same key anywhere in ``folder``, when that key is
+    found there once and only one of ``paths`` has it. Anything else (two inputs of one name in
+    different sub-folders sharing one partner, or one input and two partners of its name) is an
+    error for that input, never a guess.
+    """
+    root, folder = Path(root), Path(folder)
+    rank = {s: i for i, s in enumerate(prefer)}
+    by_rel: dict[str, Path] = {}
+    by_key: dict[str, list[Path]] = {}
+    for p in list_files(folder, suffixes):
+        rel = _rel_key(p, folder)
+        if rel in by_rel:
+            other = by_rel[rel]
+            a, b = rank.get(other.suffix.lower()), rank.get(p.suffix.lower())
+            if a is None or b is None or a == b:
+                raise InputError(p, f"has the same name as {other}: cannot tell which to pair")
+            if b < a:
+                by_key[pair_key(p)].remove(other)
+                by_rel[rel] = p
+                by_key[pair_key(p)].append(p)
+            continue
+        by_rel[rel] = p
+        by_key.setdefault(pair_key(p), []).append(p)
+    inputs_per_key: dict[str, int] = {}
+    for p in paths:
+        inputs_per_key[pair_key(p)] = inputs_per_key.get(pair_key(p), 0) + 1
+    out = []
+    for p in paths:
+        p = Path(p)
+        rel, key = _rel_key(p, root), pair_key(p)
+        if rel in by_rel:
+            out.append((p, by_rel[rel], None))
+            continue
+        found = by_key.get(key, [])
+        if not found:
+            out.append((p, None, None))
+        elif len(found) > 1:
+            out.append((p, None, str(InputError(p, f"{len(found)} files of this name in {folder} "
+                                                   f"({found[0]}, {found[1]}) and none at the "
+                                                   "same relative place: cannot tell which to pair"))))
+        elif inputs_per_key[key] > 1:
+            out.append((p, None, str(InputError(p, f"{inputs_per_key[key]} inputs of this name in "
+                                                   f"different sub-folders would share {found[0]}: "
+                                                   "mirror the sub-folders to pair them"))))
+        else:
+            out.append((p, found[0], None))
+    return out

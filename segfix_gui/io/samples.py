@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .._resources import resource
 from ..core.offsets import OffsetField
 from ..core.sweep import SweepSample
 from ..errors import InputError
 from ..labels import LabelSpace, get_label_space
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_DIR = ROOT / "resources" / "demo"
+DEMO_DIR = resource("demo")
 PARTS = ("image", "pred", "offsets", "gt")
 INSTANCE_PARTS = ("image", "instances", "offsets", "gt_instances")
 PART_NAMES = {"image": "image", "pred": "prediction", "offsets": "offsets", "gt": "ground truth",
@@ -404,7 +404,9 @@ def sweep_jobs(gt_dir, pred_dir, offsets_dir) -> tuple[list[SweepJob], list[str]
     jobs, errors = [], []
     for r in rows:
         p = r["pred"]
-        if r["gt"] is None:
+        if r["error"]:
+            errors.append(r["error"])
+        elif r["gt"] is None:
             errors.append(str(InputError(p, "no ground truth with this name")))
         elif r["offsets"] is None:
             errors.append(str(InputError(p, f"no offsets file for this prediction (expected "

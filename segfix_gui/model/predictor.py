@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ..core.offsets import OffsetField, flip_bins
+from .._resources import resource
 from ..errors import InputError
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "weights"
+WEIGHTS_DIR = resource("weights")
 BUNDLED = WEIGHTS_DIR / "offsetnet-camvid.pt"
 FORMAT = "segfix-offset-net"
 
@@ -59,6 +60,36 @@ def recommended_settings(record: dict, path=None) -> dict:
     return out
 
 
+REFUSED = "holds code or objects, which are never loaded (only tensors and plain containers are read)"
+
+
+def load_failure(path, err: BaseException, what: str = "weights file") -> InputError:
+    """The InputError for a file ``torch.load(..., weights_only=True)`` refused or could not read.
+
+    A file that needs code or objects to unpickle is refused in our words (torch's own message
+    ends in advice to load it unsafely, which we never do).
+    """
+    import pickle
+
+    text = str(err).strip()
+    if isinstance(err, pickle.UnpicklingError) or "weights_only" in text or "Weights only" in text:
+        return InputError(path, REFUSED)
+    first = text.splitlines()[0] if text else err.__class__.__name__
+    return InputError(path, f"not a readable {what} ({first[:200]})")
+
+
+def load_plain(path, *, what: str = "weights file"):
+    """``torch.load`` of tensors and plain containers only; InputError naming ``path`` otherwise."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except Exception as err:  # noqa: BLE001 - any failure to unpickle means a bad file
+        raise load_failure(path, err, what) from None
+
+
 def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu"):
     """``(model, record)``: the network in eval mode (float32) on ``device``.
 
@@ -76,12 +107,7 @@ def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu")
             f.read(1)
     except OSError as err:
         raise InputError(path, f"cannot read weights file: {err.strerror or err}") from None
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure to unpickle means a bad file
-        text = str(err).strip()
-        first = text.splitlines()[0] if text else err.__class__.__name__
-        raise InputError(path, f"not a readable weights file ({first[:200]})") from None
+    blob = load_plain(path, what="weights file")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise InputError(path, "not segfix offset-network weights (no 'format': "
                                f"'{FORMAT}' entry; a checkpoint of another model?)")

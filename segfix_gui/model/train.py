@@ -235,10 +235,15 @@ def train(opts: TrainOptions, data: str | Path, out: str | Path, *, device: str 
     if resume:
         if not ckpt_path.exists():
             raise InputError(ckpt_path, "no checkpoint to resume from")
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        saved = state["options"]
-        saved["crop"] = tuple(saved["crop"])
-        opts = TrainOptions(**{**saved, "epochs": opts.epochs})
+        from .predictor import load_plain
+
+        state = load_plain(ckpt_path, what="training checkpoint")
+        try:
+            saved = dict(state["options"])
+            saved["crop"] = tuple(saved["crop"])
+            opts = TrainOptions(**{**saved, "epochs": opts.epochs})
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(ckpt_path, f"not a segfix training checkpoint (no usable {err})") from None
     elif ckpt_path.exists():
         raise InputError(out, "holds a run already (last.pt): pass --resume or choose another --out")
     if opts.model not in CONFIGS:
@@ -252,18 +257,27 @@ def train(opts: TrainOptions, data: str | Path, out: str | Path, *, device: str 
         from .encoder import load_imagenet
         try:
             load_imagenet(model.encoder, opts.extra.get("imagenet_weights"))
-        except (OSError, ValueError, RuntimeError) as err:
-            raise InputError(opts.extra.get("imagenet_weights"), f"cannot use as ImageNet "
-                                                                 f"weights: {err}") from None
+        except Exception as err:  # noqa: BLE001 - torch.load refuses code (UnpicklingError) and more
+            from .predictor import load_failure
+
+            where = opts.extra.get("imagenet_weights")
+            refused = load_failure(where, err, "ImageNet weights file")
+            if refused.problem.startswith("holds code"):
+                raise refused from None
+            raise InputError(where, f"cannot use as ImageNet weights: {err}") from None
     model.to(device).to(memory_format=torch.channels_last)
     if device == "cuda":
         torch.backends.cudnn.benchmark = True
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     start_epoch, elapsed = 0, 0.0
     if state is not None:
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        start_epoch, elapsed = state["epoch"], state["elapsed"]
+        try:
+            model.load_state_dict(state["model"])
+            optim.load_state_dict(state["optim"])
+            start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+            msg = str(err).replace("\n", " ")[:200]
+            raise InputError(ckpt_path, f"not a checkpoint of this run's network ({msg})") from None
     batches = _Batches(tr, device)
     steps_per_epoch = max(tr.images.shape[0] // opts.batch, 1)
     total = steps_per_epoch * opts.epochs

@@ -33,10 +33,14 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights_only" in str(err) or "Weights only" in str(err):
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        glob = [ln for ln in lines if "GLOBAL" in ln or "global" in ln.split(":")[0]]
+        if glob:  # the pickle asks for a function or class: never run it
             raise InputError(path, "refused: the file holds code or objects other than tensors "
-                                   "and plain containers; only weights are ever loaded") from None
-        raise InputError(path, f"not a readable checkpoint ({_first_line(err)})") from None
+                                   f"and plain containers ({glob[0][:120]}); only weights are "
+                                   "ever loaded") from None
+        why = [ln for ln in lines if not ln.startswith(("Weights only", "Please file", "Check the"))]
+        raise InputError(path, f"not a readable checkpoint ({(why or lines or ['?'])[0][:200]})") from None
     except OSError as err:
         raise InputError(path, f"cannot read checkpoint: {err.strerror or err}") from None
     except Exception as err:  # noqa: BLE001 - any other failure to unpickle means a bad file

@@ -89,10 +89,11 @@ class OpensegPredictor:
         b, d = self.probabilities(image, progress=progress, check=check)
         return OffsetField(boundary=b, direction=d, recommended=dict(self.recommended))
 
-    def predict_batch(self, images, *, batch: int = 1) -> list[OffsetField]:
+    def predict_batch(self, images, *, batch: int = 1, progress: Callable = _nothing,
+                      check: Callable = _nothing) -> list[OffsetField]:
         """Fields for several images, one after another (``batch`` is unused: crops are
-        batched by the predictor's own ``batch``)."""
-        return [self.predict(im) for im in images]
+        batched by the predictor's own ``batch``); ``progress`` counts each image's crops."""
+        return [self.predict(im, progress=progress, check=check) for im in images]
 
     def probabilities(self, image: np.ndarray, *, progress: Callable = _nothing,
                       check: Callable = _nothing) -> tuple[np.ndarray, np.ndarray]:

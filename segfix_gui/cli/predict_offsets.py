@@ -1,4 +1,6 @@
-"""``segfix predict-offsets``: offset fields for a folder of images, from the offset network."""
+"""``segfix predict-offsets``: offset fields for a folder of images, from the offset network
+(the bundled one, ``--weights``, or one of openseg's released SegFix checkpoints with
+``--checkpoint``)."""
 from __future__ import annotations
 
 import argparse
@@ -15,11 +17,23 @@ def add_parser(sub) -> None:
                                    "files hold boundary and direction probabilities and the "
                                    "settings recommended for the network, and feed `segfix "
                                    "refine` directly; .mat files are openseg's thresholded "
-                                   "unit steps.")
+                                   "unit steps. --checkpoint runs one of openseg's released "
+                                   "SegFix checkpoints (HRNet-W48 or HRNet2x-W20, MODEL_ZOO) "
+                                   "with openseg's tester protocol (512x512 tiles at stride "
+                                   "170) and keeps the probabilities its tester thresholds "
+                                   "away.")
     p.add_argument("--images", required=True, metavar="DIR", help="RGB images")
     p.add_argument("--out", required=True, metavar="DIR", help="where offset files go")
     p.add_argument("--weights", default=None, metavar="FILE",
                    help="network weights (default: the bundled CamVid network)")
+    p.add_argument("--checkpoint", default=None, metavar="FILE",
+                   help="an openseg SegFix checkpoint (.pth), instead of the offset network")
+    p.add_argument("--arch", choices=("hrnet48", "hrnext20"), default=None,
+                   help="with --checkpoint: HRNet-W48 or HRNet2x-W20 (default: read from "
+                        "the checkpoint)")
+    p.add_argument("--task", choices=("semantic", "instance"), default=None,
+                   help="with --checkpoint: the recommended scale, 2 for semantic and 1 for "
+                        "instance (default: instance when the file name has '_inst')")
     p.add_argument("--format", choices=("npz", "mat"), default="npz",
                    help="npz (probabilities, re-thresholdable) or openseg's mat (default: npz)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -42,16 +56,32 @@ def _read(path):
     return read_image(path)
 
 
+def _predictor(args):
+    if args.checkpoint is None:
+        from ..model.predictor import OffsetPredictor
+
+        if args.arch or args.task:
+            raise InputError(None, "--arch and --task apply to --checkpoint only")
+        return OffsetPredictor(args.weights, device=args.device, flip=args.flip)
+    from ..model.openseg.predictor import OpensegPredictor
+
+    if args.weights is not None:
+        raise InputError(None, "give --weights or --checkpoint, not both")
+    if args.flip:
+        raise InputError(None, "--flip applies to the offset network only (openseg's tester "
+                               "does not flip)")
+    return OpensegPredictor(args.checkpoint, arch=args.arch, device=args.device, task=args.task)
+
+
 def run(args) -> int:
     from tqdm import tqdm
     import sys
 
     from ..io.offsets import write_offsets
     from ..io.pairing import IMAGE_SUFFIXES, check_out_dir, list_files
-    from ..model.predictor import OffsetPredictor
 
     try:
-        predictor = OffsetPredictor(args.weights, device=args.device, flip=args.flip)
+        predictor = _predictor(args)
     except ValueError as err:
         if isinstance(err, InputError):
             raise
@@ -69,7 +99,10 @@ def run(args) -> int:
         nonlocal done
         if not pending:
             return
-        fields = predictor.predict_batch([im for _, _, im in pending], batch=args.batch)
+        # checkpoints are slow (many crops per image on a CPU): show the crops too
+        extra = ({"progress": lambda d, n: bar.set_postfix_str(f"crop {d}/{n}")}
+                 if args.checkpoint is not None else {})
+        fields = predictor.predict_batch([im for _, _, im in pending], batch=args.batch, **extra)
         for (src, dst, _), field in zip(pending, fields):
             try:
                 setting = field.setting(threshold=args.threshold,

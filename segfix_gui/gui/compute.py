@@ -138,16 +138,25 @@ def _offsets(sample: Sample, setting: Setting) -> np.ndarray:
 NETWORK_SOURCE = "predicted by the bundled offset network"
 
 
-def predict_field(image: np.ndarray, *, weights=None, device: str = "auto",
+def predict_field(image: np.ndarray, *, weights=None, checkpoint=None, device: str = "auto",
                   check: Callable = _nothing, report: Callable = _nothing):
     """Predict an :class:`OffsetField` for an (H, W, 3) uint8 RGB ``image`` with
-    :class:`segfix_gui.model.OffsetPredictor` (the bundled weights unless ``weights``).
+    :class:`segfix_gui.model.OffsetPredictor` (the bundled weights unless ``weights``), or
+    with one of openseg's SegFix checkpoints (``checkpoint``: progress and cancel per crop).
 
     The field carries the network's ``recommended`` setting. Raises InputError (one line)
     when the weights are missing or unreadable.
     """
     from ..model import OffsetPredictor
 
+    if checkpoint is not None:
+        from ..model.openseg import OpensegPredictor
+
+        report(0, 1, "loading the checkpoint")
+        predictor = OpensegPredictor(checkpoint, device=device)
+        check()
+        return predictor.predict(image, check=check, progress=lambda d, n: report(
+            d, n, f"predicting offsets (crop {d}/{n})"))
     report(0, 2, "loading the offset network")
     predictor = OffsetPredictor(weights, device=device)
     check()

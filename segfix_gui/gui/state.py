@@ -7,6 +7,7 @@ refining, evaluating a set) goes through a :class:`~segfix_gui.gui.workers.Runne
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -158,7 +159,7 @@ class ViewerState(QObject):
             return True, "Replace the loaded offsets with the bundled network's prediction"
         return True, "Predict offsets from the image with the bundled network"
 
-    def predict_offsets(self, *, weights=None, on_done=None) -> None:
+    def predict_offsets(self, *, weights=None, checkpoint=None, on_done=None) -> None:
         """Predict the open sample's offsets with the offset network in the background
         (progress and cancel through the runner's ``"predict"`` lane), then install the field
         and refine at its recommended setting. Failures (e.g. missing weights) emit ``failed``."""
@@ -169,12 +170,14 @@ class ViewerState(QObject):
 
         def done(field):
             if sample is self.sample:
-                self.install_field(field, source=NETWORK_SOURCE)
+                self.install_field(field, source=NETWORK_SOURCE if checkpoint is None else
+                                   f"predicted by the openseg checkpoint {Path(checkpoint).name}")
             if on_done is not None:
                 on_done(field)
 
         self.runner.submit("predict", lambda job: predict_field(
-            sample.image, weights=weights, device=device, check=job.check, report=job.report),
+            sample.image, weights=weights, checkpoint=checkpoint, device=device, check=job.check,
+            report=job.report),
             on_done=done, on_error=self._fail, label="predicting offsets")
 
     def install_field(self, field, *, source: str | None = None) -> None:

@@ -209,6 +209,10 @@ class MainWindow(QMainWindow):
             "predict_offsets", "&Predict offsets (offset network)", self.predict_offsets,
             keys=("Ctrl+Shift+P",), menu="refine",
             tip="Predict the offsets from the image with the bundled offset network")
+        self.predict_ckpt_action = a(
+            "predict_offsets_checkpoint", "Predict offsets with &checkpoint…",
+            self.predict_with_checkpoint, menu="refine",
+            tip="Predict the offsets with one of openseg's SegFix checkpoints (.pth)")
         self.menus["refine"].setToolTipsVisible(True)
         a("tune", "&Tune: sweep thresholds × scales…", lambda: self.show_panel("tune"),
           keys=("Ctrl+T",), menu="refine", tip="Show the Tune panel (sweep the open set and pick "
@@ -369,6 +373,7 @@ class MainWindow(QMainWindow):
         ok, why = self.state.can_predict_offsets()
         self.predict_action.setEnabled(ok)
         self.predict_action.setToolTip(why)
+        self.predict_ckpt_action.setEnabled(ok)
 
     def predict_offsets(self) -> None:
         """Refine ▸ Predict offsets: the bundled network, in the background (progress and
@@ -379,6 +384,18 @@ class MainWindow(QMainWindow):
             self.status_text.setText(why)
             return
         self.state.predict_offsets()
+
+    def predict_with_checkpoint(self) -> None:
+        """Refine ▸ Predict offsets with checkpoint…: asks for an openseg SegFix checkpoint
+        and predicts in the background like Predict offsets."""
+        ok, why = self.state.can_predict_offsets()
+        if not ok:
+            self.status_text.setText(why)
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "openseg SegFix checkpoint", self._last_dir(),
+                                              "PyTorch checkpoints (*.pth *.pt);;All files (*)")
+        if path:
+            self.state.predict_offsets(checkpoint=path)
 
     def show_panel(self, name: str) -> None:
         """Show a panel's dock (if closed or hidden) and bring it to the front."""

@@ -89,3 +89,27 @@ def test_view_toggle_keeps_centre_and_zoom_when_zoomed_in(demo, qtbot):
         settle(qtbot)
         assert not cv.left.is_fitted()
         np.testing.assert_allclose(cv.left.zoom_state(), (cx, cy, ppx), rtol=0.01, atol=0.5)
+
+
+# --- drawing: layer images in the painter's fast format, opacity in the table ----------------
+
+def test_layer_images_fast_format_and_opacity_in_table(demo, qtbot):
+    from PySide6.QtGui import QImage
+
+    st, L = demo.state, demo.canvas.left.layers
+    item = L.labels_before
+    demo.panels["layers"].sliders["labels"].setValue(50)
+    item.render()
+    assert item.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied
+    assert item.opacity() == 1.0 and item.layer_opacity() == pytest.approx(0.5)
+    r, c = 200, 100
+    cls = int(st.sample.pred[r, c])
+    colour = item.qimage.pixelColor(c, r)
+    assert colour.alpha() == pytest.approx(128, abs=1)
+    assert (colour.red(), colour.green(), colour.blue()) == pytest.approx(
+        tuple(int(v) for v in st.sample.space.colors[cls]), abs=2)
+    st.toggle_class(cls)  # hiding a class still zeroes its colour at any opacity
+    item.render()
+    assert item.qimage.pixelColor(c, r).alpha() == 0
+    L.image.render()
+    assert L.image.qimage.format() == QImage.Format.Format_RGB32

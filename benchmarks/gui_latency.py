@@ -168,18 +168,16 @@ def pyqtgraph_drawing(items, on: bool) -> None:
     from segfix_gui.gui.layers import FastImageItem
 
     for item in items:
+        alpha = item.layer_opacity()
         if on:
-            alpha = item.layer_opacity()
             item.render = lambda it=item: pg.ImageItem.render(it)
-            if item.has_table:
+            if item.has_table and item._table is not None:
                 pg.ImageItem.setLookupTable(item, item._table)
             item.setOpacity(alpha)
         else:
             item.__dict__.pop("render", None)
-            alpha = item.opacity() if item.has_table else item.layer_opacity()
-            if item.has_table:
-                item._alpha = None  # force the table's alpha to be rebuilt
-                FastImageItem.set_layer_opacity(item, alpha)
+            item._alpha = -1.0  # forces the table's alpha to be rebuilt
+            FastImageItem.set_layer_opacity(item, alpha)
         item._renderRequired = True
         item.update()
 

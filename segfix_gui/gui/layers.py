@@ -84,7 +84,13 @@ class FastImageItem(pg.ImageItem):
     """
 
     _table = None      # the lookup table as given (before the opacity is applied)
-    _alpha = 1.0
+
+    def __init__(self, *args, table: bool = False, **kwargs):
+        """``table``: the item shows ids through a lookup table (its opacity goes into the
+        table's alpha); else a photo (painter opacity)."""
+        self._alpha = 1.0
+        self.has_table = table
+        super().__init__(*args, **kwargs)
 
     def setImage(self, image=None, autoLevels=None, **kargs):  # noqa: N802 - pyqtgraph name
         if kargs.get("lut") is not None:
@@ -96,22 +102,20 @@ class FastImageItem(pg.ImageItem):
         self._table = lut
         super().setLookupTable(self._scaled(), update)
 
-    @property
-    def has_table(self) -> bool:
-        return self._table is not None
-
     def layer_opacity(self) -> float:
-        """The layer's opacity: the table's alpha scale, or the item's own for a photo."""
-        return self._alpha if self.has_table else self.opacity()
+        return self._alpha
 
     def set_layer_opacity(self, opacity: float) -> None:
+        opacity = float(opacity)
         if not self.has_table:
+            self._alpha = opacity
             self.setOpacity(opacity)
             return
         self.setOpacity(1.0)
         if opacity != self._alpha:
-            self._alpha = float(opacity)
-            super().setLookupTable(self._scaled())
+            self._alpha = opacity
+            if self._table is not None:
+                super().setLookupTable(self._scaled())
 
     def _scaled(self):
         t = self._table
@@ -136,7 +140,7 @@ _FAST_FORMATS = (QImage.Format.Format_ARGB32_Premultiplied, QImage.Format.Format
 
 
 def lut_image_item(z: float) -> pg.ImageItem:
-    item = FastImageItem()
+    item = FastImageItem(table=True)
     item.setAutoDownsample(False)
     item.setZValue(z)
     return item

@@ -6,7 +6,10 @@ Measures, on this machine:
 - threshold move: the threshold spin box is set (as a user would) and the clock stops when the
   refined layer and the IoU table show that setting and the views have been repainted;
 - pan/zoom repaint with arrows: the view is moved, the arrows recomputed for the visible
-  rectangle, and both views repainted (synchronously);
+  rectangle, and both views repainted (synchronously) — as shipped, and, interleaved in the
+  same run, with pyqtgraph's own image drawing (its ``Indexed8`` / ``RGB888`` QImages, which
+  Qt converts on every draw, and layer opacity as painter opacity): the baseline of the
+  layers' ``FastImageItem``;
 - resident memory with the sample open.
 
 The sample: the Cityscapes val frame in ``../shared/data/cityscapes_mini`` enlarged ×8 to
@@ -19,6 +22,7 @@ Usage::
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py [--moves 21] [--pans 30]
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py --startup 5
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_latency.py --pans-only   # skip the threshold moves
 
 The last line printed is ``median_ms=<threshold-move median>``.
 
@@ -156,12 +160,35 @@ def startup(n: int) -> int:
     return 0
 
 
+def pyqtgraph_drawing(items, on: bool) -> None:
+    """Draw ``items`` (the layers' ``FastImageItem`` s) as plain ``pg.ImageItem`` s would
+    (``on``), or as shipped: the benchmark's baseline, switched on the live window."""
+    import pyqtgraph as pg
+
+    from segfix_gui.gui.layers import FastImageItem
+
+    for item in items:
+        alpha = item.layer_opacity()
+        if on:
+            item.render = lambda it=item: pg.ImageItem.render(it)
+            if item.has_table and item._table is not None:
+                pg.ImageItem.setLookupTable(item, item._table)
+            item.setOpacity(alpha)
+        else:
+            item.__dict__.pop("render", None)
+            item._alpha = -1.0  # forces the table's alpha to be rebuilt
+            FastImageItem.set_layer_opacity(item, alpha)
+        item._renderRequired = True
+        item.update()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--moves", type=int, default=21, help="threshold moves timed (default 21)")
     ap.add_argument("--pans", type=int, default=30, help="pan/zoom repaints timed (default 30)")
     ap.add_argument("--opens", type=int, default=3, help="openings timed (default 3)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ap.add_argument("--pans-only", action="store_true", help="time only opening and pan/zoom")
     ap.add_argument("--startup", type=int, default=0, metavar="N",
                     help="instead: time N fresh start-ups with torch imported in the background "
                          "vs on the main thread")
@@ -233,7 +260,7 @@ def main(argv=None) -> int:
     values = [round(0.3 + 0.4 * ((i * 7) % args.moves) / max(args.moves - 1, 1), 3)
               for i in range(args.moves + 1)]
     moves, moving = [], []
-    for v in values:
+    for v in values if not args.pans_only else ():
         if abs(v - st.setting.threshold) < 1e-9:
             continue
         t0 = time.perf_counter()
@@ -243,26 +270,38 @@ def main(argv=None) -> int:
         repaint()
         moves.append((time.perf_counter() - t0) * 1000)
         moving.append(st.result.moving)
-    print(f"threshold move → refined layer + IoU table + repaint: median {statistics.median(moves):.1f} ms, "
-          f"min {min(moves):.1f}, max {max(moves):.1f} over {len(moves)} moves "
-          f"({min(moving):,}–{max(moving):,} pixels moving)")
+    if moves:
+        print(f"threshold move → refined layer + IoU table + repaint: median {statistics.median(moves):.1f} ms, "
+              f"min {min(moves):.1f}, max {max(moves):.1f} over {len(moves)} moves "
+              f"({min(moving):,}–{max(moving):,} pixels moving)")
 
     cv = win.canvas
     vb = cv.left.vb
+    from segfix_gui.gui.layers import FastImageItem
+
+    images = [it for v in cv.views for it in v.vb.addedItems + [
+        c for item in v.vb.addedItems for c in item.childItems()] if isinstance(it, FastImageItem)]
     pans, counts = {}, {}
 
     def measure_pans(label, h, w):
-        """Median time of ``args.pans`` pans over an h×w visible rectangle, arrows redrawn."""
-        times = []
-        for i in range(args.pans):
-            r0 = (i * 37) % max(1024 - h, 1)
-            c0 = (i * 53) % max(2048 - w, 1)
-            t0 = time.perf_counter()
-            vb.setRange(xRange=(c0, c0 + w), yRange=(r0, r0 + h), padding=0)
-            cv.update_arrows()
-            repaint()
-            times.append((time.perf_counter() - t0) * 1000)
-        pans[label] = statistics.median(times)
+        """Median times of ``args.pans`` pans over an h×w visible rectangle, arrows redrawn, as
+        shipped and with pyqtgraph's drawing; interleaved in rounds (same machine load)."""
+        times = {"shipped": [], "pyqtgraph": []}
+        rounds = 3
+        for rnd in range(rounds):
+            for way in ("pyqtgraph", "shipped") if rnd % 2 == 0 else ("shipped", "pyqtgraph"):
+                pyqtgraph_drawing(images, way == "pyqtgraph")
+                repaint()  # the first paint after a switch renders the QImages: not timed
+                for i in range(args.pans // rounds + 1):
+                    r0 = (i * 37) % max(1024 - h, 1)
+                    c0 = (i * 53) % max(2048 - w, 1)
+                    t0 = time.perf_counter()
+                    vb.setRange(xRange=(c0, c0 + w), yRange=(r0, r0 + h), padding=0)
+                    cv.update_arrows()
+                    repaint()
+                    times[way].append((time.perf_counter() - t0) * 1000)
+        pyqtgraph_drawing(images, False)
+        pans[label] = {k: statistics.median(v) for k, v in times.items()}
         counts[label] = cv.arrow_count
 
     for label, (h, w) in (("zoomed in (128×256 px visible)", (128, 256)),
@@ -277,8 +316,9 @@ def main(argv=None) -> int:
                           ("3840×2160 window, single view, whole image", (1024, 2048))):
         measure_pans(label, h, w)
     for label, ms in pans.items():
-        print(f"pan/zoom repaint with arrows, {label}: median {ms:.1f} ms ({counts[label]:,} arrows "
-              "at the last position)")
+        print(f"pan/zoom repaint with arrows, {label}: median {ms['shipped']:.1f} ms as shipped, "
+              f"{ms['pyqtgraph']:.1f} ms with pyqtgraph's image drawing "
+              f"({ms['pyqtgraph'] / ms['shipped']:.2f}×; {counts[label]:,} arrows at the last position)")
 
     app.processEvents()
     rss, peak = rss_mb()
@@ -291,7 +331,8 @@ def main(argv=None) -> int:
         pass
     win.close()
     tmp.cleanup()
-    print(f"median_ms={statistics.median(moves):.1f}")
+    if moves:
+        print(f"median_ms={statistics.median(moves):.1f}")
     return 0
 
 

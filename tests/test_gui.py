@@ -300,7 +300,7 @@ def test_layer_toggles_and_opacity(demo, qtbot):
     L = demo.canvas.left.layers
     panel = demo.panels["layers"]
     panel.sliders["labels"].setValue(30)
-    assert L.labels_before.opacity() == pytest.approx(0.3)
+    assert L.labels_before.layer_opacity() == pytest.approx(0.3)
     qtbot.keyClick(demo, Qt.Key.Key_3)  # boundary heat map on
     assert demo.state.layers["boundary"].visible and L.heat.isVisible()
     qtbot.keyClick(demo, Qt.Key.Key_4)  # arrows off

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .arrows import arrow_points, choose_stride, visible_box
 from .layers import (ViewLayers, apply_opacity, diff_lut, display_ids, heat_image, heat_lut,
@@ -17,6 +17,19 @@ from .layers import (ViewLayers, apply_opacity, diff_lut, display_ids, heat_imag
 from .state import ViewerState
 
 ARROW_DELAY_MS = 30  # pan/zoom: arrows are recomputed at most this often
+FIT_TOL = 0.02       # a view counts as fitted if the whole image shows and fills 98 % of one axis
+
+
+class TitleItem(pg.LabelItem):
+    """A view's title that never widens the view: a long title (the single view's) is clipped,
+    not given a minimum width, so the ViewBox always fits the widget."""
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph name
+        super().updateMin()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, self._sizeHint[Qt.SizeHint.MinimumSize][1])
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, self._sizeHint[Qt.SizeHint.PreferredSize][1])
+        self.updateGeometry()
 
 
 class ImageView(pg.GraphicsLayoutWidget):
@@ -28,11 +41,16 @@ class ImageView(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground("#1e1f22")
         self.ci.setContentsMargins(2, 2, 2, 2)
-        self.title = self.addLabel("", row=0, col=0, color="#e8e8e8", size="10pt")
+        self.title = TitleItem("", color="#e8e8e8", size="10pt")
+        self.addItem(self.title, row=0, col=0)
         self.vb = self.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMenu=False)
         self.vb.setDefaultPadding(0.01)
         self.layers = ViewLayers(self.vb)
         self.shape: tuple[int, int] | None = None
+        # side by side, both views get the same width whatever their contents' size hints say
+        pol = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        pol.setHorizontalStretch(1)
+        self.setSizePolicy(pol)
         self.scene().sigMouseMoved.connect(self._moved)
 
     def _moved(self, pos) -> None:
@@ -53,6 +71,29 @@ class ImageView(pg.GraphicsLayoutWidget):
             h, w = self.shape
             self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.01)
 
+    def is_fitted(self) -> bool:
+        """The whole image is visible and fills (nearly) the view's width or height."""
+        if self.shape is None:
+            return False
+        h, w = self.shape
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        pad = FIT_TOL * max(h, w) + 1
+        inside = x0 <= pad and x1 >= w - pad and y0 <= pad and y1 >= h - pad
+        return inside and ((x1 - x0) <= w * (1 + 2 * FIT_TOL) + 2 or
+                           (y1 - y0) <= h * (1 + 2 * FIT_TOL) + 2)
+
+    def zoom_state(self) -> tuple[float, float, float] | None:
+        """(centre x, centre y, screen pixels per image pixel) of what is shown."""
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        if self.vb.width() < 2 or x1 <= x0:
+            return None
+        return (x0 + x1) / 2, (y0 + y1) / 2, self.vb.width() / (x1 - x0)
+
+    def set_zoom_state(self, zs: tuple[float, float, float]) -> None:
+        cx, cy, ppx = zs
+        hw, hh = self.vb.width() / ppx / 2, self.vb.height() / ppx / 2
+        self.vb.setRange(xRange=(cx - hw, cx + hw), yRange=(cy - hh, cy + hh), padding=0)
+
 
 class Canvas(QWidget):
     """The sample's info line above one or two :class:`ImageView` s."""
@@ -72,8 +113,8 @@ class Canvas(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(3)
-        row.addWidget(self.left)
-        row.addWidget(self.right)
+        row.addWidget(self.left, 1)
+        row.addWidget(self.right, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -99,6 +140,18 @@ class Canvas(QWidget):
         self._arrow_timer.timeout.connect(self.update_arrows)
         self.left.vb.sigRangeChanged.connect(lambda *_: self._arrow_timer.start())
         self.left.vb.sigResized.connect(lambda *_: self._arrow_timer.start())
+        # what the view showed before its size changed (fitted, or centre and zoom), kept across
+        # resizes: toggling before | after ↔ single view or hiding docks never shrinks the image
+        self._view_memo: tuple[bool, tuple | None] | None = None
+        self._view_size = None
+        self._keeping = False
+        self._keep_timer = QTimer(self)
+        self._keep_timer.setSingleShot(True)
+        self._keep_timer.setInterval(0)
+        self._keep_timer.timeout.connect(self._keep_view)
+        self.left.vb.sigRangeChanged.connect(self._remember_view)
+        self.left.vb.sigResized.connect(self._resized)
+        self._mode = state.view_mode
         for v in self.views:
             v.hovered.connect(self.state.set_cursor)
 
@@ -131,7 +184,7 @@ class Canvas(QWidget):
         self.info.setText(self._info_html())
         self.info.setToolTip("<br>".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in s.info_lines()))
         self._on_view()
-        self.left.fit()
+        self.fit()
         self._update_titles()
 
     def _info_html(self) -> str:
@@ -183,6 +236,9 @@ class Canvas(QWidget):
     def _on_view(self) -> None:
         st = self.state
         single = st.view_mode == "single"
+        if st.view_mode != self._mode:
+            self._mode = st.view_mode
+            self._remember_view()
         self.right.setVisible(not single)
         self.swipe_line.setVisible(single)
         if st.sample is not None:
@@ -256,6 +312,38 @@ class Canvas(QWidget):
 
     def fit(self) -> None:
         self.left.fit()
+        self._remember_view()
+
+    # --- keeping the view across resizes -------------------------------------------------------
+    def _remember_view(self, *_args) -> None:
+        """Note what the left view shows, unless the change came from a resize (then
+        :meth:`_resized` restores what was noted before it)."""
+        if self._keeping or self._keep_timer.isActive() or self.state.sample is None:
+            return
+        size = (self.left.vb.width(), self.left.vb.height())
+        if self._view_size is not None and size != self._view_size:
+            return
+        self._view_size = size
+        self._view_memo = (self.left.is_fitted(), self.left.zoom_state())
+
+    def _resized(self, *_args) -> None:
+        self._keep_view()
+        self._keep_timer.start()  # once more when the layout has settled (linked views follow)
+
+    def _keep_view(self) -> None:
+        if self._view_memo is None or self.state.sample is None:
+            self._view_size = (self.left.vb.width(), self.left.vb.height())
+            return
+        fitted, zs = self._view_memo
+        self._keeping = True
+        try:
+            if fitted:
+                self.left.fit()
+            elif zs is not None:
+                self.left.set_zoom_state(zs)
+        finally:
+            self._keeping = False
+        self._view_size = (self.left.vb.width(), self.left.vb.height())
 
     def add_overlay(self, make, *, z: float = 8, side: str | None = None) -> list:
         """Draw something new on every view (for a new panel or mode, e.g. instance outlines).

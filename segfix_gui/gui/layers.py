@@ -1,9 +1,11 @@
 """Lookup tables and the graphics items of one view's layers (pyqtgraph fast paths).
 
 Label maps are drawn as uint8 ids through a 256-row RGBA lookup table with
-``levels=(0, 256)`` and no auto-levels; hiding a class zeroes its row's alpha; opacity is
-``setOpacity``, never a pixel rewrite. The diff layer is a uint8 code image with its own
-table; the boundary heat map is the probability quantised to uint8 once per sample.
+``levels=(0, 256)`` and no auto-levels; hiding a class zeroes its row's alpha. A table layer's
+opacity scales its table's alpha column (Qt's painter draws a scaled image with an opacity
+below 1 on a slow path: at 3840×2160 that was most of a repaint); the photo's is
+``setOpacity``. The diff layer is a uint8 code image with its own table; the boundary heat
+map is the probability quantised to uint8 once per sample.
 Arrows of a view are one ``PlotCurveItem(connect="pairs")``.
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
@@ -71,8 +73,74 @@ def heat_image(boundary: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(boundary, np.float32) * 255), 0, 255).astype(np.uint8)
 
 
+class FastImageItem(pg.ImageItem):
+    """An ``ImageItem`` whose rendered QImage is kept in the format the raster painter draws
+    fastest (premultiplied ARGB32, or RGB32 for an opaque photo).
+
+    pyqtgraph makes an ``Indexed8`` (ids through a colour table) or ``RGB888`` QImage; Qt then
+    converts it to ARGB32 on *every* draw, before scaling it — at 3840×2160 that conversion of
+    the whole image, per layer, was most of a pan's repaint. Here it is converted once, when
+    the image or its table changes (pyqtgraph renders lazily, at the first paint after that).
+    """
+
+    _table = None      # the lookup table as given (before the opacity is applied)
+
+    def __init__(self, *args, table: bool = False, **kwargs):
+        """``table``: the item shows ids through a lookup table (its opacity goes into the
+        table's alpha); else a photo (painter opacity)."""
+        self._alpha = 1.0
+        self.has_table = table
+        super().__init__(*args, **kwargs)
+
+    def setImage(self, image=None, autoLevels=None, **kargs):  # noqa: N802 - pyqtgraph name
+        if kargs.get("lut") is not None:
+            self._table = kargs["lut"]
+            kargs["lut"] = self._scaled()
+        super().setImage(image, autoLevels, **kargs)
+
+    def setLookupTable(self, lut, update=True):  # noqa: N802 - pyqtgraph name
+        self._table = lut
+        super().setLookupTable(self._scaled(), update)
+
+    def layer_opacity(self) -> float:
+        return self._alpha
+
+    def set_layer_opacity(self, opacity: float) -> None:
+        opacity = float(opacity)
+        if not self.has_table:
+            self._alpha = opacity
+            self.setOpacity(opacity)
+            return
+        self.setOpacity(1.0)
+        if opacity != self._alpha:
+            self._alpha = opacity
+            if self._table is not None:
+                super().setLookupTable(self._scaled())
+
+    def _scaled(self):
+        t = self._table
+        if t is None or self._alpha >= 1.0 or not isinstance(t, np.ndarray) or t.shape[-1] != 4:
+            return t
+        t = t.copy()
+        t[:, 3] = np.rint(t[:, 3] * self._alpha).astype(np.uint8)
+        return t
+
+    def render(self) -> None:
+        super().render()
+        q = self.qimage
+        if q is None or q.format() in _FAST_FORMATS:
+            return
+        opaque = q.format() in (QImage.Format.Format_RGB888, QImage.Format.Format_RGBX8888,
+                                QImage.Format.Format_Grayscale8)
+        self.qimage = q.convertToFormat(QImage.Format.Format_RGB32 if opaque
+                                        else QImage.Format.Format_ARGB32_Premultiplied)
+
+
+_FAST_FORMATS = (QImage.Format.Format_ARGB32_Premultiplied, QImage.Format.Format_RGB32)
+
+
 def lut_image_item(z: float) -> pg.ImageItem:
-    item = pg.ImageItem()
+    item = FastImageItem(table=True)
     item.setAutoDownsample(False)
     item.setZValue(z)
     return item
@@ -105,7 +173,7 @@ class ViewLayers:
 
     def __init__(self, vb: pg.ViewBox):
         self.vb = vb
-        self.image = pg.ImageItem()
+        self.image = FastImageItem()
         self.image.setZValue(0)
         self.before_clip = ClipBox()
         self.before_clip.setZValue(1)
@@ -172,6 +240,9 @@ class ViewLayers:
 def apply_opacity(items, visible: bool, opacity: float) -> None:
     for item in items:
         item.setVisible(visible)
-        item.setOpacity(opacity)
+        if isinstance(item, FastImageItem):
+            item.set_layer_opacity(opacity)
+        else:
+            item.setOpacity(opacity)
 
 

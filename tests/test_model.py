@@ -145,7 +145,7 @@ def test_corrupted_or_foreign_weights_give_clear_errors(tmp_path, tiny_weights):
 
     evil = tmp_path / "evil.pt"
     torch.save({"format": Evil()}, evil)
-    with pytest.raises(InputError, match="evil.pt: not a readable weights file"):
+    with pytest.raises(InputError, match="evil.pt: holds code or objects, which are never loaded"):
         load_model(evil)
     with pytest.raises(InputError, match="not found"):
         load_model(tmp_path / "absent.pt")

@@ -72,8 +72,15 @@ def load_failure(path, err: BaseException, what: str = "weights file") -> InputE
     import pickle
 
     text = str(err).strip()
-    if isinstance(err, pickle.UnpicklingError) or "weights_only" in text or "Weights only" in text:
-        return InputError(path, REFUSED)
+    if "Weights only load failed" in text or isinstance(err, pickle.UnpicklingError):
+        # torch's reason sits after "WeightsUnpickler error:"; its advice (load unsafely) is dropped
+        if "GLOBAL" in text or "Unsupported global" in text or "allowlisted" in text:
+            return InputError(path, REFUSED)  # needs a function or class to unpickle
+        reason = text.split("WeightsUnpickler error:", 1)[-1].strip().split("\n\n")[0].strip()
+        first = " ".join(reason.split())
+        if first.startswith("Weights only load failed"):
+            first = "not plain tensors"
+        return InputError(path, f"not a readable {what} ({first[:200]})")
     first = text.splitlines()[0] if text else err.__class__.__name__
     return InputError(path, f"not a readable {what} ({first[:200]})")
 

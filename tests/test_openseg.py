@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from openseg_rule import CASES, rule_image, rule_state_dict  # noqa: E402
 
-from segfix_gui.core.setting import Setting
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.errors import InputError  # noqa: E402
 from segfix_gui.model.openseg.checkpoint import infer_task, load_checkpoint, read_checkpoint  # noqa: E402
 from segfix_gui.model.openseg.nets import build  # noqa: E402

@@ -113,3 +113,57 @@ def test_layer_images_fast_format_and_opacity_in_table(demo, qtbot):
     assert item.qimage.pixelColor(c, r).alpha() == 0
     L.image.render()
     assert L.image.qimage.format() == QImage.Format.Format_RGB32
+
+
+# --- item 8: diff marks at any zoom, colour keys next to the views ---------------------------
+
+def test_widen_codes_keeps_true_marks_and_priority():
+    from segfix_gui.core.metrics import BROKEN, FIXED, SWAPPED
+    from segfix_gui.gui.layers import mark_radius, widen_codes
+
+    codes = np.zeros((9, 12), np.uint8)
+    codes[4, 3] = FIXED
+    codes[4, 5] = BROKEN
+    codes[0, 11] = SWAPPED
+    assert widen_codes(codes, 0) is codes
+    out = widen_codes(codes, 1)
+    assert out[4, 3] == FIXED and out[4, 5] == BROKEN  # true marks stay what they are
+    assert out[4, 4] == BROKEN                        # where halos meet, broken wins
+    assert np.all(out[3:6, 2] == FIXED) and np.all(out[3:6, 6] == BROKEN)
+    assert out[1, 10] == SWAPPED and out[0, 9] == 0   # clipped at the edge, 3×3 only
+    assert (out != 0).sum() == 9 + 9 + 4 - 3          # two overlapping squares and a corner
+    assert mark_radius(8.0) == 0 and mark_radius(1.0) == 1 and mark_radius(0.5) == 3
+
+
+def test_diff_marks_widened_when_zoomed_out_true_codes_kept(demo, qtbot):
+    cv, st = demo.canvas, demo.state
+    codes = st.result.codes.copy()
+    cv.fit()
+    cv.update_arrows()
+    shown = cv.left.layers.diff.image
+    if cv.pixels_per_image_pixel() < 3:
+        assert cv.mark_radius >= 1
+        assert (shown != 0).sum() > (codes != 0).sum()
+        assert "widened" in cv.key.diff.text()
+    np.testing.assert_array_equal(shown[codes != 0], codes[codes != 0])
+    np.testing.assert_array_equal(st.result.codes, codes)  # the numbers' codes untouched
+    cv.left.vb.setRange(xRange=(200, 230), yRange=(150, 180), padding=0)
+    cv.update_arrows()
+    assert cv.mark_radius == 0
+    np.testing.assert_array_equal(cv.left.layers.diff.image, codes)
+
+
+def test_view_key_shows_diff_counts_and_heat_scale(demo, qtbot):
+    key, st = demo.canvas.key, demo.state
+    text = key.diff.text()
+    for name in ("fixed", "broken", "swapped"):
+        assert name in text and f"{st.result.counts[name]:,}" in text
+    assert key.heat.isHidden()
+    qtbot.keyClick(demo, Qt.Key.Key_3)  # boundary layer on
+    assert not key.heat.isHidden()
+    from segfix_gui.gui.canvas import heat_bar
+    from segfix_gui.gui.layers import heat_lut
+
+    bar = heat_bar(256, 4)
+    right = bar.pixelColor(255, 0)
+    assert (right.red(), right.green(), right.blue()) == tuple(int(v) for v in heat_lut()[255, :3])

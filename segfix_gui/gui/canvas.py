@@ -9,11 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
+
 from .arrows import arrow_points, choose_stride, visible_box
-from .layers import (ViewLayers, apply_opacity, diff_lut, display_ids, heat_image, heat_lut,
-                     label_lut, set_lut_image)
+from .layers import (DIFF_COLOURS, ViewLayers, apply_opacity, diff_lut, display_ids, heat_image, heat_lut,
+                     label_lut, mark_radius, set_lut_image, widen_codes)
 from .state import ViewerState
 
 ARROW_DELAY_MS = 30  # pan/zoom: arrows are recomputed at most this often
@@ -95,6 +98,88 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.vb.setRange(xRange=(cx - hw, cx + hw), yRange=(cy - hh, cy + hh), padding=0)
 
 
+DIFF_KEY = ((FIXED, "fixed", "wrong → right"), (BROKEN, "broken", "right → wrong"),
+            (SWAPPED, "swapped", "wrong → other wrong"))
+CHANGED_KEY = ((CHANGED, "changed", "no ground truth to judge"),)
+
+
+def diff_key(has_gt: bool):
+    """``(code, name, meaning)`` of the diff colours shown for a sample (one list for the
+    view key, the Layers panel and the figure export)."""
+    return DIFF_KEY if has_gt else CHANGED_KEY
+
+
+def heat_bar(width: int = 120, height: int = 10) -> QImage:
+    """The boundary heat map's colour scale, 0 → 1 left to right, from the layer's own table
+    (premultiplied over the canvas background)."""
+    lut = heat_lut().astype(np.float32)
+    idx = np.linspace(0, 255, width).round().astype(int)
+    a = lut[idx, 3:4] / 255
+    bg = np.array([0x1e, 0x1f, 0x22], np.float32)
+    rgb = (lut[idx, :3] * a + bg * (1 - a)).round().astype(np.uint8)
+    row = np.repeat(rgb[None], height, axis=0)
+    img = QImage(np.ascontiguousarray(row).data, width, height, 3 * width, QImage.Format.Format_RGB888)
+    return img.copy()
+
+
+class ViewKey(QWidget):
+    """The key under the views: what the diff colours mean (with the counts) and, while the
+    boundary layer shows, the heat map's colour scale."""
+
+    def __init__(self, state: ViewerState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.setStyleSheet("QLabel { color: #d0d0d0; }")
+        self.setAutoFillBackground(False)
+        self.diff = QLabel()
+        self.diff.setTextFormat(Qt.TextFormat.RichText)
+        self.heat_title = QLabel("boundary probability  0")
+        self.heat = QLabel()
+        self.heat.setPixmap(QPixmap.fromImage(heat_bar()))
+        self.heat_end = QLabel("1")
+        self.radius = 0
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 2, 6, 2)
+        row.setSpacing(6)
+        row.addWidget(self.diff)
+        row.addStretch(1)
+        for w in (self.heat_title, self.heat, self.heat_end):
+            row.addWidget(w)
+        state.resultChanged.connect(self.refresh)
+        state.sampleChanged.connect(self.refresh)
+        state.layersChanged.connect(lambda _n: self.refresh())
+        self.refresh()
+
+    def refresh(self, radius: int | None = None) -> None:
+        if radius is not None:
+            self.radius = radius
+        st = self.state
+        s = st.sample
+        show_heat = s is not None and st.layers["boundary"].visible and s.field is not None
+        for w in (self.heat_title, self.heat, self.heat_end):
+            w.setVisible(show_heat)
+        if s is None or s.is_instances:
+            self.diff.setText("")
+            return
+        counts = st.result.counts if st.result is not None else {}
+        parts = []
+        for code, name, what in diff_key(s.gt is not None):
+            r, g, b = DIFF_COLOURS[code]
+            n = counts.get(name)
+            parts.append(f"<span style='background: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;</span>"
+                         f"&nbsp;<span title='{what}'>{name}</span>"
+                         + (f" <span style='color:#999'>{n:,}</span>" if n is not None else ""))
+        text = "diff: " + " &nbsp; ".join(parts)
+        if not st.layers["diff"].visible:
+            text += " <span style='color:#888'>(layer hidden: 5)</span>"
+        elif self.radius:
+            text += " <span style='color:#888'>(marks widened to stay visible at this zoom)</span>"
+        self.diff.setText(text)
+        self.diff.setToolTip("<br>".join(f"<b>{n}</b>: {w}" for _c, n, w in diff_key(
+            s.gt is not None)) + "<br>Zoomed out, each mark is drawn a few pixels wide; the "
+            "counts and the inspector use the true pixels.")
+
+
 class Canvas(QWidget):
     """The sample's info line above one or two :class:`ImageView` s."""
 
@@ -120,6 +205,8 @@ class Canvas(QWidget):
         lay.setSpacing(0)
         lay.addWidget(self.info)
         lay.addLayout(row, 1)
+        self.key = ViewKey(state)
+        lay.addWidget(self.key)
 
         self.swipe_line = pg.InfiniteLine(angle=90, movable=True,
                                           pen=pg.mkPen((255, 255, 255), width=2),
@@ -134,6 +221,7 @@ class Canvas(QWidget):
         self._by_eval = False
         self._arrow_stride = None
         self.arrow_count = 0
+        self._mark_radius = None  # how far the shown diff marks are widened (see layers.widen_codes)
         self._arrow_timer = QTimer(self)
         self._arrow_timer.setSingleShot(True)
         self._arrow_timer.setInterval(ARROW_DELAY_MS)
@@ -196,9 +284,8 @@ class Canvas(QWidget):
 
     def _on_result(self) -> None:
         self._set_after_labels()
-        r = self.state.result
-        for v in self.views:
-            set_lut_image(v.layers.diff, r.codes, self._diff_lut)
+        self._mark_radius = None
+        self._update_marks()
         self.update_arrows()
         self._on_cursor()
         self._update_titles()
@@ -283,9 +370,35 @@ class Canvas(QWidget):
             self.left.title.setText(f"before: {before}")
             self.right.title.setText(f"after: {after}")
 
+    # --- diff marks ---------------------------------------------------------------------------
+    def pixels_per_image_pixel(self) -> float:
+        (x0, x1), _ = self.left.vb.viewRange()
+        return max(self.left.vb.width(), 1.0) / max(x1 - x0, 1e-6)
+
+    def _update_marks(self) -> None:
+        """The diff layer: the true codes zoomed in; widened marks zoomed out, so a single
+        changed pixel stays visible at any zoom."""
+        r = self.state.result
+        if r is None:
+            return
+        radius = mark_radius(self.pixels_per_image_pixel())
+        if radius == self._mark_radius:
+            return
+        self._mark_radius = radius
+        self.key.refresh(radius)
+        shown = widen_codes(r.codes, radius)
+        for v in self.views:
+            set_lut_image(v.layers.diff, shown, self._diff_lut)
+
+    @property
+    def mark_radius(self) -> int:
+        return self._mark_radius or 0
+
     # --- arrows -------------------------------------------------------------------------------
     def update_arrows(self) -> None:
-        """Recompute the arrows for the visible rectangle and zoom (one curve per view)."""
+        """Recompute the arrows (and the diff marks' width) for the visible rectangle and zoom
+        (one curve per view)."""
+        self._update_marks()
         st = self.state
         views = [self.left]  # the "before" view (or the single one): arrows say what will move
         if st.result is None or not st.layers["arrows"].visible:

@@ -59,6 +59,44 @@ def diff_lut() -> np.ndarray:
     return lut
 
 
+DIFF_PRIORITY = (BROKEN, FIXED, SWAPPED, CHANGED)  # where widened marks meet, the first wins
+MIN_MARK_PX = 3.0  # diff marks are drawn at least this many screen pixels wide
+
+
+def mark_radius(pixels_per_image_pixel: float, *, min_px: float = MIN_MARK_PX) -> int:
+    """How many image pixels to widen each diff mark by (each side) so that a single changed
+    pixel covers at least ``min_px`` screen pixels: 0 when zoomed in."""
+    if not pixels_per_image_pixel > 0:
+        return 0
+    need = min_px / pixels_per_image_pixel  # image pixels across
+    return max(0, int(np.ceil((need - 1) / 2)))
+
+
+def widen_codes(codes: np.ndarray, radius: int) -> np.ndarray:
+    """Change codes for *display*: each marked pixel widened to a ``(2r+1)²`` square
+    (a max filter over priorities), true marks kept where they are. The numbers always come
+    from the true codes."""
+    if radius <= 0 or not codes.any():
+        return codes
+    rank = np.zeros(256, np.uint8)
+    for i, code in enumerate(DIFF_PRIORITY):
+        rank[code] = len(DIFF_PRIORITY) - i
+    back = np.zeros(len(DIFF_PRIORITY) + 1, np.uint8)
+    for i, code in enumerate(DIFF_PRIORITY):
+        back[len(DIFF_PRIORITY) - i] = code
+    r = rank[codes]
+    out = r.copy()
+    for d in range(1, radius + 1):  # separable max filter: rows, then columns
+        np.maximum(out[d:], r[:-d], out=out[d:])
+        np.maximum(out[:-d], r[d:], out=out[:-d])
+    r = out.copy()
+    for d in range(1, radius + 1):
+        np.maximum(out[:, d:], r[:, :-d], out=out[:, d:])
+        np.maximum(out[:, :-d], r[:, d:], out=out[:, :-d])
+    widened = back[out]
+    return np.where(codes != 0, codes, widened)
+
+
 def heat_lut() -> np.ndarray:
     """Inferno colours; alpha rises with the probability so low values stay see-through."""
     lut = np.zeros((256, 4), np.uint8)

@@ -194,6 +194,8 @@ class MainWindow(QMainWindow):
           keys=("Ctrl+Shift+S",), menu="file")
         a("export_view", "Export current view (PNG)…", lambda: self.export("view"),
           keys=("Ctrl+Alt+S",), menu="file")
+        a("export_figure", "Export &figure (before | after | diff, legend, setting)…",
+          lambda: self.export("figure"), keys=("Ctrl+E",), menu="file")
         a("export_csv", "Export IoU table (CSV)…", lambda: self.export("csv"),
           keys=("Ctrl+Shift+C",), menu="file")
         self.menus["file"].addSeparator()
@@ -587,22 +589,28 @@ class MainWindow(QMainWindow):
     EXPORTS = {"refined": ("Export refined labels", "PNG (*.png)", "_refined.png"),
                "offsets": ("Export offsets", "SegFix offsets (*.npz);;openseg offsets (*.mat)", "_offsets.npz"),
                "view": ("Export current view", "PNG (*.png)", "_view.png"),
+               "figure": ("Export figure", "PNG (*.png)", "_figure.png"),
                "csv": ("Export IoU table", "CSV (*.csv)", "_iou.csv")}
 
-    def export(self, what: str, path: str | None = None) -> bool:
-        """Export ``what`` (refined / offsets / view / csv) to ``path`` (asks when None)."""
+    def export(self, what: str, path: str | None = None, **options) -> bool:
+        """Export ``what`` (refined / offsets / view / csv / figure) to ``path`` (asks when
+        None; the figure's ``options`` go to ``export.render_figure``, asked when None)."""
         st = self.state
         if st.sample is None:
             self.show_error("nothing to export: open a sample first")
             return False
-        if what in ("refined", "csv") and st.sample.is_instances:
+        if what in ("refined", "csv", "figure") and st.sample.is_instances:
             self.show_error("instance mode: the refined instances are written by "
                             "segfix refine-instances (the window exports the view and the offsets)")
             return False
-        if what in ("refined", "csv") and not st.result_is_current():
+        if what in ("refined", "csv", "figure") and not st.result_is_current():
             self.show_error("the refinement is not up to date with the current setting: "
                             "press Refine (R) first")
             return False
+        if what == "figure" and path is None and not options:
+            options = export.FigureDialog.ask(self, st.sample.shape)
+            if options is None:
+                return False
         if path is None:
             title, filt, suffix = self.EXPORTS[what]
             stem = Path(st.sample.paths.pred or "sample").stem
@@ -617,7 +625,10 @@ class MainWindow(QMainWindow):
             elif what == "offsets":
                 export.export_offsets(path, st.sample, st.setting)
             elif what == "csv":
-                export.export_iou_csv(path, st.sample, st.before, st.result.after)
+                export.export_iou_csv(path, st.sample, st.before, st.result.after, st.result.setting)
+            elif what == "figure":
+                export.export_figure(path, st.sample, st.result, st.before, layers=st.layers,
+                                     hidden=st.hidden, after_source=st.after_source, **options)
             elif what == "view":
                 export.check_not_input(path, st.sample)
                 self.save_view(path)

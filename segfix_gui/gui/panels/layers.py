@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from ...core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
+from ..canvas import diff_key
 from ..layers import DIFF_COLOURS
 from ..state import LAYER_TITLES, LAYERS
 
@@ -58,11 +58,8 @@ class LayersPanel(QWidget):
         st = self.state
         counts = st.result.counts if st.result is not None else {}
         has_gt = st.sample is not None and st.sample.gt is not None
-        codes = ((FIXED, "fixed", "wrong → right"), (BROKEN, "broken", "right → wrong"),
-                 (SWAPPED, "swapped", "wrong → other wrong")) if has_gt else (
-                     (CHANGED, "changed", "no ground truth"),)
         rows = []
-        for code, name, what in codes:
+        for code, name, what in diff_key(has_gt):
             r, g, b = DIFF_COLOURS[code]
             n = counts.get(name)
             rows.append(f"<tr><td><span style='background: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;"

@@ -33,6 +33,7 @@ from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.offsets import OffsetField  # noqa: E402
 from segfix_gui.io.images import read_image, read_labels, write_labels  # noqa: E402
 from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
+from segfix_gui.gui.layers import widen_codes  # noqa: E402
 from segfix_gui.labels import get_label_space  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,8 +149,9 @@ def test_threshold_move_table_equals_engine(win, qtbot, graded):
     assert win.panels["metrics"].summary["boundary_f"][1].text() == f"{100 * metrics['boundary_f']:.2f}"
 
     # diff layer: the codes drawn are the engine's, and the counts shown are theirs
-    drawn = win.canvas.right.layers.diff.image
-    assert np.array_equal(drawn, codes)
+    drawn = win.canvas.right.layers.diff.image  # widened for display when zoomed out
+    assert np.array_equal(drawn, widen_codes(codes, win.canvas.mark_radius))
+    assert np.array_equal(res.codes, codes)
     counts = change_counts(codes)
     assert {k: res.counts[k] for k in counts} == counts
     key = win.panels["layers"].key.text()

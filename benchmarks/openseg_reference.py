@@ -1,4 +1,4 @@
-"""Expected outputs of openseg's own SegFix code, for ``tests/test_openseg.py``.
+"""Expected outputs of openseg's own SegFix code, for ``tests/model/test_openseg.py``.
 
 Needs a checkout (or ``git archive``) of openseg-group/openseg.pytorch; not part of the test
 run and no openseg code enters this repository. It builds openseg's ``SegFix_HRNet`` for

@@ -1,7 +1,7 @@
 """The seeded rule that fills an openseg SegFix network with repeatable weights.
 
 Shared by ``benchmarks/openseg_reference.py`` (which fills openseg's own ``SegFix_HRNet``
-with it and records the outputs) and ``tests/test_openseg.py`` (which rebuilds the same
+with it and records the outputs) and ``tests/model/test_openseg.py`` (which rebuilds the same
 weights, writes them as an openseg checkpoint and matches our outputs to the record).
 
 Each tensor comes from its own ``torch.Generator`` seeded by the CRC-32 of its key, so the

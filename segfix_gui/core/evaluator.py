@@ -18,7 +18,7 @@ Counts at a setting then follow from the base counts, updated only where labels 
   those, with the rules of :func:`~segfix_gui.core.metrics.boundary_counts`.
 
 Every count is an integer, so the answers equal ``refine_labels`` + ``SemanticEvaluator`` +
-``change_codes`` at every setting exactly (``tests/test_evaluator.py`` checks it with
+``change_codes`` at every setting exactly (``tests/core/test_evaluator.py`` checks it with
 hypothesis).
 
 Example

@@ -27,7 +27,7 @@ from segfix_gui.io.images import read_labels, write_labels
 from segfix_gui.io.offsets import write_offsets
 from segfix_gui.labels import get_label_space
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CAMVID_VAL = DATA / "camvid" / "val" / "labels"
 SPACE = get_label_space("camvid")  # ids 0..10 evaluated, 11 void
 

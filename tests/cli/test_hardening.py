@@ -23,7 +23,7 @@ from PIL import Image
 
 from segfix_gui.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 CAMVID = ROOT.parent / "shared" / "data" / "camvid"
 

@@ -14,7 +14,7 @@ from segfix_gui.core.metrics import (BROKEN, CHANGED, FIXED, SWAPPED, UNCHANGED,
                                      change_counts, iou_from_confusion)
 from segfix_gui.labels import LabelClass, LabelSpace, get_label_space
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CS_GT = DATA / "cityscapes_mini/gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelIds.png"
 
 # three classes a, b, c and a void id 9

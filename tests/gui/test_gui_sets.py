@@ -19,7 +19,7 @@ from segfix_gui.io.offsets import read_offsets, write_offsets
 from segfix_gui.io.samples import SamplePaths
 from segfix_gui.labels import get_label_space
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 SPACE = get_label_space("camvid")
 

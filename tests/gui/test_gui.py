@@ -36,7 +36,7 @@ from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
 from segfix_gui.gui.layers import widen_codes  # noqa: E402
 from segfix_gui.labels import get_label_space  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 SPACE = get_label_space("camvid")
 

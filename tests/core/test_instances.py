@@ -20,7 +20,7 @@ from segfix_gui.errors import InputError
 from segfix_gui.io.instances import (format_pred_txt, parse_pred_txt, read_instance_gt,
                                      read_instances, write_instances)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from make_instance_fixture import DATA, FRAME, make_fixture  # noqa: E402
 
 needs_data = pytest.mark.skipif(not (DATA / "gtFine").is_dir(),

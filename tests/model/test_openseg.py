@@ -18,7 +18,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from openseg_rule import CASES, rule_image, rule_state_dict  # noqa: E402
 
 from segfix_gui.core.setting import Setting  # noqa: E402
@@ -27,7 +27,7 @@ from segfix_gui.model.openseg.checkpoint import infer_task, load_checkpoint, rea
 from segfix_gui.model.openseg.nets import build  # noqa: E402
 from segfix_gui.model.openseg.predictor import OpensegPredictor, tile_starts  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = np.load(ROOT / "tests" / "data" / "openseg_expected.npz")
 # the MODEL_ZOO names: the W48 file is semantic (scale 2), the W20 one an instance model
 NAMES = {"hrnet48": "segfix_hrnet_hrnet48_segfix_loss_iter80000_1_latest.pth",

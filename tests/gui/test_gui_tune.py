@@ -33,7 +33,7 @@ from segfix_gui.io.images import read_labels, write_labels  # noqa: E402
 from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
 from segfix_gui.labels import get_label_space  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "camvid" / "val"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camvid" / "val"
 SPACE = get_label_space("camvid")
 N = 4
 THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)

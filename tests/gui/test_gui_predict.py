@@ -23,7 +23,7 @@ from segfix_gui.io.images import read_image, read_labels  # noqa: E402
 from segfix_gui.io.offsets import read_offsets  # noqa: E402
 from segfix_gui.labels import get_label_space  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 WEIGHTS = ROOT / "resources" / "weights" / "offsetnet-camvid.pt"
 SPACE = get_label_space("camvid")

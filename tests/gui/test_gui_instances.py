@@ -29,7 +29,7 @@ from segfix_gui.io.images import read_image  # noqa: E402
 from segfix_gui.io.instances import read_instance_gt, read_instances  # noqa: E402
 from segfix_gui.io.offsets import read_offsets  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from make_instance_fixture import DATA, FRAME, make_fixture  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (DATA / "gtFine").is_dir(),

@@ -17,7 +17,7 @@ from segfix_gui.model.net import build
 from segfix_gui.model.predictor import BUNDLED, OffsetPredictor, load_model
 from segfix_gui.model.train import offset_loss, save_weights
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAMVID = ROOT.parent / "shared" / "data" / "camvid"
 needs_camvid = pytest.mark.skipif(not (CAMVID / "train").is_dir(),
                                   reason=f"CamVid data not found at {CAMVID}")

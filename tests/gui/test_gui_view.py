@@ -10,12 +10,12 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  (before any worker thread: see tests/test_gui.py)
+import torch  # noqa: E402,F401  (before any worker thread: see tests/gui/test_gui.py)
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 
 pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(),

@@ -44,12 +44,19 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, space: LabelSpace) -> np.
     return _confusion_eval(g, p, space.n_classes)
 
 
-def _confusion_eval(g: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
-    valid = g != IGNORE
-    gv = g[valid].astype(np.int64)
-    pv = p[valid].astype(np.int64)
-    pv[pv == IGNORE] = n
-    return np.bincount(gv * (n + 1) + pv, minlength=n * (n + 1)).reshape(n, n + 1)
+def _confusion_eval(g: np.ndarray, p: np.ndarray, n: int, *, block: int = 1 << 21) -> np.ndarray:
+    """``(C, C+1)`` int64 confusion of eval maps (last column: void predicted), in blocks of
+    ``block`` pixels so that the int64 temporaries stay small on big maps."""
+    g, p = np.ravel(g), np.ravel(p)
+    conf = np.zeros(n * (n + 1), np.int64)
+    for s in range(0, g.size, block):
+        gb, pb = g[s:s + block], p[s:s + block]
+        valid = gb != IGNORE
+        gv = gb[valid].astype(np.int64)
+        pv = pb[valid].astype(np.int64)
+        pv[pv == IGNORE] = n
+        conf += np.bincount(gv * (n + 1) + pv, minlength=n * (n + 1))
+    return conf.reshape(n, n + 1)
 
 
 def iou_from_confusion(conf: np.ndarray) -> np.ndarray:

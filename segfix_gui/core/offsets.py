@@ -70,19 +70,39 @@ class OffsetField:
     recommended : dict, optional settings the producer of the field recommends
         (keys among ``threshold``, ``min_direction_prob``, ``scale``), e.g. the defaults
         chosen on validation data for the network that predicted it
+    summary : ``(bins, confidence, K)`` in place of ``direction``: the most likely bin
+        ``(H, W)`` uint8 and its probability, all that refinement reads. Made by
+        :meth:`summarized`; such a field refines exactly as the full one but cannot be
+        written as probabilities.
     """
 
     boundary: np.ndarray
     direction: np.ndarray | None = None
     hard: np.ndarray | None = None
     recommended: dict = field(default_factory=dict)
+    summary: tuple | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
-        if (self.direction is None) == (self.hard is None):
+        if sum(x is not None for x in (self.direction, self.hard, self.summary)) != 1:
             raise ValueError("an OffsetField has either direction probabilities or hard offsets")
         if self.direction is not None:
             direction_table(self.direction.shape[0])
+        if self.summary is not None:
+            bins, conf, k = self.summary
+            direction_table(k)
+            if bins.shape != self.boundary.shape or conf.shape != self.boundary.shape:
+                raise ValueError("a summary's bins and confidence must have the boundary's shape")
+            self._cache["bins"], self._cache["conf"] = bins, conf
+
+    def summarized(self) -> "OffsetField":
+        """The same field without the ``(K, H, W)`` direction probabilities: boundary, most
+        likely bin and its probability, which is all refinement and the sweep read (a float16
+        4096×8192 field: 604 MB → 134 MB). Hard fields come back as they are."""
+        if self.direction is None:
+            return self
+        return OffsetField(boundary=self.boundary, recommended=dict(self.recommended),
+                           summary=(self.bins(), self.direction_confidence(), self.k))
 
     @classmethod
     def from_hard(cls, offsets: np.ndarray) -> "OffsetField":
@@ -102,6 +122,8 @@ class OffsetField:
 
     @property
     def k(self) -> int | None:
+        if self.summary is not None:
+            return int(self.summary[2])
         return None if self.direction is None else int(self.direction.shape[0])
 
     def setting(self, *, threshold: float | None = None, scale: float | None = None,
@@ -118,29 +140,29 @@ class OffsetField:
             if self.is_hard:
                 self._cache["bins"] = angles_to_bins(self.hard[0], self.hard[1], 8)
             else:
-                self._direction_summary()
+                self._cache["bins"] = self._by_rows(np.argmax, np.uint8)
         return self._cache["bins"]
 
     def direction_confidence(self) -> np.ndarray:
-        """``(H, W)`` float32 probability of the most likely direction (1 for hard offsets)."""
+        """``(H, W)`` probability of the most likely direction (computed once; 1 for hard
+        offsets). float32, or float16 for a float16 field (the same values: a maximum of
+        float16 numbers is one of them)."""
         if "conf" not in self._cache:
             if self.is_hard:
                 self._cache["conf"] = np.ones(self.shape, np.float32)
             else:
-                self._direction_summary()
+                dt = np.float16 if self.direction.dtype == np.float16 else np.float32
+                self._cache["conf"] = self._by_rows(np.max, dt)
         return self._cache["conf"]
 
-    def _direction_summary(self, rows: int = 256) -> None:
-        """Bins and confidence in blocks of rows: argmax's int64 temporaries stay small on
-        big maps (a 4096×8192 field would otherwise take 268 MB of int64 at once)."""
+    def _by_rows(self, reduce, dtype, rows: int = 256) -> np.ndarray:
+        """``reduce(direction, axis=0)`` in blocks of rows: argmax's int64 temporaries stay
+        small on big maps (a 4096×8192 field would otherwise take 268 MB of int64 at once)."""
         h, w = self.shape
-        bins = np.empty((h, w), np.uint8)
-        conf = np.empty((h, w), np.float32)
+        out = np.empty((h, w), dtype)
         for r in range(0, h, rows):
-            block = self.direction[:, r:r + rows]
-            bins[r:r + rows] = np.argmax(block, axis=0)
-            conf[r:r + rows] = block.max(axis=0)
-        self._cache["bins"], self._cache["conf"] = bins, conf
+            out[r:r + rows] = reduce(self.direction[:, r:r + rows], axis=0)
+        return out
 
     def moving_mask(self, setting: Setting) -> np.ndarray:
         """``(H, W)`` bool: the pixels that move at ``setting`` (any scale)."""
@@ -148,7 +170,8 @@ class OffsetField:
             return (self.hard != 0).any(axis=0)
         mask = self.boundary > setting.threshold
         if setting.min_direction_prob > 0:
-            mask &= self.direction_confidence() >= setting.min_direction_prob
+            # compared in float32 whatever the confidence's dtype, as it always was
+            mask &= self.direction_confidence() >= np.float32(setting.min_direction_prob)
         return mask
 
     def to_offsets(self, setting: Setting) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -147,11 +148,14 @@ def _read_npz(path: str) -> OffsetField:
             raise InputError(path, f"'{name}' must be floating point, found {arr.dtype}")
         if arr.ndim != nd:
             raise InputError(path, f"'{name}' must have {nd} dimensions, found shape {arr.shape}")
-        if not np.isfinite(arr).all():
+        if not arr.size:
+            continue
+        lo, hi = float(arr.min()), float(arr.max())  # NaN propagates: no full-size temporary
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise InputError(path, f"'{name}' holds NaN or infinite values")
-        if arr.size and (arr.min() < 0 or arr.max() > 1):
+        if lo < 0 or hi > 1:
             raise InputError(path, f"'{name}' values must be probabilities in [0, 1], found "
-                                   f"{float(arr.min()):g}..{float(arr.max()):g}")
+                                   f"{lo:g}..{hi:g}")
     if d.shape[0] not in DIRECTIONS:
         raise InputError(path, f"'direction' has {d.shape[0]} bins, expected 4, 8 or 16")
     if d.shape[1:] != b.shape:
@@ -250,6 +254,8 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),
                                 offsets=field.hard.astype(np.int8))
         else:
+            if field.direction is None:
+                raise ValueError("a summarized field has no direction probabilities to write")
             extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items()
                      if k in RECOMMENDED_KEYS}
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),

@@ -374,7 +374,8 @@ def load_sweep_sample(job: SweepJob, space: LabelSpace) -> SweepSample:
     check_size(job.pred, "prediction", pred.shape, job.gt, gt.shape, ref_what="ground truth")
     fld = read_offsets(job.offsets)
     check_size(job.offsets, "offsets", fld.shape, job.pred, pred.shape)
-    return SweepSample(job.key, gt, pred, fld)
+    # the sweep reads only the boundary and the best direction: drop the K probability planes
+    return SweepSample(job.key, gt, pred, fld.summarized())
 
 
 def iter_sweep_samples(items, space: LabelSpace, errors: list[str]):

@@ -1,0 +1,86 @@
+"""OffsetField.summarized (what the sweep keeps of a big field) and the block-wise confusion."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segfix_gui.core.metrics import _confusion_eval
+from segfix_gui.core.offsets import OffsetField
+from segfix_gui.core.setting import Setting
+from segfix_gui.io.offsets import offsets_bytes
+
+
+def _soft_field(dtype, k=8, shape=(37, 53), seed=0):
+    rng = np.random.default_rng(seed)
+    d = rng.random((k,) + shape).astype(dtype)
+    d /= d.sum(axis=0, keepdims=True)
+    return OffsetField(boundary=rng.random(shape).astype(dtype), direction=d.astype(dtype),
+                       recommended={"threshold": 0.4})
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("k", [4, 8, 16])
+def test_summarized_field_refines_exactly_as_the_full_one(dtype, k):
+    full = _soft_field(dtype, k)
+    small = full.summarized()
+    assert small.direction is None and small.k == k and not small.is_hard
+    assert small.recommended == {"threshold": 0.4}
+    np.testing.assert_array_equal(small.bins(), full.bins())
+    np.testing.assert_array_equal(small.direction_confidence(), full.direction_confidence())
+    # the most likely direction's probability (float32, or float16 for a float16 field)
+    conf = small.direction_confidence()
+    assert (conf == full.direction.max(axis=0).astype(conf.dtype)).all()
+    for t, s, m in [(0.0, 1, 0.0), (0.5, 2, 0.0), (0.3, 3, 0.2), (0.7, 1.5, 0.34), (0.1, 2, 0.3)]:
+        setting = Setting(threshold=t, scale=s, min_direction_prob=m)
+        np.testing.assert_array_equal(small.to_offsets(setting), full.to_offsets(setting))
+
+
+def test_min_direction_prob_is_compared_in_float32_for_float16_fields():
+    # 0.2 is 0.19995117 in float16 and 0.20000000298 in float32: a confidence of exactly the
+    # float16 value is below the float32 threshold, as it was when the confidence was float32
+    conf = np.float16(0.2)
+    d = np.zeros((8, 1, 1), np.float16)
+    d[0] = conf
+    d[1] = np.float16(0.1)
+    f = OffsetField(boundary=np.ones((1, 1), np.float16), direction=d)
+    assert f.direction_confidence().dtype == np.float16
+    assert not f.moving_mask(Setting(threshold=0.5, min_direction_prob=0.2)).any()
+    assert f.moving_mask(Setting(threshold=0.5, min_direction_prob=float(conf))).all()
+
+
+def test_hard_field_summarized_is_itself():
+    f = OffsetField.from_hard(np.ones((2, 3, 4), np.int16))
+    assert f.summarized() is f
+
+
+def test_summarized_field_cannot_be_written_as_probabilities():
+    with pytest.raises(ValueError, match="summarized"):
+        offsets_bytes(_soft_field(np.float32).summarized(), "npz")
+    # as openseg's hard .mat it can: the thresholded steps are all that file holds
+    assert offsets_bytes(_soft_field(np.float32).summarized(), "mat")
+
+
+def test_summary_must_match_the_boundary():
+    with pytest.raises(ValueError, match="shape"):
+        OffsetField(boundary=np.zeros((2, 2), np.float32),
+                    summary=(np.zeros((3, 2), np.uint8), np.zeros((2, 2), np.float32), 8))
+    with pytest.raises(ValueError, match="either"):
+        OffsetField(boundary=np.zeros((2, 2), np.float32))
+
+
+def test_confusion_in_blocks_equals_one_block():
+    rng = np.random.default_rng(1)
+    n = 11
+    g = rng.integers(0, n, (64, 97)).astype(np.uint8)
+    p = rng.integers(0, n, (64, 97)).astype(np.uint8)
+    g[rng.random(g.shape) < 0.1] = 255
+    p[rng.random(p.shape) < 0.1] = 255
+    whole = _confusion_eval(g, p, n, block=g.size)
+    for block in (1, 7, 1000, 4096):
+        np.testing.assert_array_equal(_confusion_eval(g, p, n, block=block), whole)
+    # against a direct count
+    expect = np.zeros((n, n + 1), np.int64)
+    for a, b in zip(g.ravel(), p.ravel()):
+        if a != 255:
+            expect[a, n if b == 255 else b] += 1
+    np.testing.assert_array_equal(whole, expect)

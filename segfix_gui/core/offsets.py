@@ -58,6 +58,26 @@ def flip_bins(k: int, axis: str) -> np.ndarray:
     return np.array([lookup[tuple(v)] for v in flipped.tolist()], np.int64)
 
 
+_F16_INF = np.uint16(0x7C00)
+
+
+def above(a: np.ndarray, t: float) -> np.ndarray:
+    """``a > t`` for a Python float ``t``, exactly as NumPy compares them (for a float16
+    array: in float16, ``t`` rounded to the nearest float16), computed for float16 arrays
+    on their bit patterns: float16 comparisons are not vectorised (10 ms on a 1024×2048 map,
+    against 1 ms here). Non-negative float16 numbers order as their unsigned bit patterns;
+    negative ones, -0 and NaN are never above a threshold ``t >= 0``."""
+    t = float(t)
+    if a.dtype != np.float16 or not t >= 0:
+        return a > t
+    with np.errstate(over="ignore"):
+        bits = np.float16(t).view(np.uint16)  # overflows to inf: nothing is above it
+    u = a.view(np.uint16)
+    out = u > bits
+    out &= u <= _F16_INF
+    return out
+
+
 @dataclass(eq=False)
 class OffsetField:
     """Boundary and direction probabilities, or hard offsets, for one image.
@@ -168,7 +188,7 @@ class OffsetField:
         """``(H, W)`` bool: the pixels that move at ``setting`` (any scale)."""
         if self.is_hard:
             return (self.hard != 0).any(axis=0)
-        mask = self.boundary > setting.threshold
+        mask = above(self.boundary, setting.threshold)
         if setting.min_direction_prob > 0:
             # compared in float32 whatever the confidence's dtype, as it always was
             mask &= self.direction_confidence() >= np.float32(setting.min_direction_prob)
@@ -186,10 +206,10 @@ class OffsetField:
             if float(scale).is_integer():  # hard is int16 already; keeps its memory order
                 return self.hard * np.int16(scale)
             return np.rint(self.hard * scale).astype(np.int16)
-        mask = self.moving_mask(setting)
+        idx = np.flatnonzero(self.moving_mask(setting))  # one scan of the mask, then indices
         steps = np.rint(direction_table(self.k) * scale).astype(np.int16)  # (K, 2)
         out = np.zeros((2,) + self.shape, np.int16)
-        b = self.bins()[mask]
-        out[0][mask] = steps[b, 0]
-        out[1][mask] = steps[b, 1]
+        b = self.bins().ravel()[idx]
+        out[0].ravel()[idx] = steps[b, 0]
+        out[1].ravel()[idx] = steps[b, 1]
         return out

@@ -98,7 +98,14 @@ def refine_labels(labels: np.ndarray, offsets: np.ndarray, *, device: str = "aut
     _check(labels, offsets)
     if resolve_device(device) == "cuda":
         return _refine_torch(labels, offsets, "cuda")
-    dst, src = source_indices(offsets)
+    return take_sources(labels, *source_indices(offsets))
+
+
+def take_sources(labels: np.ndarray, dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """A copy of ``labels`` ``(H, W)`` or ``(N, H, W)`` in which each pixel ``dst`` (flat
+    index) takes the label of pixel ``src``: the gather of :func:`refine_labels`, for index
+    pairs from :func:`source_indices` or a subset of them that holds every pixel whose label
+    changes (``ImageEvaluator.changes``)."""
     out = labels.copy()
     if labels.ndim == 2:
         out.ravel()[dst] = labels.ravel()[src]

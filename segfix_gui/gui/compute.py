@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.evaluator import ImageEvaluator
 from ..core.metrics import SemanticEvaluator, change_codes, change_counts
-from ..core.refine import refine_labels, resolve_device, source_indices
+from ..core.refine import refine_labels, resolve_device, source_indices, take_sources
 from ..core.setting import INSTANCE_SCALE, Setting
 from ..io.samples import Sample, SamplePaths, load_instance_sample, load_sample
 
@@ -199,7 +199,8 @@ def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None
     """Refine ``sample`` at ``setting`` and compute its diff codes and metrics.
 
     Every number is the engine's: offsets by ``OffsetField.to_offsets``, labels by
-    ``refine_labels`` (on ``setting.device``), diff codes by ``change_codes`` (on the changed
+    ``refine_labels`` on ``setting.device`` (on the CPU with ground truth, by the same gather
+    of the pixels the evaluator knows change: ``take_sources``), diff codes by ``change_codes`` (on the changed
     pixels only: no other pixel can have a code), counts by the sample's
     :class:`~segfix_gui.core.evaluator.ImageEvaluator` — exact and incremental, so a threshold
     move on a 1024×2048 sample recomputes only what changed. The result equals
@@ -215,10 +216,18 @@ def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None
     check()
     report(1, 3, "refining")
     device = resolve_device(setting.device)
-    refined = refine_labels(sample.pred, offsets, device=device)
+    ev = base.evaluator
+    if ev is not None and sample.field is not None and device == "cpu":
+        # the evaluator has the pixels whose label changes at this setting already (the
+        # engine's source_indices, cached per scale): gather those alone
+        dst, src = ev.changes(sample.field, setting.refinement())
+        refined = take_sources(sample.pred, dst, src)
+        changed = np.sort(dst)
+    else:
+        refined = refine_labels(sample.pred, offsets, device=device)
+        changed = np.flatnonzero(refined.ravel() != sample.pred.ravel())
     check()
     report(2, 3, "metrics")
-    changed = np.flatnonzero(refined.ravel() != sample.pred.ravel())
     before_c = sample.pred.ravel()[changed]
     after_c = refined.ravel()[changed]
     codes = np.zeros(sample.shape, np.uint8)

@@ -72,29 +72,49 @@ def mark_radius(pixels_per_image_pixel: float, *, min_px: float = MIN_MARK_PX) -
     return max(0, int(np.ceil((need - 1) / 2)))
 
 
+def _priority(codes: np.ndarray) -> np.ndarray:
+    """Codes → ranks ordered as DIFF_PRIORITY (UNCHANGED 0, then CHANGED < SWAPPED < FIXED <
+    BROKEN), by uint8 arithmetic: ``((13 c + 2) mod 16) xor 2`` (a table lookup costs 12 ms
+    on a 1024×2048 map, this well under 1 ms)."""
+    r = codes * np.uint8(13)
+    r += np.uint8(2)
+    r &= np.uint8(15)
+    r ^= np.uint8(2)
+    return r
+
+
+def _from_priority(r: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_priority`, in place: ``c = 5 (r xor 2 − 2) mod 16``."""
+    r ^= np.uint8(2)
+    r -= np.uint8(2)
+    r *= np.uint8(5)
+    r &= np.uint8(15)
+    return r
+
+
 def widen_codes(codes: np.ndarray, radius: int) -> np.ndarray:
     """Change codes for *display*: each marked pixel widened to a ``(2r+1)²`` square
     (a max filter over priorities), true marks kept where they are. The numbers always come
     from the true codes."""
     if radius <= 0 or not codes.any():
         return codes
-    rank = np.zeros(256, np.uint8)
-    for i, code in enumerate(DIFF_PRIORITY):
-        rank[code] = len(DIFF_PRIORITY) - i
-    back = np.zeros(len(DIFF_PRIORITY) + 1, np.uint8)
-    for i, code in enumerate(DIFF_PRIORITY):
-        back[len(DIFF_PRIORITY) - i] = code
-    r = rank[codes]
+    r = _priority(codes)
     out = r.copy()
     for d in range(1, radius + 1):  # separable max filter: rows, then columns
         np.maximum(out[d:], r[:-d], out=out[d:])
         np.maximum(out[:-d], r[d:], out=out[:-d])
-    r = out.copy()
+    r[...] = out
     for d in range(1, radius + 1):
         np.maximum(out[:, d:], r[:, :-d], out=out[:, d:])
         np.maximum(out[:, :-d], r[:, d:], out=out[:, :-d])
-    widened = back[out]
-    return np.where(codes != 0, codes, widened)
+    # true marks stay: a marked pixel's own rank, raised by 16, beats any neighbour's (a
+    # masked copy would cost 8 ms here), and the low 4 bits are the rank again
+    own = (codes != 0).view(np.uint8)
+    own <<= 4
+    own |= _priority(codes)
+    np.maximum(out, own, out=out)
+    out &= np.uint8(15)
+    return _from_priority(out)
 
 
 def heat_lut() -> np.ndarray:

@@ -84,3 +84,37 @@ def test_confusion_in_blocks_equals_one_block():
         if a != 255:
             expect[a, n if b == 255 else b] += 1
     np.testing.assert_array_equal(whole, expect)
+
+
+def test_above_equals_numpy_on_every_float16_and_other_dtypes():
+    from segfix_gui.core.offsets import above
+
+    every = np.arange(65536, dtype=np.uint16).view(np.float16)  # incl. -0, subnormals, inf, NaN
+    thresholds = [float(t) for t in np.linspace(0, 1, 401)] + [
+        1e-8, 3e-8, 5.96e-8, 0.30000001, 0.5 - 1e-12, float(np.float16(0.3)), 0.99999, 1.0,
+        65504.0, 1e5, float("inf")]
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in thresholds:
+            np.testing.assert_array_equal(above(every, t), every > t, err_msg=f"t={t!r}")
+    rng = np.random.default_rng(2)
+    for dtype in (np.float32, np.float64):
+        a = rng.random(500).astype(dtype)
+        for t in (0.0, 0.3, 0.5, 0.999):
+            np.testing.assert_array_equal(above(a, t), a > t)
+
+
+def test_take_sources_is_refine_labels_gather():
+    from segfix_gui.core.refine import refine_labels, source_indices, take_sources
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 5, (23, 31)).astype(np.uint8)
+    offsets = rng.integers(-3, 4, (2, 23, 31)).astype(np.int16)
+    offsets[:, rng.random((23, 31)) < 0.5] = 0
+    dst, src = source_indices(offsets)
+    np.testing.assert_array_equal(take_sources(labels, dst, src), refine_labels(labels, offsets))
+    # only the pixels whose label changes: the same map
+    keep = labels.ravel()[src] != labels.ravel()[dst]
+    np.testing.assert_array_equal(take_sources(labels, dst[keep], src[keep]),
+                                  refine_labels(labels, offsets))
+    masks = rng.random((3, 23, 31)) < 0.5
+    np.testing.assert_array_equal(take_sources(masks, dst, src), refine_labels(masks, offsets))

@@ -31,16 +31,18 @@ class Split:
 
 def split_files(root: str | Path, split: str) -> list[tuple[Path, Path]]:
     """``(image, label)`` pairs of ``root/split`` (InputError when absent or empty)."""
-    from ..io.pairing import IMAGE_SUFFIXES, LABEL_SUFFIXES, index_by_key, list_files, pair_key
+    from ..io.pairing import pair_folders
 
     base = Path(root) / split
     img_dir, lab_dir = base / "images", base / "labels"
     for d in (img_dir, lab_dir):
         if not d.is_dir():
             raise InputError(d, f"missing folder (expected {split}/images and {split}/labels)")
-    labels = index_by_key(lab_dir, LABEL_SUFFIXES)
-    pairs = [(p, labels[pair_key(p)]) for p in list_files(img_dir, IMAGE_SUFFIXES)
-             if pair_key(p) in labels]
+    rows = pair_folders("image", {"image": img_dir, "labels": lab_dir})
+    bad = next((r for r in rows if r["error"]), None)
+    if bad is not None:
+        raise InputError(bad["image"], bad["error"])
+    pairs = [(r["image"], r["labels"]) for r in rows if r["labels"] is not None]
     if not pairs:
         raise InputError(base, "no image with a label of the same name")
     return pairs

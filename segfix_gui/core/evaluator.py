@@ -29,6 +29,7 @@ Example
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +115,8 @@ class ImageEvaluator:
         self._img: _Image | None = None  # the tolerance structures, built on first use
         self._field: OffsetField | None = None
         self._cands: dict[tuple[float, float], Candidates] = {}
+        self._live: tuple | None = None  # (candidates, _State, k) of the last query of at()
+        self._live_lock = threading.Lock()
 
     @property
     def base(self) -> Counts:
@@ -165,12 +168,35 @@ class ImageEvaluator:
         return c.dst[:k], c.src[:k]
 
     def at(self, field: OffsetField, setting: Setting) -> Counts:
-        """Exact counts of the image refined with ``field`` at ``setting``."""
-        dst, src = self.changes(field, setting)
+        """Exact counts of the image refined with ``field`` at ``setting``.
+
+        The state of the last query is kept: a query at the same scale and direction
+        confidence moves it by the candidates between the two thresholds only (the window's
+        threshold moves). A query made while another thread holds that state starts afresh.
+        """
+        c = self.candidates(field, setting.scale, setting.min_direction_prob)
+        k = c.count_at(setting.threshold)
         img = self._image()
-        state = _State(img, self.base_conf, self.base_bcounts)
-        state.add(dst, img.p[src])
-        return Counts(*state.counts())
+        new = img.p[c.src[:k]]
+        if not self._live_lock.acquire(blocking=False):
+            state = _State(img, self.base_conf, self.base_bcounts)
+            state.add(c.dst[:k], new)
+            return Counts(*state.counts())
+        try:
+            live = self._live
+            if live is None or live[0] is not c:
+                state, k0 = _State(img, self.base_conf, self.base_bcounts), 0
+            else:
+                _, state, k0 = live
+            self._live = None  # until the state is consistent again
+            if k > k0:
+                state.add(c.dst[k0:k], new[k0:k])
+            elif k < k0:
+                state.remove(c.dst[k:k0])
+            self._live = (c, state, k)
+            return Counts(*state.counts())
+        finally:
+            self._live_lock.release()
 
     def sweep(self, field: OffsetField, thresholds, scales, min_direction_probs=(0.0,)):
         """Counts at every setting of the three sorted lists.
@@ -305,10 +331,24 @@ class _State:
         return self.conf.copy(), self.bc.copy(), self.change.copy()
 
     def add(self, dst: np.ndarray, new: np.ndarray) -> None:
-        """Pixels ``dst`` (flat, not moved before, stored id changes) take eval labels ``new``."""
-        img, n = self.img, self.img.n
+        """Pixels ``dst`` (flat, not moved now, stored id changes) take eval labels ``new``."""
         if dst.size == 0:
             return
+        self._tally(dst, new, 1)
+        self._relabel(dst, new)
+
+    def remove(self, dst: np.ndarray) -> None:
+        """Pixels ``dst`` (flat, moved now) go back to the unrefined prediction's labels: the
+        inverse of :meth:`add` (the threshold going up)."""
+        if dst.size == 0:
+            return
+        self._tally(dst, self.p[dst], -1)
+        self._relabel(dst, self.img.p[dst])
+
+    def _tally(self, dst: np.ndarray, new: np.ndarray, sign: int) -> None:
+        """Confusion and fixed / broken / swapped of moved pixels ``dst`` holding ``new``
+        against the unrefined labels, added (``sign`` 1) or taken away (-1)."""
+        img, n = self.img, self.img.n
         old = img.p[dst]
         gv = img.g[dst]
         ok = gv != IGNORE
@@ -316,13 +356,18 @@ class _State:
         o_ok = np.where(old[ok] == IGNORE, n, old[ok]).astype(np.int64)
         n_ok = np.where(new[ok] == IGNORE, n, new[ok]).astype(np.int64)
         size = n * (n + 1)
-        self.conf += (np.bincount(g_ok + n_ok, minlength=size)
-                      - np.bincount(g_ok + o_ok, minlength=size)).reshape(n, n + 1)
+        self.conf += sign * (np.bincount(g_ok + n_ok, minlength=size)
+                             - np.bincount(g_ok + o_ok, minlength=size)).reshape(n, n + 1)
         right_before = old[ok] == gv[ok]
         right_after = new[ok] == gv[ok]
-        self.change += (np.count_nonzero(~right_before & right_after),
-                        np.count_nonzero(right_before & ~right_after),
-                        np.count_nonzero(~right_before & ~right_after))
+        self.change += sign * np.array((np.count_nonzero(~right_before & right_after),
+                                        np.count_nonzero(right_before & ~right_after),
+                                        np.count_nonzero(~right_before & ~right_after)), np.int64)
+
+    def _relabel(self, dst: np.ndarray, new: np.ndarray) -> None:
+        """Eval labels ``new`` into pixels ``dst``, and the boundary counts after them."""
+        img, n = self.img, self.img.n
+        old = self.p[dst]
         moved = new != old
         if not moved.any():
             return
@@ -363,5 +408,3 @@ class _State:
         gq = img.gb[q]
         self.bc[:, 2] += (np.bincount(gq[after], minlength=n)[:n]
                           - np.bincount(gq[before], minlength=n)[:n])
-
-

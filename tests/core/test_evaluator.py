@@ -52,7 +52,7 @@ def plain(gt, pred, field, setting, tol=3):
 @given(seed=st.integers(0, 2**31), h=st.integers(3, 24), w=st.integers(3, 24),
        kind=st.sampled_from(["soft32", "soft16", "hard"]),
        queries=st.lists(st.tuples(st.floats(0, 1), st.sampled_from([0.5, 1, 2, 3.5]),
-                                  st.sampled_from([0.0, 0.3, 0.6])), min_size=1, max_size=4),
+                                  st.sampled_from([0.0, 0.3, 0.6])), min_size=1, max_size=8),
        tol=st.sampled_from([1, 3]))
 def test_at_equals_plain_refine_and_evaluate(seed, h, w, kind, queries, tol):
     rng = np.random.default_rng(seed)
@@ -133,3 +133,19 @@ def test_many_classes_use_wider_words_exactly(space_name):
         got = ev.at(field, setting)
         np.testing.assert_array_equal(got.conf, ref.conf)
         np.testing.assert_array_equal(got.bcounts, ref.bcounts)
+
+
+def test_threshold_moves_up_and_down_on_one_evaluator_equal_fresh_answers():
+    # the window's pattern: one scale, the threshold jumping both ways; the kept state is
+    # moved by the candidates in between and must equal a fresh evaluator every time
+    rng = np.random.default_rng(7)
+    gt, pred = scene(rng, 40, 56), scene(rng, 40, 56)
+    field = field_of(rng, 40, 56, "soft32")
+    ev = ImageEvaluator(gt, pred, SPACE)
+    for t in (0.5, 0.2, 0.9, 0.3, 0.3, 0.0, 1.0, 0.45, 0.1):
+        setting = Setting(t, 2)
+        got, ref = ev.at(field, setting), ImageEvaluator(gt, pred, SPACE).at(field, setting)
+        np.testing.assert_array_equal(got.conf, ref.conf)
+        np.testing.assert_array_equal(got.bcounts, ref.bcounts)
+        np.testing.assert_array_equal(got.change, ref.change)
+    assert ev._live is not None and ev._live[2] == ev.candidates(field, 2).count_at(0.1)

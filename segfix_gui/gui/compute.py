@@ -200,8 +200,8 @@ def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None
 
     Every number is the engine's: offsets by ``OffsetField.to_offsets``, labels by
     ``refine_labels`` on ``setting.device`` (on the CPU with ground truth, by the same gather
-    of the pixels the evaluator knows change: ``take_sources``), diff codes by ``change_codes`` (on the changed
-    pixels only: no other pixel can have a code), counts by the sample's
+    of the pixels the evaluator knows change: ``take_sources``), diff codes by
+    ``change_codes`` (on the changed pixels only: no other pixel can have a code), counts by the sample's
     :class:`~segfix_gui.core.evaluator.ImageEvaluator` — exact and incremental, so a threshold
     move on a 1024×2048 sample recomputes only what changed. The result equals
     ``SemanticEvaluator().add(gt, refined)`` exactly (tests check it). An instance sample's
@@ -222,7 +222,7 @@ def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None
         # engine's source_indices, cached per scale): gather those alone
         dst, src = ev.changes(sample.field, setting.refinement())
         refined = take_sources(sample.pred, dst, src)
-        changed = np.sort(dst)
+        changed = dst  # in candidate order: every use below is per pixel
     else:
         refined = refine_labels(sample.pred, offsets, device=device)
         changed = np.flatnonzero(refined.ravel() != sample.pred.ravel())

@@ -289,16 +289,17 @@ class ViewerState(QObject):
 
     def set_view(self, *, mode: str | None = None, swipe: float | None = None,
                  after_source: str | None = None) -> None:
+        # validate all first: a rejected call changes nothing (no half-applied view)
+        if mode is not None and mode not in ("side", "single"):
+            raise ValueError(f"view mode must be side or single, not {mode!r}")
+        if after_source is not None and after_source not in ("refined", "gt"):
+            raise ValueError(f"after_source must be refined or gt, not {after_source!r}")
         changed = False
         if mode is not None and mode != self.view_mode:
-            if mode not in ("side", "single"):
-                raise ValueError(f"view mode must be side or single, not {mode!r}")
             self.view_mode, changed = mode, True
         if swipe is not None and abs(swipe - self.swipe) > 1e-9:
             self.swipe, changed = min(max(float(swipe), 0.0), 1.0), True
         if after_source is not None and after_source != self.after_source:
-            if after_source not in ("refined", "gt"):
-                raise ValueError(f"after_source must be refined or gt, not {after_source!r}")
             self.after_source, changed = after_source, True
         if changed:
             self.viewChanged.emit()

@@ -9,6 +9,7 @@ Usage::
     segfix-gui --image DIR --pred DIR --offsets DIR [--gt DIR]   # a set, paired by file stem
     segfix-gui --folder DIR                      # a set: DIR/preds, DIR/offsets, [DIR/images, DIR/gt]
     segfix-gui --image F --instances F_pred.txt --offsets F [--gt-instances F]   # instance mode
+    segfix-gui --instances DIR --offsets DIR [--image DIR] [--gt-instances DIR]  # an instance set
     segfix-gui --demo --screenshot out.png       # render offscreen after loading, save, exit
 """
 from __future__ import annotations
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--folder", metavar="DIR", help="a set folder with preds/ and offsets/ "
                      "(and optional images/, gt/) sub-folders")
     src.add_argument("--instances", metavar="F", help="instance mode: Cityscapes instance "
-                     "predictions (<image>_pred.txt with its mask PNGs), with --offsets")
+                     "predictions (<image>_pred.txt with its mask PNGs), with --offsets; a folder "
+                     "of them (with folders for the others) opens an instance set")
     src.add_argument("--gt-instances", metavar="F", help="instance mode: the ground truth "
                      "(*_gtFine_instanceIds.png), for mask IoU and boundary F per instance")
     p.add_argument("--label-space", metavar="NAME", default=None,
@@ -154,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.demo:
         win.open_demo()
+    elif any(inst) and Path(args.instances).is_dir():  # an instance set, by folder per role
+        if not win.open_set(image=args.image, pred=args.instances, offsets=args.offsets,
+                            gt=args.gt_instances):
+            if args.screenshot:
+                return 2
     elif any(inst):
         win.open_paths(SamplePaths(image=args.image, instances=args.instances, offsets=args.offsets,
                                    gt_instances=args.gt_instances))

@@ -323,8 +323,14 @@ class ViewerState(QObject):
         if space:
             self.space_name = space
         self.setChanged.emit()
-        if samples:
-            self.go_to(0, keep_setting=False, then=self.evaluate_set)
+        if samples:  # an instance set's figures are per instance (Instances panel): no mIoU
+            self.go_to(0, keep_setting=False,
+                       then=None if self.set_is_instances else self.evaluate_set)
+
+    @property
+    def set_is_instances(self) -> bool:
+        """The open set is of instance predictions (``_pred.txt``)."""
+        return bool(self.set_samples) and self.set_samples[0].is_instances
 
     def go_to(self, index: int, *, keep_setting: bool = True, then=None) -> None:
         """Open sample ``index`` of the set (moving within a set keeps the tuned setting);
@@ -371,6 +377,10 @@ class ViewerState(QObject):
         if not self.set_samples:
             self.notice.emit("Evaluate the set needs a folder set (File ▸ Open folder set); the "
                              "open sample's figures are in the Metrics panel")
+            return
+        if self.set_is_instances:
+            self.notice.emit("An instance set has no mIoU per sample: its figures per instance "
+                             "are in the Instances panel")
             return
         samples, space, setting = list(self.set_samples), self.space_name, self.setting
         in_memory = self.in_memory()

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = {}
         self.action_specs: list[ActionSpec] = []
         self.next_prev_order: Callable[[], list[int]] | None = None
+        self.set_source: opening.SetSource | None = None  # where the open set came from
         self.canvas = Canvas(self.state)
         self.setCentralWidget(self.canvas)
         self.menus = {name: self.menuBar().addMenu(title) for name, title in
@@ -100,7 +101,9 @@ class MainWindow(QMainWindow):
         self.state.notice.connect(lambda text: self.status_text.setText(text))
         self.state.sampleChanged.connect(self._on_sample)
         self.state.sampleChanged.connect(self._sync_predict)
+        self.state.sampleChanged.connect(self._sync_exports)
         self._sync_predict()
+        self._sync_exports()
         self._start_probe()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt name
@@ -377,6 +380,29 @@ class MainWindow(QMainWindow):
         self.predict_action.setToolTip(why)
         self.predict_ckpt_action.setEnabled(ok)
 
+    EXPORT_TEXT = {False: "Export refined labels (PNG)…",
+                   True: "Export refined instances (_pred.txt + masks)…"}
+
+    def _sync_exports(self) -> None:
+        """The File menu's exports for what is open: Ctrl+S writes refined label maps, or in
+        instance mode the refined instances (as ``segfix refine-instances``); the IoU table and
+        the figure are for label maps and are disabled in instance mode; nothing without a
+        sample."""
+        s = self.state.sample
+        inst = s is not None and s.is_instances
+        acts = self.actions_by_name
+        acts["export_refined"].setText(self.EXPORT_TEXT[inst])
+        acts["export_refined"].setToolTip(
+            "The refined masks as a Cityscapes _pred.txt with one PNG per instance (unchanged "
+            "ones copied), as segfix refine-instances writes them" if inst else
+            "The refined label map as a PNG")
+        for name in ("export_refined", "export_offsets", "export_view"):
+            acts[name].setEnabled(s is not None)
+        for name in ("export_figure", "export_csv"):
+            acts[name].setEnabled(s is not None and not inst)
+            acts[name].setToolTip("Label maps only (not in instance mode)" if inst else "")
+        self.menus["file"].setToolTipsVisible(True)
+
     def predict_offsets(self) -> None:
         """Refine ▸ Predict offsets: the bundled network, in the background (progress and
         cancel in the status bar); the field is installed and refined at its recommended
@@ -449,6 +475,7 @@ class MainWindow(QMainWindow):
         except InputError as err:
             self.show_error(str(err))
             return False
+        self.set_source = source
         if remember:
             self.remember(source.resolved().recent_entry(space or self.state.space_name))
         self.state.open_set(samples, space)
@@ -476,7 +503,8 @@ class MainWindow(QMainWindow):
 
     def open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self, "Open a set folder (with preds/, offsets/, and optional images/, gt/)", self._last_dir())
+            self, "Open a set folder (with preds/, offsets/, and optional images/, gt/; preds/ may "
+                  "hold instance predictions, *_pred.txt)", self._near_open() or self._last_dir())
         if path:
             self._set_last_dir(path + "/")
             self.open_set(folder=path)
@@ -557,7 +585,27 @@ class MainWindow(QMainWindow):
             self.open_paths(SamplePaths.from_dict(entry.get("paths", {})), space)
 
     def _last_dir(self) -> str:
-        return str(self.settings.value("last_dir", str(Path.home())))
+        """Where file dialogs start: the folder last used, else near what is open, else home."""
+        saved = self.settings.value("last_dir")
+        if saved and Path(str(saved)).is_dir():
+            return str(saved)
+        return self._near_open() or str(Path.home())
+
+    def _near_open(self) -> str | None:
+        """The folder that holds the open set (its set folder's parent, so the set and its
+        neighbours show), else the folder of the open sample's files; None when nothing is open."""
+        src = self.set_source
+        if self.state.set_samples and src is not None:
+            top = src.folder or next((f for f in (src.pred, src.offsets, src.image, src.gt) if f), None)
+            if top:
+                return str(Path(top).resolve().parent)
+        s = self.state.sample
+        if s is not None:
+            p = s.paths
+            first = next((f for f in (p.pred, p.instances, p.image, p.offsets) if f), None)
+            if first:
+                return str(Path(first).resolve().parent)
+        return None
 
     def _set_last_dir(self, path: str) -> None:
         self.settings.setValue("last_dir", str(Path(path).parent))
@@ -587,6 +635,9 @@ class MainWindow(QMainWindow):
 
     # --- export -------------------------------------------------------------------------------
     EXPORTS = {"refined": ("Export refined labels", "PNG (*.png)", "_refined.png"),
+               "instances": ("Export refined instances (a _pred.txt; its masks are written "
+                             "beside it)", "Cityscapes instance predictions (*_pred.txt)",
+                             "_pred.txt"),
                "offsets": ("Export offsets", "SegFix offsets (*.npz);;openseg offsets (*.mat)", "_offsets.npz"),
                "view": ("Export current view", "PNG (*.png)", "_view.png"),
                "figure": ("Export figure", "PNG (*.png)", "_figure.png"),
@@ -599,11 +650,13 @@ class MainWindow(QMainWindow):
         if st.sample is None:
             self.show_error("nothing to export: open a sample first")
             return False
-        if what in ("refined", "csv", "figure") and st.sample.is_instances:
-            self.show_error("instance mode: the refined instances are written by "
-                            "segfix refine-instances (the window exports the view and the offsets)")
+        if what == "refined" and st.sample.is_instances:
+            what = "instances"
+        if what in ("csv", "figure") and st.sample.is_instances:
+            self.show_error("instance mode: the IoU table and the figure are for label maps; "
+                            "Ctrl+S exports the refined instances")
             return False
-        if what in ("refined", "csv", "figure") and not st.result_is_current():
+        if what in ("refined", "instances", "csv", "figure") and not st.result_is_current():
             self.show_error("the refinement is not up to date with the current setting: "
                             "press Refine (R) first")
             return False
@@ -613,13 +666,20 @@ class MainWindow(QMainWindow):
                 return False
         if path is None:
             title, filt, suffix = self.EXPORTS[what]
-            stem = Path(st.sample.paths.pred or "sample").stem
-            start = str(Path(self._last_dir()) / f"{stem}{suffix}")
+            if what == "instances":  # the input's name, in the last folder written to
+                start = str(Path(self._last_dir()) / Path(st.sample.paths.instances).name)
+            else:
+                stem = Path(st.sample.paths.pred or st.sample.paths.instances or "sample").stem
+                start = str(Path(self._last_dir()) / f"{stem}{suffix}")
             path, _ = QFileDialog.getSaveFileName(self, title, start, filt)
             if not path:
                 return False
             self._set_last_dir(path)
         try:
+            if what == "instances":
+                written = export.export_instances(path, st.sample, st.result)
+                self.status_text.setText(f"wrote {path} and {len(written) - 1} mask PNGs")
+                return True
             if what == "refined":
                 export.export_refined(path, st.sample, st.result)
             elif what == "offsets":

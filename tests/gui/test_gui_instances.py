@@ -307,8 +307,10 @@ def test_exports_in_instance_mode(opened, tmp_path, fx, dialogs):
     before = mask.read_bytes()
     assert not opened.export("view", str(mask))  # an input mask is never overwritten
     assert "never overwritten" in dialogs[-1] and mask.read_bytes() == before
-    assert not opened.export("refined", str(tmp_path / "r.png"))  # label maps only
-    assert "segfix refine-instances" in dialogs[-1]
+    assert not opened.export("refined", str(tmp_path / "r.png"))  # a _pred.txt, not a PNG
+    assert "_pred.txt" in dialogs[-1]
+    assert not opened.export("csv", str(tmp_path / "t.csv"))  # label maps only
+    assert "label maps" in dialogs[-1]
     assert opened.export("view", str(tmp_path / "view.png"))
     assert read_image(tmp_path / "view.png").std() > 10
 

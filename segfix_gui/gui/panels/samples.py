@@ -70,6 +70,8 @@ class SamplesPanel(QWidget):
         rows = {r.index: r for r in st.set_rows}
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(st.set_samples))
+        wait = "–" if st.set_is_instances else "…"  # instance sets are not evaluated here
+        self.evaluate.setEnabled(not st.set_is_instances)
         for i, paths in enumerate(st.set_samples):
             r = rows.get(i)
             num = NumItem(i, str(i + 1))
@@ -81,14 +83,17 @@ class SamplesPanel(QWidget):
             if r is not None and r.error:
                 name.setToolTip(r.error)
                 name.setForeground(QBrush(delta_colour(-1)))
-            cells = (num, name, NumItem(b, pct(b) if r else "…"), NumItem(a, pct(a) if r else "…"),
-                     NumItem(g, signed(g) if r else "…"))
+            cells = (num, name, NumItem(b, pct(b) if r else wait), NumItem(a, pct(a) if r else wait),
+                     NumItem(g, signed(g) if r else wait))
             cells[4].setForeground(QBrush(delta_colour(g)))
             for c, item in enumerate(cells):
                 self.table.setItem(i, c, item)
         self.table.setSortingEnabled(True)
         self._sort()
-        if st.set_rows_setting is not None:
+        if st.set_is_instances:
+            self.note.setText(f"{len(st.set_samples)} instance samples (_pred.txt) · each "
+                              "one's figures per instance are in the Instances panel")
+        elif st.set_rows_setting is not None:
             hard = st.sample is not None and st.sample.field is not None and st.sample.field.is_hard
             self.note.setText(f"{len(st.set_samples)} samples · mIoU at "
                               f"{st.set_rows_setting.describe(hard=hard)}")

@@ -13,8 +13,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ..io.samples import Sample, SamplePaths
-from .compute import (NETWORK_SOURCE, Loaded, Result, ViewSetting, initial_setting, load,
-                      predict_field, refine)
+from .compute import (NETWORK_SOURCE, Loaded, Result, ViewSetting, as_upper_bound,
+                      initial_setting, load, predict_field, refine, upper_bound_field)
 from .sets import SetRow, evaluate_set
 from .workers import Runner
 
@@ -66,6 +66,7 @@ class ViewerState(QObject):
     instancesChanged = Signal()
     failed = Signal(str)
     notice = Signal(str)
+    sampleInfoChanged = Signal()  # what the sample can switch to changed (its upper bound is ready)
 
     def __init__(self, parent=None, *, runner: Runner | None = None):
         super().__init__(parent)
@@ -91,6 +92,10 @@ class ViewerState(QObject):
         self.inst_base = None          # instances.InstanceBase of an instance sample
         self.min_score = 0.0           # instance mode: instances scored below are hidden
         self.selected: int | None = None  # instance mode: the selected instance
+        # the upper bound (offsets from the ground truth) in place of the sample's own offsets:
+        self.upper_bound = False       # it is what is shown
+        self._own: tuple[Sample, ViewSetting] | None = None     # the sample as opened, its setting
+        self._upper: tuple[Sample, Sample] | None = None        # (own sample, as upper bound)
 
     # --- loading ------------------------------------------------------------------------------
     def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
@@ -136,6 +141,7 @@ class ViewerState(QObject):
         self.result = None
         self.cursor = None
         self.pending = SamplePaths()
+        self.upper_bound, self._own, self._upper = False, None, None
         if old_space != loaded.sample.space.name:
             self.hidden = set()
         if not keep_setting:
@@ -185,6 +191,9 @@ class ViewerState(QObject):
         if self.sample is None:
             return
         self.runner.cancel("refine")
+        if self.upper_bound:  # new offsets replace the sample's own ones
+            self.sample = self._own[0]
+        self.upper_bound, self._own, self._upper = False, None, None
         self.sample = replace(self.sample, field=field, field_source=source)
         self.result = None
         self.setting = initial_setting(self.sample, device=self.setting.device)
@@ -193,6 +202,89 @@ class ViewerState(QObject):
         self.request_refine()
         if self.set_samples and self.set_rows:  # the set's figures now include this field
             self.evaluate_set()
+
+    # --- the upper bound ----------------------------------------------------------------------
+    def can_show_upper_bound(self) -> tuple[bool, str]:
+        """Whether the open sample can switch to its upper bound (offsets from its ground
+        truth), and why not."""
+        s = self._own[0] if self.upper_bound else self.sample
+        if s is None:
+            return False, "Open a sample first"
+        if s.is_instances:
+            return False, "Instance samples: the upper bound is for label maps"
+        if s.gt is None:
+            return False, "Needs the sample's ground truth: the upper bound is made from it"
+        if self.set_samples and 0 <= self.index < len(self.set_samples) and \
+                s.paths == self.set_samples[self.index]:
+            return False, ("Within a set the set's figures use the offset files; open the "
+                           "sample alone to compare with the upper bound")
+        return True, ("Switch between the sample's offsets and the upper bound (offsets "
+                      "computed from the ground truth, as segfix gt-offsets)")
+
+    def prepare_upper_bound(self) -> None:
+        """Compute the open sample's upper-bound field in the background (so the switch is
+        immediate); nothing when it cannot be shown."""
+        ok, _ = self.can_show_upper_bound()
+        if not ok or self.upper_bound or (self._upper and self._upper[0] is self.sample):
+            return
+        own = self.sample
+
+        def done(field):
+            if own is self.sample and not self.upper_bound:
+                self._upper = (own, as_upper_bound(own, field))
+                self.sampleInfoChanged.emit()
+
+        self.runner.submit("upper", lambda job: upper_bound_field(own), on_done=done,
+                           on_error=self._fail, label="computing the upper bound",
+                           needs_torch=False)
+
+    def show_upper_bound(self, on: bool = True) -> None:
+        """Show the upper bound (``on``) or the sample's own offsets again; the own offsets come
+        back at the setting they had, the upper bound opens at the defaults (its threshold
+        and direction confidence have no effect)."""
+        on = bool(on)
+        if on == self.upper_bound:
+            return
+        if not on:
+            own, setting = self._own
+            self.upper_bound, self._own = False, None
+            self._swap(own, setting)
+            return
+        ok, why = self.can_show_upper_bound()
+        if not ok:
+            self.notice.emit(why)
+            return
+        own = self.sample
+        if self._upper is not None and self._upper[0] is own:
+            self._enter_upper(own, self._upper[1])
+            return
+
+        def done(field):
+            if own is self.sample and not self.upper_bound:
+                self._upper = (own, as_upper_bound(own, field))
+                self._enter_upper(own, self._upper[1])
+
+        self.runner.submit("upper", lambda job: upper_bound_field(own), on_done=done,
+                           on_error=self._fail, label="computing the upper bound",
+                           needs_torch=False)
+
+    def toggle_upper_bound(self) -> None:
+        self.show_upper_bound(not self.upper_bound)
+
+    def _enter_upper(self, own: Sample, upper: Sample) -> None:
+        self._own = (own, self.setting)
+        self.upper_bound = True
+        self._swap(upper, initial_setting(upper, device=self.setting.device))
+
+    def _swap(self, sample: Sample, setting: ViewSetting) -> None:
+        """Show ``sample`` (the same images with other offsets) at ``setting``."""
+        self.runner.cancel("refine")
+        self.sample = sample
+        self.result = None
+        self.setting = setting
+        self.sampleChanged.emit()
+        self.settingChanged.emit()
+        self.request_refine()
 
     # --- setting and refinement ---------------------------------------------------------------
     def set_setting(self, **changes) -> None:

@@ -102,6 +102,8 @@ class MainWindow(QMainWindow):
         self.state.sampleChanged.connect(self._on_sample)
         self.state.sampleChanged.connect(self._sync_predict)
         self.state.sampleChanged.connect(self._sync_exports)
+        for sig in (self.state.sampleChanged, self.state.sampleInfoChanged, self.state.setChanged):
+            sig.connect(self._sync_upper)
         self._sync_predict()
         self._sync_exports()
         self._start_probe()
@@ -218,6 +220,12 @@ class MainWindow(QMainWindow):
             "predict_offsets_checkpoint", "Predict offsets with &checkpoint…",
             self.predict_with_checkpoint, menu="refine",
             tip="Predict the offsets with one of openseg's SegFix checkpoints (.pth)")
+        self.upper_action = a(
+            "upper_bound", "Offsets: the sample's / the &upper bound (from the ground truth)",
+            lambda: st.toggle_upper_bound(), keys=("U",), menu="refine",
+            tip="Switch between the sample's offsets and the upper bound: offsets computed from "
+                "the ground truth (as segfix gt-offsets), what SegFix gives with perfect offsets")
+        self.upper_action.setCheckable(True)
         self.menus["refine"].setToolTipsVisible(True)
         a("tune", "&Tune: sweep thresholds × scales…", lambda: self.show_panel("tune"),
           keys=("Ctrl+T",), menu="refine", tip="Show the Tune panel (sweep the open set and pick "
@@ -380,6 +388,12 @@ class MainWindow(QMainWindow):
         self.predict_action.setToolTip(why)
         self.predict_ckpt_action.setEnabled(ok)
 
+    def _sync_upper(self) -> None:
+        ok, why = self.state.can_show_upper_bound()
+        self.upper_action.setEnabled(ok)
+        self.upper_action.setChecked(self.state.upper_bound)
+        self.upper_action.setToolTip(why)
+
     EXPORT_TEXT = {False: "Export refined labels (PNG)…",
                    True: "Export refined instances (_pred.txt + masks)…"}
 
@@ -433,7 +447,7 @@ class MainWindow(QMainWindow):
             dock.raise_()
 
     def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True,
-                   keep_setting: bool = False) -> None:
+                   keep_setting: bool = False, then: Callable[[], None] | None = None) -> None:
         """Open one sample (in the background); on success it is added to the recent list."""
         waiting = opening.waiting_text(paths)
         if waiting:
@@ -445,6 +459,8 @@ class MainWindow(QMainWindow):
             if remember:
                 self.remember({"kind": "sample", "paths": json.loads(paths.to_json()),
                                "space": self.state.space_name})
+            if then is not None:
+                then()
 
         self.state.open(paths, space, on_loaded=done, keep_setting=keep_setting)
 
@@ -464,7 +480,7 @@ class MainWindow(QMainWindow):
         except InputError as err:
             self.show_error(str(err))
             return
-        self.open_paths(paths, space, remember=False)
+        self.open_paths(paths, space, remember=False, then=lambda: self.state.prepare_upper_bound())
 
     def open_set(self, *, folder: str | None = None, image=None, pred=None, offsets=None, gt=None,
                  space: str | None = None, remember: bool = True) -> bool:

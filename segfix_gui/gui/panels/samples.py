@@ -30,6 +30,9 @@ class SamplesPanel(QWidget):
         for c in (0, 2, 3, 4):
             hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSortingEnabled(True)
+        # names of a set share a prefix (every CamVid frame starts 0016E5_): cut in the middle
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.cellActivated.connect(self._activated)
         self.table.cellClicked.connect(self._activated)
         self.sort = QComboBox()
@@ -80,8 +83,9 @@ class SamplesPanel(QWidget):
             b = r.miou_before if r else None
             a = r.miou_after if r else None
             g = r.gain if r else None
+            name.setToolTip(paths.title)  # the full name (the cell may elide it)
             if r is not None and r.error:
-                name.setToolTip(r.error)
+                name.setToolTip(f"{paths.title}: {r.error}")
                 name.setForeground(QBrush(delta_colour(-1)))
             cells = (num, name, NumItem(b, pct(b) if r else wait), NumItem(a, pct(a) if r else wait),
                      NumItem(g, signed(g) if r else wait))

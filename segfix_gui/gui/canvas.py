@@ -260,6 +260,7 @@ class Canvas(QWidget):
         state.sampleChanged.connect(self._sync_upper)
         state.sampleInfoChanged.connect(self._sync_upper)
         state.setChanged.connect(self._sync_upper)
+        state.indexChanged.connect(self._sync_upper)
         state.resultChanged.connect(self._on_result)
         state.classesChanged.connect(self._on_classes)
         state.layersChanged.connect(self._on_layer)

@@ -14,7 +14,8 @@ from typing import Callable
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QFrame,
+                               QLabel, QScrollArea,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QTabBar, QTabWidget, QVBoxLayout, QHeaderView,
                                QWidget)
@@ -33,7 +34,7 @@ ORG = "segfix-gui"
 APP = "segfix-gui"
 MAX_RECENT = 10
 BUSY_DELAY_MS = 250
-LAYOUT_VERSION = 2  # bump when the default arrangement of panels changes
+LAYOUT_VERSION = 3  # bump when the default arrangement of panels changes
 AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
 FILTERS = {
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("segfix-gui")
         self.resize(1600, 1000)
         self.setAcceptDrops(True)
+        self._restored = False
         self.actions_by_name: dict[str, QAction] = {}
         self.action_specs: list[ActionSpec] = []
         self.next_prev_order: Callable[[], list[int]] | None = None
@@ -102,8 +104,9 @@ class MainWindow(QMainWindow):
         self.state.sampleChanged.connect(self._on_sample)
         self.state.sampleChanged.connect(self._sync_predict)
         self.state.sampleChanged.connect(self._sync_exports)
-        for sig in (self.state.sampleChanged, self.state.sampleInfoChanged, self.state.setChanged):
-            sig.connect(self._sync_upper)
+        for sig in (self.state.sampleChanged, self.state.sampleInfoChanged, self.state.setChanged,
+                    self.state.indexChanged):
+            sig.connect(lambda *_: self._sync_upper())
         self._sync_predict()
         self._sync_exports()
         self._start_probe()
@@ -150,6 +153,7 @@ class MainWindow(QMainWindow):
             ok = self.restoreGeometry(geometry)
         if state is not None:
             ok = self.restoreState(state, LAYOUT_VERSION) and ok
+        self._restored = ok
         return ok
 
     # --- construction -------------------------------------------------------------------------
@@ -254,6 +258,9 @@ class MainWindow(QMainWindow):
         for i, name in enumerate(LAYERS):
             a(f"layer_{name}", f"Toggle layer: {name}", lambda _=False, n=name: st.toggle_layer(n),
               keys=(str(i + 1),), menu="view")
+        a("views_only", "Views only: hide / show all panels", lambda: self.views_only(),
+          keys=("F11", "Ctrl+Shift+F"), menu="view",
+          tip="The views take the whole window; again brings the panels back as they were")
         self.panels_menu = self.menus["view"].addMenu("Panels")
 
         a("next", "&Next sample", lambda: self.step(1), keys=("N", "PgDown"), menu="samples")
@@ -276,7 +283,15 @@ class MainWindow(QMainWindow):
             widget = mod.create(self)
             dock = QDockWidget(mod.TITLE, self)
             dock.setObjectName(f"dock_{name}")
-            dock.setWidget(widget)
+            if getattr(mod, "SCROLL", False):  # a form that may be taller than its dock
+                scroll = QScrollArea()
+                scroll.setWidget(widget)
+                scroll.setWidgetResizable(True)
+                scroll.setFrameShape(QFrame.Shape.NoFrame)
+                scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+                dock.setWidget(scroll)
+            else:
+                dock.setWidget(widget)
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -297,14 +312,71 @@ class MainWindow(QMainWindow):
                 dock.hide()
         for first in groups.values():
             first.raise_()
-        d = self.docks
-        left = [d[n] for n in ("controls", "inspector") if n in d]
-        right = [d[n] for n in ("metrics", "legend") if n in d]
+        # the side columns run the full height (more sample rows); Tune sits under the views only
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._sized = False       # the default dock sizes are applied at the first show
+        self._collapsed = None    # the dock arrangement "views only" hid (saveState)
+        self.apply_default_sizes()
+
+    # the default arrangement, as fractions of the window: the views keep most of it
+    SIDE_FRACTION = {"left": (0.16, 300, 330), "right": (0.17, 250, 340)}  # share, min, max px
+    TUNE_FRACTION = (0.27, 200, 300)
+
+    def dock_sizes(self) -> dict[str, int]:
+        """Default widths of the side columns and height of Tune for the window's size."""
+        w, h = max(self.width(), 800), max(self.height(), 500)
+
+        def clamp(share, lo, hi, total):
+            return int(min(max(share * total, lo), hi))
+
+        return {"left": clamp(*self.SIDE_FRACTION["left"], w),
+                "right": clamp(*self.SIDE_FRACTION["right"], w),
+                "tune": clamp(*self.TUNE_FRACTION, h)}
+
+    def apply_default_sizes(self) -> None:
+        """Size the docks to the default arrangement for the window's current size."""
+        d, size = self.docks, self.dock_sizes()
+        left = [d[n] for n in ("controls", "inspector") if n in d and not d[n].isHidden()]
+        right = [d[n] for n in ("metrics", "legend") if n in d and not d[n].isHidden()]
         if left:
-            self.resizeDocks(left[:1], [310], Qt.Orientation.Horizontal)
+            self.resizeDocks(left[:1], [size["left"]], Qt.Orientation.Horizontal)
+            if len(left) > 1:  # the refinement controls at their height, the rest to the list
+                inner = left[0].widget()
+                inner = inner.widget() if isinstance(inner, QScrollArea) else inner
+                top = min(inner.sizeHint().height() + 24, int(self.height() * 0.5))
+                self.resizeDocks(left, [top, max(self.height() - top, 200)], Qt.Orientation.Vertical)
         if right:
-            self.resizeDocks(right[:1], [340], Qt.Orientation.Horizontal)
-            self.resizeDocks(right, [600, 300][: len(right)], Qt.Orientation.Vertical)
+            self.resizeDocks(right[:1], [size["right"]], Qt.Orientation.Horizontal)
+            self.resizeDocks(right, [int(self.height() * 0.62), int(self.height() * 0.3)][: len(right)],
+                             Qt.Orientation.Vertical)
+        if "tune" in d and not d["tune"].isHidden() and not d["tune"].isFloating():
+            self.resizeDocks([d["tune"]], [size["tune"]], Qt.Orientation.Vertical)
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        super().showEvent(ev)
+        if not self._sized:  # after a restored layout the user's sizes stand
+            self._sized = True
+            if not self._restored:
+                QTimer.singleShot(0, self.apply_default_sizes)
+
+    def views_only(self, on: bool | None = None) -> None:
+        """Hide every panel so the views take the whole window (``on`` None: toggle); the
+        panels come back as they were."""
+        shown = [dk for dk in self.docks.values() if dk.isVisible()]
+        if on is None:
+            on = bool(shown)
+        if on and shown:
+            self._collapsed = self.saveState(LAYOUT_VERSION)
+            for dk in shown:
+                dk.hide()
+            self.status_text.setText("panels hidden: F11 (or Ctrl+Shift+F) brings them back")
+        elif not on and self._collapsed is not None:
+            self.restoreState(self._collapsed, LAYOUT_VERSION)
+            self._collapsed = None
+            self.status_text.setText("")
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -443,8 +515,14 @@ class MainWindow(QMainWindow):
         """Show a panel's dock (if closed or hidden) and bring it to the front."""
         dock = self.docks.get(name)
         if dock is not None:
+            if self._collapsed is not None:  # out of "views only", then this panel
+                self.views_only(False)
+            first = dock.isHidden()
             dock.show()
             dock.raise_()
+            if first and name == "tune" and not dock.isFloating():
+                # opened at its default height, a share of the window, never most of it
+                self.resizeDocks([dock], [self.dock_sizes()["tune"]], Qt.Orientation.Vertical)
 
     def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True,
                    keep_setting: bool = False, then: Callable[[], None] | None = None) -> None:

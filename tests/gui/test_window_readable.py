@@ -132,3 +132,20 @@ def test_sample_names_are_cut_in_the_middle_with_the_full_name_in_a_tooltip(open
     fm = QFontMetrics(table.font())
     shown = fm.elidedText(names[0], table.textElideMode(), fm.horizontalAdvance("0016E5_0") + 4)
     assert shown.endswith(names[0][-2:]) and "…" in shown
+
+
+def test_a_float32_recommendation_is_on_the_sweep_grid(open_window, qtbot):
+    """The demo's offsets record threshold 0.8 as float32 (0.800000011920929): the sweep's
+    0.8 is the current setting, not "not on the grid"."""
+    w = open_window(1400, 900)
+    w.open_demo()
+    qtbot.waitUntil(lambda: settled(w), timeout=30000)
+    assert w.state.setting.threshold != 0.8 and abs(w.state.setting.threshold - 0.8) < 1e-6
+    tune = w.panels["tune"]
+    tune.fields["thresholds"].setText("0.4,0.8")
+    tune.fields["scales"].setText("1")
+    tune.run()
+    qtbot.waitUntil(lambda: tune.result is not None and not w.runner.busy("sweep"), timeout=60000)
+    assert tune.current_index() == (1, 0, 0)
+    assert "not on the sweep grid" not in tune.summary.text()
+    assert len(tune.markers["miou"].getData()[0]) == 1  # the ring marks it

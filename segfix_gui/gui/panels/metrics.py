@@ -19,7 +19,9 @@ from ..compute import table_rows
 TITLE = "Metrics"
 AREA = "right"
 GROUP = "right-numbers"  # with Instances (instance mode)
-COLUMNS = ("class", "IoU before", "IoU after", "Δ")
+COLUMNS = ("class", "before", "after", "Δ")  # IoU (%), said by the headers' tooltips
+COLUMN_TIPS = ("class (click a header to sort)", "IoU (%) of the labels before refinement",
+               "IoU (%) after refinement", "IoU change in points (after − before)")
 SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F"))
 GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
 VALUE_ROLE = Qt.ItemDataRole.UserRole
@@ -84,9 +86,15 @@ class MetricsPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in range(1, len(COLUMNS)):
-            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        fm = self.table.fontMetrics()
+        for c, widest in ((1, "100.00"), (2, "100.00"), (3, "+100.00")):  # the name gets the rest
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+            hh.resizeSection(c, fm.horizontalAdvance(widest) + 12)
+        for c, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        self.table.verticalHeader().setDefaultSectionSize(fm.height() + 6)
         self.table.setSortingEnabled(True)
         self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.table.setToolTip("Per-class IoU (%). Click a header to sort; n/a = class absent "
@@ -215,8 +223,8 @@ class MetricsPanel(QWidget):
         n = max(len(rows), 1)
         # title, bottom axis and margins take about 60 px; each row gets its line
         self.chart.setMinimumHeight(60 + n * self.row_px())
-        self.chart.setTitle(f"per-class IoU Δ (points), {len(rows)} classes present"
-                            if rows else "per-class IoU Δ (points)", color="#ccc", size="9pt")
+        self.chart.setToolTip(f"IoU Δ (points) of the {len(rows)} classes present (in the ground "
+                              "truth or either labelling), in the label space's order")
         if not rows:
             pi.getAxis("left").setTicks([[]])
             return

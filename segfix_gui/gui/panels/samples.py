@@ -11,7 +11,10 @@ from .metrics import NumItem, delta_colour, pct, signed
 TITLE = "Samples"
 AREA = "left"
 GROUP = "left-tabs"
-COLUMNS = ("#", "sample", "mIoU before", "after", "Δ")
+COLUMNS = ("#", "sample", "before", "after", "Δ")  # mIoU (%), said by the headers' tooltips
+COLUMN_TIPS = ("position in the set's file order", "sample name (hover for the full name)",
+               "mIoU (%) without refinement", "mIoU (%) refined at the setting below",
+               "mIoU gain in points (after − before)")
 INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -21,14 +24,22 @@ class SamplesPanel(QWidget):
         self.state = st = window.state
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for c, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
+        # compact rows: a line of text and a little air (more samples in view)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for c in (0, 2, 3, 4):
-            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        fm = self.table.fontMetrics()
+        for c, widest in ((2, "100.00"), (3, "100.00"), (4, "+10.00")):  # fixed: the name gets the rest
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+            hh.resizeSection(c, fm.horizontalAdvance(widest) + 12)
+        hh.setMinimumSectionSize(fm.horizontalAdvance("000") + 8)
         self.table.setSortingEnabled(True)
         # names of a set share a prefix (every CamVid frame starts 0016E5_): cut in the middle
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -40,7 +51,7 @@ class SamplesPanel(QWidget):
         self.sort.addItem("gain, best first", (4, Qt.SortOrder.DescendingOrder))
         self.sort.addItem("loss, worst first", (4, Qt.SortOrder.AscendingOrder))
         self.sort.currentIndexChanged.connect(self._sort)
-        self.evaluate = QPushButton("Evaluate at current setting")
+        self.evaluate = QPushButton("Evaluate set")
         self.evaluate.setToolTip("Recompute every sample's mIoU before and after at the current "
                                  "threshold, scale and direction confidence")
         self.evaluate.clicked.connect(st.evaluate_set)

@@ -70,7 +70,7 @@ class TunePanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(320)
+        scroll.setMinimumWidth(250)
         # the curves' key sits above the plots, never over a curve's end or the best point's star
         self.key = QLabel("")
         self.key.setTextFormat(Qt.TextFormat.RichText)
@@ -90,7 +90,7 @@ class TunePanel(QWidget):
         split.addWidget(plots)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([360, 1200])
+        split.setSizes([270, 1200])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(split, 1)
@@ -180,12 +180,12 @@ class TunePanel(QWidget):
         for m, title in td.METRIC_TITLES.items():
             pw = pg.PlotWidget(background=BACKGROUND)
             pw.setMenuEnabled(False)
-            pw.setMinimumWidth(260)
+            pw.setMinimumWidth(210)
             pw.setMinimumHeight(180)
             pi = pw.getPlotItem()
             pi.setTitle(title, color="#ddd", size="10pt")
             pi.showGrid(x=True, y=True, alpha=0.15)
-            pi.setLabel("left", "points", color="#bbb")
+            pi.setLabel("left", "points over no refinement", color="#bbb")
             pi.setLabel("bottom", "boundary threshold", color="#bbb")
             for axis in ("left", "bottom"):
                 pi.getAxis(axis).enableAutoSIPrefix(False)
@@ -365,7 +365,7 @@ class TunePanel(QWidget):
         self.result = res
         grid = res.grid
         mdp = self.state.setting.min_direction_prob
-        hits = [l for l, v in enumerate(grid.min_direction_probs) if abs(v - mdp) <= 1e-9]
+        hits = [l for l, v in enumerate(grid.min_direction_probs) if abs(v - mdp) <= 1e-6]
         self._direction = hits[0] if hits else 0
         many = td.against_threshold(res) and len(grid.min_direction_probs) > 1
         self.direction_box.blockSignals(True)

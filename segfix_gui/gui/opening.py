@@ -77,7 +77,7 @@ class SetSource:
                                      gt=src.gt)
             return [SamplePaths(image=_str(r["image"]), instances=str(r["instances"]),
                                 offsets=_str(r["offsets"]), gt_instances=_str(r["gt_instances"]),
-                                name=r["key"]) for r in rows]
+                                name=_rel_name(r["instances"], src.pred, r["key"])) for r in rows]
         return pair_set(pred=src.pred, offsets=src.offsets, image=src.image, gt=src.gt)
 
     def recent_entry(self, space: str) -> dict:
@@ -91,6 +91,18 @@ def is_instance_folder(folder: str) -> bool:
         return bool(list_pred_txts(folder))
     except InputError:
         return False
+
+
+def _rel_name(path, root, key: str) -> str:
+    """A sample's name in a set: its key, with the sub-folders below ``root`` (Cityscapes keeps
+    a folder per city; one frame name may appear in two of them)."""
+    from pathlib import Path
+
+    try:
+        parent = Path(path).parent.relative_to(root)
+    except ValueError:
+        return key
+    return key if str(parent) == "." else f"{parent.as_posix()}/{key}"
 
 
 def _str(path) -> str | None:

@@ -132,6 +132,7 @@ def test_an_instance_set_opens_from_a_set_folder(open_window, qtbot, inst_set):
     assert w.open_set(folder=str(inst_set), remember=False)
     st = w.state
     assert len(st.set_samples) == 2 and all(p.is_instances for p in st.set_samples)
+    assert [p.title for p in st.set_samples] == [f"bonn/{FRAME}", f"{CITY}/{FRAME}"]
     for p in st.set_samples:  # each _pred.txt with its offsets and instanceIds (not labelIds)
         city = Path(p.instances).parent.name
         assert Path(p.offsets) == inst_set / "offsets" / city / f"{FRAME}_leftImg8bit.npz"

@@ -11,6 +11,7 @@ Usage::
     segfix-gui --image F --instances F_pred.txt --offsets F [--gt-instances F]   # instance mode
     segfix-gui --instances DIR --offsets DIR [--image DIR] [--gt-instances DIR]  # an instance set
     segfix-gui --demo --screenshot out.png       # render offscreen after loading, save, exit
+    segfix-gui --demo --upper-bound              # the demo with offsets from its ground truth
 """
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-space", metavar="NAME", default=None,
                    help="cityscapes, cityscapes-trainid, camvid, ade20k or a JSON spec path "
                         "(default: the demo's, else camvid)")
+    p.add_argument("--upper-bound", action="store_true",
+                   help="show the upper bound once loaded: offsets computed from the sample's "
+                        "ground truth (as segfix gt-offsets), in place of its own offsets")
     p.add_argument("--view", choices=("side", "single"), default=None,
                    help="start with before | after side by side, or a single view with a swipe")
     p.add_argument("--screenshot", metavar="PNG", help="render the window offscreen after loading, "
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             win.canvas.left.vb.setRange(xRange=(c0, c1), yRange=(r0, r1), padding=0)
         if args.inspect:
             win.state.set_cursor(tuple(args.inspect))
+        if args.upper_bound and win.state.can_show_upper_bound()[0]:
+            win.state.show_upper_bound(True)
         s = win.state.sample
         if args.select is not None and s is not None and s.is_instances:
             if 1 <= args.select <= len(s.instances):
@@ -184,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 120
 
         def poll() -> None:
-            ready = (not expect) or (win.state.result is not None and win.state.result_is_current())
-            busy = any(win.runner.busy(k) for k in ("load", "refine", "set"))
+            ready = (not expect) or (win.state.result is not None and win.state.result_is_current()
+                                     and (win.state.upper_bound or not args.upper_bound
+                                          or not win.state.can_show_upper_bound()[0]))
+            busy = any(win.runner.busy(k) for k in ("load", "refine", "set", "upper"))
             if status["code"]:  # a failure was reported: its message is out, end now
                 app.quit()
             elif ready and not busy:

@@ -292,8 +292,7 @@ class Canvas(QWidget):
         self.fit()
         self._update_titles()
 
-    UPPER_TEXT = {False: "Show the upper bound (offsets from the ground truth)",
-                  True: "Back to the sample's offsets"}
+    UPPER_TEXT = {False: "Show the upper bound", True: "Back to the sample's offsets"}
 
     def _sync_upper(self, *_args) -> None:
         """The header's switch: shown where the sample has ground truth; it says what a click

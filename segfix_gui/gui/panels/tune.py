@@ -247,7 +247,8 @@ class TunePanel(QWidget):
         if plan is None:
             text = ("Needs a folder set (File ▸ Open folder set, with gt/), or an open sample with "
                     "ground truth (swept alone).")
-        elif plan.single and self.state.sample is not None and self.state.sample.is_instances:
+        elif self.state.set_is_instances or (plan.single and self.state.sample is not None
+                                             and self.state.sample.is_instances):
             text = ("Instance mode: the sweep measures label maps (mIoU, boundary F). Open a "
                     "folder set with gt/ to tune.")
         elif plan.single:

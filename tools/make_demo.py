@@ -18,6 +18,10 @@ Usage::
 
     python tools/make_demo.py --offsets network     # the shipped demo: the bundled network's offsets
     python tools/make_demo.py                       # oracle offsets (the upper bound), for comparison
+    python tools/make_demo.py --readme-only         # rewrite resources/demo/README.md only
+
+The window shows the upper bound next to the shipped offsets without a file: it computes
+``gt_offset_field`` of ``ground_truth.png`` when the demo opens (header button, U).
 
 The README in ``resources/demo/`` is written too, so its description always matches the files.
 """
@@ -58,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the offset field comes from (default: oracle; the shipped demo uses network)")
     p.add_argument("--weights", default=None, help="network weights (default: the bundled ones)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--readme-only", action="store_true",
+                   help="only rewrite README.md from the existing sample.json")
     return p
 
 
@@ -83,6 +89,11 @@ def network_field(image, *, weights=None, device="cpu"):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.readme_only:
+        meta = json.loads((args.out / "sample.json").read_text(encoding="utf-8"))
+        (args.out / "README.md").write_text(_readme(meta), encoding="utf-8")
+        print(f"{args.out / 'README.md'} written")
+        return 0
 
     from segfix_gui.core.degrade import degrade
     from segfix_gui.core.targets import gt_offset_field
@@ -168,8 +179,17 @@ Opened by `segfix-gui --demo`. Made by `{meta['made_by']}` (see that script); do
  if meta['offsets_kind'] == 'oracle' else
  "what the bundled network achieves on this one frame at its recommended setting (a small model trained for "
  + meta.get('offsets_training', '?') + ": expect a small gain, far below the oracle's; see docs/RESULTS.md)"}.
+
+**The upper bound, one click away.** The window also shows this frame with the offsets a perfect
+offset network would give: the header's "Show the upper bound" button (or U, Refine ▸ Offsets)
+switches to `segfix_gui.core.targets.gt_offset_field` of `ground_truth.png` — the field
+`segfix gt-offsets` writes (5-px band, K=8) — computed when the demo opens, so it follows the
+oracle whenever the targets change; the header then says UPPER BOUND. It is not shipped as a
+file.
+
 Regenerate: `python tools/make_demo.py --offsets network` (the bundled network, as shipped) or
-`python tools/make_demo.py` (oracle offsets from the ground truth, the upper bound).
+`python tools/make_demo.py` (oracle offsets from the ground truth written as the file, for
+comparison). `python tools/make_demo.py --readme-only` rewrites this README from `sample.json`.
 """
 
 

@@ -9,7 +9,9 @@ Usage::
     segfix-gui --image DIR --pred DIR --offsets DIR [--gt DIR]   # a set, paired by file stem
     segfix-gui --folder DIR                      # a set: DIR/preds, DIR/offsets, [DIR/images, DIR/gt]
     segfix-gui --image F --instances F_pred.txt --offsets F [--gt-instances F]   # instance mode
+    segfix-gui --instances DIR --offsets DIR [--image DIR] [--gt-instances DIR]  # an instance set
     segfix-gui --demo --screenshot out.png       # render offscreen after loading, save, exit
+    segfix-gui --demo --upper-bound              # the demo with offsets from its ground truth
 """
 from __future__ import annotations
 
@@ -33,12 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--folder", metavar="DIR", help="a set folder with preds/ and offsets/ "
                      "(and optional images/, gt/) sub-folders")
     src.add_argument("--instances", metavar="F", help="instance mode: Cityscapes instance "
-                     "predictions (<image>_pred.txt with its mask PNGs), with --offsets")
+                     "predictions (<image>_pred.txt with its mask PNGs), with --offsets; a folder "
+                     "of them (with folders for the others) opens an instance set")
     src.add_argument("--gt-instances", metavar="F", help="instance mode: the ground truth "
                      "(*_gtFine_instanceIds.png), for mask IoU and boundary F per instance")
     p.add_argument("--label-space", metavar="NAME", default=None,
                    help="cityscapes, cityscapes-trainid, camvid, ade20k or a JSON spec path "
                         "(default: the demo's, else camvid)")
+    p.add_argument("--upper-bound", action="store_true",
+                   help="show the upper bound once loaded: offsets computed from the sample's "
+                        "ground truth (as segfix gt-offsets), in place of its own offsets")
     p.add_argument("--view", choices=("side", "single"), default=None,
                    help="start with before | after side by side, or a single view with a swipe")
     p.add_argument("--screenshot", metavar="PNG", help="render the window offscreen after loading, "
@@ -132,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             win.canvas.left.vb.setRange(xRange=(c0, c1), yRange=(r0, r1), padding=0)
         if args.inspect:
             win.state.set_cursor(tuple(args.inspect))
+        if args.upper_bound and win.state.can_show_upper_bound()[0]:
+            win.state.show_upper_bound(True)
         s = win.state.sample
         if args.select is not None and s is not None and s.is_instances:
             if 1 <= args.select <= len(s.instances):
@@ -154,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.demo:
         win.open_demo()
+    elif any(inst) and Path(args.instances).is_dir():  # an instance set, by folder per role
+        if not win.open_set(image=args.image, pred=args.instances, offsets=args.offsets,
+                            gt=args.gt_instances):
+            if args.screenshot:
+                return 2
     elif any(inst):
         win.open_paths(SamplePaths(image=args.image, instances=args.instances, offsets=args.offsets,
                                    gt_instances=args.gt_instances))
@@ -177,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 120
 
         def poll() -> None:
-            ready = (not expect) or (win.state.result is not None and win.state.result_is_current())
-            busy = any(win.runner.busy(k) for k in ("load", "refine", "set"))
+            ready = (not expect) or (win.state.result is not None and win.state.result_is_current()
+                                     and (win.state.upper_bound or not args.upper_bound
+                                          or not win.state.can_show_upper_bound()[0]))
+            busy = any(win.runner.busy(k) for k in ("load", "refine", "set", "upper"))
             if status["code"]:  # a failure was reported: its message is out, end now
                 app.quit()
             elif ready and not busy:

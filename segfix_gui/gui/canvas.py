@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
 
@@ -200,10 +200,23 @@ class Canvas(QWidget):
         row.setSpacing(3)
         row.addWidget(self.left, 1)
         row.addWidget(self.right, 1)
+        # one click between the sample's own offsets and the upper bound (from its ground truth)
+        self.upper_switch = QPushButton("")
+        self.upper_switch.setCheckable(True)
+        self.upper_switch.setVisible(False)
+        self.upper_switch.clicked.connect(lambda on: state.show_upper_bound(on))
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 4, 0)
+        head.setSpacing(4)
+        head.addWidget(self.info, 1)
+        head.addWidget(self.upper_switch, 0, Qt.AlignmentFlag.AlignVCenter)
+        header = QWidget()
+        header.setLayout(head)
+        header.setStyleSheet("background: #2b2d31;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addWidget(self.info)
+        lay.addWidget(header)
         lay.addLayout(row, 1)
         self.key = ViewKey(state)
         lay.addWidget(self.key)
@@ -244,6 +257,10 @@ class Canvas(QWidget):
             v.hovered.connect(self.state.set_cursor)
 
         state.sampleChanged.connect(self._on_sample)
+        state.sampleChanged.connect(self._sync_upper)
+        state.sampleInfoChanged.connect(self._sync_upper)
+        state.setChanged.connect(self._sync_upper)
+        state.indexChanged.connect(self._sync_upper)
         state.resultChanged.connect(self._on_result)
         state.classesChanged.connect(self._on_classes)
         state.layersChanged.connect(self._on_layer)
@@ -275,10 +292,28 @@ class Canvas(QWidget):
         self.fit()
         self._update_titles()
 
+    UPPER_TEXT = {False: "Show the upper bound", True: "Back to the sample's offsets"}
+
+    def _sync_upper(self, *_args) -> None:
+        """The header's switch: shown where the sample has ground truth; it says what a click
+        shows (the header says what is shown)."""
+        st = self.state
+        ok, why = st.can_show_upper_bound()
+        self.upper_switch.setVisible(ok)
+        self.upper_switch.setChecked(st.upper_bound)
+        self.upper_switch.setText(self.UPPER_TEXT[st.upper_bound])
+        self.upper_switch.setToolTip(why + " (U)")
+        self.upper_switch.setStyleSheet(
+            "QPushButton { background: #5a4a10; color: #ffe08a; padding: 3px 8px; }"
+            if st.upper_bound else "QPushButton { padding: 3px 8px; }")
+
     def _info_html(self) -> str:
         s = self.state.sample
         parts = [f"<b>{_esc(s.name)}</b>"]
-        parts += [f"<span style='color:#9ab'>{_esc(k)}:</span> {_esc(v)}"
+        upper = self.state.upper_bound
+        parts += [f"<span style='color:#9ab'>{_esc(k)}:</span> "
+                  + (f"<span style='color:#ffd54a'>{_esc(v)}</span>" if upper and k == "offsets"
+                     else _esc(v))
                   for k, v in s.info_lines(short=True)]
         return " &nbsp;·&nbsp; ".join(parts)
 

@@ -137,6 +137,42 @@ def _offsets(sample: Sample, setting: Setting) -> np.ndarray:
 
 NETWORK_SOURCE = "predicted by the bundled offset network"
 
+# The upper bound: the offsets a perfect offset network would predict, made from the ground
+# truth as ``segfix gt-offsets`` makes them (its default band width and direction bins).
+UPPER_BOUND_WIDTH = 5
+UPPER_BOUND_DIRECTIONS = 8
+UPPER_BOUND_SHORT = ("UPPER BOUND — computed from the ground truth (as segfix gt-offsets), "
+                     "not predicted")
+UPPER_BOUND_INFO = (f"the upper bound, not a prediction: segfix_gui.core.targets.gt_offset_field "
+                    f"of the ground truth ({UPPER_BOUND_WIDTH}-px band, K={UPPER_BOUND_DIRECTIONS}, "
+                    "as segfix gt-offsets), computed when the sample opened: boundary 1 on the "
+                    "band and one-hot directions, so the threshold and direction confidence "
+                    "have no effect; it shows what SegFix gives with perfect offsets")
+
+
+def upper_bound_field(sample: Sample):
+    """The oracle :class:`OffsetField` of ``sample``'s ground truth — what ``segfix gt-offsets``
+    writes for it (same width, directions and ignored ids)."""
+    from ..core.targets import gt_offset_field
+
+    if sample.gt is None:
+        raise ValueError("the upper bound needs the sample's ground truth")
+    return gt_offset_field(sample.gt, width=UPPER_BOUND_WIDTH, directions=UPPER_BOUND_DIRECTIONS,
+                           ignore_ids=sample.space.ignore_ids)
+
+
+def as_upper_bound(sample: Sample, field) -> Sample:
+    """``sample`` showing ``field`` (its :func:`upper_bound_field`), its info saying so."""
+    from dataclasses import replace
+
+    def swap(lines, text):
+        lines = tuple((k, v) for k, v in lines if k != "offsets")
+        return lines + (("offsets", text),) if lines else ()
+
+    paths = replace(sample.paths, offsets=None, info=swap(sample.paths.info, UPPER_BOUND_INFO),
+                    summary=swap(sample.paths.summary, UPPER_BOUND_SHORT))
+    return replace(sample, field=field, paths=paths, field_source=UPPER_BOUND_SHORT)
+
 
 def predict_field(image: np.ndarray, *, weights=None, checkpoint=None, device: str = "auto",
                   check: Callable = _nothing, report: Callable = _nothing):

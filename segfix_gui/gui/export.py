@@ -54,6 +54,34 @@ def export_refined(path, sample: Sample, result: Result) -> None:
         write_labels(path, result.refined)
 
 
+def export_instances(path, sample: Sample, result: Result) -> list[Path]:
+    """An instance sample's refined masks as a Cityscapes ``_pred.txt`` at ``path`` with one
+    mask PNG per instance at the relative path its input line names (beside ``path``), as
+    ``segfix refine-instances`` writes them: unchanged masks and the ``.txt`` are copied byte
+    for byte, all files renamed into place only once all are written. Returns the files
+    written; refuses to write onto any input file."""
+    from ..io.instances import write_instances
+
+    if not sample.is_instances or result is None or result.instances is None:
+        raise InputError(os.fspath(path), "no refined instances to export")
+    path = Path(path)
+    if path.suffix.lower() != ".txt":
+        raise InputError(path, "refined instances are written as a _pred.txt file (with its masks)")
+    before, after = sample.instances, result.instances.after
+    names = before.names or ()
+    targets = [path] + [Path(os.path.normpath(path.parent / n)) for n in names]
+    for t in targets:
+        check_not_input(t, sample)
+    src_txt = Path(sample.paths.instances)
+    unchanged = {i: str(Path(os.path.normpath(src_txt.parent / n))) for i, n in enumerate(names)
+                 if not result.instances.changed[i]}
+    try:
+        write_instances(path, after, copy_from=unchanged, txt_from=src_txt, root=path.parent)
+    except ValueError as err:  # a mask path leading out of the chosen folder
+        raise InputError(path, str(err)) from None
+    return targets
+
+
 def export_offsets(path, sample: Sample, setting: Setting) -> None:
     """The offset field, by suffix: ``.npz`` keeps the probabilities (with the current setting
     recorded as its recommendation), ``.mat`` writes openseg's thresholded unit steps."""

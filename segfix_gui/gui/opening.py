@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..io.instances import list_pred_txts, pair_instance_set
 from ..io.samples import PART_NAMES, SamplePaths, folder_layout, pair_set
 from .drop import classify_files
 
@@ -60,16 +61,52 @@ class SetSource:
         return SetSource(self.folder, lay["image"], lay["pred"], lay["offsets"], lay["gt"])
 
     def samples(self) -> list[SamplePaths]:
-        """The set's samples, paired by name; InputError (one line) when it cannot be opened."""
+        """The set's samples, paired by name; InputError (one line) when it cannot be opened.
+
+        A prediction folder holding Cityscapes instance predictions (``*_pred.txt``) makes an
+        instance set: each ``_pred.txt`` with its offsets, image and instance ground truth
+        (``*_instanceIds.png`` in the ground-truth folder), as ``segfix refine-instances`` and
+        ``segfix evaluate-instances`` pair them.
+        """
         src = self.resolved()
         if src.pred is None or src.offsets is None:
             raise InputError(self.folder or src.pred or src.offsets,
                              "a set needs prediction and offsets folders")
+        if is_instance_folder(src.pred):
+            rows = pair_instance_set(instances=src.pred, offsets=src.offsets, image=src.image,
+                                     gt=src.gt)
+            return [SamplePaths(image=_str(r["image"]), instances=str(r["instances"]),
+                                offsets=_str(r["offsets"]), gt_instances=_str(r["gt_instances"]),
+                                name=_rel_name(r["instances"], src.pred, r["key"])) for r in rows]
         return pair_set(pred=src.pred, offsets=src.offsets, image=src.image, gt=src.gt)
 
     def recent_entry(self, space: str) -> dict:
         return {"kind": "set", "folder": self.folder, "image": self.image, "pred": self.pred,
                 "offsets": self.offsets, "gt": self.gt, "space": space}
+
+
+def is_instance_folder(folder: str) -> bool:
+    """Whether a prediction folder holds instance predictions (``*_pred.txt``)."""
+    try:
+        return bool(list_pred_txts(folder))
+    except InputError:
+        return False
+
+
+def _rel_name(path, root, key: str) -> str:
+    """A sample's name in a set: its key, with the sub-folders below ``root`` (Cityscapes keeps
+    a folder per city; one frame name may appear in two of them)."""
+    from pathlib import Path
+
+    try:
+        parent = Path(path).parent.relative_to(root)
+    except ValueError:
+        return key
+    return key if str(parent) == "." else f"{parent.as_posix()}/{key}"
+
+
+def _str(path) -> str | None:
+    return None if path is None else str(path)
 
 
 NOTHING_DROPPED = ("nothing to open in what was dropped (expected images, label PNGs, "

@@ -13,8 +13,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ..io.samples import Sample, SamplePaths
-from .compute import (NETWORK_SOURCE, Loaded, Result, ViewSetting, initial_setting, load,
-                      predict_field, refine)
+from .compute import (NETWORK_SOURCE, Loaded, Result, ViewSetting, as_upper_bound,
+                      initial_setting, load, predict_field, refine, upper_bound_field)
 from .sets import SetRow, evaluate_set
 from .workers import Runner
 
@@ -66,6 +66,7 @@ class ViewerState(QObject):
     instancesChanged = Signal()
     failed = Signal(str)
     notice = Signal(str)
+    sampleInfoChanged = Signal()  # what the sample can switch to changed (its upper bound is ready)
 
     def __init__(self, parent=None, *, runner: Runner | None = None):
         super().__init__(parent)
@@ -91,6 +92,12 @@ class ViewerState(QObject):
         self.inst_base = None          # instances.InstanceBase of an instance sample
         self.min_score = 0.0           # instance mode: instances scored below are hidden
         self.selected: int | None = None  # instance mode: the selected instance
+        # the upper bound (offsets from the ground truth) in place of the sample's own offsets:
+        self.upper_bound = False       # it is what is shown
+        self._own: tuple[Sample, ViewSetting] | None = None     # the sample as opened, its setting
+        self._upper: tuple[Sample, Sample] | None = None        # (own sample, as upper bound)
+        self._upper_pending: Sample | None = None  # the sample whose upper bound is computing
+        self._want_upper = False       # show it once computed
 
     # --- loading ------------------------------------------------------------------------------
     def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
@@ -136,6 +143,8 @@ class ViewerState(QObject):
         self.result = None
         self.cursor = None
         self.pending = SamplePaths()
+        self.upper_bound, self._own, self._upper = False, None, None
+        self._upper_pending, self._want_upper = None, False
         if old_space != loaded.sample.space.name:
             self.hidden = set()
         if not keep_setting:
@@ -185,6 +194,9 @@ class ViewerState(QObject):
         if self.sample is None:
             return
         self.runner.cancel("refine")
+        if self.upper_bound:  # new offsets replace the sample's own ones
+            self.sample = self._own[0]
+        self.upper_bound, self._own, self._upper = False, None, None
         self.sample = replace(self.sample, field=field, field_source=source)
         self.result = None
         self.setting = initial_setting(self.sample, device=self.setting.device)
@@ -193,6 +205,99 @@ class ViewerState(QObject):
         self.request_refine()
         if self.set_samples and self.set_rows:  # the set's figures now include this field
             self.evaluate_set()
+
+    # --- the upper bound ----------------------------------------------------------------------
+    def can_show_upper_bound(self) -> tuple[bool, str]:
+        """Whether the open sample can switch to its upper bound (offsets from its ground
+        truth), and why not."""
+        s = self._own[0] if self.upper_bound else self.sample
+        if s is None:
+            return False, "Open a sample first"
+        if s.is_instances:
+            return False, "Instance samples: the upper bound is for label maps"
+        if s.gt is None:
+            return False, "Needs the sample's ground truth: the upper bound is made from it"
+        if self.set_samples and 0 <= self.index < len(self.set_samples) and \
+                s.paths == self.set_samples[self.index]:
+            return False, ("Within a set the set's figures use the offset files; open the "
+                           "sample alone to compare with the upper bound")
+        return True, ("Switch between the sample's offsets and the upper bound (offsets "
+                      "computed from the ground truth, as segfix gt-offsets)")
+
+    def prepare_upper_bound(self) -> None:
+        """Compute the open sample's upper-bound field in the background (so the switch is
+        immediate); nothing when it cannot be shown."""
+        ok, _ = self.can_show_upper_bound()
+        if ok and not self.upper_bound:
+            self._compute_upper(show=False)
+
+    def show_upper_bound(self, on: bool = True) -> None:
+        """Show the upper bound (``on``) or the sample's own offsets again; the own offsets come
+        back at the setting they had, the upper bound opens at the defaults (its threshold
+        and direction confidence have no effect)."""
+        on = bool(on)
+        if on == self.upper_bound:
+            return
+        if not on:
+            self._want_upper = False
+            own, setting = self._own
+            self.upper_bound, self._own = False, None
+            self._swap(own, setting)
+            return
+        ok, why = self.can_show_upper_bound()
+        if not ok:
+            self.notice.emit(why)
+            return
+        self._compute_upper(show=True)
+
+    def _compute_upper(self, *, show: bool) -> None:
+        """The open sample's upper bound, computed once (in the background); ``show``: then
+        show it."""
+        own = self.sample
+        if self._upper is not None and self._upper[0] is own:
+            if show:
+                self._enter_upper(own, self._upper[1])
+            return
+        self._want_upper = self._want_upper or show
+        if self._upper_pending is own:  # already being computed: it shows when done
+            return
+        self._upper_pending = own
+
+        def done(field):
+            self._upper_pending = None
+            if own is not self.sample or self.upper_bound:
+                return
+            self._upper = (own, as_upper_bound(own, field))
+            self.sampleInfoChanged.emit()
+            if self._want_upper:
+                self._want_upper = False
+                self._enter_upper(own, self._upper[1])
+
+        def failed(message: str, is_input: bool = True):
+            self._upper_pending = None
+            self._want_upper = False
+            self._fail(message, is_input)
+
+        self.runner.submit("upper", lambda job: upper_bound_field(own), on_done=done,
+                           on_error=failed, label="computing the upper bound", needs_torch=False)
+
+    def toggle_upper_bound(self) -> None:
+        self.show_upper_bound(not self.upper_bound)
+
+    def _enter_upper(self, own: Sample, upper: Sample) -> None:
+        self._own = (own, self.setting)
+        self.upper_bound = True
+        self._swap(upper, initial_setting(upper, device=self.setting.device))
+
+    def _swap(self, sample: Sample, setting: ViewSetting) -> None:
+        """Show ``sample`` (the same images with other offsets) at ``setting``."""
+        self.runner.cancel("refine")
+        self.sample = sample
+        self.result = None
+        self.setting = setting
+        self.sampleChanged.emit()
+        self.settingChanged.emit()
+        self.request_refine()
 
     # --- setting and refinement ---------------------------------------------------------------
     def set_setting(self, **changes) -> None:
@@ -324,8 +429,14 @@ class ViewerState(QObject):
         if space:
             self.space_name = space
         self.setChanged.emit()
-        if samples:
-            self.go_to(0, keep_setting=False, then=self.evaluate_set)
+        if samples:  # an instance set's figures are per instance (Instances panel): no mIoU
+            self.go_to(0, keep_setting=False,
+                       then=None if self.set_is_instances else self.evaluate_set)
+
+    @property
+    def set_is_instances(self) -> bool:
+        """The open set is of instance predictions (``_pred.txt``)."""
+        return bool(self.set_samples) and self.set_samples[0].is_instances
 
     def go_to(self, index: int, *, keep_setting: bool = True, then=None) -> None:
         """Open sample ``index`` of the set (moving within a set keeps the tuned setting);
@@ -372,6 +483,10 @@ class ViewerState(QObject):
         if not self.set_samples:
             self.notice.emit("Evaluate the set needs a folder set (File ▸ Open folder set); the "
                              "open sample's figures are in the Metrics panel")
+            return
+        if self.set_is_instances:
+            self.notice.emit("An instance set has no mIoU per sample: its figures per instance "
+                             "are in the Instances panel")
             return
         samples, space, setting = list(self.set_samples), self.space_name, self.setting
         in_memory = self.in_memory()

@@ -14,7 +14,8 @@ from typing import Callable
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel,
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QFrame,
+                               QLabel, QScrollArea,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QTabBar, QTabWidget, QVBoxLayout, QHeaderView,
                                QWidget)
@@ -33,7 +34,7 @@ ORG = "segfix-gui"
 APP = "segfix-gui"
 MAX_RECENT = 10
 BUSY_DELAY_MS = 250
-LAYOUT_VERSION = 2  # bump when the default arrangement of panels changes
+LAYOUT_VERSION = 3  # bump when the default arrangement of panels changes
 AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
 FILTERS = {
@@ -79,9 +80,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("segfix-gui")
         self.resize(1600, 1000)
         self.setAcceptDrops(True)
+        self._restored = False
         self.actions_by_name: dict[str, QAction] = {}
         self.action_specs: list[ActionSpec] = []
         self.next_prev_order: Callable[[], list[int]] | None = None
+        self.set_source: opening.SetSource | None = None  # where the open set came from
         self.canvas = Canvas(self.state)
         self.setCentralWidget(self.canvas)
         self.menus = {name: self.menuBar().addMenu(title) for name, title in
@@ -100,7 +103,12 @@ class MainWindow(QMainWindow):
         self.state.notice.connect(lambda text: self.status_text.setText(text))
         self.state.sampleChanged.connect(self._on_sample)
         self.state.sampleChanged.connect(self._sync_predict)
+        self.state.sampleChanged.connect(self._sync_exports)
+        for sig in (self.state.sampleChanged, self.state.sampleInfoChanged, self.state.setChanged,
+                    self.state.indexChanged):
+            sig.connect(lambda *_: self._sync_upper())
         self._sync_predict()
+        self._sync_exports()
         self._start_probe()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt name
@@ -145,6 +153,7 @@ class MainWindow(QMainWindow):
             ok = self.restoreGeometry(geometry)
         if state is not None:
             ok = self.restoreState(state, LAYOUT_VERSION) and ok
+        self._restored = ok
         return ok
 
     # --- construction -------------------------------------------------------------------------
@@ -215,6 +224,12 @@ class MainWindow(QMainWindow):
             "predict_offsets_checkpoint", "Predict offsets with &checkpoint…",
             self.predict_with_checkpoint, menu="refine",
             tip="Predict the offsets with one of openseg's SegFix checkpoints (.pth)")
+        self.upper_action = a(
+            "upper_bound", "Offsets: the sample's / the &upper bound (from the ground truth)",
+            lambda: st.toggle_upper_bound(), keys=("U",), menu="refine",
+            tip="Switch between the sample's offsets and the upper bound: offsets computed from "
+                "the ground truth (as segfix gt-offsets), what SegFix gives with perfect offsets")
+        self.upper_action.setCheckable(True)
         self.menus["refine"].setToolTipsVisible(True)
         a("tune", "&Tune: sweep thresholds × scales…", lambda: self.show_panel("tune"),
           keys=("Ctrl+T",), menu="refine", tip="Show the Tune panel (sweep the open set and pick "
@@ -243,6 +258,9 @@ class MainWindow(QMainWindow):
         for i, name in enumerate(LAYERS):
             a(f"layer_{name}", f"Toggle layer: {name}", lambda _=False, n=name: st.toggle_layer(n),
               keys=(str(i + 1),), menu="view")
+        a("views_only", "Views only: hide / show all panels", lambda: self.views_only(),
+          keys=("F11", "Ctrl+Shift+F"), menu="view",
+          tip="The views take the whole window; again brings the panels back as they were")
         self.panels_menu = self.menus["view"].addMenu("Panels")
 
         a("next", "&Next sample", lambda: self.step(1), keys=("N", "PgDown"), menu="samples")
@@ -265,7 +283,15 @@ class MainWindow(QMainWindow):
             widget = mod.create(self)
             dock = QDockWidget(mod.TITLE, self)
             dock.setObjectName(f"dock_{name}")
-            dock.setWidget(widget)
+            if getattr(mod, "SCROLL", False):  # a form that may be taller than its dock
+                scroll = QScrollArea()
+                scroll.setWidget(widget)
+                scroll.setWidgetResizable(True)
+                scroll.setFrameShape(QFrame.Shape.NoFrame)
+                scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+                dock.setWidget(scroll)
+            else:
+                dock.setWidget(widget)
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -286,14 +312,75 @@ class MainWindow(QMainWindow):
                 dock.hide()
         for first in groups.values():
             first.raise_()
-        d = self.docks
-        left = [d[n] for n in ("controls", "inspector") if n in d]
-        right = [d[n] for n in ("metrics", "legend") if n in d]
+        # the side columns run the full height (more sample rows); Tune sits under the views only
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._sized = False       # the default dock sizes are applied at the first show
+        self._collapsed = None    # the dock arrangement "views only" hid (saveState)
+        self.apply_default_sizes()
+
+    # the default arrangement, as fractions of the window: the views keep most of it
+    SIDE_FRACTION = {"left": (0.16, 300, 330), "right": (0.19, 290, 360)}  # share, min, max px
+    TUNE_FRACTION = (0.27, 200, 300)
+
+    def dock_sizes(self) -> dict[str, int]:
+        """Default widths of the side columns and height of Tune for the window's size."""
+        w, h = max(self.width(), 800), max(self.height(), 500)
+
+        def clamp(share, lo, hi, total):
+            return int(min(max(share * total, lo), hi))
+
+        return {"left": clamp(*self.SIDE_FRACTION["left"], w),
+                "right": clamp(*self.SIDE_FRACTION["right"], w),
+                "tune": clamp(*self.TUNE_FRACTION, h)}
+
+    def apply_default_sizes(self) -> None:
+        """Size the docks to the default arrangement for the window's current size."""
+        d, size = self.docks, self.dock_sizes()
+        left = [d[n] for n in ("controls", "inspector") if n in d and not d[n].isHidden()]
+        right = [d[n] for n in ("metrics", "legend") if n in d and not d[n].isHidden()]
         if left:
-            self.resizeDocks(left[:1], [310], Qt.Orientation.Horizontal)
+            self.resizeDocks(left[:1], [size["left"]], Qt.Orientation.Horizontal)
+            if len(left) > 1:  # the refinement controls at their height, the rest to the list
+                inner = left[0].widget()
+                inner = inner.widget() if isinstance(inner, QScrollArea) else inner
+                width = size["left"] - 16  # its rows wrap at the dock's width: ask for that height
+                lay = inner.layout()
+                need = (lay.totalHeightForWidth(width) if lay is not None and lay.hasHeightForWidth()
+                        else inner.sizeHint().height())
+                top = min(max(need, inner.sizeHint().height()) + 64, int(self.height() * 0.55))
+                self.resizeDocks(left, [top, max(self.height() - top, 200)], Qt.Orientation.Vertical)
         if right:
-            self.resizeDocks(right[:1], [340], Qt.Orientation.Horizontal)
-            self.resizeDocks(right, [600, 300][: len(right)], Qt.Orientation.Vertical)
+            self.resizeDocks(right[:1], [size["right"]], Qt.Orientation.Horizontal)
+            self.resizeDocks(right, [int(self.height() * 0.62), int(self.height() * 0.3)][: len(right)],
+                             Qt.Orientation.Vertical)
+        if "tune" in d and not d["tune"].isHidden() and not d["tune"].isFloating():
+            self.resizeDocks([d["tune"]], [size["tune"]], Qt.Orientation.Vertical)
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt name
+        super().showEvent(ev)
+        if not self._sized:  # after a restored layout the user's sizes stand
+            self._sized = True
+            if not self._restored:
+                QTimer.singleShot(0, self.apply_default_sizes)
+
+    def views_only(self, on: bool | None = None) -> None:
+        """Hide every panel so the views take the whole window (``on`` None: toggle); the
+        panels come back as they were."""
+        shown = [dk for dk in self.docks.values() if dk.isVisible()]
+        if on is None:
+            on = bool(shown)
+        if on and shown:
+            self._collapsed = self.saveState(LAYOUT_VERSION)
+            for dk in shown:
+                dk.hide()
+            self.status_text.setText("panels hidden: F11 (or Ctrl+Shift+F) brings them back")
+        elif not on and self._collapsed is not None:
+            self.restoreState(self._collapsed, LAYOUT_VERSION)
+            self._collapsed = None
+            self.status_text.setText("")
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -377,6 +464,35 @@ class MainWindow(QMainWindow):
         self.predict_action.setToolTip(why)
         self.predict_ckpt_action.setEnabled(ok)
 
+    def _sync_upper(self) -> None:
+        ok, why = self.state.can_show_upper_bound()
+        self.upper_action.setEnabled(ok)
+        self.upper_action.setChecked(self.state.upper_bound)
+        self.upper_action.setToolTip(why)
+
+    EXPORT_TEXT = {False: "Export refined labels (PNG)…",
+                   True: "Export refined instances (_pred.txt + masks)…"}
+
+    def _sync_exports(self) -> None:
+        """The File menu's exports for what is open: Ctrl+S writes refined label maps, or in
+        instance mode the refined instances (as ``segfix refine-instances``); the IoU table and
+        the figure are for label maps and are disabled in instance mode; nothing without a
+        sample."""
+        s = self.state.sample
+        inst = s is not None and s.is_instances
+        acts = self.actions_by_name
+        acts["export_refined"].setText(self.EXPORT_TEXT[inst])
+        acts["export_refined"].setToolTip(
+            "The refined masks as a Cityscapes _pred.txt with one PNG per instance (unchanged "
+            "ones copied), as segfix refine-instances writes them" if inst else
+            "The refined label map as a PNG")
+        for name in ("export_refined", "export_offsets", "export_view"):
+            acts[name].setEnabled(s is not None)
+        for name in ("export_figure", "export_csv"):
+            acts[name].setEnabled(s is not None and not inst)
+            acts[name].setToolTip("Label maps only (not in instance mode)" if inst else "")
+        self.menus["file"].setToolTipsVisible(True)
+
     def predict_offsets(self) -> None:
         """Refine ▸ Predict offsets: the bundled network, in the background (progress and
         cancel in the status bar); the field is installed and refined at its recommended
@@ -403,11 +519,17 @@ class MainWindow(QMainWindow):
         """Show a panel's dock (if closed or hidden) and bring it to the front."""
         dock = self.docks.get(name)
         if dock is not None:
+            if self._collapsed is not None:  # out of "views only", then this panel
+                self.views_only(False)
+            first = dock.isHidden()
             dock.show()
             dock.raise_()
+            if first and name == "tune" and not dock.isFloating():
+                # opened at its default height, a share of the window, never most of it
+                self.resizeDocks([dock], [self.dock_sizes()["tune"]], Qt.Orientation.Vertical)
 
     def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True,
-                   keep_setting: bool = False) -> None:
+                   keep_setting: bool = False, then: Callable[[], None] | None = None) -> None:
         """Open one sample (in the background); on success it is added to the recent list."""
         waiting = opening.waiting_text(paths)
         if waiting:
@@ -419,6 +541,8 @@ class MainWindow(QMainWindow):
             if remember:
                 self.remember({"kind": "sample", "paths": json.loads(paths.to_json()),
                                "space": self.state.space_name})
+            if then is not None:
+                then()
 
         self.state.open(paths, space, on_loaded=done, keep_setting=keep_setting)
 
@@ -438,7 +562,7 @@ class MainWindow(QMainWindow):
         except InputError as err:
             self.show_error(str(err))
             return
-        self.open_paths(paths, space, remember=False)
+        self.open_paths(paths, space, remember=False, then=lambda: self.state.prepare_upper_bound())
 
     def open_set(self, *, folder: str | None = None, image=None, pred=None, offsets=None, gt=None,
                  space: str | None = None, remember: bool = True) -> bool:
@@ -449,6 +573,7 @@ class MainWindow(QMainWindow):
         except InputError as err:
             self.show_error(str(err))
             return False
+        self.set_source = source
         if remember:
             self.remember(source.resolved().recent_entry(space or self.state.space_name))
         self.state.open_set(samples, space)
@@ -476,7 +601,8 @@ class MainWindow(QMainWindow):
 
     def open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self, "Open a set folder (with preds/, offsets/, and optional images/, gt/)", self._last_dir())
+            self, "Open a set folder (with preds/, offsets/, and optional images/, gt/; preds/ may "
+                  "hold instance predictions, *_pred.txt)", self._near_open() or self._last_dir())
         if path:
             self._set_last_dir(path + "/")
             self.open_set(folder=path)
@@ -557,7 +683,27 @@ class MainWindow(QMainWindow):
             self.open_paths(SamplePaths.from_dict(entry.get("paths", {})), space)
 
     def _last_dir(self) -> str:
-        return str(self.settings.value("last_dir", str(Path.home())))
+        """Where file dialogs start: the folder last used, else near what is open, else home."""
+        saved = self.settings.value("last_dir")
+        if saved and Path(str(saved)).is_dir():
+            return str(saved)
+        return self._near_open() or str(Path.home())
+
+    def _near_open(self) -> str | None:
+        """The folder that holds the open set (its set folder's parent, so the set and its
+        neighbours show), else the folder of the open sample's files; None when nothing is open."""
+        src = self.set_source
+        if self.state.set_samples and src is not None:
+            top = src.folder or next((f for f in (src.pred, src.offsets, src.image, src.gt) if f), None)
+            if top:
+                return str(Path(top).resolve().parent)
+        s = self.state.sample
+        if s is not None:
+            p = s.paths
+            first = next((f for f in (p.pred, p.instances, p.image, p.offsets) if f), None)
+            if first:
+                return str(Path(first).resolve().parent)
+        return None
 
     def _set_last_dir(self, path: str) -> None:
         self.settings.setValue("last_dir", str(Path(path).parent))
@@ -587,6 +733,9 @@ class MainWindow(QMainWindow):
 
     # --- export -------------------------------------------------------------------------------
     EXPORTS = {"refined": ("Export refined labels", "PNG (*.png)", "_refined.png"),
+               "instances": ("Export refined instances (a _pred.txt; its masks are written "
+                             "beside it)", "Cityscapes instance predictions (*_pred.txt)",
+                             "_pred.txt"),
                "offsets": ("Export offsets", "SegFix offsets (*.npz);;openseg offsets (*.mat)", "_offsets.npz"),
                "view": ("Export current view", "PNG (*.png)", "_view.png"),
                "figure": ("Export figure", "PNG (*.png)", "_figure.png"),
@@ -599,11 +748,13 @@ class MainWindow(QMainWindow):
         if st.sample is None:
             self.show_error("nothing to export: open a sample first")
             return False
-        if what in ("refined", "csv", "figure") and st.sample.is_instances:
-            self.show_error("instance mode: the refined instances are written by "
-                            "segfix refine-instances (the window exports the view and the offsets)")
+        if what == "refined" and st.sample.is_instances:
+            what = "instances"
+        if what in ("csv", "figure") and st.sample.is_instances:
+            self.show_error("instance mode: the IoU table and the figure are for label maps; "
+                            "Ctrl+S exports the refined instances")
             return False
-        if what in ("refined", "csv", "figure") and not st.result_is_current():
+        if what in ("refined", "instances", "csv", "figure") and not st.result_is_current():
             self.show_error("the refinement is not up to date with the current setting: "
                             "press Refine (R) first")
             return False
@@ -613,13 +764,20 @@ class MainWindow(QMainWindow):
                 return False
         if path is None:
             title, filt, suffix = self.EXPORTS[what]
-            stem = Path(st.sample.paths.pred or "sample").stem
-            start = str(Path(self._last_dir()) / f"{stem}{suffix}")
+            if what == "instances":  # the input's name, in the last folder written to
+                start = str(Path(self._last_dir()) / Path(st.sample.paths.instances).name)
+            else:
+                stem = Path(st.sample.paths.pred or st.sample.paths.instances or "sample").stem
+                start = str(Path(self._last_dir()) / f"{stem}{suffix}")
             path, _ = QFileDialog.getSaveFileName(self, title, start, filt)
             if not path:
                 return False
             self._set_last_dir(path)
         try:
+            if what == "instances":
+                written = export.export_instances(path, st.sample, st.result)
+                self.status_text.setText(f"wrote {path} and {len(written) - 1} mask PNGs")
+                return True
             if what == "refined":
                 export.export_refined(path, st.sample, st.result)
             elif what == "offsets":

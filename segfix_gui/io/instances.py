@@ -249,3 +249,29 @@ def read_instance_gt(path: str | os.PathLike) -> np.ndarray:
 
     arr = read_labels(path)
     return arr.astype(np.int32)
+
+
+def list_pred_txts(folder: str | os.PathLike) -> list[Path]:
+    """The ``*_pred.txt`` files under ``folder`` (recursively, sorted)."""
+    from .pairing import PRED_TXT_SUFFIXES, list_files
+
+    return list_files(folder, PRED_TXT_SUFFIXES)
+
+
+def pair_instance_set(*, instances: str | os.PathLike, offsets: str | os.PathLike,
+                      image: str | os.PathLike | None = None,
+                      gt: str | os.PathLike | None = None) -> list[dict]:
+    """An instance set's files, one row per ``*_pred.txt`` under ``instances``, paired by name
+    (``x_leftImg8bit_pred.txt`` with ``x.npz`` / ``x_leftImg8bit.npz``, ``x_leftImg8bit.png``,
+    ``x_gtFine_instanceIds.png``) the way :func:`segfix_gui.io.pairing.pair_folders` pairs
+    semantic sets: ``{"key", "error", "instances", "offsets", "image", "gt_instances"}``.
+
+    InputError when ``instances`` holds no ``_pred.txt``.
+    """
+    from .pairing import pair_folders
+
+    txts = list_pred_txts(instances)
+    if not txts:
+        raise InputError(instances, f"no *{PRED_SUFFIX} files found")
+    return pair_folders("instances", {"instances": instances, "offsets": offsets, "image": image,
+                                      "gt_instances": gt}, primary_files=txts)

@@ -16,6 +16,8 @@ from ..errors import InputError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_SUFFIXES = (".png",)
 OFFSET_SUFFIXES = (".npz", ".mat")
+PRED_TXT_SUFFIXES = ("_pred.txt",)              # Cityscapes instance predictions
+INSTANCE_GT_SUFFIXES = ("_instanceids.png",)    # *_gtFine_instanceIds.png (compared lower-case)
 # role -> (suffixes, preference among suffixes when two files share a key)
 ROLES = {
     "pred": (LABEL_SUFFIXES, ()),
@@ -24,6 +26,8 @@ ROLES = {
     "labels": (LABEL_SUFFIXES, ()),
     "offsets": (OFFSET_SUFFIXES, (".npz", ".mat")),
     "image": (IMAGE_SUFFIXES, (".png", ".jpg", ".jpeg")),
+    "instances": (PRED_TXT_SUFFIXES, ()),
+    "gt_instances": (INSTANCE_GT_SUFFIXES, ()),
 }
 CONVENTIONS = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_color",
                "_gtFine_instanceIds", "_pred")
@@ -43,7 +47,8 @@ def pair_key(path: str | os.PathLike) -> str:
 
 
 def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
-    """Files under ``folder`` (recursively) with one of ``suffixes``, sorted, hidden ones skipped.
+    """Files under ``folder`` (recursively) whose name ends with one of ``suffixes`` (lower-case:
+    ``.png``, or a longer ending such as ``_pred.txt``), sorted, hidden ones skipped.
 
     Symlinked sub-folders are followed; a folder reached twice (a link loop) is searched once.
     """
@@ -65,7 +70,7 @@ def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Pat
                 keep.append(d)
         dirs[:] = keep
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in suffixes:
+            if not name.startswith(".") and name.lower().endswith(tuple(suffixes)):
                 out.append(Path(root) / name)
     return out
 

@@ -620,7 +620,10 @@ def test_device_choice_shows_machine(win, qtbot):
 # --- command line, screenshot, smoke ----------------------------------------------------------
 
 def _run_gui(args, tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    # this checkout's package, not whichever one is installed (cwd is tmp_path)
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     return subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", *args], capture_output=True,
                           text=True, env=env, timeout=120, cwd=tmp_path)
 

@@ -307,8 +307,10 @@ def test_exports_in_instance_mode(opened, tmp_path, fx, dialogs):
     before = mask.read_bytes()
     assert not opened.export("view", str(mask))  # an input mask is never overwritten
     assert "never overwritten" in dialogs[-1] and mask.read_bytes() == before
-    assert not opened.export("refined", str(tmp_path / "r.png"))  # label maps only
-    assert "segfix refine-instances" in dialogs[-1]
+    assert not opened.export("refined", str(tmp_path / "r.png"))  # a _pred.txt, not a PNG
+    assert "_pred.txt" in dialogs[-1]
+    assert not opened.export("csv", str(tmp_path / "t.csv"))  # label maps only
+    assert "label maps" in dialogs[-1]
     assert opened.export("view", str(tmp_path / "view.png"))
     assert read_image(tmp_path / "view.png").std() > 10
 
@@ -325,7 +327,10 @@ def test_inspector_names_instances(opened, qtbot):
 
 
 def _run_gui(args, tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    # this checkout's package, not whichever one is installed (cwd is tmp_path)
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     return subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", *args], capture_output=True,
                           text=True, env=env, timeout=120, cwd=tmp_path)
 

@@ -70,6 +70,7 @@ class ControlsPanel(QWidget):
 
         box = QGroupBox("Offsets → refinement")
         form = QFormLayout(box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow dock: label above
         self.threshold = UnitSlider(THRESHOLD_TIP)
         self.threshold.on_change(lambda v: st.set_setting(threshold=v))
         self.direction = UnitSlider(DIRECTION_TIP)
@@ -91,6 +92,7 @@ class ControlsPanel(QWidget):
             lambda _i: st.set_setting(device=self.device.currentData()))
         self.machine = QLabel("checking this machine…")
         self.machine.setStyleSheet("color: #888;")
+        self.machine.setWordWrap(True)
         self.threshold_label = QLabel("Boundary threshold")
         self.direction_label = QLabel("Direction confidence")
         form.addRow(self.threshold_label, self.threshold)
@@ -122,6 +124,7 @@ class ControlsPanel(QWidget):
 
         view = QGroupBox("View")
         vform = QFormLayout(view)
+        vform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.side = QRadioButton("before | after")
         self.single = QRadioButton("single, swipe")
         group = QButtonGroup(self)
@@ -229,6 +232,9 @@ def _quiet(setter, widget, value) -> None:
     widget.blockSignals(True)
     setter(value)
     widget.blockSignals(False)
+
+
+SCROLL = True  # in a scroll area: the dock may be lower than the form (small screens)
 
 
 def create(window) -> QWidget:

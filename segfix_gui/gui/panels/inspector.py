@@ -135,5 +135,8 @@ class InspectorPanel(QWidget):
         return out
 
 
+SCROLL = True  # in a scroll area: the dock may be lower than the form (small screens)
+
+
 def create(window) -> QWidget:
     return InspectorPanel(window)

@@ -75,8 +75,11 @@ class InstancesPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(CLASS, QHeaderView.ResizeMode.Stretch)
-        for c in (SCORE, IOU, BF):
-            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        fm = self.table.fontMetrics()  # fixed number columns: the class name gets the rest
+        for c, widest in ((SCORE, "score ▲"), (IOU, "100.0 → 100.0"), (BF, "100.0 → 100.0")):
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+            hh.resizeSection(c, fm.horizontalAdvance(widest) + 10)
+        self.table.verticalHeader().setDefaultSectionSize(fm.height() + 6)
         for c, tip in ((IOU, "Mask IoU (%) to the matched ground-truth instance, before → after "
                              "refinement; sorts by the change"),
                        (BF, "Boundary F-score (%) to the matched ground-truth instance, before → "

@@ -19,6 +19,7 @@ class LegendPanel(QWidget):
         self.list.itemClicked.connect(self._clicked)
         hint = QLabel("click: hide / show · Ctrl+click: isolate")
         hint.setStyleSheet("color: #888;")
+        hint.setWordWrap(True)
         self.show_all = QPushButton("Show all")
         self.show_all.clicked.connect(st.show_all_classes)
         row = QHBoxLayout()

@@ -9,15 +9,19 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QLabel, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderView, QLabel,
+                               QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from ..compute import table_rows
 
 TITLE = "Metrics"
 AREA = "right"
 GROUP = "right-numbers"  # with Instances (instance mode)
-COLUMNS = ("class", "IoU before", "IoU after", "Δ")
+COLUMNS = ("class", "before", "after", "Δ")  # IoU (%), said by the headers' tooltips
+COLUMN_TIPS = ("class (click a header to sort)", "IoU (%) of the labels before refinement",
+               "IoU (%) after refinement", "IoU change in points (after − before)")
 SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F"))
 GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
 VALUE_ROLE = Qt.ItemDataRole.UserRole
@@ -94,14 +98,22 @@ class MetricsPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in range(1, len(COLUMNS)):
-            self.table.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        fm = self.table.fontMetrics()
+        for c, widest in ((1, "100.00"), (2, "100.00"), (3, "+100.00")):  # the name gets the rest
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+            hh.resizeSection(c, fm.horizontalAdvance(widest) + 12)
+        for c, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        self.table.verticalHeader().setDefaultSectionSize(fm.height() + 6)
         self.table.setSortingEnabled(True)
         self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.table.setToolTip("Per-class IoU (%). Click a header to sort; n/a = class absent "
                               "from both ground truth and labels.")
 
+        # one row per class present, ROW_PX high at least, in a scroll area: the names stay
+        # readable for 11 CamVid, 19 Cityscapes or 150 ADE20K classes
         self.chart = pg.PlotWidget(background="#1e1f22")
         self.chart.setMenuEnabled(False)
         self.chart.setMouseEnabled(x=False, y=False)
@@ -109,17 +121,23 @@ class MetricsPanel(QWidget):
         self.chart.setTitle("per-class IoU Δ (points)", color="#ccc", size="9pt")
         self.chart.getPlotItem().getViewBox().invertY(True)
         self.chart.addLine(x=0, pen=pg.mkPen("#888"))
-        tick_font = QFont()
-        tick_font.setPointSizeF(7.5)
+        self.tick_font = QFont()
+        self.tick_font.setPointSizeF(8)
         for side in ("left", "bottom"):
-            self.chart.getPlotItem().getAxis(side).setStyle(tickFont=tick_font)
+            self.chart.getPlotItem().getAxis(side).setStyle(tickFont=self.tick_font)
+        self.chart.getPlotItem().getAxis("left").setStyle(tickTextOffset=4, autoExpandTextSpace=True)
         self.bars = None
+        self.chart_scroll = QScrollArea()
+        self.chart_scroll.setWidget(self.chart)
+        self.chart_scroll.setWidgetResizable(True)
+        self.chart_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(self.chart)
-        split.setSizes([260, 240])
-        self.chart.setMinimumHeight(150)
+        split.addWidget(self.chart_scroll)
+        split.setSizes([260, 260])
+        self.chart_scroll.setMinimumHeight(120)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(top)
@@ -207,12 +225,28 @@ class MetricsPanel(QWidget):
             f"<span style='color:rgb(255,176,0)'>swapped {c['swapped']:,}</span> pixels "
             f"<span style='color:#888'>({c['changed']:,} changed, {st.result.moving:,} moved)</span>")
 
+    def chart_rows(self, rows) -> list[tuple]:
+        """The rows the chart draws: classes with a Δ (present in the ground truth or in either
+        labelling), in the label space's order."""
+        return [r for r in rows if r[3] is not None]
+
+    def row_px(self) -> int:
+        """Height of one bar's row: the tick font's line height and some air."""
+        return QFontMetrics(self.tick_font).height() + 4
+
     def _chart(self, rows) -> None:
         pi = self.chart.getPlotItem()
         if self.bars is not None:
             pi.removeItem(self.bars)
             self.bars = None
+        rows = self.chart_rows(rows)
+        n = max(len(rows), 1)
+        # title, bottom axis and margins take about 60 px; each row gets its line
+        self.chart.setMinimumHeight(60 + n * self.row_px())
+        self.chart.setToolTip(f"IoU Δ (points) of the {len(rows)} classes present (in the ground "
+                              "truth or either labelling), in the label space's order")
         if not rows:
+            pi.getAxis("left").setTicks([[]])
             return
         d = np.array([0.0 if r[3] is None else 100 * r[3] for r in rows])
         brushes = [pg.mkBrush(delta_colour(r[3])) for r in rows]

@@ -11,7 +11,10 @@ from .metrics import NumItem, delta_colour, pct, signed
 TITLE = "Samples"
 AREA = "left"
 GROUP = "left-tabs"
-COLUMNS = ("#", "sample", "mIoU before", "after", "Δ")
+COLUMNS = ("#", "sample", "before", "after", "Δ")  # mIoU (%), said by the headers' tooltips
+COLUMN_TIPS = ("position in the set's file order", "sample name (hover for the full name)",
+               "mIoU (%) without refinement", "mIoU (%) refined at the setting below",
+               "mIoU gain in points (after − before)")
 INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -21,15 +24,26 @@ class SamplesPanel(QWidget):
         self.state = st = window.state
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for c, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
+        # compact rows: a line of text and a little air (more samples in view)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for c in (0, 2, 3, 4):
-            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        fm = self.table.fontMetrics()
+        for c, widest in ((2, "100.00"), (3, "100.00"), (4, "+10.00")):  # fixed: the name gets the rest
+            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+            hh.resizeSection(c, fm.horizontalAdvance(widest) + 12)
+        hh.setMinimumSectionSize(fm.horizontalAdvance("000") + 8)
         self.table.setSortingEnabled(True)
+        # names of a set share a prefix (every CamVid frame starts 0016E5_): cut in the middle
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.cellActivated.connect(self._activated)
         self.table.cellClicked.connect(self._activated)
         self.sort = QComboBox()
@@ -37,7 +51,7 @@ class SamplesPanel(QWidget):
         self.sort.addItem("gain, best first", (4, Qt.SortOrder.DescendingOrder))
         self.sort.addItem("loss, worst first", (4, Qt.SortOrder.AscendingOrder))
         self.sort.currentIndexChanged.connect(self._sort)
-        self.evaluate = QPushButton("Evaluate at current setting")
+        self.evaluate = QPushButton("Evaluate set")
         self.evaluate.setToolTip("Recompute every sample's mIoU before and after at the current "
                                  "threshold, scale and direction confidence")
         self.evaluate.clicked.connect(st.evaluate_set)
@@ -70,6 +84,8 @@ class SamplesPanel(QWidget):
         rows = {r.index: r for r in st.set_rows}
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(st.set_samples))
+        wait = "–" if st.set_is_instances else "…"  # instance sets are not evaluated here
+        self.evaluate.setEnabled(not st.set_is_instances)
         for i, paths in enumerate(st.set_samples):
             r = rows.get(i)
             num = NumItem(i, str(i + 1))
@@ -78,17 +94,21 @@ class SamplesPanel(QWidget):
             b = r.miou_before if r else None
             a = r.miou_after if r else None
             g = r.gain if r else None
+            name.setToolTip(paths.title)  # the full name (the cell may elide it)
             if r is not None and r.error:
-                name.setToolTip(r.error)
+                name.setToolTip(f"{paths.title}: {r.error}")
                 name.setForeground(QBrush(delta_colour(-1)))
-            cells = (num, name, NumItem(b, pct(b) if r else "…"), NumItem(a, pct(a) if r else "…"),
-                     NumItem(g, signed(g) if r else "…"))
+            cells = (num, name, NumItem(b, pct(b) if r else wait), NumItem(a, pct(a) if r else wait),
+                     NumItem(g, signed(g) if r else wait))
             cells[4].setForeground(QBrush(delta_colour(g)))
             for c, item in enumerate(cells):
                 self.table.setItem(i, c, item)
         self.table.setSortingEnabled(True)
         self._sort()
-        if st.set_rows_setting is not None:
+        if st.set_is_instances:
+            self.note.setText(f"{len(st.set_samples)} instance samples (_pred.txt) · each "
+                              "one's figures per instance are in the Instances panel")
+        elif st.set_rows_setting is not None:
             hard = st.sample is not None and st.sample.field is not None and st.sample.field.is_hard
             self.note.setText(f"{len(st.set_samples)} samples · mIoU at "
                               f"{st.set_rows_setting.describe(hard=hard)}")

@@ -70,15 +70,27 @@ class TunePanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(320)
+        scroll.setMinimumWidth(250)
+        # the curves' key sits above the plots, never over a curve's end or the best point's star
+        self.key = QLabel("")
+        self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.key.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.key.setStyleSheet("color: #ddd; padding: 1px;")
+        plot_split = QSplitter(Qt.Orientation.Horizontal)
+        for m in td.METRIC_TITLES:
+            plot_split.addWidget(self.plots[m])
+        plots = QWidget()
+        pv = QVBoxLayout(plots)
+        pv.setContentsMargins(0, 0, 0, 0)
+        pv.setSpacing(0)
+        pv.addWidget(self.key)
+        pv.addWidget(plot_split, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(scroll)
-        for m in td.METRIC_TITLES:
-            split.addWidget(self.plots[m])
+        split.addWidget(plots)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setStretchFactor(2, 1)
-        split.setSizes([360, 600, 600])
+        split.setSizes([270, 1200])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(split, 1)
@@ -162,25 +174,22 @@ class TunePanel(QWidget):
 
     def _build_plots(self) -> None:
         self.plots: dict[str, pg.PlotWidget] = {}
-        self.legends: dict[str, pg.LegendItem] = {}
         self.vlines: dict[str, pg.InfiniteLine] = {}
         self.markers: dict[str, pg.ScatterPlotItem] = {}
         self.stars: dict[str, pg.ScatterPlotItem] = {}
         for m, title in td.METRIC_TITLES.items():
             pw = pg.PlotWidget(background=BACKGROUND)
             pw.setMenuEnabled(False)
-            pw.setMinimumWidth(260)
+            pw.setMinimumWidth(210)
             pw.setMinimumHeight(180)
             pi = pw.getPlotItem()
             pi.setTitle(title, color="#ddd", size="10pt")
             pi.showGrid(x=True, y=True, alpha=0.15)
-            pi.setLabel("left", "points", color="#bbb")
+            pi.setLabel("left", "points over no refinement", color="#bbb")
             pi.setLabel("bottom", "boundary threshold", color="#bbb")
             for axis in ("left", "bottom"):
                 pi.getAxis(axis).enableAutoSIPrefix(False)
             pi.addLine(y=0, pen=pg.mkPen("#777", width=1, style=Qt.PenStyle.DashLine))
-            self.legends[m] = pi.addLegend(offset=(-8, 8), labelTextColor="#ddd",
-                                           brush=pg.mkBrush(30, 31, 34, 200))
             vline = pg.InfiniteLine(angle=90, pen=pg.mkPen("#e0e0e0", width=1,
                                                            style=Qt.PenStyle.DotLine))
             vline.setVisible(False)
@@ -238,7 +247,8 @@ class TunePanel(QWidget):
         if plan is None:
             text = ("Needs a folder set (File ▸ Open folder set, with gt/), or an open sample with "
                     "ground truth (swept alone).")
-        elif plan.single and self.state.sample is not None and self.state.sample.is_instances:
+        elif self.state.set_is_instances or (plan.single and self.state.sample is not None
+                                             and self.state.sample.is_instances):
             text = ("Instance mode: the sweep measures label maps (mIoU, boundary F). Open a "
                     "folder set with gt/ to tune.")
         elif plan.single:
@@ -341,11 +351,11 @@ class TunePanel(QWidget):
                 self.plots[m].getPlotItem().removeItem(c)
             self.curves[m] = []
             self.series[m] = []
-            self.legends[m].clear()
             self.markers[m].setData([], [])
             self.stars[m].setData([], [])
             self.vlines[m].setVisible(False)
         self.summary.setText(f"<span style='color:#999'>{text}</span>" if text else "")
+        self.key.setText("")
         self.hover.setText("")
         self.direction_row.setVisible(False)
         self.direction_box.setVisible(False)
@@ -356,7 +366,7 @@ class TunePanel(QWidget):
         self.result = res
         grid = res.grid
         mdp = self.state.setting.min_direction_prob
-        hits = [l for l, v in enumerate(grid.min_direction_probs) if abs(v - mdp) <= 1e-9]
+        hits = [l for l, v in enumerate(grid.min_direction_probs) if abs(v - mdp) <= 1e-6]
         self._direction = hits[0] if hits else 0
         many = td.against_threshold(res) and len(grid.min_direction_probs) > 1
         self.direction_box.blockSignals(True)
@@ -384,16 +394,14 @@ class TunePanel(QWidget):
             pi = self.plots[m].getPlotItem()
             for c in self.curves[m]:
                 pi.removeItem(c)
-            self.legends[m].clear()
             self.series[m] = td.series(res, m, direction_index=self._direction)
             self.curves[m] = []
             for n, s in enumerate(self.series[m]):
                 colour = COLOURS[n % len(COLOURS)]
-                legend = len(self.series[m]) > 1  # one curve (hard offsets): the axis says it
                 item = pg.PlotDataItem(s.x, s.y, pen=pg.mkPen(colour, width=2), symbol="o",
                                        symbolSize=7, symbolBrush=pg.mkBrush(colour),
-                                       symbolPen=pg.mkPen(None), name=s.label if legend else None,
-                                       connect="finite")
+                                       symbolPen=pg.mkPen(None), name=s.label,
+                                       connect="finite")  # named; the key above shows them
                 pi.addItem(item)
                 self.curves[m].append(item)
             pi.setLabel("bottom", x_label, color="#bbb")
@@ -404,19 +412,29 @@ class TunePanel(QWidget):
             else:
                 self.stars[m].setData([], [])
             self._fit(m)
+        self._key_text()
         self._mark_current()
 
+    def _key_text(self) -> None:
+        """The curves' key (one entry per curve, the plots share it), plus the marks."""
+        series = next(iter(self.series.values()), [])
+        parts = []
+        if len(series) > 1:  # one curve (hard offsets): the axis says what it is
+            parts = [f"<span style='color:{COLOURS[n % len(COLOURS)]}'>━●</span>&nbsp;{s.label}"
+                     for n, s in enumerate(series)]
+        parts += ["<span style='color:#ffd54a'>★</span>&nbsp;best",
+                  "<span style='color:#fff'>○</span>&nbsp;current"]
+        self.key.setText(" &nbsp;&nbsp; ".join(parts))
+
     def _fit(self, metric: str) -> None:
-        """Both axes to the data (and the zero line), with headroom above for the legend."""
+        """Both axes to the data (and the zero line), with room above for the star."""
         pi = self.plots[metric].getPlotItem()
         xs = np.concatenate([s.x for s in self.series[metric]])
         ys = np.concatenate([s.y for s in self.series[metric]] + [np.zeros(1)])
         ys = ys[np.isfinite(ys)]
         lo, hi = float(ys.min()), float(ys.max())
         span = max(hi - lo, 1e-3)
-        n = len(self.series[metric])
-        top = 0.08 + (0.1 * n if n > 1 else 0.0)
-        pi.setYRange(lo - 0.08 * span, hi + top * span, padding=0)
+        pi.setYRange(lo - 0.08 * span, hi + 0.12 * span, padding=0)
         x0, x1 = float(xs.min()), float(xs.max())
         pad = 0.05 * max(x1 - x0, 0.1)
         pi.setXRange(x0 - pad, x1 + pad, padding=0)

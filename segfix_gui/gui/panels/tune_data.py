@@ -18,7 +18,7 @@ from ...core.sweep import SweepResult
 from ..sets import Plan
 
 DEFAULTS = {"thresholds": "0.1:0.9:0.1", "scales": "1,2,3", "directions": "0"}
-METRIC_TITLES = {"miou": "mIoU gain over no refinement", "boundary_f": "boundary-F gain over no refinement"}
+METRIC_TITLES = {"miou": "mIoU gain", "boundary_f": "boundary-F gain"}  # over no refinement (the y axis says so)
 
 
 # --- curves -----------------------------------------------------------------------------------
@@ -66,7 +66,10 @@ def series(res: SweepResult, metric: str = "miou", *, direction_index: int = 0) 
 def index_of(res: SweepResult, *, threshold: float, scale: float,
              min_direction_prob: float = 0.0) -> tuple[int, int, int] | None:
     """Grid index of a setting, or None when it is not on the grid (hard offsets: the scale
-    alone decides)."""
+    alone decides). Values are compared at 6 decimals: a recommendation recorded in float32 in
+    an offsets file (0.800000011920929) is the grid's 0.8."""
+    threshold, scale, min_direction_prob = (round(float(v), 6) for v in
+                                            (threshold, scale, min_direction_prob))
     try:
         if against_threshold(res):
             return res.grid.index(threshold, scale, min_direction_prob)

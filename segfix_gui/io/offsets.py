@@ -296,8 +296,9 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
             extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items()
                      if k in RECOMMENDED_KEYS}
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),
-                                boundary=field.boundary.astype(np.float16),
-                                direction=field.direction.astype(np.float16), **extra)
+                                boundary=field.boundary.astype(np.float16, copy=False),
+                                direction=field.direction.astype(np.float16, copy=False),
+                                **extra)
     elif fmt == "mat":
         from scipy.io import savemat
 

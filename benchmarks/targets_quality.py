@@ -1,7 +1,7 @@
 """Ground-truth directions side by side: ours against the original SegFix's, as oracle offsets.
 
     python benchmarks/targets_quality.py [--data ../shared/data/camvid] [--split val]
-        [--openseg /path/to/openseg.pytorch] [--every N] [--json OUT.json]
+        [--openseg /path/to/openseg.pytorch] [--every N] [--sigmas 1,2,3] [--json OUT.json]
 
 On every ground-truth map of the split, the stride-8 simulated coarse prediction
 (``segfix_gui.core.degrade.degrade``) is refined with oracle offsets from each rule, same band
@@ -16,7 +16,8 @@ On every ground-truth map of the split, the stride-8 simulated coarse prediction
 - ``original (openseg kernel)``: the original's own direction kernel, built by calling
   ``sobel_kernel`` from openseg's ``lib/datasets/preprocess/cityscapes/dt_offset_generator.py``
   (its code is run from the given checkout or git directory, never copied here), applied as
-  its ``conv2d`` applies it (zero padding) to each class's whole-image distance transform.
+  its ``conv2d`` applies it (zero padding) to each class's whole-image distance transform;
+- ``--sigmas``: ours with other σ (how the default was chosen).
 
 For each rule and scale 1, 2, 3: mIoU and boundary F (3 px) after refinement; and at scale 2
 the share of band pixels whose offset lands on a pixel of another ground-truth label
@@ -139,6 +140,7 @@ def main() -> int:
     ap.add_argument("--openseg", default=None,
                     help="openseg.pytorch checkout or git dir (adds the original's own kernel)")
     ap.add_argument("--every", type=int, default=1)
+    ap.add_argument("--sigmas", default="", help="extra σ values for our rule, comma-separated")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -156,6 +158,10 @@ def main() -> int:
         kernels = openseg_sobel_kernel(args.openseg)
         rules["original (openseg's own kernel)"] = lambda g: openseg_kernel_targets(
             g, kernels, width=WIDTH, ignore_ids=ign)
+    for sigma in filter(None, args.sigmas.split(",")):
+        rules[f"ours, sigma {float(sigma):g}"] = (
+            lambda g, sg=float(sigma): boundary_targets(g, width=WIDTH, ignore_ids=ign,
+                                                        smoothing=sg)[:2])
     evs = {(r, s): SemanticEvaluator(space) for r in rules for s in SCALES}
     base = SemanticEvaluator(space)
     leaves = {r: {"all": [0, 0], "thin": [0, 0], "junction": [0, 0]} for r in rules}

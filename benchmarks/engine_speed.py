@@ -1,10 +1,13 @@
 """Engine speed and correctness against the original SegFix approach, side by side in one run.
 
-    python benchmarks/engine_speed.py [--maps 16] [--workers 2] [--json FILE]
+    python benchmarks/engine_speed.py [--maps 16] [--workers 2] [--parts folder,refine,targets,camvid]
+        [--json FILE]
 
 1. ``refine_labels`` vs the original per-map refinement on a 1024×2048 Cityscapes map
    (../shared/data/cityscapes_mini label ids enlarged 8× by nearest neighbour) with oracle offsets.
-2. Ground-truth offsets (``boundary_targets``) vs the original per-class distance transform + Sobel.
+2. Ground-truth offsets (``boundary_targets``: band, distances and directions) vs the original
+   per-class distance transform + Sobel of the whole image (also timed: our previous
+   nearest-pixel directions, ``smoothing=0``).
 3. Whole-folder throughput: ``segfix refine --workers N`` vs the original script's
    ``multiprocessing.Pool(N)`` loop, label PNGs + openseg ``.mat`` offsets in and PNGs out.
 4. Correctness on CamVid val with oracle offsets (scale 2): our output vs what the original
@@ -144,8 +147,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--maps", type=int, default=48)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--parts", default="folder,refine,targets,camvid",
+                    help="which of the measurements to run (comma-separated)")
     ap.add_argument("--json")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     import torch
 
     space = get_label_space("cityscapes")
@@ -158,18 +164,25 @@ def main() -> int:
            "torch_threads": torch.get_num_threads(), "map": "1024x2048", "boundary_fraction": frac}
     # first, while no torch thread pool exists in this process: forked workers of a process
     # that has run torch's OpenMP code can hang
-    res["folder"] = folder_throughput(labels, field, args.maps, args.workers, space)
-    print("folder", json.dumps(res["folder"]), flush=True)
-    t_ours = best_of(lambda: refine_labels(labels, off, device="cpu"), 5)
-    t_orig = best_of(lambda: original.refine_original(labels, off, table), 3)
-    res["refine"] = {"ours_ms": 1000 * t_ours, "original_ms": 1000 * t_orig, "ratio": t_orig / t_ours}
-    print("refine", json.dumps(res["refine"]), flush=True)
-    ign = space.ignore_ids
-    t_ours = best_of(lambda: boundary_targets(labels, width=5, ignore_ids=ign), 3)
-    t_orig = best_of(lambda: original.gt_targets_original(labels, width=5, ignore_ids=ign), 1)
-    res["gt_offsets"] = {"ours_ms": 1000 * t_ours, "original_ms": 1000 * t_orig, "ratio": t_orig / t_ours}
-    print("gt_offsets", json.dumps(res["gt_offsets"]), flush=True)
-    if (DATA / "camvid/val/labels").is_dir():
+    if "folder" in parts:
+        res["folder"] = folder_throughput(labels, field, args.maps, args.workers, space)
+        print("folder", json.dumps(res["folder"]), flush=True)
+    if "refine" in parts:
+        t_ours = best_of(lambda: refine_labels(labels, off, device="cpu"), 5)
+        t_orig = best_of(lambda: original.refine_original(labels, off, table), 3)
+        res["refine"] = {"ours_ms": 1000 * t_ours, "original_ms": 1000 * t_orig,
+                         "ratio": t_orig / t_ours}
+        print("refine", json.dumps(res["refine"]), flush=True)
+    if "targets" in parts:
+        ign = space.ignore_ids
+        t_ours = best_of(lambda: boundary_targets(labels, width=5, ignore_ids=ign), 3)
+        t_near = best_of(lambda: boundary_targets(labels, width=5, ignore_ids=ign, smoothing=0), 3)
+        t_orig = best_of(lambda: original.gt_targets_original(labels, width=5, ignore_ids=ign), 2)
+        res["gt_offsets"] = {"ours_ms": 1000 * t_ours, "ours_nearest_pixel_ms": 1000 * t_near,
+                             "original_ms": 1000 * t_orig, "ratio": t_orig / t_ours,
+                             "load_average_1min": os.getloadavg()[0]}
+        print("gt_offsets", json.dumps(res["gt_offsets"]), flush=True)
+    if "camvid" in parts and (DATA / "camvid/val/labels").is_dir():
         res["camvid_oracle"] = camvid_correctness()
         print("camvid_oracle", json.dumps(res["camvid_oracle"]), flush=True)
     if args.json:

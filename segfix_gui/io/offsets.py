@@ -1,4 +1,5 @@
-"""Offset field files: our ``.npz`` (documented in docs/FORMATS.md) and openseg's ``.mat``."""
+"""Offset field files: our ``.npz`` (documented in docs/FORMATS.md) and openseg's ``.mat``
+(offsets ``mat``, or the ground-truth targets ``depth`` / ``dir_deg`` of its generators)."""
 from __future__ import annotations
 
 import io
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.offsets import DIRECTIONS, OffsetField
+from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins
 from ..core.setting import Setting, check_value
 from ..errors import InputError
 from .atomic import write_bytes
@@ -207,8 +208,8 @@ def _check_mat_header(path: str) -> None:
     from scipy.io import whosmat
 
     for name, shape, _cls in whosmat(path):
-        if name == "mat" and len(shape) >= 2 and shape[0] * shape[1] > MAX_PIXELS:
-            raise InputError(path, f"'mat' declares a {shape[0]}×{shape[1]} field, more than the "
+        if name in ("mat", "depth", "dir_deg") and len(shape) >= 2 and shape[0] * shape[1] > MAX_PIXELS:
+            raise InputError(path, f"'{name}' declares a {shape[0]}×{shape[1]} field, more than the "
                                    f"{MAX_PIXELS:,} pixels an offset field may have")
 
 
@@ -227,15 +228,57 @@ def _read_mat(path: str) -> OffsetField:
         raise InputError(path, "file not found") from None
     except (MatReadError, ValueError, OSError, TypeError, EOFError, NotImplementedError) as err:
         raise InputError(path, f"not a readable MATLAB .mat file: {err}") from None
+    if "mat" not in data and "depth" in data and "dir_deg" in data:
+        return depth_field(path, data)
     if "mat" not in data:
         keys = [k for k in data if not k.startswith("__")]
         raise InputError(path, f"missing key 'mat' (found {', '.join(keys) or 'no arrays'}; "
-                               "openseg offsets are an H×W×2 array named 'mat')")
+                               "openseg offsets are an H×W×2 array named 'mat', its ground-truth "
+                               "targets 'depth' and 'dir_deg')")
     arr = np.asarray(data["mat"])
     if arr.ndim != 3 or arr.shape[2] != 2:
         raise InputError(path, f"'mat' must be H×W×2, found shape {arr.shape}")
     # loadmat gives MATLAB's column-major order: cast first (sequential), transpose once
     return OffsetField.from_hard(np.moveaxis(_check_hard(path, arr, "mat", axis=2), 2, 0))
+
+
+DEPTH_WIDTH = 5
+"""Band of an openseg target file: ``1 <= depth <= DEPTH_WIDTH`` (openseg's ``dt_max_distance``)."""
+
+
+def depth_field(path: str, data: dict, *, width: float = DEPTH_WIDTH, directions: int = 8
+                ) -> OffsetField:
+    """The field of one of the original's ground-truth target files (``depth``, ``dir_deg``).
+
+    ``depth`` (H, W) uint8: distance to the class border, clipped (0: no distance, i.e. an
+    ignored pixel or a class the generator skipped); ``dir_deg`` (H, W) uint8: direction angle
+    ``deg_reduce · dir_deg − 180`` degrees, measured as ``atan2(d_row, d_col)``, pointing into
+    the segment; ``deg_reduce`` a number (2 when absent). Boundary: ``1 <= depth <= width``;
+    directions: one-hot in the nearest of the K bins (the original's own rounding).
+    """
+    depth, deg = np.asarray(data["depth"]), np.asarray(data["dir_deg"])
+    for key, arr in (("depth", depth), ("dir_deg", deg)):
+        if arr.ndim != 2:
+            raise InputError(path, f"'{key}' must be H×W, found shape {arr.shape}")
+        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise InputError(path, f"'{key}' must hold numbers, found {arr.dtype}")
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            raise InputError(path, f"'{key}' holds NaN or infinite values")
+    if depth.shape != deg.shape:
+        raise InputError(path, f"'dir_deg' is {deg.shape[0]}×{deg.shape[1]} but 'depth' is "
+                               f"{depth.shape[0]}×{depth.shape[1]}")
+    reduce = np.asarray(data.get("deg_reduce", 2), dtype=np.float64).ravel()
+    if reduce.size != 1 or not np.isfinite(reduce[0]) or reduce[0] <= 0:
+        raise InputError(path, "'deg_reduce' must be one positive number")
+    theta = np.deg2rad(reduce[0] * deg.astype(np.float64) - 180.0)
+    bins = angles_to_bins(np.sin(theta), np.cos(theta), directions)
+    band = (depth >= 1) & (depth <= width)
+    bins[~band] = 0
+    direction = np.zeros((directions,) + band.shape, np.float32)
+    np.put_along_axis(direction, bins[None].astype(np.int64), 1.0, axis=0)
+    field = OffsetField(boundary=band.astype(np.float32), direction=direction)
+    field._cache["bins"] = bins
+    return field
 
 
 def unit_steps(field: OffsetField, setting: Setting | None = None) -> np.ndarray:
@@ -259,8 +302,9 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
             extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items()
                      if k in RECOMMENDED_KEYS}
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),
-                                boundary=field.boundary.astype(np.float16),
-                                direction=field.direction.astype(np.float16), **extra)
+                                boundary=field.boundary.astype(np.float16, copy=False),
+                                direction=field.direction.astype(np.float16, copy=False),
+                                **extra)
     elif fmt == "mat":
         from scipy.io import savemat
 

@@ -1,4 +1,4 @@
-"""Offset fields, ground-truth targets and refinement."""
+"""Offset fields and refinement (ground-truth targets: test_targets.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy import ndimage as ndi
 
 from segfix_gui.core.setting import Setting
-from segfix_gui import OffsetField, boundary_targets, gt_offset_field, refine_labels, refine_masks
+from segfix_gui import OffsetField, refine_labels, refine_masks
 from segfix_gui.core.offsets import DIRECTIONS, angles_to_bins, flip_bins
 from segfix_gui.core.refine import source_indices
 
@@ -165,60 +164,3 @@ def test_cuda_equals_cpu():  # pragma: no cover - needs a GPU
         assert np.array_equal(refine_labels(labels, off, device="cpu"),
                               refine_labels(labels, off, device="cuda"))
 
-
-# --- ground-truth targets ---------------------------------------------------------------
-
-def brute_force_band(labels, width, ignore_ids=()):
-    """The definition: per class, a Euclidean distance transform of the whole image."""
-    band = np.zeros(labels.shape, bool)
-    dist = np.full(labels.shape, np.inf)
-    for c in np.unique(labels):
-        if c in ignore_ids:
-            continue
-        m = labels == c
-        if m.all():
-            continue
-        d = ndi.distance_transform_edt(m)
-        band |= m & (d <= width)
-        dist[m] = d[m]
-    return band, dist
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(0, 10_000), st.sampled_from([1, 2.5, 5]), st.integers(40, 300))
-def test_band_equals_per_class_distance_transform(seed, width, w):
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 5, (6, 1 + w // 40))
-    labels = np.kron(small, np.ones((23, 40), np.int64))[:, :w].astype(np.uint8)
-    labels[rng.random(labels.shape) < 0.01] = 9  # speckle
-    band, bins, dist = boundary_targets(labels, width=width, ignore_ids=(9,))
-    ref_band, ref_dist = brute_force_band(labels, width, ignore_ids=(9,))
-    assert (band == ref_band).all()
-    assert np.allclose(dist[band], ref_dist[band])
-    assert not band[labels == 9].any()
-
-
-def test_image_edges_are_not_borders():
-    labels = np.zeros((30, 40), np.uint8)
-    assert not boundary_targets(labels, width=5)[0].any()
-    labels[:, 20:] = 1
-    band = boundary_targets(labels, width=5)[0]
-    assert band[:, 15:25].all() and not band[:, :15].any() and not band[:, 25:].any()
-
-
-def test_directions_point_into_the_own_segment():
-    labels = np.zeros((40, 40), np.uint8)
-    labels[:, 20:] = 1  # left 0, right 1
-    _, bins, _ = boundary_targets(labels, width=3)
-    assert (bins[:, 17:20] == 0).all()  # class 0 pixels point left (0, -1)
-    assert (bins[:, 20:23] == 4).all()  # class 1 pixels point right (0, 1)
-
-
-def test_oracle_offsets_fix_a_shifted_border():
-    gt = np.zeros((50, 60), np.uint8)
-    gt[:, 30:] = 1
-    pred = np.zeros_like(gt)
-    pred[:, 27:] = 1  # border 3 px too far left
-    off = gt_offset_field(gt, width=5).to_offsets(Setting(scale=2))
-    refined = refine_labels(pred, off, device="cpu")
-    assert (refined != gt).sum() < (pred != gt).sum()

@@ -141,3 +141,39 @@ def test_pair_keys_follow_dataset_conventions():
     assert pair_key("a/x.png") == pair_key("b/x.npz") == "x"
     assert pair_key("f_000_leftImg8bit.png") == pair_key("f_000_gtFine_labelIds.png") == "f_000"
     assert pair_key("f_000_leftImg8bit_pred.txt") == pair_key("f_000_leftImg8bit.mat") == "f_000"
+
+
+def _openseg_targets(path, depth, dir_deg, **extra):
+    savemat(path, {"dir_deg": dir_deg.astype(np.uint8), "depth": depth.astype(np.uint8),
+                   "deg_reduce": 2, **extra}, do_compression=True)
+
+
+def test_openseg_target_mat_reads_as_a_field(tmp_path):
+    # the original's generator on a vertical border at column 20 (left class A, right B):
+    # depth = distance to the border, dir_deg = (atan2(d_row, d_col) in degrees + 180) / 2
+    col = np.arange(40)
+    depth = np.tile(np.where(col < 20, 20 - col, col - 19), (30, 1))
+    dir_deg = np.tile(np.where(col < 20, 180, 90), (30, 1))  # left: 180° (0, -1); right: 0°
+    depth[0, :] = 0                  # no distance (ignored pixels): no band
+    dir_deg[5, 21] = 112             # 2·112 − 180 = 44°: down-right, bin 5 = (1, 1)
+    _openseg_targets(tmp_path / "t.mat", depth, dir_deg)
+    f = read_offsets(tmp_path / "t.mat")
+    assert not f.is_hard and f.k == 8
+    band = (depth >= 1) & (depth <= 5)
+    assert ((f.boundary > 0.5) == band).all()
+    bins = f.bins()
+    assert (bins[1:, 15:20] == 0).all() and (bins[1:, 20:25] == 4)[np.arange(29) != 4].all()
+    assert bins[5, 21] == 5
+    off = f.to_offsets(Setting(scale=2))
+    assert (off[:, 3, 17] == (0, -2)).all() and (off[:, 5, 21] == (2, 2)).all()
+    assert not off[:, 0].any() and not off[:, :, :15].any()
+
+
+def test_openseg_target_mat_errors(tmp_path):
+    d = np.ones((4, 5))
+    assert "'dir_deg' is 4×4 but 'depth' is 4×5" in _bad(
+        tmp_path, "shape.mat", lambda p: _openseg_targets(p, d, d[:, :4]))
+    assert "'depth' must be H×W" in _bad(
+        tmp_path, "dims.mat", lambda p: _openseg_targets(p, np.ones((4, 5, 2)), np.ones((4, 5, 2))))
+    assert "deg_reduce" in _bad(tmp_path, "reduce.mat", lambda p: savemat(
+        p, {"dir_deg": d, "depth": d, "deg_reduce": -1}))

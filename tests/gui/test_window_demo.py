@@ -82,7 +82,7 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     expect = evaluate_pair(gt, refined, space)
     assert st.result.after["boundary_f"] == pytest.approx(expect["boundary_f"], abs=1e-12)
     f_upper = st.result.after["boundary_f"] - st.before["boundary_f"]
-    assert f_upper > 0.02 > f_network  # points: the oracle gains, the network barely
+    assert f_upper > 0.01 > f_network  # the oracle gains over a point of boundary F, the network barely
 
     qtbot.keyClick(demo, Qt.Key.Key_U)  # and back, at the network's setting
     qtbot.waitUntil(lambda: settled(demo) and not st.upper_bound, timeout=30000)

@@ -175,6 +175,10 @@ def _recommended(path: str, data: dict) -> dict:
             v = data[f"recommended_{key}"]
             if v.shape != () or not np.issubdtype(v.dtype, np.number) or not np.isfinite(v):
                 raise InputError(path, f"'recommended_{key}' must be a finite number")
+            if np.issubdtype(v.dtype, np.floating) and v.dtype.itemsize < 8:
+                # stored as float32: 0.8 comes back as 0.800000011920929; take the shortest
+                # decimal that the stored number is the nearest float32 to (0.8)
+                v = float(np.format_float_positional(v[()], unique=True, trim="-"))
             try:
                 out[key] = check_value(key, v)
             except ValueError as err:

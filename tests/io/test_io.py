@@ -177,3 +177,18 @@ def test_openseg_target_mat_errors(tmp_path):
         tmp_path, "dims.mat", lambda p: _openseg_targets(p, np.ones((4, 5, 2)), np.ones((4, 5, 2))))
     assert "deg_reduce" in _bad(tmp_path, "reduce.mat", lambda p: savemat(
         p, {"dir_deg": d, "depth": d, "deg_reduce": -1}))
+
+
+def test_recommended_setting_reads_back_as_written(tmp_path):
+    # stored as float32 in the .npz; 0.8 must not come back as 0.800000011920929
+    import numpy as np
+
+    from segfix_gui.core.offsets import OffsetField
+    from segfix_gui.io.offsets import read_offsets, write_offsets
+
+    d = np.full((8, 4, 5), 1 / 8, np.float32)
+    field = OffsetField(boundary=np.zeros((4, 5), np.float32), direction=d,
+                        recommended={"threshold": 0.8, "min_direction_prob": 0.6, "scale": 1.3})
+    write_offsets(tmp_path / "x.npz", field)
+    got = read_offsets(tmp_path / "x.npz").recommended
+    assert got == {"threshold": 0.8, "min_direction_prob": 0.6, "scale": 1.3}

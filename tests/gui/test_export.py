@@ -123,8 +123,8 @@ def test_offsets_npz_reads_back_with_the_same_offsets_and_the_setting_recorded(t
         np.testing.assert_array_equal(back.to_offsets(s), sample.field.to_offsets(s))
     assert back.recommended == pytest.approx({"threshold": 0.6, "min_direction_prob": 0.5,
                                               "scale": 3.0})
-    assert back.setting() == Setting(threshold=np.float32(0.6), scale=3.0,
-                                     min_direction_prob=np.float32(0.5))
+    # stored as float32, read back as the shortest decimal: exactly the setting exported
+    assert back.setting() == Setting(threshold=0.6, scale=3.0, min_direction_prob=0.5)
     assert sample.field.recommended == {}  # the open sample's field is not changed
 
 

@@ -136,12 +136,12 @@ def test_sample_names_are_cut_in_the_middle_with_the_full_name_in_a_tooltip(open
 
 
 def test_a_float32_recommendation_is_on_the_sweep_grid(open_window, qtbot):
-    """The demo's offsets record threshold 0.8 as float32 (0.800000011920929): the sweep's
-    0.8 is the current setting, not "not on the grid"."""
+    """The demo's offsets record threshold 0.8 as float32; it reads back as 0.8 (the shortest
+    decimal), and the sweep's 0.8 is the current setting, not "not on the grid"."""
     w = open_window(1400, 900)
     w.open_demo()
     qtbot.waitUntil(lambda: settled(w), timeout=30000)
-    assert w.state.setting.threshold != 0.8 and abs(w.state.setting.threshold - 0.8) < 1e-6
+    assert w.state.setting.threshold == 0.8
     tune = w.panels["tune"]
     tune.fields["thresholds"].setText("0.4,0.8")
     tune.fields["scales"].setText("1")

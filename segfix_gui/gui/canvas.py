@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
 
 from .arrows import arrow_points, choose_stride, visible_box
-from .layers import (DIFF_COLOURS, ViewLayers, apply_opacity, diff_lut, display_ids, heat_image, heat_lut,
-                     label_lut, mark_radius, set_lut_image, widen_codes)
+from .layers import (BACKGROUND, DIFF_COLOURS, Composite, ViewLayers, apply_opacity, diff_lut,
+                     display_ids, heat_image, heat_lut, label_lut, mark_radius, set_lut_image,
+                     widen_codes)
 from .state import ViewerState
 
 ARROW_DELAY_MS = 30  # pan/zoom: arrows are recomputed at most this often
@@ -26,6 +27,10 @@ FIT_TOL = 0.02       # a view counts as fitted if the whole image shows and fill
 class TitleItem(pg.LabelItem):
     """A view's title that never widens the view: a long title (the single view's) is clipped,
     not given a minimum width, so the ViewBox always fits the widget."""
+
+    def setText(self, text, **args) -> None:  # noqa: N802 - pyqtgraph name
+        if text != getattr(self, "text", None) or args:  # the same title: no re-layout
+            super().setText(text, **args)
 
     def updateMin(self) -> None:  # noqa: N802 - pyqtgraph name
         super().updateMin()
@@ -42,7 +47,7 @@ class ImageView(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setBackground("#1e1f22")
+        self.setBackground(BACKGROUND)
         self.ci.setContentsMargins(2, 2, 2, 2)
         self.title = TitleItem("", color="#e8e8e8", size="10pt")
         self.addItem(self.title, row=0, col=0)
@@ -232,6 +237,8 @@ class Canvas(QWidget):
         self._heat_lut = heat_lut()
         self._label_lut = None
         self._by_eval = False
+        self.composite: Composite | None = None  # the photo and the labels, blended (see layers)
+        self._after_shown = None  # what the composite's after side shows: (source, its array)
         self._arrow_stride = None
         self.arrow_count = 0
         self._mark_radius = None  # how far the shown diff marks are widened (see layers.widen_codes)
@@ -277,14 +284,17 @@ class Canvas(QWidget):
         for v in self.views:
             v.shape = s.shape
             v.layers.clear()
-            if s.image is not None:
-                v.layers.image.setImage(s.image, autoLevels=False, levels=(0, 255))
         ids, self._by_eval = display_ids(s.pred, s.space)
         self._label_lut = label_lut(s.space, self.state.hidden, by_eval=self._by_eval)
+        opt = self.state.layers
+        comp = Composite(ids, self._label_lut, s.image,
+                         labels=(opt["labels"].visible, opt["labels"].opacity),
+                         photo=(opt["image"].visible, opt["image"].opacity))
+        self.composite, self._after_shown = comp, None
         heat = heat_image(s.field.boundary if s.field is not None
                           else np.zeros(s.shape, np.float32))
         for v in self.views:
-            set_lut_image(v.layers.labels_before, ids, self._label_lut)
+            v.layers.show_composite(comp)
             set_lut_image(v.layers.heat, heat, self._heat_lut)
         self.info.setText(self._info_html())
         self.info.setToolTip("<br>".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in s.info_lines()))
@@ -326,31 +336,42 @@ class Canvas(QWidget):
         self._update_titles()
 
     def _set_after_labels(self) -> None:
-        s, r = self.state.sample, self.state.result
-        if s is None:
+        """The after side shows the refined labels (or the ground truth): only the pixels whose
+        label changed are blended anew."""
+        s, r, comp = self.state.sample, self.state.result, self.composite
+        if s is None or comp is None:
             return
-        src = s.gt if (self.state.after_source == "gt" and s.gt is not None) else (
-            r.refined if r is not None else None)
-        if src is None:
+        gt = self.state.after_source == "gt" and s.gt is not None
+        src = s.gt if gt else (r.refined if r is not None else None)
+        if src is None or (self._after_shown is not None and self._after_shown[1] is src):
             return
         ids, _ = display_ids(src, s.space) if not self._by_eval else (s.space.to_eval(src), True)
+        comp.set_after(ids, None if gt else r.changed)
+        self._after_shown = ("gt" if gt else "refined", src)
+        self._composite_changed()
+
+    def _composite_changed(self) -> None:
         for v in self.views:
-            set_lut_image(v.layers.labels_after, ids, self._label_lut)
+            v.layers.composite_changed()
 
     def _on_classes(self) -> None:
-        if self.state.sample is None:
+        if self.state.sample is None or self.composite is None:
             return
         self._label_lut = label_lut(self.state.sample.space, self.state.hidden, by_eval=self._by_eval)
-        for v in self.views:
-            v.layers.labels_before.setLookupTable(self._label_lut)
-            v.layers.labels_after.setLookupTable(self._label_lut)
+        self.composite.set_style(lut=self._label_lut)
+        self._composite_changed()
 
     def _on_layer(self, name: str) -> None:
         opt = self.state.layers[name]
+        if name in ("image", "labels"):  # one opaque image per side (layers.Composite)
+            if self.composite is not None:
+                self.composite.set_style(**{"photo" if name == "image" else "labels":
+                                            (opt.visible, opt.opacity)})
+                self._composite_changed()
+            return
         for v in self.views:
             L = v.layers
-            items = {"image": (L.image,), "labels": (L.labels_before, L.labels_after),
-                     "boundary": (L.heat,), "arrows": (L.arrows,), "diff": (L.diff,)}[name]
+            items = {"boundary": (L.heat,), "arrows": (L.arrows,), "diff": (L.diff,)}[name]
             apply_opacity(items, opt.visible, opt.opacity)
         if name == "arrows":
             self.update_arrows()
@@ -395,7 +416,8 @@ class Canvas(QWidget):
         after = "ground truth" if (st.after_source == "gt" and st.sample is not None
                                    and st.sample.gt is not None) else (
                                        "refined instances" if inst else "refined")
-        if st.result is not None and after.startswith("refined") and not st.result_is_current():
+        if (st.result is not None and after.startswith("refined") and not st.result_is_current()
+                and not st.auto):  # with auto refine, the new result is already on its way
             after += " (at an older setting: press R)"
         before = "predicted instances" if inst else "prediction"
         if st.view_mode == "single":

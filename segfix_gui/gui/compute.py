@@ -99,6 +99,8 @@ class Result:
     after : dict or None, ``SemanticEvaluator`` result of the refined labels (None without gt)
     moving : int, pixels with a non-zero offset
     instances : InstanceResult or None — the refined instances of an instance sample
+    changed : ndarray of int, flat indices of the pixels whose label changed (any order), or
+        None (unknown: then every pixel may have)
     """
 
     setting: ViewSetting
@@ -110,6 +112,7 @@ class Result:
     after: dict | None
     moving: int
     instances: object | None = None
+    changed: np.ndarray | None = None
     _sources: tuple | None = field(default=None, repr=False)
 
     def source_of(self, row: int, col: int) -> tuple[int, int] | None:
@@ -294,7 +297,8 @@ def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None
         inst = refine_instance_set(sample.instances, offsets, sample.gt_instances, device=device,
                                    tol=BOUNDARY_TOL, check=check)
     report(3, 3, "done")
-    return Result(setting, device, offsets, refined, codes, counts, after, moving, inst)
+    return Result(setting, device, offsets, refined, codes, counts, after, moving, inst,
+                  changed=changed)
 
 
 def table_rows(before: dict, after: dict | None):

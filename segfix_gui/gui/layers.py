@@ -1,14 +1,21 @@
 """Lookup tables and the graphics items of one view's layers (pyqtgraph fast paths).
 
-Label maps are drawn as uint8 ids through a 256-row RGBA lookup table with
-``levels=(0, 256)`` and no auto-levels; hiding a class zeroes its row's alpha. A table layer's
-opacity scales its table's alpha column (Qt's painter draws a scaled image with an opacity
-below 1 on a slow path: at 3840×2160 that was most of a repaint); the photo's is
-``setOpacity``. The diff layer is a uint8 code image with its own table; the boundary heat
-map is the probability quantised to uint8 once per sample.
-Arrows of a view are one ``PlotCurveItem(connect="pairs")``.
+The photo and the label layer are drawn as *one* opaque image per side (:class:`Composite`):
+the labels blended over the photo (itself at its opacity over the views' background) in
+numpy, into RGB32 pixels that Qt draws without blending. Blending a 1024×2048 label layer
+in Qt's painter at every repaint was most of a 3840×2160 repaint; here it happens once per
+sample, style change (opacity, visibility, hidden classes) or — for the pixels whose label
+changed only — once per refinement. Label ids go through a 256-row RGBA lookup table; hiding
+a class zeroes its row's alpha.
+
+The diff layer is a uint8 code image with its own table and the boundary heat map the
+probability quantised to uint8 once per sample, both drawn by :class:`FastImageItem`; a table
+layer's opacity scales its table's alpha column (Qt draws a scaled image with a painter
+opacity below 1 on a slow path). Arrows of a view are one ``PlotCurveItem(connect="pairs")``.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,6 +27,7 @@ from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
 from ..labels import IGNORE, LabelSpace
 
 LEVELS = (0, 256)
+BACKGROUND = (0x1E, 0x1F, 0x22)  # the views' background: what shows through a hidden photo
 DIFF_COLOURS = {FIXED: (40, 200, 60), BROKEN: (235, 30, 30), SWAPPED: (255, 176, 0),
                 CHANGED: (230, 40, 230)}
 ARROW_COLOUR = (255, 255, 255, 215)
@@ -208,6 +216,165 @@ def set_lut_image(item: pg.ImageItem, ids: np.ndarray, lut: np.ndarray) -> None:
     item.setImage(ids, autoLevels=False, levels=LEVELS, lut=lut)
 
 
+# --- the photo and the labels as one opaque image ----------------------------------------------
+
+def rgb_view(pixels: np.ndarray) -> np.ndarray:
+    """The writable ``(..., 3)`` R, G, B view of ``(..., 4)`` uint8 pixels laid out as Qt's
+    ``Format_RGB32`` (one native-endian 0xffRRGGBB word per pixel)."""
+    return pixels[..., 2::-1] if sys.byteorder == "little" else pixels[..., 1:]
+
+
+def blend_tables(lut: np.ndarray, opacity: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, add)`` for :func:`blend`: per id, the weight left to what lies under it
+    (``255 − alpha``) and its colour times its alpha (uint16); alpha is the table's alpha
+    column times ``opacity``, rounded to 0..255."""
+    a = np.rint(lut[:, 3].astype(np.float64) * float(opacity)).clip(0, 255).astype(np.uint16)
+    return (255 - a).astype(np.uint16), lut[:, :3].astype(np.uint16) * a[:, None]
+
+
+def blend(under: np.ndarray, ids: np.ndarray, keep: np.ndarray, add: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` uint8: the colours of ``ids`` (N,) over ``under`` (N, 3) uint8, rounded:
+    ``round((under · keep[id] + add[id]) / 255)``, computed in uint16 (at most 255 · 255)."""
+    x = under.astype(np.uint16)
+    x *= keep[ids][:, None]
+    x += add[ids]
+    x += np.uint16(128)  # round(x / 255) = (t + (t >> 8)) >> 8 with t = x + 128, exact here
+    x += x >> 8
+    x >>= 8
+    return x.astype(np.uint8)
+
+
+def photo_under(image: np.ndarray | None, shape: tuple[int, int], *, visible: bool,
+                opacity: float) -> np.ndarray:
+    """``(H·W, 3)`` uint8: what the labels are blended over — the photo at ``opacity`` over
+    the views' background, or the background alone (no photo, or hidden)."""
+    h, w = shape
+    bg = np.array(BACKGROUND, np.float32)
+    if image is None or not visible or opacity <= 0:
+        return np.broadcast_to(np.array(BACKGROUND, np.uint8), (h * w, 3))
+    rgb = image.reshape(h * w, -1)[:, :3]
+    if opacity >= 1:
+        return np.ascontiguousarray(rgb, np.uint8)
+    out = rgb.astype(np.float32)
+    out *= np.float32(opacity)
+    out += bg * np.float32(1 - opacity)
+    return np.rint(out).astype(np.uint8)
+
+
+class Composite:
+    """The photo and the label layer of one sample, blended into opaque RGB32 pixels: the
+    ``before`` image (prediction) and the ``after`` image (refined labels, or any other ids).
+
+    ``after`` differs from ``before`` only where its ids do: :meth:`set_after` with the flat
+    indices of those pixels restores the previous ones from ``before`` and blends the new —
+    a threshold move touches the pixels whose label changed, nothing else. ``qimages()``
+    wrap the buffers themselves (no copy): after a change, the items showing them need an
+    ``update()``.
+    """
+
+    def __init__(self, ids: np.ndarray, lut: np.ndarray, image: np.ndarray | None = None, *,
+                 labels: tuple[bool, float] = (True, 1.0), photo: tuple[bool, float] = (True, 1.0)):
+        """``ids`` (H, W) uint8: the prediction's ids through the table ``lut`` (256, 4);
+        ``image`` (H, W, 3) uint8 or None; ``labels`` and ``photo``: each layer's
+        ``(visible, opacity)``."""
+        self.shape = tuple(ids.shape)
+        h, w = self.shape
+        self.image = image
+        self.before = np.full((h, w, 4), 255, np.uint8)  # the unused byte of RGB32 stays 0xff
+        self.after = np.full((h, w, 4), 255, np.uint8)
+        self._before_ids = np.ascontiguousarray(ids, np.uint8).ravel()
+        self._after_ids = self._before_ids
+        self._changed: np.ndarray | None = np.zeros(0, np.intp)  # None: every pixel
+        self._labels = (np.asarray(lut, np.uint8), bool(labels[0]), float(labels[1]))
+        self._tables = blend_tables(self._labels[0], self._labels[2] if self._labels[1] else 0.0)
+        self._photo = (bool(photo[0]), float(photo[1]))
+        self._under = photo_under(image, self.shape, visible=self._photo[0], opacity=self._photo[1])
+        self._blend_all(self.before, self._before_ids)
+        self.after[...] = self.before
+        self._q = (pg.functions.ndarray_to_qimage(self.before, QImage.Format.Format_RGB32),
+                   pg.functions.ndarray_to_qimage(self.after, QImage.Format.Format_RGB32))
+
+    def qimages(self) -> tuple[QImage, QImage]:
+        """``(before, after)`` QImages over the buffers."""
+        return self._q
+
+    def set_style(self, *, lut: np.ndarray | None = None, labels: tuple[bool, float] | None = None,
+                  photo: tuple[bool, float] | None = None) -> None:
+        """New label table, label layer ``(visible, opacity)`` or photo ``(visible, opacity)``:
+        both images are blended anew."""
+        t, vis, op = self._labels
+        if lut is not None:
+            t = np.asarray(lut, np.uint8)
+        if labels is not None:
+            vis, op = labels
+        self._labels = (t, bool(vis), float(op))
+        self._tables = blend_tables(t, op if vis else 0.0)
+        if photo is not None and tuple(photo) != self._photo:
+            self._photo = (bool(photo[0]), float(photo[1]))
+            self._under = photo_under(self.image, self.shape, visible=self._photo[0],
+                                      opacity=self._photo[1])
+        self._blend_all(self.before, self._before_ids)
+        self._redo_after()
+
+    def set_after(self, ids: np.ndarray, changed: np.ndarray | None = None) -> None:
+        """The after side's ids ``(H, W)``; ``changed``: flat indices of every pixel where they
+        differ from the prediction's (a superset is fine), or None to blend them all."""
+        old = self._changed
+        self._after_ids = np.ascontiguousarray(ids, np.uint8).ravel()
+        self._changed = None if changed is None else np.asarray(changed, np.intp)
+        if self._changed is None:
+            self._blend_all(self.after, self._after_ids)
+            return
+        flat_after, flat_before = self.after.reshape(-1, 4), self.before.reshape(-1, 4)
+        if old is None:
+            self.after[...] = self.before
+        else:
+            flat_after[old] = flat_before[old]
+        self._blend_at(flat_after, self._changed)
+
+    def _redo_after(self) -> None:
+        if self._changed is None:
+            self._blend_all(self.after, self._after_ids)
+        else:
+            self.after[...] = self.before
+            self._blend_at(self.after.reshape(-1, 4), self._changed)
+
+    def _blend_all(self, out: np.ndarray, ids: np.ndarray) -> None:
+        rgb = rgb_view(out.reshape(-1, 4))
+        if not self._labels[1] or not self._labels[2] > 0:
+            rgb[...] = self._under
+            return
+        rows = 1 << 18  # in blocks: small uint16 temporaries
+        for i in range(0, ids.size, rows):
+            rgb[i:i + rows] = blend(self._under[i:i + rows], ids[i:i + rows], *self._tables)
+
+    def _blend_at(self, flat: np.ndarray, idx: np.ndarray) -> None:
+        if idx.size:
+            rgb_view(flat)[idx] = blend(self._under[idx], self._after_ids[idx], *self._tables)
+
+
+class PixelsItem(pg.GraphicsObject):
+    """Draws a QImage over image coordinates ``[0, W) × [0, H)`` as it is: for the
+    :class:`Composite` buffers, which change in place (call ``update()`` after)."""
+
+    def __init__(self):
+        super().__init__()
+        self._qimage: QImage | None = None
+
+    def set_qimage(self, qimage: QImage | None) -> None:
+        self.prepareGeometryChange()
+        self._qimage = qimage
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt name
+        q = self._qimage
+        return QRectF() if q is None else QRectF(0, 0, q.width(), q.height())
+
+    def paint(self, painter, *_args) -> None:
+        if self._qimage is not None:
+            painter.drawImage(self.boundingRect(), self._qimage)
+
+
 class ClipBox(QGraphicsRectItem):
     """An invisible rectangle whose children are drawn only inside it (the swipe)."""
 
@@ -222,25 +389,24 @@ class ClipBox(QGraphicsRectItem):
 
 
 class ViewLayers:
-    """The items of one view, in drawing order (z): image, labels, heat, diff, arrows, link.
+    """The items of one view, in drawing order (z): photo and labels (one opaque image per
+    side, see :class:`Composite`), heat, diff, arrows, link.
 
-    "Before" labels are drawn left of the split column and "after" labels (and the diff)
+    "Before" pixels are drawn left of the split column and "after" pixels (and the diff)
     right of it: side by side, one view has the split at the right edge and the other at
     the left edge; the single view moves it with the swipe.
     """
 
     def __init__(self, vb: pg.ViewBox):
         self.vb = vb
-        self.image = FastImageItem()
-        self.image.setZValue(0)
         self.before_clip = ClipBox()
         self.before_clip.setZValue(1)
-        self.labels_before = lut_image_item(0)
-        self.labels_before.setParentItem(self.before_clip)
+        self.pixels_before = PixelsItem()
+        self.pixels_before.setParentItem(self.before_clip)
         self.after_clip = ClipBox()
         self.after_clip.setZValue(2)
-        self.labels_after = lut_image_item(0)
-        self.labels_after.setParentItem(self.after_clip)
+        self.pixels_after = PixelsItem()
+        self.pixels_after.setParentItem(self.after_clip)
         self.heat = lut_image_item(3)
         self.diff_clip = ClipBox()
         self.diff_clip.setZValue(4)
@@ -253,9 +419,21 @@ class ViewLayers:
         self.link.setZValue(6)
         self.marks = pg.ScatterPlotItem(pxMode=True, antialias=True)
         self.marks.setZValue(7)
-        for item in (self.image, self.before_clip, self.after_clip, self.heat, self.diff_clip,
+        self._link_shown = (None, None)  # what set_link drew last
+        for item in (self.before_clip, self.after_clip, self.heat, self.diff_clip,
                      self.arrows, self.link, self.marks):
             vb.addItem(item)
+
+    def show_composite(self, composite: "Composite | None") -> None:
+        """Draw ``composite`` 's before and after images (None: nothing)."""
+        before, after = composite.qimages() if composite is not None else (None, None)
+        self.pixels_before.set_qimage(before)
+        self.pixels_after.set_qimage(after)
+
+    def composite_changed(self) -> None:
+        """The composite's pixels changed in place: repaint them."""
+        self.pixels_before.update()
+        self.pixels_after.update()
 
     def set_split(self, col: float, shape: tuple[int, int]) -> None:
         """Before labels on columns ``[0, col)``, after labels and diff on ``[col, W)``."""
@@ -270,14 +448,19 @@ class ViewLayers:
         self.diff_clip.setVisible(col < w)
 
     def clear(self) -> None:
-        for item in (self.image, self.labels_before, self.labels_after, self.heat, self.diff):
+        self.show_composite(None)
+        for item in (self.heat, self.diff):
             item.clear()
         self.arrows.setData([], [])
         self.link.setData([], [])
         self.marks.setData([])
+        self._link_shown = (None, None)
 
     def set_link(self, pixel: tuple[int, int] | None, source: tuple[int, int] | None) -> None:
         """Mark the inspected pixel and draw a line to the pixel it took its label from."""
+        if (pixel, source) == self._link_shown:
+            return
+        self._link_shown = (pixel, source)
         if pixel is None:
             self.link.setData([], [])
             self.marks.setData([])

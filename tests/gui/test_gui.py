@@ -165,6 +165,29 @@ def test_threshold_move_table_equals_engine(win, qtbot, graded):
     assert not np.array_equal(refined3, refined)
     values3, _ = table_values(win.panels["metrics"])
     assert all(values3[n][1] == metrics3["per_class_iou"][n] for n in SPACE.names)
+    check_chart_and_after(win)
+    controls.threshold.spin.setValue(0.55)  # the chart's bars and the after image move in place
+    wait_result(qtbot, win)
+    check_chart_and_after(win)
+
+
+def check_chart_and_after(win):
+    """The Δ chart's bars are the table's Δ (points) of the classes present, and the after
+    image is the refined labels blended over the photo, as a fresh Composite makes it."""
+    from segfix_gui.gui.layers import Composite, display_ids, label_lut
+
+    panel, st = win.panels["metrics"], win.state
+    values, _ = table_values(panel)
+    rows = panel.chart_rows(panel.rows)
+    x0, width = panel.bars.opts["x0"], panel.bars.opts["width"]
+    shown = np.where(np.asarray(x0) < 0, x0, width)
+    np.testing.assert_allclose(shown, [100 * values[r[0]][2] for r in rows], atol=1e-9)
+    opt = st.layers
+    want = Composite(display_ids(st.result.refined, st.sample.space)[0],
+                     label_lut(st.sample.space, st.hidden), st.sample.image,
+                     labels=(opt["labels"].visible, opt["labels"].opacity),
+                     photo=(opt["image"].visible, opt["image"].opacity))
+    assert np.array_equal(win.canvas.composite.after, want.before)
 
 
 def test_direction_confidence_and_scale_controls(win, qtbot, graded):
@@ -286,10 +309,12 @@ def test_hide_and_isolate_class(demo, qtbot):
     qtbot.mouseClick(legend.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert demo.state.hidden == {road}
     road_id = next(c.id for c in SPACE.classes if c.name == "road")
-    for v in demo.canvas.views:
-        assert v.layers.labels_before.lut[road_id, 3] == 0
-        assert v.layers.labels_after.lut[road_id, 3] == 0
-        assert v.layers.labels_before.lut[road_id + 1, 3] > 0  # opacity lives in the table
+    st, comp = demo.state, demo.canvas.composite
+    for shown, ids in ((comp.before, st.sample.pred), (comp.after, st.result.refined)):
+        rgb = rgb_of(shown)
+        assert np.array_equal(rgb[ids == road_id], photo_of(st)[ids == road_id])  # the photo alone
+        other = (ids != road_id) & (ids != 255)
+        assert (rgb[other] != photo_of(st)[other]).any(axis=1).mean() > 0.9  # others blended
     assert item.font().strikeOut()
     qtbot.mouseClick(legend.list.viewport(), Qt.MouseButton.LeftButton,
                      Qt.KeyboardModifier.ControlModifier, pos=rect.center())
@@ -298,11 +323,35 @@ def test_hide_and_isolate_class(demo, qtbot):
     assert demo.state.hidden == set()
 
 
+def rgb_of(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) R, G, B of a Composite buffer (Qt's RGB32: B, G, R, 0xff on little-endian)."""
+    from segfix_gui.gui.layers import rgb_view
+
+    return np.ascontiguousarray(rgb_view(pixels))
+
+
+def photo_of(state) -> np.ndarray:
+    return state.sample.image
+
+
 def test_layer_toggles_and_opacity(demo, qtbot):
     L = demo.canvas.left.layers
+    st = demo.state
     panel = demo.panels["layers"]
     panel.sliders["labels"].setValue(30)
-    assert L.labels_before.layer_opacity() == pytest.approx(0.3)
+    assert st.layers["labels"].opacity == pytest.approx(0.3)
+    r, c = 200, 100
+    cls = int(st.sample.pred[r, c])
+    from segfix_gui.gui.layers import BACKGROUND, label_lut
+
+    colour = label_lut(st.sample.space)[cls, :3].astype(float)
+    a = round(255 * 0.3) / 255
+    want = np.rint(photo_of(st)[r, c] * (1 - a) + colour * a)
+    np.testing.assert_array_equal(rgb_of(demo.canvas.composite.before)[r, c], want)
+    panel.checks["image"].setChecked(False)  # the photo hidden: labels over the background
+    want = np.rint(np.array(BACKGROUND) * (1 - a) + colour * a)
+    np.testing.assert_array_equal(rgb_of(demo.canvas.composite.before)[r, c], want)
+    panel.checks["image"].setChecked(True)
     qtbot.keyClick(demo, Qt.Key.Key_3)  # boundary heat map on
     assert demo.state.layers["boundary"].visible and L.heat.isVisible()
     qtbot.keyClick(demo, Qt.Key.Key_4)  # arrows off
@@ -354,7 +403,14 @@ def test_view_modes_swipe_and_ground_truth(demo, qtbot):
     assert st.swipe in (0.0, 1.0)
     qtbot.keyClick(demo, Qt.Key.Key_G)
     assert st.after_source == "gt"
-    assert np.array_equal(cv.left.layers.labels_after.image, st.sample.gt)
+    from segfix_gui.gui.layers import Composite, display_ids, label_lut
+
+    opt = st.layers  # the after side shows the ground truth, blended as the prediction is
+    want = Composite(display_ids(st.sample.gt, st.sample.space)[0], label_lut(st.sample.space), st.sample.image,
+                     labels=(opt["labels"].visible, opt["labels"].opacity),
+                     photo=(opt["image"].visible, opt["image"].opacity))
+    assert np.array_equal(cv.composite.after, want.before)
+    assert cv.left.layers.pixels_after.boundingRect().width() == st.sample.shape[1]
 
 
 def test_overlay_hook_draws_on_every_view(demo):

@@ -1,5 +1,6 @@
 """gui.layers on its own: the lookup tables, the heat map, the diff marks' widening (against a
-slow reference written here) and FastImageItem's rendered pixels."""
+slow reference written here), FastImageItem's rendered pixels and the photo + labels
+Composite (against a float reference written here)."""
 from __future__ import annotations
 
 import json
@@ -14,10 +15,11 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from segfix_gui.core.metrics import BROKEN, CHANGED, FIXED, SWAPPED, UNCHANGED  # noqa: E402
-from segfix_gui.gui.layers import (DIFF_COLOURS, DIFF_PRIORITY, LEVELS, MIN_MARK_PX,  # noqa: E402
-                                   FastImageItem, diff_lut, display_ids, heat_image, heat_lut,
-                                   label_lut, lut_image_item, mark_radius, set_lut_image,
-                                   widen_codes)
+from segfix_gui.gui.layers import (BACKGROUND, DIFF_COLOURS, DIFF_PRIORITY,  # noqa: E402
+                                   LEVELS, MIN_MARK_PX, Composite, FastImageItem, PixelsItem,
+                                   blend, blend_tables, diff_lut, display_ids, heat_image,
+                                   heat_lut, label_lut, lut_image_item, mark_radius,
+                                   set_lut_image, widen_codes)
 from segfix_gui.labels import IGNORE, get_label_space  # noqa: E402
 
 CAMVID = get_label_space("camvid")
@@ -233,3 +235,110 @@ def test_photo_item_renders_rgb32_with_painter_opacity(qapp):
     assert item.qimage.format() == QImage.Format.Format_RGB32
     assert item.opacity() == pytest.approx(0.4) and item.layer_opacity() == pytest.approx(0.4)
     np.testing.assert_array_equal(argb(item)[..., 2::-1], rgb)  # pixels not scaled by opacity
+
+
+# --- Composite: the photo and the labels as one opaque image ------------------------------------
+
+def reference(image, ids, lut, *, labels=(True, 1.0), photo=(True, 1.0)) -> np.ndarray:
+    """(H, W, 3) uint8 R, G, B, in float64: the photo at its opacity over the background, the
+    labels' colours at their table alpha × opacity over that, each step rounded."""
+    h, w = ids.shape
+    bg = np.array(BACKGROUND, np.float64)
+    if image is None or not photo[0]:
+        under = np.broadcast_to(bg, (h, w, 3))
+    else:
+        under = np.rint(image * photo[1] + bg * (1 - photo[1]))
+    alpha = np.rint(lut[ids, 3] * (labels[1] if labels[0] else 0.0))[..., None] / 255
+    return np.rint(under * (1 - alpha) + lut[ids, :3] * alpha).astype(np.uint8)
+
+
+def drawn(q: QImage) -> np.ndarray:
+    """A QImage's (H, W, 3) R, G, B as Qt reads them."""
+    rgba = q.convertToFormat(QImage.Format.Format_RGBA8888)
+    h, w = rgba.height(), rgba.width()
+    a = np.frombuffer(rgba.constBits(), np.uint8, count=rgba.bytesPerLine() * h)
+    return a.reshape(h, rgba.bytesPerLine())[:, :4 * w].reshape(h, w, 4)[..., :3].copy()
+
+
+def test_blend_is_the_rounded_float_blend_for_every_value():
+    under = np.repeat(np.arange(256, dtype=np.uint8), 256)[:, None].repeat(3, 1)  # every under
+    lut = np.zeros((256, 4), np.uint8)
+    lut[:, 0], lut[:, 1], lut[:, 2], lut[:, 3] = 255, 0, 77, np.arange(256)      # every alpha
+    ids = np.tile(np.arange(256, dtype=np.uint8), 256)
+    got = blend(under, ids, *blend_tables(lut, 1.0))
+    a = lut[ids, 3][:, None] / 255
+    want = np.rint(under * (1 - a) + lut[ids, :3] * a).astype(np.uint8)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("labels,photo", [((True, 0.55), (True, 1.0)), ((True, 1.0), (True, 0.4)),
+                                          ((False, 0.55), (True, 1.0)), ((True, 0.3), (False, 1.0)),
+                                          ((True, 0.0), (True, 0.0))])
+def test_composite_equals_the_reference_and_qt_draws_it_as_is(qapp, labels, photo):
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    ids = rng.integers(0, 12, (6, 9)).astype(np.uint8)
+    lut = label_lut(CAMVID, {3})
+    comp = Composite(ids, lut, image, labels=labels, photo=photo)
+    want = reference(image, ids, lut, labels=labels, photo=photo)
+    before, after = comp.qimages()
+    assert before.format() == after.format() == QImage.Format.Format_RGB32
+    np.testing.assert_array_equal(drawn(before), want)
+    np.testing.assert_array_equal(drawn(after), want)  # nothing refined yet
+    hidden = ids == 3  # a hidden class shows what lies under it
+    np.testing.assert_array_equal(drawn(before)[hidden], reference(image, ids, lut * 0, photo=photo)[hidden])
+
+
+def test_composite_without_a_photo_blends_over_the_background(qapp):
+    ids = np.array([[1, 2], [11, 0]], np.uint8)
+    lut = label_lut(CAMVID)
+    comp = Composite(ids, lut, None, labels=(True, 0.5))
+    np.testing.assert_array_equal(drawn(comp.qimages()[0]), reference(None, ids, lut, labels=(True, 0.5)))
+
+
+def test_composite_after_follows_changes_and_styles(qapp):
+    """After any sequence of refinements (changed pixels only, or whole maps) and style
+    changes, both images equal the reference of what they show, and the buffers are the
+    QImages' own memory (an item's update() is all a change needs)."""
+    rng = np.random.default_rng(11)
+    h, w = 17, 23
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    pred = rng.integers(0, 12, (h, w)).astype(np.uint8)
+    lut = label_lut(CAMVID)
+    labels, photo = (True, 0.55), (True, 1.0)
+    comp = Composite(pred, lut, image, labels=labels, photo=photo)
+    q_before, q_after = comp.qimages()
+    shown = pred
+    for step in range(40):
+        kind = rng.integers(0, 5)
+        if kind <= 1:  # a refinement: some pixels change
+            shown = pred.copy()
+            idx = rng.choice(h * w, rng.integers(0, 60), replace=False)
+            shown.ravel()[idx] = rng.integers(0, 12, idx.size)
+            changed = np.flatnonzero(shown != pred)
+            if kind == 1:  # a superset, in any order
+                changed = rng.permutation(np.union1d(changed, rng.choice(h * w, 5)))
+            comp.set_after(shown, changed)
+        elif kind == 2:  # whole other ids (the ground truth)
+            shown = rng.integers(0, 12, (h, w)).astype(np.uint8)
+            comp.set_after(shown, None)
+        elif kind == 3:
+            lut = label_lut(CAMVID, set(rng.choice(12, rng.integers(0, 4)).tolist()))
+            labels = (bool(rng.integers(0, 4)), float(rng.choice([0.2, 0.55, 1.0])))
+            comp.set_style(lut=lut, labels=labels)
+        else:
+            photo = (bool(rng.integers(0, 4)), float(rng.choice([0.0, 0.5, 1.0])))
+            comp.set_style(photo=photo)
+        assert comp.qimages()[0] is q_before and comp.qimages()[1] is q_after  # updated in place
+        np.testing.assert_array_equal(drawn(q_before), reference(image, pred, lut, labels=labels, photo=photo))
+        np.testing.assert_array_equal(drawn(q_after), reference(image, shown, lut, labels=labels, photo=photo))
+
+
+def test_pixels_item_covers_the_image(qapp):
+    ids = np.zeros((4, 6), np.uint8)
+    comp = Composite(ids, label_lut(CAMVID))
+    item = PixelsItem()
+    assert item.boundingRect().isEmpty()
+    item.set_qimage(comp.qimages()[1])
+    r = item.boundingRect()
+    assert (r.x(), r.y(), r.width(), r.height()) == (0, 0, 6, 4)

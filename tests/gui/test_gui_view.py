@@ -91,28 +91,29 @@ def test_view_toggle_keeps_centre_and_zoom_when_zoomed_in(demo, qtbot):
         np.testing.assert_allclose(cv.left.zoom_state(), (cx, cy, ppx), rtol=0.01, atol=0.5)
 
 
-# --- drawing: layer images in the painter's fast format, opacity in the table ----------------
+# --- drawing: photo and labels as one opaque image, other layers in the painter's fast format --
 
-def test_layer_images_fast_format_and_opacity_in_table(demo, qtbot):
+def test_layer_images_fast_formats_and_opacity(demo, qtbot):
     from PySide6.QtGui import QImage
 
-    st, L = demo.state, demo.canvas.left.layers
-    item = L.labels_before
+    from segfix_gui.gui.layers import label_lut, rgb_view
+
+    st, cv = demo.state, demo.canvas
+    L = cv.left.layers
+    before, after = cv.composite.qimages()
+    assert before.format() == after.format() == QImage.Format.Format_RGB32  # drawn unblended
+    assert L.pixels_before._qimage is before and cv.right.layers.pixels_after._qimage is after
     demo.panels["layers"].sliders["labels"].setValue(50)
-    item.render()
-    assert item.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied
-    assert item.opacity() == 1.0 and item.layer_opacity() == pytest.approx(0.5)
     r, c = 200, 100
     cls = int(st.sample.pred[r, c])
-    colour = item.qimage.pixelColor(c, r)
-    assert colour.alpha() == pytest.approx(128, abs=1)
-    assert (colour.red(), colour.green(), colour.blue()) == pytest.approx(
-        tuple(int(v) for v in st.sample.space.colors[cls]), abs=2)
-    st.toggle_class(cls)  # hiding a class still zeroes its colour at any opacity
-    item.render()
-    assert item.qimage.pixelColor(c, r).alpha() == 0
-    L.image.render()
-    assert L.image.qimage.format() == QImage.Format.Format_RGB32
+    colour = label_lut(st.sample.space)[cls, :3].astype(float)
+    a = round(255 * 0.5) / 255
+    want = np.rint(st.sample.image[r, c] * (1 - a) + colour * a)
+    np.testing.assert_array_equal(before.pixelColor(c, r).getRgb()[:3], want)  # Qt reads the buffer
+    st.toggle_class(st.sample.space.to_eval(np.array([cls]))[0])  # a hidden class: the photo alone
+    np.testing.assert_array_equal(rgb_view(cv.composite.before)[r, c], st.sample.image[r, c])
+    L.heat.render()
+    assert L.heat.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied
 
 
 # --- item 8: diff marks at any zoom, colour keys next to the views ---------------------------

@@ -144,6 +144,7 @@ class MetricsPanel(QWidget):
         lay.addWidget(split, 1)
         self.rows: list[tuple] = []
         self._names: list[str] | None = None
+        self._bar_names: list[str] | None = None  # the classes the bars show
         self._cells: dict[str, tuple] = {}
         st.sampleChanged.connect(self.refresh)
         st.resultChanged.connect(self.refresh)
@@ -161,7 +162,9 @@ class MetricsPanel(QWidget):
             lb.setText(pct(b))
             la.setText(pct(a))
             ld.setText(signed(d))
-            ld.setStyleSheet(f"color: {delta_colour(d).name()};")
+            style = f"color: {delta_colour(d).name()};"
+            if ld.styleSheet() != style:  # a new style sheet re-polishes the label
+                ld.setStyleSheet(style)
         self._counts()
         self.table.setSortingEnabled(False)
         if before is None:
@@ -236,10 +239,19 @@ class MetricsPanel(QWidget):
 
     def _chart(self, rows) -> None:
         pi = self.chart.getPlotItem()
+        rows = self.chart_rows(rows)
+        if self.bars is not None and [r[0] for r in rows] == self._bar_names:
+            # the same classes (a threshold move): new lengths and colours, nothing re-laid out
+            d = np.array([100 * r[3] for r in rows])
+            self.bars.setOpts(x0=np.minimum(d, 0), width=np.abs(d),
+                              brushes=[pg.mkBrush(delta_colour(r[3])) for r in rows])
+            lim = max(float(np.abs(d).max()), 0.5) * 1.1
+            pi.setXRange(-lim, lim, padding=0)
+            return
         if self.bars is not None:
             pi.removeItem(self.bars)
             self.bars = None
-        rows = self.chart_rows(rows)
+        self._bar_names = [r[0] for r in rows]
         n = max(len(rows), 1)
         # title, bottom axis and margins take about 60 px; each row gets its line
         self.chart.setMinimumHeight(60 + n * self.row_px())

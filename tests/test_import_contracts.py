@@ -1,7 +1,8 @@
 """The layering contract (pyproject.toml [tool.importlinter]), checked with import-linter.
 
 core imports neither io, cli nor gui; nothing outside gui imports PySide6 or pyqtgraph; gui
-never imports cli. A broken contract fails here with import-linter's report of the chain.
+never imports cli; no command of cli imports another. A broken contract fails here with
+import-linter's report of the chain.
 """
 from __future__ import annotations
 
@@ -21,4 +22,13 @@ def test_import_contracts_are_kept():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "3 kept, 0 broken" in r.stdout
+    assert "4 kept, 0 broken" in r.stdout
+
+
+def test_every_command_is_in_the_independence_contract():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from segfix_gui.cli import COMMANDS
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (alone,) = [c for c in contracts["contracts"] if c["type"] == "independence"]
+    assert sorted(alone["modules"]) == sorted(f"segfix_gui.cli.{c}" for c in COMMANDS)

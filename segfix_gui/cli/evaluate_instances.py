@@ -12,8 +12,6 @@ import numpy as np
 from ..errors import InputError
 from ._common import add_workers, positive_float, run_batch, unit_float
 
-GT_SUFFIX = "_gtFine_instanceIds.png"
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -61,7 +59,7 @@ def _one(job, *, pred_root, refined_root, tol, min_iou):
     from ..core.instances import compare_instances, match_to_gt, instance_scores
     from ..io.instances import read_instance_gt
 
-    key, gt_path, pred_txt, ref_txt = job
+    pred_txt, gt_path, ref_txt, key = job
     gt = read_instance_gt(gt_path)
     name = Path(gt_path).name
     before, off_before = _read(pred_txt, pred_root, gt.shape, name)
@@ -171,29 +169,28 @@ def _clean(obj):
 def run(args) -> int:
     from ..cityscapes_eval import instance_level_ap
     from ..io.atomic import write_text
-    from ..io.pairing import list_files
-    from .refine_instances import index_by_instance_key, list_pred_txts
+    from ..io.instances import list_instance_gts, pair_instance_set
+    from ..io.pairing import INSTANCE_GT_SUFFIX
 
-    gts = index_by_instance_key([p for p in list_files(args.gt, (".png",))
-                                 if p.name.endswith(GT_SUFFIX)], "ground truth")
+    gts = list_instance_gts(args.gt)
     if not gts:
-        raise InputError(args.gt, f"no *{GT_SUFFIX} files found")
-    preds = index_by_instance_key(list_pred_txts(args.pred), "prediction")
-    if not preds:
-        raise InputError(args.pred, "no *_pred.txt files found")
-    refs = index_by_instance_key(list_pred_txts(args.refined), "refined prediction") \
-        if args.refined else None
+        raise InputError(args.gt, f"no *{INSTANCE_GT_SUFFIX} files found")
+    refined = args.refined or None
+    rows = pair_instance_set(instances=args.pred, gt=args.gt, refined=refined)
     errors, jobs = [], []
-    for key, p in preds.items():
-        if key not in gts:
+    for r in rows:
+        p, key = r["instances"], r["key"]
+        if r["error"]:
+            errors.append(r["error"])
+        elif r["gt_instances"] is None:
             errors.append(str(InputError(p, "no ground truth with this name "
-                                            f"(expected {key}{GT_SUFFIX} in {args.gt})")))
-        elif refs is not None and key not in refs:
+                                            f"(expected {key}{INSTANCE_GT_SUFFIX} in {args.gt})")))
+        elif refined is not None and r["refined_instances"] is None:
             errors.append(str(InputError(p, f"no refined prediction with this name in "
                                             f"{args.refined}")))
         else:
-            jobs.append((key, str(gts[key]), str(p),
-                         str(refs[key]) if refs is not None else None))
+            jobs.append((str(p), str(r["gt_instances"]),
+                         str(r["refined_instances"]) if refined is not None else None, key))
     fn = functools.partial(_one, pred_root=str(args.pred), refined_root=str(args.refined),
                            tol=args.boundary_tol, min_iou=args.min_iou)
     results = []
@@ -206,7 +203,7 @@ def run(args) -> int:
         # AP over a subset of the images would not be the figure asked for
         for msg in errors:
             print(f"segfix: error: {msg}", file=sys.stderr)
-        print(f"segfix: {len(errors)} of {len(preds)} predictions could not be read; "
+        print(f"segfix: {len(errors)} of {len(rows)} predictions could not be read; "
               "nothing evaluated", file=sys.stderr)
         return 2
     gt_list = [job[1] for job, _ in results]
@@ -214,14 +211,14 @@ def run(args) -> int:
     result = {"images": len(results), **ap.as_dict(), "boundary_tol": args.boundary_tol,
               "min_iou": args.min_iou,
               "instances": _summary([r["before"] for _, r in results])}
-    if refs is not None:
+    if refined is not None:
         ap_r = instance_level_ap(gt_list, [r["official_refined"] for _, r in results])
         result["refined"] = {**ap_r.as_dict(),
                              "instances": _summary([r["after"] for _, r in results])}
         result["refined_aligned"] = all(r["aligned"] for _, r in results)
     result["per_instance"] = [row for _, r in results for row in r["rows"]]
     result = _clean(result)
-    unpaired = len(set(gts) - set(preds))
+    unpaired = len(set(gts) - {r["gt_instances"] for r in rows})
     head = f"{len(results)} image{'' if len(results) == 1 else 's'}"
     if unpaired:
         head += f" ({unpaired} ground-truth images without a prediction not evaluated)"

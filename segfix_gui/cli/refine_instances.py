@@ -31,39 +31,14 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def instance_key(path) -> str:
-    """Pairing key of a ``_pred.txt`` / offsets / ground-truth file (``x_leftImg8bit_pred.txt`` → ``x``)."""
-    from ..io.pairing import pair_key
-
-    return pair_key(path)
-
-
-def list_pred_txts(folder) -> list[Path]:
-    """The ``*_pred.txt`` files under ``folder`` (recursively, sorted)."""
-    from ..io.instances import PRED_SUFFIX
-    from ..io.pairing import list_files
-
-    return [p for p in list_files(folder, (".txt",)) if p.name.endswith(PRED_SUFFIX)]
-
-
-def index_by_instance_key(paths, what: str) -> dict[str, Path]:
-    table: dict[str, Path] = {}
-    for p in paths:
-        key = instance_key(p)
-        if key in table:
-            raise InputError(p, f"has the same name as {table[key]}: cannot tell which {what} "
-                                "to pair")
-        table[key] = p
-    return table
-
-
 def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
     from ..core.instances import InstanceSet, refine_instances
     from ..io.atomic import atomic_path
     from ..io.instances import mask_path, parse_pred_txt, read_pred_masks, write_instances
     from ..io.offsets import read_offsets
 
-    txt, off = Path(job[0]), job[1]
+    txt, off, key = job
+    txt = Path(txt)
     in_root, out_root = Path(in_root), Path(out_root)
     dst_txt = out_root / txt.relative_to(in_root)
     lines = parse_pred_txt(txt)
@@ -72,7 +47,7 @@ def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
             shutil.copyfile(txt, tmp)
         return str(dst_txt), 0
     if off is None:
-        raise InputError(txt, f"no offsets file for this image (expected {instance_key(txt)}.npz "
+        raise InputError(txt, f"no offsets file for this image (expected {key}.npz "
                               "or .mat in the offset folder)")
     field = read_offsets(off)
     masks = read_pred_masks(txt, lines, shape=field.shape,
@@ -91,26 +66,27 @@ def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
 
 def run(args) -> int:
     from ..core.refine import resolve_device
-    from ..io.pairing import OFFSET_SUFFIXES, check_out_dir, index_by_key
+    from ..io.instances import pair_instance_set
+    from ..io.pairing import check_out_dir
 
     try:
         device = resolve_device(args.device)
     except ValueError as err:
         raise InputError(None, str(err)) from None
     out = check_out_dir(args.out, args.input, args.offset)
-    txts = list_pred_txts(args.input)
-    if not txts:
-        raise InputError(args.input, "no *_pred.txt files found")
-    offsets = {instance_key(p): p for p in
-               index_by_key(args.offset, OFFSET_SUFFIXES, prefer=(".npz", ".mat")).values()}
-    index_by_instance_key(txts, "prediction")  # two predictions of one image: refuse
-    jobs = [(str(t), str(offsets[instance_key(t)]) if instance_key(t) in offsets else None)
-            for t in txts]
+    rows = pair_instance_set(instances=args.input, offsets=args.offset)
+    errors, jobs = [], []
+    for r in rows:
+        if r["error"]:  # two predictions of one image, or offsets that cannot be told apart
+            errors.append(r["error"])
+        else:
+            jobs.append((str(r["instances"]), None if r["offsets"] is None else str(r["offsets"]),
+                         r["key"]))
     options = argparse.Namespace(threshold=args.threshold, scale=args.scale,
                                  min_direction_prob=args.min_direction_prob)
     fn = functools.partial(_refine_one, options=options, device=device,
                            in_root=str(Path(args.input)), out_root=str(out))
-    errors, done, n_inst = [], 0, 0
+    done, n_inst = 0, 0
     for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine-instances"):
         if error:
             errors.append(error)

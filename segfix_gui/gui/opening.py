@@ -65,8 +65,8 @@ class SetSource:
 
         A prediction folder holding Cityscapes instance predictions (``*_pred.txt``) makes an
         instance set: each ``_pred.txt`` with its offsets, image and instance ground truth
-        (``*_instanceIds.png`` in the ground-truth folder), as ``segfix refine-instances`` and
-        ``segfix evaluate-instances`` pair them.
+        (``*_gtFine_instanceIds.png`` in the ground-truth folder), paired as the commands
+        ``segfix refine-instances`` and ``segfix evaluate-instances`` pair them.
         """
         src = self.resolved()
         if src.pred is None or src.offsets is None:

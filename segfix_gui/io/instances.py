@@ -258,14 +258,28 @@ def list_pred_txts(folder: str | os.PathLike) -> list[Path]:
     return list_files(folder, PRED_TXT_SUFFIXES)
 
 
-def pair_instance_set(*, instances: str | os.PathLike, offsets: str | os.PathLike,
+def list_instance_gts(folder: str | os.PathLike) -> list[Path]:
+    """The ``*_gtFine_instanceIds.png`` files under ``folder`` (recursively, sorted): the
+    files :func:`pair_instance_set` pairs as instance ground truth."""
+    from .pairing import ROLES, list_files
+
+    return list_files(folder, ROLES["gt_instances"][0])
+
+
+def pair_instance_set(*, instances: str | os.PathLike,
+                      offsets: str | os.PathLike | None = None,
                       image: str | os.PathLike | None = None,
-                      gt: str | os.PathLike | None = None) -> list[dict]:
+                      gt: str | os.PathLike | None = None,
+                      refined: str | os.PathLike | None = None) -> list[dict]:
     """An instance set's files, one row per ``*_pred.txt`` under ``instances``, paired by name
     (``x_leftImg8bit_pred.txt`` with ``x.npz`` / ``x_leftImg8bit.npz``, ``x_leftImg8bit.png``,
-    ``x_gtFine_instanceIds.png``) the way :func:`segfix_gui.io.pairing.pair_folders` pairs
-    semantic sets: ``{"key", "error", "instances", "offsets", "image", "gt_instances"}``.
+    ``x_gtFine_instanceIds.png``, a refined ``x_leftImg8bit_pred.txt``) the way
+    :func:`segfix_gui.io.pairing.pair_folders` pairs semantic sets:
+    ``{"key", "error", "instances", "offsets", "image", "gt_instances", "refined_instances"}``
+    (a role whose folder is None is None in every row).
 
+    Two ``_pred.txt`` of one image in one folder (``x_pred.txt`` beside
+    ``x_leftImg8bit_pred.txt``) are each an ``error``: which one is meant cannot be told.
     InputError when ``instances`` holds no ``_pred.txt``.
     """
     from .pairing import pair_folders
@@ -274,4 +288,5 @@ def pair_instance_set(*, instances: str | os.PathLike, offsets: str | os.PathLik
     if not txts:
         raise InputError(instances, f"no *{PRED_SUFFIX} files found")
     return pair_folders("instances", {"instances": instances, "offsets": offsets, "image": image,
-                                      "gt_instances": gt}, primary_files=txts)
+                                      "gt_instances": gt, "refined_instances": refined},
+                        primary_files=txts, one_per_key=True)

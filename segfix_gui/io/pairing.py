@@ -17,7 +17,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_SUFFIXES = (".png",)
 OFFSET_SUFFIXES = (".npz", ".mat")
 PRED_TXT_SUFFIXES = ("_pred.txt",)              # Cityscapes instance predictions
-INSTANCE_GT_SUFFIXES = ("_instanceids.png",)    # *_gtFine_instanceIds.png (compared lower-case)
+INSTANCE_GT_SUFFIX = "_gtFine_instanceIds.png"  # Cityscapes instance ground truth
+INSTANCE_GT_SUFFIXES = (INSTANCE_GT_SUFFIX.lower(),)  # (names are compared lower-case)
 # role -> (suffixes, preference among suffixes when two files share a key)
 ROLES = {
     "pred": (LABEL_SUFFIXES, ()),
@@ -28,6 +29,7 @@ ROLES = {
     "image": (IMAGE_SUFFIXES, (".png", ".jpg", ".jpeg")),
     "instances": (PRED_TXT_SUFFIXES, ()),
     "gt_instances": (INSTANCE_GT_SUFFIXES, ()),
+    "refined_instances": (PRED_TXT_SUFFIXES, ()),
 }
 CONVENTIONS = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_color",
                "_gtFine_instanceIds", "_pred")
@@ -75,30 +77,8 @@ def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Pat
     return out
 
 
-def index_by_key(folder, suffixes: tuple[str, ...], *, prefer: tuple[str, ...] = ()) -> dict[str, Path]:
-    """``{pair key: path}`` for files under ``folder``.
-
-    Two files with one key are an error, unless they differ only in suffix and ``prefer``
-    orders the suffixes (the first wins).
-    """
-    table: dict[str, Path] = {}
-    for p in list_files(folder, suffixes):
-        key = pair_key(p)
-        if key in table:
-            other = table[key]
-            rank = {s: i for i, s in enumerate(prefer)}
-            a, b = rank.get(other.suffix.lower()), rank.get(p.suffix.lower())
-            if a is None or b is None or a == b:
-                raise InputError(p, f"has the same name as {other}: cannot tell which to pair")
-            if b < a:
-                table[key] = p
-            continue
-        table[key] = p
-    return table
-
-
 def pair_folders(primary: str, folders: dict[str, str | os.PathLike | None], *,
-                 primary_files: list[Path] | None = None) -> list[dict]:
+                 primary_files: list[Path] | None = None, one_per_key: bool = False) -> list[dict]:
     """Pair the files of ``folders[primary]`` with the files of the other folders
     (:func:`pair_with`: the same relative place first, else the same key when unambiguous).
 
@@ -108,18 +88,31 @@ def pair_folders(primary: str, folders: dict[str, str | os.PathLike | None], *,
     folders : ``{role: folder or None}``; roles from ``ROLES`` give the suffixes looked for
     primary_files : the leading files, if already chosen (else every file of the role's
         suffixes under its folder)
+    one_per_key : two leading files of one key in one folder (``x_pred.txt`` beside
+        ``x_leftImg8bit_pred.txt``: two files for one image) each get an ``error`` naming
+        the other (their partners are still filled in)
 
     Returns
     -------
     list of ``{"key": pair key, "error": one-line message or None, role: Path or None, ...}``
     — None where a folder has no partner (or the role's folder is None); ``error`` when a
     partner cannot be told apart. What a missing partner means is the caller's call.
-    InputError for a missing folder.
+    InputError for a missing folder, or for two partners of one key at one relative place.
     """
     suffixes, _ = ROLES[primary]
     root = folders[primary]
     files = primary_files if primary_files is not None else list_files(root, suffixes)
     rows = [{"key": pair_key(p), "error": None, primary: Path(p)} for p in files]
+    if one_per_key:
+        at: dict[str, list[dict]] = {}  # relative place -> its rows
+        for r in rows:
+            at.setdefault(_rel_key(r[primary], Path(root)), []).append(r)
+        for same in at.values():
+            for i, r in enumerate(same if len(same) > 1 else ()):
+                other = same[1 if i == 0 else 0][primary]
+                r["error"] = str(InputError(r[primary], f"has the same pairing name "
+                                                        f"{r['key']!r} as {other}: cannot tell "
+                                                        "which to use"))
     for role, folder in folders.items():
         if role == primary:
             continue

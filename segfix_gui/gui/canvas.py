@@ -238,7 +238,7 @@ class Canvas(QWidget):
         self._label_lut = None
         self._by_eval = False
         self.composite: Composite | None = None  # the photo and the labels, blended (see layers)
-        self._after_shown = None  # what the composite's after side shows: (source, its array)
+        self._after_shown = None  # the labels array the composite's after side shows
         self._arrow_stride = None
         self.arrow_count = 0
         self._mark_radius = None  # how far the shown diff marks are widened (see layers.widen_codes)
@@ -343,11 +343,11 @@ class Canvas(QWidget):
             return
         gt = self.state.after_source == "gt" and s.gt is not None
         src = s.gt if gt else (r.refined if r is not None else None)
-        if src is None or (self._after_shown is not None and self._after_shown[1] is src):
+        if src is None or src is self._after_shown:
             return
         ids, _ = display_ids(src, s.space) if not self._by_eval else (s.space.to_eval(src), True)
         comp.set_after(ids, None if gt else r.changed)
-        self._after_shown = ("gt" if gt else "refined", src)
+        self._after_shown = src
         self._composite_changed()
 
     def _composite_changed(self) -> None:

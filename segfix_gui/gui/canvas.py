@@ -357,8 +357,11 @@ class Canvas(QWidget):
     def _on_classes(self) -> None:
         if self.state.sample is None or self.composite is None:
             return
-        self._label_lut = label_lut(self.state.sample.space, self.state.hidden, by_eval=self._by_eval)
-        self.composite.set_style(lut=self._label_lut)
+        lut = label_lut(self.state.sample.space, self.state.hidden, by_eval=self._by_eval)
+        if np.array_equal(lut, self._label_lut):  # e.g. a new sample: blended with it already
+            return
+        self._label_lut = lut
+        self.composite.set_style(lut=lut)
         self._composite_changed()
 
     def _on_layer(self, name: str) -> None:

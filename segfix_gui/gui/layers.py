@@ -234,14 +234,19 @@ def blend_tables(lut: np.ndarray, opacity: float) -> tuple[np.ndarray, np.ndarra
 
 def blend(under: np.ndarray, ids: np.ndarray, keep: np.ndarray, add: np.ndarray) -> np.ndarray:
     """``(N, 3)`` uint8: the colours of ``ids`` (N,) over ``under`` (N, 3) uint8, rounded:
-    ``round((under · keep[id] + add[id]) / 255)``, computed in uint16 (at most 255 · 255)."""
-    x = under.astype(np.uint16)
-    x *= keep[ids][:, None]
-    x += add[ids]
-    x += np.uint16(128)  # round(x / 255) = (t + (t >> 8)) >> 8 with t = x + 128, exact here
-    x += x >> 8
-    x >>= 8
-    return x.astype(np.uint8)
+    ``round((under · keep[id] + add[id]) / 255)``, computed in uint16 (at most 255 · 255), one
+    channel at a time (contiguous 1-D passes: twice as fast as on the (N, 3) array)."""
+    k = keep[ids]
+    out = np.empty((len(ids), 3), np.uint8)
+    for ch in range(3):
+        x = under[:, ch].astype(np.uint16)
+        x *= k
+        x += add[:, ch][ids]
+        x += np.uint16(128)  # round(x / 255) = (t + (t >> 8)) >> 8 with t = x + 128, exact here
+        x += x >> 8
+        x >>= 8
+        out[:, ch] = x
+    return out
 
 
 def photo_under(image: np.ndarray | None, shape: tuple[int, int], *, visible: bool,
@@ -280,8 +285,8 @@ class Composite:
         self.shape = tuple(ids.shape)
         h, w = self.shape
         self.image = image
-        self.before = np.full((h, w, 4), 255, np.uint8)  # the unused byte of RGB32 stays 0xff
-        self.after = np.full((h, w, 4), 255, np.uint8)
+        self.before = np.empty((h, w, 4), np.uint8)
+        self.before[..., 3 if sys.byteorder == "little" else 0] = 255  # RGB32's unused byte: 0xff
         self._before_ids = np.ascontiguousarray(ids, np.uint8).ravel()
         self._after_ids = self._before_ids
         self._changed: np.ndarray | None = np.zeros(0, np.intp)  # None: every pixel
@@ -290,7 +295,7 @@ class Composite:
         self._photo = (bool(photo[0]), float(photo[1]))
         self._under = photo_under(image, self.shape, visible=self._photo[0], opacity=self._photo[1])
         self._blend_all(self.before, self._before_ids)
-        self.after[...] = self.before
+        self.after = self.before.copy()
         self._q = (pg.functions.ndarray_to_qimage(self.before, QImage.Format.Format_RGB32),
                    pg.functions.ndarray_to_qimage(self.after, QImage.Format.Format_RGB32))
 
@@ -344,7 +349,7 @@ class Composite:
         if not self._labels[1] or not self._labels[2] > 0:
             rgb[...] = self._under
             return
-        rows = 1 << 18  # in blocks: small uint16 temporaries
+        rows = 1 << 16  # in blocks: uint16 temporaries that stay in the cache
         for i in range(0, ids.size, rows):
             rgb[i:i + rows] = blend(self._under[i:i + rows], ids[i:i + rows], *self._tables)
 

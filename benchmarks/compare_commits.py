@@ -7,7 +7,9 @@ the script (a path relative to the repository, e.g. ``benchmarks/gui_latency.py`
 each tree in turn — base, this tree, base, … — so both see the same machine load. The figures
 compared are the lines matching ``--pattern``, whose first number is taken (default: the
 ``median_ms=…`` line that ``gui_latency.py`` prints last). Prints each round, the medians and
-their ratio. Both trees use the same Python (the one running this script); the script is run
+their ratio. ``--same-script`` runs *this tree's* copy of the script on both trees (each still
+imports its own ``segfix_gui``): the way to compare two commits when the benchmark itself
+changed. Both trees use the same Python (the one running this script); the script is run
 with the tree as its working folder, so each imports its own ``segfix_gui``.
 """
 from __future__ import annotations
@@ -49,8 +51,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pattern", default=r"^median_ms=", help="lines whose first number is compared")
     ap.add_argument("--show", default="", help="also print the lines matching this regex")
+    ap.add_argument("--same-script", action="store_true",
+                    help="run this tree's copy of the script on both trees")
     a = ap.parse_args(argv[:cut])
     script = argv[cut + 1:]
+    if a.same_script:
+        script[0] = str(ROOT / script[0])
     pattern = re.compile(a.pattern)
     show = re.compile(a.show) if a.show else None
     with tempfile.TemporaryDirectory(prefix="segfix-base-") as tmp:

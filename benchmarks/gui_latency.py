@@ -4,13 +4,18 @@ Measures, on this machine:
 
 - opening: from ``open_paths`` until the first refined result is drawn and the IoU table filled;
 - threshold move: the threshold spin box is set (as a user would) and the clock stops when the
-  refined layer and the IoU table show that setting and the views have been repainted;
+  refined layer and the IoU table show that setting and Qt has painted every visible view since
+  the result arrived (the event loop runs as in the application; paints are counted on the
+  views' viewports; a view not painted within 2 s is repainted by force and the move counted
+  as such);
 - pan/zoom repaint with arrows: the view is moved, the arrows recomputed for the visible
-  rectangle, and both views repainted (synchronously) — as shipped, and, interleaved in the
-  same run, with pyqtgraph's own image drawing (its ``Indexed8`` / ``RGB888`` QImages, which
-  Qt converts on every draw, and layer opacity as painter opacity): the baseline of the
-  layers' ``FastImageItem``;
+  rectangle, and the views repainted (synchronously);
 - resident memory with the sample open.
+
+To compare with an earlier commit in one run, the same script on both trees::
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/compare_commits.py BASE --same-script --rounds 3 \
+        --show "threshold move|3840|opening" -- benchmarks/gui_latency.py
 
 The sample: the Cityscapes val frame in ``../shared/data/cityscapes_mini`` enlarged ×8 to
 1024×2048 (nearest for labels, bilinear for the image), a stride-8 simulated prediction
@@ -160,28 +165,6 @@ def startup(n: int) -> int:
     return 0
 
 
-def pyqtgraph_drawing(items, on: bool) -> None:
-    """Draw ``items`` (the layers' ``FastImageItem`` s) as plain ``pg.ImageItem`` s would
-    (``on``), or as shipped: the benchmark's baseline, switched on the live window."""
-    import pyqtgraph as pg
-
-    from segfix_gui.gui.layers import FastImageItem
-
-    for item in items:
-        alpha = item.layer_opacity()
-        if on:
-            item.render = lambda it=item: pg.ImageItem.render(it)
-            if item.has_table and item._table is not None:
-                pg.ImageItem.setLookupTable(item, item._table)
-            item.setOpacity(alpha)
-        else:
-            item.__dict__.pop("render", None)
-            item._alpha = -1.0  # forces the table's alpha to be rebuilt
-            FastImageItem.set_layer_opacity(item, alpha)
-        item._renderRequired = True
-        item.update()
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--moves", type=int, default=21, help="threshold moves timed (default 21)")
@@ -241,6 +224,53 @@ def main(argv=None) -> int:
             if not v.isHidden():
                 v.viewport().repaint()
 
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        """Counts the paint events each view's viewport receives."""
+
+        def __init__(self):
+            super().__init__()
+            self.n = {id(v.viewport()): 0 for v in win.canvas.views}
+            self.on_paint = None
+
+        def eventFilter(self, obj, ev):  # noqa: N802 - Qt name
+            if ev.type() == QEvent.Type.Paint and id(obj) in self.n:
+                self.n[id(obj)] += 1
+                if self.on_paint is not None:
+                    self.on_paint()  # e.g. quit a waiting loop: it returns once this paint is done
+            return False
+
+    painted = PaintCounter()
+    for v in win.canvas.views:
+        v.viewport().installEventFilter(painted)
+    seen = {}  # view paints counted when the result arrived
+
+    def note_delivery(kind):
+        if kind == "refine":
+            seen.update(painted.n)
+
+    win.runner.delivered.connect(note_delivery)
+
+    def views_painted() -> bool:
+        return all(painted.n[id(v.viewport())] > seen.get(id(v.viewport()), 0)
+                   for v in win.canvas.views if not v.isHidden())
+
+    def wait_painted(timeout=2.0):
+        """Run the event loop until every visible view has been painted since the result (the
+        loop is woken by the paint itself, not by polling)."""
+        if views_painted():
+            return
+        loop = QEventLoop()
+        painted.on_paint = lambda: views_painted() and loop.quit()
+        QTimer.singleShot(int(timeout * 1000), loop.quit)
+        try:
+            loop.exec()
+        finally:
+            painted.on_paint = None
+        if not views_painted():
+            raise TimeoutError("views not painted")
+
     # wait for the device probe (torch import) so it does not land inside a timing
     wait(lambda: not win.runner.busy("probe"))
 
@@ -259,7 +289,7 @@ def main(argv=None) -> int:
     spin = win.panels["controls"].threshold.spin
     values = [round(0.3 + 0.4 * ((i * 7) % args.moves) / max(args.moves - 1, 1), 3)
               for i in range(args.moves + 1)]
-    moves, moving = [], []
+    moves, moving, forced = [], [], 0
     for v in values if not args.pans_only else ():
         if abs(v - st.setting.threshold) < 1e-9:
             continue
@@ -267,41 +297,36 @@ def main(argv=None) -> int:
         spin.setValue(v)
         wait(lambda: st.result_is_current() and st.result.setting.threshold == v
              and table.rows and not win.runner.busy("refine"))
-        repaint()
+        try:
+            wait_painted()
+        except TimeoutError:
+            forced += 1
+            repaint()
         moves.append((time.perf_counter() - t0) * 1000)
         moving.append(st.result.moving)
     if moves:
-        print(f"threshold move → refined layer + IoU table + repaint: median {statistics.median(moves):.1f} ms, "
-              f"min {min(moves):.1f}, max {max(moves):.1f} over {len(moves)} moves "
-              f"({min(moving):,}–{max(moving):,} pixels moving)")
+        print(f"threshold move → refined layer + IoU table + views painted: median "
+              f"{statistics.median(moves):.1f} ms, min {min(moves):.1f}, max {max(moves):.1f} over "
+              f"{len(moves)} moves ({min(moving):,}–{max(moving):,} pixels moving; "
+              f"{forced} repainted by force)")
 
     cv = win.canvas
     vb = cv.left.vb
-    from segfix_gui.gui.layers import FastImageItem
-
-    images = [it for v in cv.views for it in v.vb.addedItems + [
-        c for item in v.vb.addedItems for c in item.childItems()] if isinstance(it, FastImageItem)]
     pans, counts = {}, {}
 
     def measure_pans(label, h, w):
-        """Median times of ``args.pans`` pans over an h×w visible rectangle, arrows redrawn, as
-        shipped and with pyqtgraph's drawing; interleaved in rounds (same machine load)."""
-        times = {"shipped": [], "pyqtgraph": []}
-        rounds = 3
-        for rnd in range(rounds):
-            for way in ("pyqtgraph", "shipped") if rnd % 2 == 0 else ("shipped", "pyqtgraph"):
-                pyqtgraph_drawing(images, way == "pyqtgraph")
-                repaint()  # the first paint after a switch renders the QImages: not timed
-                for i in range(args.pans // rounds + 1):
-                    r0 = (i * 37) % max(1024 - h, 1)
-                    c0 = (i * 53) % max(2048 - w, 1)
-                    t0 = time.perf_counter()
-                    vb.setRange(xRange=(c0, c0 + w), yRange=(r0, r0 + h), padding=0)
-                    cv.update_arrows()
-                    repaint()
-                    times[way].append((time.perf_counter() - t0) * 1000)
-        pyqtgraph_drawing(images, False)
-        pans[label] = {k: statistics.median(v) for k, v in times.items()}
+        """Median time of ``args.pans`` pans over an h×w visible rectangle, arrows redrawn."""
+        times = []
+        repaint()  # the first paint after a change of size: not timed
+        for i in range(args.pans):
+            r0 = (i * 37) % max(1024 - h, 1)
+            c0 = (i * 53) % max(2048 - w, 1)
+            t0 = time.perf_counter()
+            vb.setRange(xRange=(c0, c0 + w), yRange=(r0, r0 + h), padding=0)
+            cv.update_arrows()
+            repaint()
+            times.append((time.perf_counter() - t0) * 1000)
+        pans[label] = statistics.median(times)
         counts[label] = cv.arrow_count
 
     for label, (h, w) in (("zoomed in (128×256 px visible)", (128, 256)),
@@ -316,9 +341,8 @@ def main(argv=None) -> int:
                           ("3840×2160 window, single view, whole image", (1024, 2048))):
         measure_pans(label, h, w)
     for label, ms in pans.items():
-        print(f"pan/zoom repaint with arrows, {label}: median {ms['shipped']:.1f} ms as shipped, "
-              f"{ms['pyqtgraph']:.1f} ms with pyqtgraph's image drawing "
-              f"({ms['pyqtgraph'] / ms['shipped']:.2f}×; {counts[label]:,} arrows at the last position)")
+        print(f"pan/zoom repaint with arrows, {label}: median {ms:.1f} ms "
+              f"({counts[label]:,} arrows at the last position)")
 
     app.processEvents()
     rss, peak = rss_mb()

@@ -3,6 +3,7 @@ ground truth, computed when it opens, as ``segfix gt-offsets`` makes them) one c
 the header saying which is shown (pytest-qt, offscreen)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,10 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     st, canvas = demo.state, demo.canvas
     assert not st.upper_bound
     net = st.setting
-    assert (net.threshold, net.min_direction_prob, net.scale) == pytest.approx((0.8, 0.6, 1.0))
+    record = json.loads((ROOT / "resources" / "weights" / "offsetnet-camvid.json").read_text())
+    rec = record["recommended"]  # chosen on CamVid val (benchmarks/offset_quality.py)
+    assert (net.threshold, net.min_direction_prob, net.scale) == pytest.approx(
+        (rec["threshold"], rec["min_direction_prob"], rec["scale"]))
     assert "network" in canvas.info.text() and "UPPER BOUND" not in canvas.info.text()
     button = canvas.upper_switch
     assert button.isVisible() and "upper bound" in button.text()
@@ -82,7 +86,9 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     expect = evaluate_pair(gt, refined, space)
     assert st.result.after["boundary_f"] == pytest.approx(expect["boundary_f"], abs=1e-12)
     f_upper = st.result.after["boundary_f"] - st.before["boundary_f"]
-    assert f_upper > 0.01 > f_network  # the oracle gains over a point of boundary F, the network barely
+    # the oracle gains over a point of boundary F; the network, on this frame typical of val, a
+    # third of a point (benchmarks/demo_frame.py)
+    assert f_upper > 0.01 > f_network > 0
 
     qtbot.keyClick(demo, Qt.Key.Key_U)  # and back, at the network's setting
     qtbot.waitUntil(lambda: settled(demo) and not st.upper_bound, timeout=30000)

@@ -136,14 +136,14 @@ def test_sample_names_are_cut_in_the_middle_with_the_full_name_in_a_tooltip(open
 
 
 def test_a_float32_recommendation_is_on_the_sweep_grid(open_window, qtbot):
-    """The demo's offsets record threshold 0.8 as float32; it reads back as 0.8 (the shortest
-    decimal), and the sweep's 0.8 is the current setting, not "not on the grid"."""
+    """The demo's offsets record threshold 0.9 as float32 (0.899999976…); it reads back as 0.9
+    (the shortest decimal), and the sweep's 0.9 is the current setting, not "not on the grid"."""
     w = open_window(1400, 900)
     w.open_demo()
     qtbot.waitUntil(lambda: settled(w), timeout=30000)
-    assert w.state.setting.threshold == 0.8
+    assert w.state.setting.threshold == 0.9
     tune = w.panels["tune"]
-    tune.fields["thresholds"].setText("0.4,0.8")
+    tune.fields["thresholds"].setText("0.4,0.9")
     tune.fields["scales"].setText("1")
     tune.run()
     qtbot.waitUntil(lambda: tune.result is not None and not w.runner.busy("sweep"), timeout=60000)

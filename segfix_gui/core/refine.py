@@ -2,6 +2,9 @@
 
 Never interpolates ids: the output holds only ids present in the input, and CPU
 and CUDA give identical results. Only pixels with a non-zero offset are touched.
+On the CPU a label map is refined in one compiled pass (:mod:`segfix_gui.core.gather`); the
+moving pixels and their sources as index pairs (:func:`source_indices`: for stacks of masks, the
+evaluator and the window's inspector) are applied with :func:`take_sources`.
 """
 from __future__ import annotations
 
@@ -98,7 +101,11 @@ def refine_labels(labels: np.ndarray, offsets: np.ndarray, *, device: str = "aut
     _check(labels, offsets)
     if resolve_device(device) == "cuda":
         return _refine_torch(labels, offsets, "cuda")
-    return take_sources(labels, *source_indices(offsets))
+    if labels.ndim == 3:  # masks: the pairs once, then one gather per mask
+        return take_sources(labels, *source_indices(offsets))
+    from .gather import gather
+
+    return gather(labels, offsets)
 
 
 def take_sources(labels: np.ndarray, dst: np.ndarray, src: np.ndarray) -> np.ndarray:

@@ -441,8 +441,13 @@ class MainWindow(QMainWindow):
 
     def _start_probe(self) -> None:
         def probe(_job):
+            import numpy as np
             import torch
 
+            from ..core.refine import refine_labels
+
+            # the CPU kernel (numba) loads or compiles at its first call: here, not on a refine
+            refine_labels(np.zeros((2, 2), np.uint8), np.zeros((2, 2, 2), np.int16), device="cpu")
             if torch.cuda.is_available():
                 return f"this machine: CUDA, {torch.cuda.get_device_name(0)}", True
             return f"this machine: CPU only ({os.cpu_count()} cores, no CUDA GPU)", False

@@ -38,8 +38,10 @@ def cases(draw, stack=False):
     else:
         labels = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(
             [0, 1, 7, 19, 33, 100, int(np.iinfo(dtype).max)])))
-    # steps up to 12: most moving pixels near a border of these small maps clamp
-    offsets = draw(hnp.arrays(np.int16, (2, h, w), elements=st.integers(-12, 12)))
+    # steps up to 12: most moving pixels near a border of these small maps clamp; any integer
+    # dtype (to_offsets gives int16, a caller may pass wider ones)
+    off_dtype = draw(st.sampled_from([np.int16, np.int8, np.int32, np.int64]))
+    offsets = draw(hnp.arrays(off_dtype, (2, h, w), elements=st.integers(-12, 12)))
     still = draw(hnp.arrays(bool, (h, w)))
     offsets[:, still] = 0
     return labels, offsets
@@ -84,6 +86,17 @@ def test_source_indices(case, colmajor):
                 want = (min(max(r + int(offsets[0, r, c]), 0), h - 1),
                         min(max(c + int(offsets[1, r, c]), 0), w - 1))
                 assert divmod(pairs[r * w + c], w) == want
+
+
+def test_strided_views_are_refined_as_copies_would_be():
+    """Labels and offsets that are views with other strides (a transposed or sliced array)."""
+    rng = np.random.default_rng(4)
+    base = rng.integers(0, 9, (14, 10)).astype(np.uint16)
+    labels = base.T[:, ::2]  # (10, 7), neither C nor F contiguous
+    offsets = rng.integers(-3, 4, (2, 10, 14)).astype(np.int32)[:, :, ::2]
+    offsets[:, rng.random((10, 7)) < 0.4] = 0
+    out = refine_labels(labels, offsets, device="cpu")
+    assert np.array_equal(out, reference(np.ascontiguousarray(labels), np.ascontiguousarray(offsets)))
 
 
 def test_border_clamps_far_offsets():

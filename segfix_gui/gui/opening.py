@@ -77,7 +77,8 @@ class SetSource:
                                      gt=src.gt)
             return [SamplePaths(image=_str(r["image"]), instances=str(r["instances"]),
                                 offsets=_str(r["offsets"]), gt_instances=_str(r["gt_instances"]),
-                                name=_rel_name(r["instances"], src.pred, r["key"])) for r in rows]
+                                name=_rel_name(r["instances"], src.pred, r["key"]),
+                                pairing_error=r["error"]) for r in rows]
         return pair_set(pred=src.pred, offsets=src.offsets, image=src.image, gt=src.gt)
 
     def recent_entry(self, space: str) -> dict:

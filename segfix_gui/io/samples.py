@@ -55,6 +55,9 @@ class SamplePaths:
     gt_instances: str | None = None
     info: tuple[tuple[str, str], ...] = ()     # (label, text): the sample's info, in full
     summary: tuple[tuple[str, str], ...] = ()  # (label, text): the same, short (window header)
+    # a set's sample whose partners could not be told apart (io.pairing.pair_folders' row
+    # error, one line naming the file): loading it fails with this message
+    pairing_error: str | None = None
 
     def with_part(self, part: str, path: str | None) -> "SamplePaths":
         return replace(self, **{part: path})
@@ -199,6 +202,8 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
     from .offsets import read_offsets
 
     space = get_label_space(space)
+    if paths.pairing_error:
+        raise InputError(None, paths.pairing_error)
     if paths.pred is None:
         raise InputError(None, "no prediction given")
     pred, colour = read_prediction(paths.pred, space)
@@ -261,6 +266,8 @@ def load_instance_sample(paths: SamplePaths) -> Sample:
     from .offsets import read_offsets
 
     space = get_label_space(INSTANCE_SPACE)
+    if paths.pairing_error:
+        raise InputError(None, paths.pairing_error)
     if paths.instances is None:
         raise InputError(None, "no instance predictions (_pred.txt) given")
     if paths.offsets is None:
@@ -337,7 +344,8 @@ def pair_set(*, pred: str, offsets: str, image: str | None = None,
     prediction.
 
     A prediction without offsets is kept (loading it then says so); images and ground truth
-    are optional per sample.
+    are optional per sample. A prediction whose partners cannot be told apart is kept too, with
+    the reason: loading it fails with that one line.
     """
     from .pairing import pair_folders
 
@@ -345,7 +353,7 @@ def pair_set(*, pred: str, offsets: str, image: str | None = None,
     if not rows:
         raise InputError(pred, "no prediction PNGs found")
     return [SamplePaths(image=_str(r["image"]), pred=str(r["pred"]), offsets=_str(r["offsets"]),
-                        gt=_str(r["gt"]), name=r["key"]) for r in rows]
+                        gt=_str(r["gt"]), name=r["key"], pairing_error=r["error"]) for r in rows]
 
 
 def _str(path) -> str | None:

@@ -41,7 +41,7 @@ def split_files(root: str | Path, split: str) -> list[tuple[Path, Path]]:
     rows = pair_folders("image", {"image": img_dir, "labels": lab_dir})
     bad = next((r for r in rows if r["error"]), None)
     if bad is not None:
-        raise InputError(bad["image"], bad["error"])
+        raise InputError(None, bad["error"])  # the row's message names the file already
     pairs = [(r["image"], r["labels"]) for r in rows if r["labels"] is not None]
     if not pairs:
         raise InputError(base, "no image with a label of the same name")

@@ -47,6 +47,25 @@ def test_set_source_pairs_a_set_folder(tmp_path):
         SetSource(folder=str(tmp_path / "preds")).samples()
 
 
+def test_a_sample_whose_partners_cannot_be_told_apart_fails_to_load_naming_them(tmp_path):
+    """Two ground truths of the prediction's name in different sub-folders, none beside it: the
+    set still opens, and that sample's loading fails with the pairing's one line (a dialog in
+    the window), not silently without ground truth."""
+    from segfix_gui.io.samples import load_sample
+
+    for sub in ("preds", "offsets", "gt/c1", "gt/c2"):
+        (tmp_path / sub).mkdir(parents=True)
+    for f in ("preds/a.png", "preds/b.png", "gt/c1/a.png", "gt/c2/a.png", "gt/c1/b.png"):
+        write_labels(tmp_path / f, np.zeros((2, 2), np.uint8))
+    a, b = SetSource(folder=str(tmp_path)).samples()
+    assert a.pairing_error and "a.png" in a.pairing_error and b.pairing_error is None
+    with pytest.raises(InputError) as err:
+        load_sample(a, "camvid")
+    assert str(err.value) == a.pairing_error and "\n" not in str(err.value)
+    assert str(err.value).startswith(str(tmp_path / "preds" / "a.png"))
+    assert load_sample(b, "camvid").gt is not None  # its partner is unambiguous
+
+
 def test_dropped(tmp_path):
     assert dropped([str(tmp_path)]) == ("set", SetSource(folder=str(tmp_path)))
     what, parts = dropped([str(tmp_path / "x.npz"), str(tmp_path / "x_gt.png")])

@@ -23,9 +23,9 @@ Timed, best of ``--repeat`` (the original best of ``max(3, repeat // 4)``), inte
 - ``with offsets``: the same plus each side's offset scaling (``to_offsets(Setting(scale=2))`` from the
   read field vs ``astype(float32).transpose(2, 0, 1) * 2`` from ``loadmat``'s array);
 - ``floor``: a plain copy of the 1024×2048 map (``np.copyto``), and of the offsets' 8 MB;
-- ``numba``, only when numba can be imported (it is not a dependency of segfix_gui): the same
-  gather as one compiled pass over the offsets in memory order, a measured alternative (its
-  output must equal ours; compile time excluded, reported apart).
+- ``numba``: a minimal one-pass kernel written here (the lower bound of that approach; its output
+  must equal ours; compile time excluded, reported apart). ``refine_labels`` itself is such a
+  pass since numba became a dependency (``segfix_gui/core/gather.py``).
 
 The outputs are not compared bit for bit: the original maps ids outside its 19-entry list to
 255 and samples with ``align_corners=False`` (see ``benchmarks/engine_speed.py`` for the
@@ -105,7 +105,8 @@ def best(fn, repeat: int) -> float:
 
 
 def numba_refine():
-    """A one-pass numba kernel for the same gather, or None without numba (measurement only)."""
+    """A minimal one-pass numba kernel for the same gather (the reference of ``core.gather``), or
+    None without numba."""
     try:
         import numba
     except ImportError:

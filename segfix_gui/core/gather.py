@@ -21,20 +21,14 @@ def _gather(lab, a, b, out, column_major):
     ``(dr, dc)`` is not zero. ``a``, ``b``: the (d_row, d_col) planes as ``(H, W)``, or, with
     ``column_major``, their ``(W, H)`` transposes (MATLAB order), scanned in memory order."""
     h, w = lab.shape
-    if column_major:
-        for c in range(w):
-            for r in range(h):
-                dr = a[c, r]
-                dc = b[c, r]
-                if dr != 0 or dc != 0:
-                    out[r, c] = lab[min(max(r + dr, 0), h - 1), min(max(c + dc, 0), w - 1)]
-    else:
-        for r in range(h):
-            for c in range(w):
-                dr = a[r, c]
-                dc = b[r, c]
-                if dr != 0 or dc != 0:
-                    out[r, c] = lab[min(max(r + dr, 0), h - 1), min(max(c + dc, 0), w - 1)]
+    outer, inner = a.shape
+    for i in range(outer):
+        for j in range(inner):
+            dr = a[i, j]
+            dc = b[i, j]
+            if dr != 0 or dc != 0:
+                r, c = (j, i) if column_major else (i, j)
+                out[r, c] = lab[min(max(r + dr, 0), h - 1), min(max(c + dc, 0), w - 1)]
 
 
 def gather(labels: np.ndarray, offsets: np.ndarray) -> np.ndarray:

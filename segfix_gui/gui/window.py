@@ -441,18 +441,26 @@ class MainWindow(QMainWindow):
 
     def _start_probe(self) -> None:
         def probe(_job):
-            import numpy as np
             import torch
 
-            from ..core.refine import refine_labels
-
-            # the CPU kernel (numba) loads or compiles at its first call: here, not on a refine
-            refine_labels(np.zeros((2, 2), np.uint8), np.zeros((2, 2, 2), np.int16), device="cpu")
             if torch.cuda.is_available():
                 return f"this machine: CUDA, {torch.cuda.get_device_name(0)}", True
             return f"this machine: CPU only ({os.cpu_count()} cores, no CUDA GPU)", False
 
-        self.runner.submit("probe", probe, on_done=lambda v: self.machine_info_ready.emit(*v))
+        def warm(_job):
+            """The CPU kernel (numba) loads, or compiles, at its first call: here, in the
+            background after the probe, rather than on a refinement."""
+            import numpy as np
+
+            from ..core.refine import refine_labels
+
+            refine_labels(np.zeros((2, 2), np.uint8), np.zeros((2, 2, 2), np.int16), device="cpu")
+
+        def probed(info):
+            self.machine_info_ready.emit(*info)
+            self.runner.submit("probe", warm, needs_torch=False)
+
+        self.runner.submit("probe", probe, on_done=probed)
 
     # --- opening ------------------------------------------------------------------------------
     def _on_sample(self) -> None:

@@ -98,7 +98,9 @@ def run(args) -> int:
     from ..labels import get_label_space
 
     space = get_label_space(args.label_space)
-    rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined})
+    # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
+    rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined},
+                        one_per_key=True)
     if not rows:
         raise InputError(args.pred, "no prediction PNGs found")
     errors, jobs = [], []

@@ -349,7 +349,8 @@ def pair_set(*, pred: str, offsets: str, image: str | None = None,
     """
     from .pairing import pair_folders
 
-    rows = pair_folders("pred", {"pred": pred, "offsets": offsets, "image": image, "gt": gt})
+    rows = pair_folders("pred", {"pred": pred, "offsets": offsets, "image": image, "gt": gt},
+                        one_per_key=True)  # a set evaluation counts an image once
     if not rows:
         raise InputError(pred, "no prediction PNGs found")
     return [SamplePaths(image=_str(r["image"]), pred=str(r["pred"]), offsets=_str(r["offsets"]),
@@ -407,7 +408,8 @@ def sweep_jobs(gt_dir, pred_dir, offsets_dir) -> tuple[list[SweepJob], list[str]
     """
     from .pairing import pair_folders
 
-    rows = pair_folders("pred", {"pred": pred_dir, "gt": gt_dir, "offsets": offsets_dir})
+    rows = pair_folders("pred", {"pred": pred_dir, "gt": gt_dir, "offsets": offsets_dir},
+                        one_per_key=True)  # an image counted once
     if not rows:
         raise InputError(pred_dir, "no prediction PNGs found")
     jobs, errors = [], []

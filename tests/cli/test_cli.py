@@ -189,6 +189,22 @@ def test_evaluate_reports_missing_ground_truth(folders, capsys):
     assert "orphan.png: no ground truth with this name" in capsys.readouterr().err
 
 
+def test_two_predictions_of_one_image_are_not_counted_twice(folders, capsys):
+    """x.png and x_leftImg8bit.png pair with the same ground truth: evaluate and sweep refuse
+    both, one line each naming the other, instead of counting the image twice."""
+    t = folders
+    shutil.copy(t / "pred" / "im0.png", t / "pred" / "im0_leftImg8bit.png")
+    capsys.readouterr()
+    assert main(["evaluate", "--gt", str(t / "gt"), "--pred", str(t / "pred")]) == 2
+    err = capsys.readouterr().err
+    for a, b in (("im0.png", "im0_leftImg8bit.png"), ("im0_leftImg8bit.png", "im0.png")):
+        line = next(x for x in err.splitlines() if x.startswith(f"segfix: error: {t / 'pred' / a}:"))
+        assert b in line and "same pairing name" in line
+    assert main(["sweep", "--gt", str(t / "gt"), "--pred", str(t / "pred"), "--offsets",
+                 str(t / "off"), "--thresholds", "0.5", "--scales", "1"]) == 2
+    assert "same pairing name" in capsys.readouterr().err
+
+
 def test_bad_options_are_usage_errors(capsys):
     with pytest.raises(SystemExit) as e:
         main(["refine", "--input", "a", "--offset", "b", "--out", "c", "--threshold", "2"])

@@ -28,8 +28,7 @@ import numpy as np
 
 from ..errors import InputError
 from .atomic import atomic_path
-
-PRED_SUFFIX = "_pred.txt"
+from .pairing import PRED_TXT_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -253,7 +252,7 @@ def read_instance_gt(path: str | os.PathLike) -> np.ndarray:
 
 def list_pred_txts(folder: str | os.PathLike) -> list[Path]:
     """The ``*_pred.txt`` files under ``folder`` (recursively, sorted)."""
-    from .pairing import PRED_TXT_SUFFIXES, list_files
+    from .pairing import list_files
 
     return list_files(folder, PRED_TXT_SUFFIXES)
 
@@ -286,7 +285,7 @@ def pair_instance_set(*, instances: str | os.PathLike,
 
     txts = list_pred_txts(instances)
     if not txts:
-        raise InputError(instances, f"no *{PRED_SUFFIX} files found")
+        raise InputError(instances, f"no *{PRED_TXT_SUFFIXES[0]} files found")
     return pair_folders("instances", {"instances": instances, "offsets": offsets, "image": image,
                                       "gt_instances": gt, "refined_instances": refined},
                         primary_files=txts, one_per_key=True)

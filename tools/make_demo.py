@@ -181,6 +181,9 @@ Opened by `segfix-gui --demo`. Made by `{meta['made_by']}` (see that script); do
  if meta['offsets_kind'] == 'oracle' else
  "what the bundled network achieves on this one frame at its recommended setting (a small model trained for "
  + meta.get('offsets_training', '?') + ": expect a small gain, far below the oracle's; see docs/RESULTS.md)"}.
+{"The frame is the val frame typical of the bundled network: its mIoU and boundary-F gains are the "
+ "closest to the val medians (`python benchmarks/demo_frame.py`), neither its best nor its worst frame."
+ if DEFAULT_FRAME in meta['source'] else ""}
 
 **The upper bound, one click away.** The window also shows this frame with the offsets a perfect
 offset network would give: the header's "Show the upper bound" button (or U, Refine ▸ Offsets)

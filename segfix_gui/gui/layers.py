@@ -140,22 +140,21 @@ def heat_image(boundary: np.ndarray) -> np.ndarray:
 
 
 class FastImageItem(pg.ImageItem):
-    """An ``ImageItem`` whose rendered QImage is kept in the format the raster painter draws
-    fastest (premultiplied ARGB32, or RGB32 for an opaque photo).
+    """An ``ImageItem`` of ids drawn through a lookup table (the heat map, the diff marks), its
+    rendered QImage kept in the format the raster painter draws fastest (premultiplied ARGB32),
+    its opacity in the table's alpha column.
 
-    pyqtgraph makes an ``Indexed8`` (ids through a colour table) or ``RGB888`` QImage; Qt then
-    converts it to ARGB32 on *every* draw, before scaling it — at 3840×2160 that conversion of
-    the whole image, per layer, was most of a pan's repaint. Here it is converted once, when
-    the image or its table changes (pyqtgraph renders lazily, at the first paint after that).
+    pyqtgraph makes an ``Indexed8`` QImage (ids through a colour table); Qt then converts it to
+    ARGB32 on *every* draw, before scaling it — at 3840×2160 that conversion of the whole image,
+    per layer, was most of a pan's repaint. Here it is converted once, when the image or its
+    table changes (pyqtgraph renders lazily, at the first paint after that). A painter opacity
+    below 1 would put a scaled image on Qt's slow path: the opacity scales the table instead.
     """
 
     _table = None      # the lookup table as given (before the opacity is applied)
 
-    def __init__(self, *args, table: bool = False, **kwargs):
-        """``table``: the item shows ids through a lookup table (its opacity goes into the
-        table's alpha); else a photo (painter opacity)."""
+    def __init__(self, *args, **kwargs):
         self._alpha = 1.0
-        self.has_table = table
         super().__init__(*args, **kwargs)
 
     def setImage(self, image=None, autoLevels=None, **kargs):  # noqa: N802 - pyqtgraph name
@@ -173,10 +172,6 @@ class FastImageItem(pg.ImageItem):
 
     def set_layer_opacity(self, opacity: float) -> None:
         opacity = float(opacity)
-        if not self.has_table:
-            self._alpha = opacity
-            self.setOpacity(opacity)
-            return
         self.setOpacity(1.0)
         if opacity != self._alpha:
             self._alpha = opacity
@@ -194,19 +189,12 @@ class FastImageItem(pg.ImageItem):
     def render(self) -> None:
         super().render()
         q = self.qimage
-        if q is None or q.format() in _FAST_FORMATS:
-            return
-        opaque = q.format() in (QImage.Format.Format_RGB888, QImage.Format.Format_RGBX8888,
-                                QImage.Format.Format_Grayscale8)
-        self.qimage = q.convertToFormat(QImage.Format.Format_RGB32 if opaque
-                                        else QImage.Format.Format_ARGB32_Premultiplied)
-
-
-_FAST_FORMATS = (QImage.Format.Format_ARGB32_Premultiplied, QImage.Format.Format_RGB32)
+        if q is not None and q.format() != QImage.Format.Format_ARGB32_Premultiplied:
+            self.qimage = q.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
 
 def lut_image_item(z: float) -> pg.ImageItem:
-    item = FastImageItem(table=True)
+    item = FastImageItem()
     item.setAutoDownsample(False)
     item.setZValue(z)
     return item

@@ -1,6 +1,6 @@
 """gui.layers on its own: the lookup tables, the heat map, the diff marks' widening (against a
-slow reference written here), FastImageItem's rendered pixels and the photo + labels
-Composite (against a float reference written here)."""
+slow reference written here), FastImageItem's rendered pixels (heat map and diff marks) and the
+photo + labels Composite (against a float reference written here)."""
 from __future__ import annotations
 
 import json
@@ -207,7 +207,7 @@ def test_lut_item_renders_premultiplied_with_the_table_colours(qapp):
 def test_lut_item_opacity_goes_into_the_table_alpha(qapp):
     ids = np.array([[1, 3], [11, 8]], np.uint8)
     lut = label_lut(CAMVID)
-    item = FastImageItem(table=True)
+    item = FastImageItem()
     set_lut_image(item, ids, lut)
     for op in (0.5, 0.25, 1.0, 0.5):  # each from the table as given, never compounded
         item.set_layer_opacity(op)
@@ -223,18 +223,6 @@ def test_lut_item_opacity_goes_into_the_table_alpha(qapp):
     item.setLookupTable(label_lut(CAMVID, {1}))
     item.render()
     assert argb(item)[0, 0, 3] == 0 and argb(item)[0, 1, 3] == 128
-
-
-def test_photo_item_renders_rgb32_with_painter_opacity(qapp):
-    rng = np.random.default_rng(3)
-    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    item = FastImageItem()
-    item.setImage(rgb, autoLevels=False, levels=(0, 255))
-    item.set_layer_opacity(0.4)
-    item.render()
-    assert item.qimage.format() == QImage.Format.Format_RGB32
-    assert item.opacity() == pytest.approx(0.4) and item.layer_opacity() == pytest.approx(0.4)
-    np.testing.assert_array_equal(argb(item)[..., 2::-1], rgb)  # pixels not scaled by opacity
 
 
 # --- Composite: the photo and the labels as one opaque image ------------------------------------

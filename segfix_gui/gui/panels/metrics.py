@@ -240,36 +240,32 @@ class MetricsPanel(QWidget):
     def _chart(self, rows) -> None:
         pi = self.chart.getPlotItem()
         rows = self.chart_rows(rows)
-        if self.bars is not None and [r[0] for r in rows] == self._bar_names:
-            # the same classes (a threshold move): new lengths and colours, nothing re-laid out
-            d = np.array([100 * r[3] for r in rows])
-            self.bars.setOpts(x0=np.minimum(d, 0), width=np.abs(d),
-                              brushes=[pg.mkBrush(delta_colour(r[3])) for r in rows])
-            lim = max(float(np.abs(d).max()), 0.5) * 1.1
-            pi.setXRange(-lim, lim, padding=0)
-            return
-        if self.bars is not None:
-            pi.removeItem(self.bars)
-            self.bars = None
-        self._bar_names = [r[0] for r in rows]
-        n = max(len(rows), 1)
-        # title, bottom axis and margins take about 60 px; each row gets its line
-        self.chart.setMinimumHeight(60 + n * self.row_px())
-        self.chart.setToolTip(f"IoU Δ (points) of the {len(rows)} classes present (in the ground "
-                              "truth or either labelling), in the label space's order")
-        if not rows:
-            pi.getAxis("left").setTicks([[]])
-            return
-        d = np.array([0.0 if r[3] is None else 100 * r[3] for r in rows])
-        brushes = [pg.mkBrush(delta_colour(r[3])) for r in rows]
-        y = np.arange(len(rows))
-        self.bars = pg.BarGraphItem(x0=np.minimum(d, 0), y=y, width=np.abs(d), height=0.7,
-                                    brushes=brushes, pens=[pg.mkPen(None)] * len(rows))
-        pi.addItem(self.bars)
-        pi.getAxis("left").setTicks([[(i, r[0]) for i, r in enumerate(rows)]])
+        names = [r[0] for r in rows]
+        if self.bars is None or names != self._bar_names:  # new classes: new bars and ticks
+            if self.bars is not None:
+                pi.removeItem(self.bars)
+                self.bars = None
+            self._bar_names = names
+            n = max(len(rows), 1)
+            # title, bottom axis and margins take about 60 px; each row gets its line
+            self.chart.setMinimumHeight(60 + n * self.row_px())
+            self.chart.setToolTip(f"IoU Δ (points) of the {len(rows)} classes present (in the "
+                                  "ground truth or either labelling), in the label space's order")
+            if not rows:
+                pi.getAxis("left").setTicks([[]])
+                return
+            self.bars = pg.BarGraphItem(x0=np.zeros(len(rows)), y=np.arange(len(rows)),
+                                        width=np.zeros(len(rows)), height=0.7,
+                                        pens=[pg.mkPen(None)] * len(rows))
+            pi.addItem(self.bars)
+            pi.getAxis("left").setTicks([list(enumerate(names))])
+            pi.setYRange(-0.6, len(rows) - 0.4, padding=0)
+        # the same classes (a threshold move): new lengths and colours, nothing re-laid out
+        d = np.array([100 * r[3] for r in rows])
+        self.bars.setOpts(x0=np.minimum(d, 0), width=np.abs(d),
+                          brushes=[pg.mkBrush(delta_colour(r[3])) for r in rows])
         lim = max(float(np.abs(d).max()), 0.5) * 1.1
         pi.setXRange(-lim, lim, padding=0)
-        pi.setYRange(-0.6, len(rows) - 0.4, padding=0)
 
 
 def create(window) -> QWidget:

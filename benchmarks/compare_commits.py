@@ -12,6 +12,7 @@ imports its own ``segfix_gui``): the way to compare two commits when the benchma
 changed. Both trees use the same Python (the one running this script); the script is run
 with the tree as its working folder, so each imports its own ``segfix_gui``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ def run_once(tree: Path, script: list[str], pattern: re.Pattern) -> tuple[list[f
     values = []
     for line in r.stdout.splitlines():
         if pattern.search(line):
-            m = re.search(r"[-+]?\d+(?:\.\d+)?", line[pattern.search(line).end():] or line)
+            m = re.search(r"[-+]?\d+(?:\.\d+)?", line[pattern.search(line).end() :] or line)
             if m:
                 values.append(float(m.group()))
     return values, r.stdout
@@ -51,18 +52,16 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pattern", default=r"^median_ms=", help="lines whose first number is compared")
     ap.add_argument("--show", default="", help="also print the lines matching this regex")
-    ap.add_argument("--same-script", action="store_true",
-                    help="run this tree's copy of the script on both trees")
+    ap.add_argument("--same-script", action="store_true", help="run this tree's copy of the script on both trees")
     a = ap.parse_args(argv[:cut])
-    script = argv[cut + 1:]
+    script = argv[cut + 1 :]
     if a.same_script:
         script[0] = str(ROOT / script[0])
     pattern = re.compile(a.pattern)
     show = re.compile(a.show) if a.show else None
     with tempfile.TemporaryDirectory(prefix="segfix-base-") as tmp:
         base_tree = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base_tree), a.base],
-                       cwd=ROOT, check=True)
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base_tree), a.base], cwd=ROOT, check=True)
         # the base tree sits beside a link to ../shared, as this checkout does
         if (ROOT.parent / "shared").exists():
             os.symlink(ROOT.parent / "shared", Path(tmp) / "shared")

@@ -7,6 +7,7 @@ with ``git worktree`` into a temporary folder) in the same run, for a before/aft
 
     python benchmarks/degrade_memory.py [--size 4096x8192] [--baseline-commit e3b1308]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,18 @@ DATA = ROOT.parent / "shared" / "data" / "camvid" / "val" / "labels"
 
 def peak_rss_mb(code_root: Path, labels: Path, out: Path) -> tuple[float, int]:
     env = dict(os.environ, PYTHONPATH=str(code_root))
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "segfix_gui.cli", "degrade",
-           "--labels", str(labels), "--out", str(out)]
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        sys.executable,
+        "-m",
+        "segfix_gui.cli",
+        "degrade",
+        "--labels",
+        str(labels),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=labels.parent)
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     if m is None:
@@ -58,19 +69,22 @@ def main() -> None:
         result["this_tree_exit"] = rc
         if args.baseline_commit:
             base = tmp / "base"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base),
-                            args.baseline_commit], check=True)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base), args.baseline_commit],
+                check=True,
+            )
             try:
                 mb, rc = peak_rss_mb(base, tmp / "gt", tmp / "out_base")
                 result["baseline_commit"] = args.baseline_commit
                 result["baseline_peak_mb"] = round(mb)
                 result["baseline_exit"] = rc
-                same = np.array_equal(np.asarray(Image.open(tmp / "out" / "big.png")),
-                                      np.asarray(Image.open(tmp / "out_base" / "big.png")))
+                same = np.array_equal(
+                    np.asarray(Image.open(tmp / "out" / "big.png")),
+                    np.asarray(Image.open(tmp / "out_base" / "big.png")),
+                )
                 result["outputs_identical"] = bool(same)
             finally:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-                               check=False)
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -9,6 +9,7 @@ frame whose two changes are closest to the two medians (distance in points, both
 the demo sample's frame (``tools/make_demo.py --frame``), so that the demo shows what the network
 typically does rather than its best or worst frame.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,23 +47,34 @@ def main() -> int:
         coarse = degrade(gt, space, stride=8)
         field = net.predict(read_image(img_path))
         before = evaluate_pair(gt, coarse, space)
-        after = evaluate_pair(gt, refine_labels(coarse, field.to_offsets(field.setting()), device="cpu"),
-                              space)
-        rows.append({"frame": img_path.stem, "d_miou": 100 * (after["miou"] - before["miou"]),
-                     "d_boundary_f": 100 * (after["boundary_f"] - before["boundary_f"])})
+        after = evaluate_pair(gt, refine_labels(coarse, field.to_offsets(field.setting()), device="cpu"), space)
+        rows.append(
+            {
+                "frame": img_path.stem,
+                "d_miou": 100 * (after["miou"] - before["miou"]),
+                "d_boundary_f": 100 * (after["boundary_f"] - before["boundary_f"]),
+            }
+        )
     d = np.array([(r["d_miou"], r["d_boundary_f"]) for r in rows])
     med = np.median(d, axis=0)
     typical = rows[int(np.argmin(np.hypot(*(d - med).T)))]
     print(f"{len(rows)} val frames at the network's recommended setting {field.recommended}")
-    print(f"mIoU: {int((d[:, 0] > 0).sum())} frames gain, {int((d[:, 0] < 0).sum())} lose, "
-          f"median {med[0]:+.2f}, mean {d[:, 0].mean():+.2f} points")
-    print(f"boundary F: {int((d[:, 1] > 0).sum())} frames gain, {int((d[:, 1] < 0).sum())} lose, "
-          f"median {med[1]:+.2f}, mean {d[:, 1].mean():+.2f} points")
-    print(f"typical frame (closest to both medians): {typical['frame']} "
-          f"({typical['d_miou']:+.2f} mIoU, {typical['d_boundary_f']:+.2f} boundary F)")
+    print(
+        f"mIoU: {int((d[:, 0] > 0).sum())} frames gain, {int((d[:, 0] < 0).sum())} lose, "
+        f"median {med[0]:+.2f}, mean {d[:, 0].mean():+.2f} points"
+    )
+    print(
+        f"boundary F: {int((d[:, 1] > 0).sum())} frames gain, {int((d[:, 1] < 0).sum())} lose, "
+        f"median {med[1]:+.2f}, mean {d[:, 1].mean():+.2f} points"
+    )
+    print(
+        f"typical frame (closest to both medians): {typical['frame']} "
+        f"({typical['d_miou']:+.2f} mIoU, {typical['d_boundary_f']:+.2f} boundary F)"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({"median": med.tolist(), "typical": typical,
-                                               "frames": rows}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"median": med.tolist(), "typical": typical, "frames": rows}, indent=1) + "\n"
+        )
     return 0
 
 

@@ -13,6 +13,7 @@
 4. Correctness on CamVid val with oracle offsets (scale 2): our output vs what the original
    intended (``align_corners=True``) and what it does (the default ``False``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,27 +92,52 @@ def folder_throughput(labels: np.ndarray, field, n: int, workers: int, space) ->
         for i in range(n):
             Image.fromarray(labels).save(tmp / "pred" / f"map{i:03d}_leftImg8bit.png")
             # openseg's tester saves with scipy's savemat defaults: int32, uncompressed
-            savemat(tmp / "off" / f"map{i:03d}_leftImg8bit.mat",
-                    {"mat": np.moveaxis(hard, 0, 2).astype(np.int32)})
-        jobs = [(str(tmp / "pred" / f"map{i:03d}_leftImg8bit.png"),
-                 str(tmp / "off" / f"map{i:03d}_leftImg8bit.mat"),
-                 str(tmp / "orig" / f"map{i:03d}_leftImg8bit.png")) for i in range(n)]
+            savemat(tmp / "off" / f"map{i:03d}_leftImg8bit.mat", {"mat": np.moveaxis(hard, 0, 2).astype(np.int32)})
+        jobs = [
+            (
+                str(tmp / "pred" / f"map{i:03d}_leftImg8bit.png"),
+                str(tmp / "off" / f"map{i:03d}_leftImg8bit.mat"),
+                str(tmp / "orig" / f"map{i:03d}_leftImg8bit.png"),
+            )
+            for i in range(n)
+        ]
         (tmp / "orig").mkdir()
         t = time.perf_counter()
         with multiprocessing.get_context("fork").Pool(workers, _init, (2, id_to_train(space))) as pool:
             pool.map(_original_process, jobs)
         t_orig = time.perf_counter() - t
         t = time.perf_counter()
-        rc = segfix_main(["refine", "--input", str(tmp / "pred"), "--offset", str(tmp / "off"),
-                          "--out", str(tmp / "ours"), "--scale", "2", "--workers", str(workers)])
+        rc = segfix_main(
+            [
+                "refine",
+                "--input",
+                str(tmp / "pred"),
+                "--offset",
+                str(tmp / "off"),
+                "--out",
+                str(tmp / "ours"),
+                "--scale",
+                "2",
+                "--workers",
+                str(workers),
+            ]
+        )
         t_ours = time.perf_counter() - t
         assert rc == 0
-        same = all(np.array_equal(np.asarray(Image.open(j[2])),
-                                  np.asarray(Image.open(tmp / "ours" / Path(j[2]).name)))
-                   for j in jobs)
-    return {"maps": n, "workers": workers, "original_s": t_orig, "ours_s": t_ours,
-            "original_maps_per_s": n / t_orig, "ours_maps_per_s": n / t_ours,
-            "ratio": t_orig / t_ours, "outputs_equal_to_buggy_original": same}
+        same = all(
+            np.array_equal(np.asarray(Image.open(j[2])), np.asarray(Image.open(tmp / "ours" / Path(j[2]).name)))
+            for j in jobs
+        )
+    return {
+        "maps": n,
+        "workers": workers,
+        "original_s": t_orig,
+        "ours_s": t_ours,
+        "original_maps_per_s": n / t_orig,
+        "ours_maps_per_s": n / t_ours,
+        "ratio": t_orig / t_ours,
+        "outputs_equal_to_buggy_original": same,
+    }
 
 
 def camvid_correctness() -> dict:
@@ -136,19 +162,24 @@ def camvid_correctness() -> dict:
         foreign += int((~np.isin(buggy, present)).sum())
         for k, m in (("ours", ours), ("intended", intended), ("original", buggy)):
             evs[k].add(gt, m)
-    return {"maps": len(files), "pixels_differing_from_intended": intended_differ,
-            "pixels_differing_from_original": differ, "original_foreign_id_pixels": foreign,
-            "miou_ours": evs["ours"].result()["miou"],
-            "miou_intended": evs["intended"].result()["miou"],
-            "miou_original": evs["original"].result()["miou"]}
+    return {
+        "maps": len(files),
+        "pixels_differing_from_intended": intended_differ,
+        "pixels_differing_from_original": differ,
+        "original_foreign_id_pixels": foreign,
+        "miou_ours": evs["ours"].result()["miou"],
+        "miou_intended": evs["intended"].result()["miou"],
+        "miou_original": evs["original"].result()["miou"],
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--maps", type=int, default=48)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--parts", default="folder,refine,targets,camvid",
-                    help="which of the measurements to run (comma-separated)")
+    ap.add_argument(
+        "--parts", default="folder,refine,targets,camvid", help="which of the measurements to run (comma-separated)"
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -160,8 +191,13 @@ def main() -> int:
     off = field.to_offsets(Setting(scale=2))
     frac = float((off != 0).any(0).mean())
     table = id_to_train(space)
-    res = {"machine": f"{platform.node()} {os.cpu_count()} cores", "torch": torch.__version__,
-           "torch_threads": torch.get_num_threads(), "map": "1024x2048", "boundary_fraction": frac}
+    res = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "map": "1024x2048",
+        "boundary_fraction": frac,
+    }
     # first, while no torch thread pool exists in this process: forked workers of a process
     # that has run torch's OpenMP code can hang
     if "folder" in parts:
@@ -170,17 +206,20 @@ def main() -> int:
     if "refine" in parts:
         t_ours = best_of(lambda: refine_labels(labels, off, device="cpu"), 5)
         t_orig = best_of(lambda: original.refine_original(labels, off, table), 3)
-        res["refine"] = {"ours_ms": 1000 * t_ours, "original_ms": 1000 * t_orig,
-                         "ratio": t_orig / t_ours}
+        res["refine"] = {"ours_ms": 1000 * t_ours, "original_ms": 1000 * t_orig, "ratio": t_orig / t_ours}
         print("refine", json.dumps(res["refine"]), flush=True)
     if "targets" in parts:
         ign = space.ignore_ids
         t_ours = best_of(lambda: boundary_targets(labels, width=5, ignore_ids=ign), 3)
         t_near = best_of(lambda: boundary_targets(labels, width=5, ignore_ids=ign, smoothing=0), 3)
         t_orig = best_of(lambda: original.gt_targets_original(labels, width=5, ignore_ids=ign), 2)
-        res["gt_offsets"] = {"ours_ms": 1000 * t_ours, "ours_nearest_pixel_ms": 1000 * t_near,
-                             "original_ms": 1000 * t_orig, "ratio": t_orig / t_ours,
-                             "load_average_1min": os.getloadavg()[0]}
+        res["gt_offsets"] = {
+            "ours_ms": 1000 * t_ours,
+            "ours_nearest_pixel_ms": 1000 * t_near,
+            "original_ms": 1000 * t_orig,
+            "ratio": t_orig / t_ours,
+            "load_average_1min": os.getloadavg()[0],
+        }
         print("gt_offsets", json.dumps(res["gt_offsets"]), flush=True)
     if "camvid" in parts and (DATA / "camvid/val/labels").is_dir():
         res["camvid_oracle"] = camvid_correctness()

@@ -7,6 +7,7 @@ Checks ``refine_labels`` on CUDA against the CPU path on random label maps and o
 ground-truth offsets; times refinement per 1024×2048 map on both; times offset prediction
 with the bundled network when ``segfix_gui.model`` provides it. Exits 1 if any result differs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
     args = ap.parse_args()
-    report = {"machine": platform.node(), "torch": torch.__version__,
-              "cuda": torch.cuda.is_available()}
+    report = {"machine": platform.node(), "torch": torch.__version__, "cuda": torch.cuda.is_available()}
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to check")
         report["skipped"] = True
@@ -74,8 +74,7 @@ def main() -> int:
         b = refine_labels(labels, off, device="cuda")
         cases += 1
         mismatches += int(not np.array_equal(a, b))
-        report.update(cases=cases, mismatches=mismatches,
-                      boundary_fraction=float((off != 0).any(0).mean()))
+        report.update(cases=cases, mismatches=mismatches, boundary_fraction=float((off != 0).any(0).mean()))
 
         def cuda_refine():
             refine_labels(labels, off, device="cuda")

@@ -37,6 +37,7 @@ wait for that one import) and torch imported on the main thread before the windo
 It reports, from the first line of the script, when the window is shown and when the first
 refined result is drawn.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,12 +76,17 @@ def make_sample(folder: Path) -> dict:
     pred = degrade(gt, space, stride=8)
     oracle = gt_offset_field(gt, ignore_ids=space.ignore_ids)
     rng = np.random.default_rng(0)
-    boundary = np.clip(oracle.boundary * rng.uniform(0.35, 1.0, gt.shape)
-                       + rng.uniform(0.0, 0.3, gt.shape), 0, 1).astype(np.float32)
+    boundary = np.clip(
+        oracle.boundary * rng.uniform(0.35, 1.0, gt.shape) + rng.uniform(0.0, 0.3, gt.shape), 0, 1
+    ).astype(np.float32)
     direction = 0.6 * oracle.direction + 0.4 * rng.dirichlet(np.ones(8), gt.shape).transpose(2, 0, 1)
     field = OffsetField(boundary=boundary, direction=direction.astype(np.float32))
-    paths = {"image": folder / "x.png", "pred": folder / "x_pred.png",
-             "offsets": folder / "x.npz", "gt": folder / "x_gt.png"}
+    paths = {
+        "image": folder / "x.png",
+        "pred": folder / "x_pred.png",
+        "offsets": folder / "x.npz",
+        "gt": folder / "x_gt.png",
+    }
     write_png(paths["image"], img)
     write_labels(paths["pred"], pred)
     write_labels(paths["gt"], gt)
@@ -108,9 +114,11 @@ def machine() -> str:
     import PySide6
     import pyqtgraph
 
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python "
-            f"{platform.python_version()}, PySide6 {PySide6.__version__}, pyqtgraph {pyqtgraph.__version__}, "
-            f"Qt platform {os.environ.get('QT_QPA_PLATFORM')}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python "
+        f"{platform.python_version()}, PySide6 {PySide6.__version__}, pyqtgraph {pyqtgraph.__version__}, "
+        f"Qt platform {os.environ.get('QT_QPA_PLATFORM')}"
+    )
 
 
 STARTUP_SCRIPT = r"""
@@ -147,9 +155,13 @@ def startup(n: int) -> int:
     with tempfile.TemporaryDirectory(prefix="segfix-gui-start-") as tmp:
         for i in range(n):
             for mode in ("background", "main-thread"):  # interleaved: same machine load
-                proc = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, mode,
-                                       str(Path(tmp) / f"s{i}.ini")], capture_output=True, text=True,
-                                      env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), timeout=300)
+                proc = subprocess.run(
+                    [sys.executable, "-c", STARTUP_SCRIPT, mode, str(Path(tmp) / f"s{i}.ini")],
+                    capture_output=True,
+                    text=True,
+                    env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                    timeout=300,
+                )
                 if proc.returncode != 0:
                     print(proc.stderr, file=sys.stderr)
                     return 1
@@ -158,9 +170,11 @@ def startup(n: int) -> int:
     for mode, vals in results.items():
         shown = statistics.median(v[0] for v in vals)
         first = statistics.median(v[1] for v in vals)
-        print(f"start-up, torch imported {'in the background (as shipped)' if mode == 'background' else 'on the main thread first'}: "
-              f"window shown {shown:.0f} ms, demo refined and drawn {first:.0f} ms "
-              f"(medians of {len(vals)} processes)")
+        print(
+            f"start-up, torch imported {'in the background (as shipped)' if mode == 'background' else 'on the main thread first'}: "
+            f"window shown {shown:.0f} ms, demo refined and drawn {first:.0f} ms "
+            f"(medians of {len(vals)} processes)"
+        )
     print(f"machine: {machine()}")
     return 0
 
@@ -172,9 +186,13 @@ def main(argv=None) -> int:
     ap.add_argument("--opens", type=int, default=3, help="openings timed (default 3)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--pans-only", action="store_true", help="time only opening and pan/zoom")
-    ap.add_argument("--startup", type=int, default=0, metavar="N",
-                    help="instead: time N fresh start-ups with torch imported in the background "
-                         "vs on the main thread")
+    ap.add_argument(
+        "--startup",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: time N fresh start-ups with torch imported in the background vs on the main thread",
+    )
     args = ap.parse_args(argv)
     if args.startup:
         return startup(args.startup)
@@ -253,8 +271,9 @@ def main(argv=None) -> int:
     win.runner.delivered.connect(note_delivery)
 
     def views_painted() -> bool:
-        return all(painted.n[id(v.viewport())] > seen.get(id(v.viewport()), 0)
-                   for v in win.canvas.views if not v.isHidden())
+        return all(
+            painted.n[id(v.viewport())] > seen.get(id(v.viewport()), 0) for v in win.canvas.views if not v.isHidden()
+        )
 
     def wait_painted(timeout=2.0):
         """Run the event loop until every visible view has been painted since the result (the
@@ -279,24 +298,35 @@ def main(argv=None) -> int:
         prev = st.sample
         t0 = time.perf_counter()
         win.open_paths(paths, "cityscapes", remember=False)
-        wait(lambda: st.sample is not prev and st.result is not None and st.result_is_current()
-             and not win.runner.busy("refine"))
+        wait(
+            lambda: (
+                st.sample is not prev
+                and st.result is not None
+                and st.result_is_current()
+                and not win.runner.busy("refine")
+            )
+        )
         repaint()
         opens.append((time.perf_counter() - t0) * 1000)
     print(f"opening: {', '.join(f'{v:.0f}' for v in opens)} ms (median {statistics.median(opens):.0f})")
 
     table = win.panels["metrics"]
     spin = win.panels["controls"].threshold.spin
-    values = [round(0.3 + 0.4 * ((i * 7) % args.moves) / max(args.moves - 1, 1), 3)
-              for i in range(args.moves + 1)]
+    values = [round(0.3 + 0.4 * ((i * 7) % args.moves) / max(args.moves - 1, 1), 3) for i in range(args.moves + 1)]
     moves, moving, forced = [], [], 0
     for v in values if not args.pans_only else ():
         if abs(v - st.setting.threshold) < 1e-9:
             continue
         t0 = time.perf_counter()
         spin.setValue(v)
-        wait(lambda: st.result_is_current() and st.result.setting.threshold == v
-             and table.rows and not win.runner.busy("refine"))
+        wait(
+            lambda: (
+                st.result_is_current()
+                and st.result.setting.threshold == v
+                and table.rows
+                and not win.runner.busy("refine")
+            )
+        )
         try:
             wait_painted()
         except TimeoutError:
@@ -305,10 +335,12 @@ def main(argv=None) -> int:
         moves.append((time.perf_counter() - t0) * 1000)
         moving.append(st.result.moving)
     if moves:
-        print(f"threshold move → refined layer + IoU table + views painted: median "
-              f"{statistics.median(moves):.1f} ms, min {min(moves):.1f}, max {max(moves):.1f} over "
-              f"{len(moves)} moves ({min(moving):,}–{max(moving):,} pixels moving; "
-              f"{forced} repainted by force)")
+        print(
+            f"threshold move → refined layer + IoU table + views painted: median "
+            f"{statistics.median(moves):.1f} ms, min {min(moves):.1f}, max {max(moves):.1f} over "
+            f"{len(moves)} moves ({min(moving):,}–{max(moving):,} pixels moving; "
+            f"{forced} repainted by force)"
+        )
 
     cv = win.canvas
     vb = cv.left.vb
@@ -329,25 +361,29 @@ def main(argv=None) -> int:
         pans[label] = statistics.median(times)
         counts[label] = cv.arrow_count
 
-    for label, (h, w) in (("zoomed in (128×256 px visible)", (128, 256)),
-                          ("mid zoom (512×1024 px visible)", (512, 1024)),
-                          ("whole image", (1024, 2048))):
+    for label, (h, w) in (
+        ("zoomed in (128×256 px visible)", (128, 256)),
+        ("mid zoom (512×1024 px visible)", (512, 1024)),
+        ("whole image", (1024, 2048)),
+    ):
         measure_pans(label, h, w)
     # a large screen: one view filling a 3840×2160 window draws many more arrows
     win.resize(3840, 2160)
     st.set_view(mode="single")
     app.processEvents()
-    for label, (h, w) in (("3840×2160 window, single view, mid zoom", (512, 1024)),
-                          ("3840×2160 window, single view, whole image", (1024, 2048))):
+    for label, (h, w) in (
+        ("3840×2160 window, single view, mid zoom", (512, 1024)),
+        ("3840×2160 window, single view, whole image", (1024, 2048)),
+    ):
         measure_pans(label, h, w)
     for label, ms in pans.items():
-        print(f"pan/zoom repaint with arrows, {label}: median {ms:.1f} ms "
-              f"({counts[label]:,} arrows at the last position)")
+        print(
+            f"pan/zoom repaint with arrows, {label}: median {ms:.1f} ms ({counts[label]:,} arrows at the last position)"
+        )
 
     app.processEvents()
     rss, peak = rss_mb()
-    print(f"resident memory with the sample open: {rss:.0f} MB (peak {peak:.0f} MB; "
-          f"{rss0:.0f} MB before the window)")
+    print(f"resident memory with the sample open: {rss:.0f} MB (peak {peak:.0f} MB; {rss0:.0f} MB before the window)")
     print(f"machine: {machine()}")
     try:
         print(f"load average during the run (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")

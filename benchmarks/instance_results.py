@@ -10,6 +10,7 @@ offsets, and evaluates each with ``segfix evaluate-instances`` (official citysca
 AP / AP50 plus per-instance mask IoU and boundary F-score at 3 px to the matched ground truth).
 Prints a Markdown table. Needs ../shared/data/cityscapes_mini.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,19 @@ from segfix_gui.cli import main as segfix  # noqa: E402
 def _evaluate(fx, refined: Path, tmp: Path, name: str) -> dict:
     out_json = tmp / f"{name}.json"
     with contextlib.redirect_stdout(io.StringIO()):
-        rc = segfix(["evaluate-instances", "--gt", str(fx["gt"]), "--pred", str(fx["pred"]),
-                     "--refined", str(refined), "--json", str(out_json)])
+        rc = segfix(
+            [
+                "evaluate-instances",
+                "--gt",
+                str(fx["gt"]),
+                "--pred",
+                str(fx["pred"]),
+                "--refined",
+                str(refined),
+                "--json",
+                str(out_json),
+            ]
+        )
     if rc != 0:
         raise SystemExit(f"evaluate-instances failed ({rc})")
     return json.loads(out_json.read_text())
@@ -46,29 +58,47 @@ def run(keep: Path | None = None) -> dict:
         tmp = Path(keep) if keep else Path(t)
         tmp.mkdir(parents=True, exist_ok=True)
         fx = make_fixture(tmp / "fixture")
-        runs = [("ground-truth offsets, scale 1 (default)", "offsets_gt", ["--scale", "1"]),
-                ("ground-truth offsets, scale 2", "offsets_gt", ["--scale", "2"]),
-                ("ground-truth offsets, scale 3", "offsets_gt", ["--scale", "3"]),
-                ("zero offsets", "offsets_zero", [])]
+        runs = [
+            ("ground-truth offsets, scale 1 (default)", "offsets_gt", ["--scale", "1"]),
+            ("ground-truth offsets, scale 2", "offsets_gt", ["--scale", "2"]),
+            ("ground-truth offsets, scale 3", "offsets_gt", ["--scale", "3"]),
+            ("zero offsets", "offsets_zero", []),
+        ]
         rows = []
         for i, (label, offsets, extra) in enumerate(runs):
             out = tmp / f"refined_{i}"
             with contextlib.redirect_stdout(io.StringIO()):
-                rc = segfix(["refine-instances", "--input", str(fx["pred"]), "--offset",
-                             str(fx[offsets]), "--out", str(out), "--device", "cpu", *extra])
+                rc = segfix(
+                    [
+                        "refine-instances",
+                        "--input",
+                        str(fx["pred"]),
+                        "--offset",
+                        str(fx[offsets]),
+                        "--out",
+                        str(out),
+                        "--device",
+                        "cpu",
+                        *extra,
+                    ]
+                )
             if rc != 0:
                 raise SystemExit(f"refine-instances failed ({rc})")
             rows.append((label, _evaluate(fx, out, tmp, f"eval_{i}")))
     first = rows[0][1]
-    return {"machine": f"{platform.machine()} {platform.system()}, Python "
-                       f"{platform.python_version()}",
-            "shape": list(fx["shape"]), "images": first["images"],
-            "predictions": first["instances"]["instances"],
-            "before": {k: first[k] for k in ("ap", "ap50", "per_class", "instances")},
-            "runs": [{"setting": label, **{k: r["refined"][k] for k in
-                                           ("ap", "ap50", "per_class", "instances")}}
-                     for label, r in rows],
-            "min_region_size": first["min_region_size"], "boundary_tol": first["boundary_tol"]}
+    return {
+        "machine": f"{platform.machine()} {platform.system()}, Python {platform.python_version()}",
+        "shape": list(fx["shape"]),
+        "images": first["images"],
+        "predictions": first["instances"]["instances"],
+        "before": {k: first[k] for k in ("ap", "ap50", "per_class", "instances")},
+        "runs": [
+            {"setting": label, **{k: r["refined"][k] for k in ("ap", "ap50", "per_class", "instances")}}
+            for label, r in rows
+        ],
+        "min_region_size": first["min_region_size"],
+        "boundary_tol": first["boundary_tol"],
+    }
 
 
 def _p(v) -> str:
@@ -77,19 +107,24 @@ def _p(v) -> str:
 
 def markdown(res: dict) -> str:
     b = res["before"]
-    lines = [f"{res['images']} frame at {res['shape'][0]}×{res['shape'][1]}, "
-             f"{res['predictions']} predicted instances; AP / AP50 from cityscapesscripts "
-             f"(ground-truth instances under {res['min_region_size']} px ignored); mask IoU and "
-             f"boundary F ({res['boundary_tol']:g} px) are means over instances, to the "
-             "matched ground truth.", "",
-             "| predictions | AP | AP50 | AP person | AP car | mask IoU | boundary F |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"{res['images']} frame at {res['shape'][0]}×{res['shape'][1]}, "
+        f"{res['predictions']} predicted instances; AP / AP50 from cityscapesscripts "
+        f"(ground-truth instances under {res['min_region_size']} px ignored); mask IoU and "
+        f"boundary F ({res['boundary_tol']:g} px) are means over instances, to the "
+        "matched ground truth.",
+        "",
+        "| predictions | AP | AP50 | AP person | AP car | mask IoU | boundary F |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
 
     def row(name, r):
         pc = r["per_class"]
-        return (f"| {name} | {_p(r['ap'])} | {_p(r['ap50'])} | {_p(pc['person']['ap'])} | "
-                f"{_p(pc['car']['ap'])} | {r['instances']['mean_iou']:.3f} | "
-                f"{r['instances']['mean_boundary_f']:.3f} |")
+        return (
+            f"| {name} | {_p(r['ap'])} | {_p(r['ap50'])} | {_p(pc['person']['ap'])} | "
+            f"{_p(pc['car']['ap'])} | {r['instances']['mean_iou']:.3f} | "
+            f"{r['instances']['mean_boundary_f']:.3f} |"
+        )
 
     lines.append(row("degraded (stride-8 masks)", b))
     for r in res["runs"]:

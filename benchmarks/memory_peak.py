@@ -8,6 +8,7 @@ and soft offsets (float16 .npz, ground-truth directions with a graded boundary),
 command as its own process (``python -m segfix_gui.cli …``) and reports the peak resident
 memory of that process (``ru_maxrss`` of the child). Goal: under 1.5 GB each.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,27 +55,65 @@ def make_inputs(folder: Path, h: int, w: int) -> None:
 
 def commands(d: Path) -> dict[str, list[str]]:
     return {
-        "sweep": ["sweep", "--gt", str(d / "gt"), "--pred", str(d / "pred"), "--offsets",
-                  str(d / "off"), "--thresholds", "0.3:0.7:0.2", "--scales", "1,2",
-                  "--label-space", "cityscapes"],
-        "degrade": ["degrade", "--labels", str(d / "gt"), "--out", str(d / "o_degrade"),
-                    "--stride", "8", "--label-space", "cityscapes"],
-        "gt-offsets": ["gt-offsets", "--labels", str(d / "gt"), "--out", str(d / "o_gt"),
-                       "--label-space", "cityscapes"],
-        "refine": ["refine", "--input", str(d / "pred"), "--offset", str(d / "off"), "--out",
-                   str(d / "o_refine"), "--label-space", "cityscapes"],
+        "sweep": [
+            "sweep",
+            "--gt",
+            str(d / "gt"),
+            "--pred",
+            str(d / "pred"),
+            "--offsets",
+            str(d / "off"),
+            "--thresholds",
+            "0.3:0.7:0.2",
+            "--scales",
+            "1,2",
+            "--label-space",
+            "cityscapes",
+        ],
+        "degrade": [
+            "degrade",
+            "--labels",
+            str(d / "gt"),
+            "--out",
+            str(d / "o_degrade"),
+            "--stride",
+            "8",
+            "--label-space",
+            "cityscapes",
+        ],
+        "gt-offsets": [
+            "gt-offsets",
+            "--labels",
+            str(d / "gt"),
+            "--out",
+            str(d / "o_gt"),
+            "--label-space",
+            "cityscapes",
+        ],
+        "refine": [
+            "refine",
+            "--input",
+            str(d / "pred"),
+            "--offset",
+            str(d / "off"),
+            "--out",
+            str(d / "o_refine"),
+            "--label-space",
+            "cityscapes",
+        ],
     }
 
 
 def peak_of(args: list[str]) -> tuple[float, float, int]:
     """(peak RSS in MB, seconds, exit status) of ``python -m segfix_gui.cli args``."""
-    script = ("import resource, subprocess, sys\n"
-              "r = subprocess.run([sys.executable, '-m', 'segfix_gui.cli'] + sys.argv[1:],"
-              " stdout=subprocess.DEVNULL)\n"
-              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    script = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run([sys.executable, '-m', 'segfix_gui.cli'] + sys.argv[1:],"
+        " stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+    )
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", script] + args, capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run([sys.executable, "-c", script] + args, capture_output=True, text=True, cwd=ROOT, check=True)
     kb, rc = out.stdout.split()
     return int(kb) / 1024, time.perf_counter() - t, int(rc)
 
@@ -85,8 +124,10 @@ def main() -> None:
     ap.add_argument("--size", default="4096x8192")
     a = ap.parse_args()
     h, w = (int(v) for v in a.size.lower().split("x"))
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         make_inputs(d, h, w)

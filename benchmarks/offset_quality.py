@@ -15,6 +15,7 @@ lowering boundary F, the defaults are threshold 1.0 (nothing moves). A split-hal
 chooses on the even-numbered images and scores on the odd ones. ``--update-record``
 writes the chosen defaults and figures into the weights' JSON record.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,16 +81,18 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--every", type=int, default=1, help="use every n-th val image")
     ap.add_argument("--flip", action="store_true", help="flip averaging at test time")
-    ap.add_argument("--smooth", action="store_true",
-                    help="spread direction probabilities over neighbouring bins")
+    ap.add_argument("--smooth", action="store_true", help="spread direction probabilities over neighbouring bins")
     ap.add_argument("--json", default=None)
     ap.add_argument("--update-record", action="store_true")
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    ap.add_argument("--oracle-table", action="store_true",
-                    help="only the ground-truth table: band width × scale, all band pixels and "
-                         "only those more than 1.5 px from the border; and the oracle with a "
-                         "share of directions reversed")
+    ap.add_argument(
+        "--oracle-table",
+        action="store_true",
+        help="only the ground-truth table: band width × scale, all band pixels and "
+        "only those more than 1.5 px from the border; and the oracle with a "
+        "share of directions reversed",
+    )
     args = ap.parse_args()
 
     from segfix_gui.model.predictor import BUNDLED, OffsetPredictor
@@ -104,9 +107,10 @@ def main() -> int:
         return 0
     if args.threads:
         import torch
+
         torch.set_num_threads(args.threads)
     space = get_label_space("camvid")
-    pairs = split_files(args.data, "val")[::args.every]
+    pairs = split_files(args.data, "val")[:: args.every]
     pred = OffsetPredictor(args.weights, device=args.device, flip=args.flip, smooth=args.smooth)
     bw = float((pred.record.get("options") or {}).get("boundary_width", 2.0))
     before, oracle5, oracle2 = _evs(space), _evs(space), _evs(space)
@@ -140,8 +144,11 @@ def main() -> int:
         stats["fn"] += int((~pb & band).sum())
         ok = bins == tbins
         cos = (DIRECTIONS[8][bins] * DIRECTIONS[8][tbins]).sum(-1)  # > 0: same half-plane
-        for key, sel in (("d<=1.5", dist <= 1.5), ("1.5<d<=3", (dist > 1.5) & (dist <= 3)),
-                         ("3<d<=5", (dist > 3) & (dist <= 5))):
+        for key, sel in (
+            ("d<=1.5", dist <= 1.5),
+            ("1.5<d<=3", (dist > 1.5) & (dist <= 3)),
+            ("3<d<=5", (dist > 3) & (dist <= 5)),
+        ):
             sel = sel & valid
             dir_ok[key][0] += int(ok[sel].sum())
             dir_ok[key][1] += int(sel.sum())
@@ -167,19 +174,30 @@ def main() -> int:
     table = []
     for g in grid:
         r = _merge(space, sweep[g])
-        table.append({"threshold": g[0], "min_direction_prob": g[1], "scale": g[2],
-                      "miou": 100 * r["miou"], "boundary_f": 100 * r["boundary_f"],
-                      "d_miou": 100 * (r["miou"] - base["miou"]),
-                      "d_boundary_f": 100 * (r["boundary_f"] - base["boundary_f"]),
-                      "fixed": changes[g][0], "broken": changes[g][1]})
+        table.append(
+            {
+                "threshold": g[0],
+                "min_direction_prob": g[1],
+                "scale": g[2],
+                "miou": 100 * r["miou"],
+                "boundary_f": 100 * r["boundary_f"],
+                "d_miou": 100 * (r["miou"] - base["miou"]),
+                "d_boundary_f": 100 * (r["boundary_f"] - base["boundary_f"]),
+                "fixed": changes[g][0],
+                "broken": changes[g][1],
+            }
+        )
 
     def choose(rows, base_r):
         ok = [r for r in rows if r["d_miou"] >= MIN_GAIN and r["d_boundary_f"] >= 0]
         if not ok:
             return dict(OFF)
         best = max(ok, key=lambda r: (r["d_miou"], r["d_boundary_f"]))
-        return {"threshold": best["threshold"], "min_direction_prob": best["min_direction_prob"],
-                "scale": float(best["scale"])}
+        return {
+            "threshold": best["threshold"],
+            "min_direction_prob": best["min_direction_prob"],
+            "scale": float(best["scale"]),
+        }
 
     chosen = choose(table, base)
 
@@ -190,9 +208,15 @@ def main() -> int:
         rows = []
         for g in grid:
             r = sweep[g][h].result()
-            rows.append({"threshold": g[0], "min_direction_prob": g[1], "scale": g[2],
-                         "d_miou": 100 * (r["miou"] - bh["miou"]),
-                         "d_boundary_f": 100 * (r["boundary_f"] - bh["boundary_f"])})
+            rows.append(
+                {
+                    "threshold": g[0],
+                    "min_direction_prob": g[1],
+                    "scale": g[2],
+                    "d_miou": 100 * (r["miou"] - bh["miou"]),
+                    "d_boundary_f": 100 * (r["boundary_f"] - bh["boundary_f"]),
+                }
+            )
         return rows
 
     even_choice = choose(half_rows(0), None)
@@ -203,37 +227,60 @@ def main() -> int:
     def row_of(c):
         for r in table:
             if (r["threshold"], r["min_direction_prob"], float(r["scale"])) == (
-                    c["threshold"], c["min_direction_prob"], c["scale"]):
+                c["threshold"],
+                c["min_direction_prob"],
+                c["scale"],
+            ):
                 return r
-        return {"miou": 100 * base["miou"], "boundary_f": 100 * base["boundary_f"],
-                "d_miou": 0.0, "d_boundary_f": 0.0, "fixed": 0, "broken": 0}
+        return {
+            "miou": 100 * base["miou"],
+            "boundary_f": 100 * base["boundary_f"],
+            "d_miou": 0.0,
+            "d_boundary_f": 0.0,
+            "fixed": 0,
+            "broken": 0,
+        }
 
     at_default = row_of(chosen)
     p = stats["tp"] / max(stats["tp"] + stats["fp"], 1)
     r = stats["tp"] / max(stats["tp"] + stats["fn"], 1)
     gain5 = 100 * (o5["miou"] - base["miou"])
     report = {
-        "data": str(args.data), "val_images": len(pairs), "weights": str(args.weights or BUNDLED),
-        "flip": args.flip, "smooth": args.smooth, "machine": f"{platform.node()} {platform.machine()}",
+        "data": str(args.data),
+        "val_images": len(pairs),
+        "weights": str(args.weights or BUNDLED),
+        "flip": args.flip,
+        "smooth": args.smooth,
+        "machine": f"{platform.node()} {platform.machine()}",
         "coarse": _short(base),
-        "oracle_width5_scale2": _short(o5), "oracle_width2_scale2": _short(o2),
-        "predicted_boundary": {"band_width": bw, "threshold": 0.5, "precision": round(p, 4),
-                               "recall": round(r, 4), "f": round(2 * p * r / max(p + r, 1e-9), 4)},
+        "oracle_width5_scale2": _short(o5),
+        "oracle_width2_scale2": _short(o2),
+        "predicted_boundary": {
+            "band_width": bw,
+            "threshold": 0.5,
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f": round(2 * p * r / max(p + r, 1e-9), 4),
+        },
         "direction_accuracy": {k: round(v[0] / max(v[1], 1), 4) for k, v in dir_ok.items()},
         "direction_right_half": {k: round(v[0] / max(dir_ok[k][1], 1), 4) for k, v in half_ok.items()},
         "direction_wrong_half": {k: round(v[1] / max(dir_ok[k][1], 1), 4) for k, v in half_ok.items()},
         "defaults": chosen,
-        "at_defaults": {"miou": round(at_default["miou"], 2),
-                        "boundary_f": round(at_default["boundary_f"], 2),
-                        "d_miou": round(at_default["d_miou"], 2),
-                        "d_boundary_f": round(at_default["d_boundary_f"], 2),
-                        "recovered_of_oracle_gain": round(at_default["d_miou"] / gain5, 3) if gain5 else None},
-        "split_half": {"chosen_on_even": even_choice, "odd_d_miou": round(heldout["d_miou"], 2),
-                       "odd_d_boundary_f": round(heldout["d_boundary_f"], 2)},
+        "at_defaults": {
+            "miou": round(at_default["miou"], 2),
+            "boundary_f": round(at_default["boundary_f"], 2),
+            "d_miou": round(at_default["d_miou"], 2),
+            "d_boundary_f": round(at_default["d_boundary_f"], 2),
+            "recovered_of_oracle_gain": round(at_default["d_miou"] / gain5, 3) if gain5 else None,
+        },
+        "split_half": {
+            "chosen_on_even": even_choice,
+            "odd_d_miou": round(heldout["d_miou"], 2),
+            "odd_d_boundary_f": round(heldout["d_boundary_f"], 2),
+        },
         "best_d_miou_any_setting": round(max(r_["d_miou"] for r_ in table), 2),
         "predict_val_seconds_per_image": round(t_pred / max(len(pairs), 1), 3),
-        "table": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
-                  for row in table],
+        "table": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()} for row in table],
     }
     if not args.no_timing:
         report["cpu_predict_1024x2048_s"] = cpu_timing(args.weights)
@@ -262,8 +309,12 @@ def oracle_table(data, *, every: int = 1) -> dict:
         near = (dist <= 1.5) & (space.to_eval(g) != 255)
         wrong += int((space.to_eval(c) != space.to_eval(g))[near].sum())
         total += int(near.sum())
-    out = {"val_images": len(gts), "coarse": _short(ev.result()),
-           "coarse_wrong_share_within_1.5px": round(wrong / max(total, 1), 4), "rows": []}
+    out = {
+        "val_images": len(gts),
+        "coarse": _short(ev.result()),
+        "coarse_wrong_share_within_1.5px": round(wrong / max(total, 1), 4),
+        "rows": [],
+    }
 
     def run(select, scale, reverse=0.0, seed=0):
         rng = np.random.default_rng(seed)
@@ -282,13 +333,21 @@ def oracle_table(data, *, every: int = 1) -> dict:
 
     for width in (1, 1.5, 2, 3, 5):
         for scale in (1, 2, 3):
-            out["rows"].append({"width": width, "scale": scale, "pixels": "all",
-                                **run(lambda d, w=width: d <= w, scale)})
-            out["rows"].append({"width": width, "scale": scale, "pixels": "d>1.5",
-                                **run(lambda d, w=width: (d <= w) & (d > 1.5), scale)})
+            out["rows"].append(
+                {"width": width, "scale": scale, "pixels": "all", **run(lambda d, w=width: d <= w, scale)}
+            )
+            out["rows"].append(
+                {
+                    "width": width,
+                    "scale": scale,
+                    "pixels": "d>1.5",
+                    **run(lambda d, w=width: (d <= w) & (d > 1.5), scale),
+                }
+            )
     for rev in (0.05, 0.1, 0.2, 0.3):
-        out["rows"].append({"width": 2, "scale": 2, "pixels": f"all, {rev:.0%} reversed",
-                            **run(lambda d: d <= 2, 2, reverse=rev)})
+        out["rows"].append(
+            {"width": 2, "scale": 2, "pixels": f"all, {rev:.0%} reversed", **run(lambda d: d <= 2, 2, reverse=rev)}
+        )
     return out
 
 
@@ -309,24 +368,27 @@ def cpu_timing(weights, repeat: int = 3) -> float:
 
 
 def summary(rep: dict) -> str:
-    lines = [f"val images {rep['val_images']}  weights {rep['weights']}  flip {rep['flip']}  "
-             f"smooth {rep['smooth']}",
-             f"coarse (stride 8)      mIoU {rep['coarse']['miou']:.2f}  boundary F {rep['coarse']['boundary_f']:.2f}",
-             f"oracle w5 s2           mIoU {rep['oracle_width5_scale2']['miou']:.2f}  boundary F {rep['oracle_width5_scale2']['boundary_f']:.2f}",
-             f"oracle w2 s2           mIoU {rep['oracle_width2_scale2']['miou']:.2f}  boundary F {rep['oracle_width2_scale2']['boundary_f']:.2f}",
-             f"predicted at defaults {rep['defaults']}: mIoU {rep['at_defaults']['miou']:.2f} "
-             f"({rep['at_defaults']['d_miou']:+.2f}), boundary F {rep['at_defaults']['boundary_f']:.2f} "
-             f"({rep['at_defaults']['d_boundary_f']:+.2f}), recovered {rep['at_defaults']['recovered_of_oracle_gain']}",
-             f"boundary map {rep['predicted_boundary']}",
-             f"direction accuracy {rep['direction_accuracy']}",
-             f"direction in the right half-plane {rep['direction_right_half']}, wrong {rep['direction_wrong_half']}",
-             f"split half {rep['split_half']}",
-             f"best d_miou any setting {rep['best_d_miou_any_setting']}",
-             "threshold  conf  scale   mIoU   dmIoU   bF    dbF   fixed  broken"]
+    lines = [
+        f"val images {rep['val_images']}  weights {rep['weights']}  flip {rep['flip']}  smooth {rep['smooth']}",
+        f"coarse (stride 8)      mIoU {rep['coarse']['miou']:.2f}  boundary F {rep['coarse']['boundary_f']:.2f}",
+        f"oracle w5 s2           mIoU {rep['oracle_width5_scale2']['miou']:.2f}  boundary F {rep['oracle_width5_scale2']['boundary_f']:.2f}",
+        f"oracle w2 s2           mIoU {rep['oracle_width2_scale2']['miou']:.2f}  boundary F {rep['oracle_width2_scale2']['boundary_f']:.2f}",
+        f"predicted at defaults {rep['defaults']}: mIoU {rep['at_defaults']['miou']:.2f} "
+        f"({rep['at_defaults']['d_miou']:+.2f}), boundary F {rep['at_defaults']['boundary_f']:.2f} "
+        f"({rep['at_defaults']['d_boundary_f']:+.2f}), recovered {rep['at_defaults']['recovered_of_oracle_gain']}",
+        f"boundary map {rep['predicted_boundary']}",
+        f"direction accuracy {rep['direction_accuracy']}",
+        f"direction in the right half-plane {rep['direction_right_half']}, wrong {rep['direction_wrong_half']}",
+        f"split half {rep['split_half']}",
+        f"best d_miou any setting {rep['best_d_miou_any_setting']}",
+        "threshold  conf  scale   mIoU   dmIoU   bF    dbF   fixed  broken",
+    ]
     for r in rep["table"]:
-        lines.append(f"{r['threshold']:8.2f} {r['min_direction_prob']:5.2f} {r['scale']:5d} "
-                     f"{r['miou']:6.2f} {r['d_miou']:+6.2f} {r['boundary_f']:6.2f} {r['d_boundary_f']:+6.2f} "
-                     f"{r['fixed']:7d} {r['broken']:7d}")
+        lines.append(
+            f"{r['threshold']:8.2f} {r['min_direction_prob']:5.2f} {r['scale']:5d} "
+            f"{r['miou']:6.2f} {r['d_miou']:+6.2f} {r['boundary_f']:6.2f} {r['d_boundary_f']:+6.2f} "
+            f"{r['fixed']:7d} {r['broken']:7d}"
+        )
     if "cpu_predict_1024x2048_s" in rep:
         lines.append(f"CPU predict 1024x2048: {rep['cpu_predict_1024x2048_s']} s")
     return "\n".join(lines)
@@ -339,12 +401,26 @@ def update_record(weights, rep: dict) -> None:
     rec = json.loads(path.read_text()) if path.exists() else {}
     rec["recommended"] = rep["defaults"]
     rec["inference"] = {"flip": rep["flip"], "smooth": rep["smooth"]}
-    rec["val_quality"] = {k: rep[k] for k in ("val_images", "flip", "coarse", "oracle_width5_scale2",
-                                              "predicted_boundary", "direction_accuracy", "direction_right_half",
-                                              "at_defaults", "split_half", "best_d_miou_any_setting")}
-    rec["val_quality"]["command"] = ("python benchmarks/offset_quality.py --update-record"
-                                     + (" --flip" if rep["flip"] else "")
-                                     + (" --smooth" if rep["smooth"] else ""))
+    rec["val_quality"] = {
+        k: rep[k]
+        for k in (
+            "val_images",
+            "flip",
+            "coarse",
+            "oracle_width5_scale2",
+            "predicted_boundary",
+            "direction_accuracy",
+            "direction_right_half",
+            "at_defaults",
+            "split_half",
+            "best_d_miou_any_setting",
+        )
+    }
+    rec["val_quality"]["command"] = (
+        "python benchmarks/offset_quality.py --update-record"
+        + (" --flip" if rep["flip"] else "")
+        + (" --smooth" if rep["smooth"] else "")
+    )
     write_text(path, json.dumps(rec, indent=2) + "\n")
 
 

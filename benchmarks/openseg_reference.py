@@ -22,6 +22,7 @@ openseg's unit-step offsets (full size) into ``tests/data/openseg_expected.npz``
 
     python benchmarks/openseg_reference.py --openseg /tmp/openseg.pytorch
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,7 @@ OPENSEG_BACKBONE = {"hrnet48": "hrnet48", "hrnext20": "hrnet2x20"}
 class InPlaceABNSync(nn.Module):
     """Stand-in for openseg's inplace-ABN in inference, after its CPU kernel's forward."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 activation="leaky_relu", slope=0.01):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, activation="leaky_relu", slope=0.01):
         super().__init__()
         self.eps, self.activation, self.slope = eps, activation, slope
         self.weight = nn.Parameter(torch.ones(num_features))
@@ -72,8 +72,12 @@ class Configer:
     """What openseg's model code asks of its configer."""
 
     def __init__(self, backbone: str):
-        self.values = {("network", "backbone"): backbone, ("network", "bn_type"): "inplace_abn",
-                       ("network", "pretrained"): None, ("test", "mode"): "ss_test"}
+        self.values = {
+            ("network", "backbone"): backbone,
+            ("network", "bn_type"): "inplace_abn",
+            ("network", "pretrained"): None,
+            ("test", "mode"): "ss_test",
+        }
 
     def get(self, *keys):
         return self.values[keys]
@@ -93,16 +97,17 @@ def import_openseg(root: str):
     yacs = types.ModuleType("yacs")
     yacs.config = types.ModuleType("yacs.config")
     yacs.config.CfgNode = CfgNode
-    sys.modules.update({"yacs": yacs, "yacs.config": yacs.config,
-                        "cv2": types.ModuleType("cv2")})
+    sys.modules.update({"yacs": yacs, "yacs.config": yacs.config, "cv2": types.ModuleType("cv2")})
     # the tester module imports data loading, losses, managers: not used by its test methods
-    for name, attrs in {"lib.datasets.data_loader": ["DataLoader"],
-                        "lib.loss.loss_manager": ["LossManager"],
-                        "lib.models.model_manager": ["ModelManager"],
-                        "lib.metrics.running_score": ["RunningScore"],
-                        "lib.utils.helpers.file_helper": ["FileHelper"],
-                        "lib.utils.helpers.image_helper": ["ImageHelper"],
-                        "segmentor.tools.module_runner": ["ModuleRunner"]}.items():
+    for name, attrs in {
+        "lib.datasets.data_loader": ["DataLoader"],
+        "lib.loss.loss_manager": ["LossManager"],
+        "lib.models.model_manager": ["ModelManager"],
+        "lib.metrics.running_score": ["RunningScore"],
+        "lib.utils.helpers.file_helper": ["FileHelper"],
+        "lib.utils.helpers.image_helper": ["ImageHelper"],
+        "segmentor.tools.module_runner": ["ModuleRunner"],
+    }.items():
         mod = types.ModuleType(name)
         for a in attrs:
             setattr(mod, a, type(a, (), {}))
@@ -111,9 +116,9 @@ def import_openseg(root: str):
     from lib.models.tools.module_helper import ModuleHelper
 
     ModuleHelper.BatchNorm2d = staticmethod(
-        lambda bn_type="torch", ret_cls=False: functools.partial(InPlaceABNSync, activation="none"))
-    ModuleHelper.BNReLU = staticmethod(
-        lambda num_features, bn_type=None, **kw: InPlaceABNSync(num_features, **kw))
+        lambda bn_type="torch", ret_cls=False: functools.partial(InPlaceABNSync, activation="none")
+    )
+    ModuleHelper.BNReLU = staticmethod(lambda num_features, bn_type=None, **kw: InPlaceABNSync(num_features, **kw))
     from lib.datasets.tools.transforms import Normalize, ToTensor
     from lib.models.nets.segfix import SegFix_HRNet
     from segmentor.tester_offset import Tester
@@ -161,17 +166,17 @@ def main(argv=None) -> int:
         mask_probs, dir_logits = tester.sscrop_test([x], (tile, tile))
         offsets, _ = tester.extract_offset([x])
         print(f"{name}: {h}x{w} tiles {tile}: {time.perf_counter() - t:.1f} s")
-        direction = torch.softmax(F.interpolate(dir_logits, size=(hp, wp), mode="bilinear",
-                                                align_corners=True), 1)
+        direction = torch.softmax(F.interpolate(dir_logits, size=(hp, wp), mode="bilinear", align_corners=True), 1)
         boundary = mask_probs[0, 1, :h, :w].numpy()
         direction = direction[0, :, :h, :w].numpy()
         out[f"{name}_boundary"] = boundary[::step, ::step].astype(np.float32)
         out[f"{name}_direction"] = direction[:, ::step, ::step].astype(np.float32)
-        out[f"{name}_offsets"] = np.moveaxis(offsets[0].squeeze(0).numpy()[:h, :w], 2, 0
-                                             ).astype(np.int8)
-        print(f"  boundary {boundary.min():.3f}..{boundary.max():.3f} "
-              f"(> 0.5: {(boundary > 0.5).mean():.2f}), top direction mean "
-              f"{direction.max(0).mean():.2f}")
+        out[f"{name}_offsets"] = np.moveaxis(offsets[0].squeeze(0).numpy()[:h, :w], 2, 0).astype(np.int8)
+        print(
+            f"  boundary {boundary.min():.3f}..{boundary.max():.3f} "
+            f"(> 0.5: {(boundary > 0.5).mean():.2f}), top direction mean "
+            f"{direction.max(0).mean():.2f}"
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **out)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1024:.0f} KB)")

@@ -11,6 +11,7 @@ the same device, is the bundled offset network on one 1024×2048 image (best of 
 
     python benchmarks/openseg_speed.py [--device cpu|cuda] [--crops 3] [--full]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,10 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", nargs="+", default=["hrnet48", "hrnext20"])
     args = ap.parse_args(argv)
     dev = args.device
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {dev}"
-          + (f" ({torch.cuda.get_device_name(0)})" if dev == "cuda" else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {dev}"
+        + (f" ({torch.cuda.get_device_name(0)})" if dev == "cuda" else "")
+    )
     big = rule_image(1024, 2048, 0)
     base = OffsetPredictor(None, device=dev, flip=False)
     base.predict(big)
@@ -64,8 +67,7 @@ def main(argv=None) -> int:
         for arch in args.arch:
             state = rule_state_dict({k: v.shape for k, v in build(arch).state_dict().items()})
             path = Path(tmp) / f"{arch}.pth"
-            torch.save({"config_dict": {}, "state_dict": {"module." + k: v for k, v in state.items()}},
-                       path)
+            torch.save({"config_dict": {}, "state_dict": {"module." + k: v for k, v in state.items()}}, path)
             del state
             pred = OpensegPredictor(path, device=dev)
             pred.predict(rule_image(512, 512, 1))  # warm-up: one crop
@@ -78,8 +80,10 @@ def main(argv=None) -> int:
                 t = timed(lambda: pred.predict(image), dev)
                 t_img = CROPS_PER_IMAGE * t / args.crops
                 how = f"{args.crops} crops in {t:.1f} s, x {CROPS_PER_IMAGE}/{args.crops}"
-            print(f"{arch}: {t_img:.1f} s per 1024x2048 image ({how}); "
-                  f"{t_img / t_base:.0f}x the bundled network", flush=True)
+            print(
+                f"{arch}: {t_img:.1f} s per 1024x2048 image ({how}); {t_img / t_base:.0f}x the bundled network",
+                flush=True,
+            )
             del pred
     return 0
 

@@ -10,6 +10,7 @@ SEGFIX_FACTS.md (openseg's ``scripts/cityscapes/segfix.py`` and its target gener
 - ground-truth targets: a Euclidean distance transform of every class mask over the whole image
   and a 5×5 Sobel of each distance map, whose angle is quantised to the direction bins.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,9 @@ def shift(train: np.ndarray, offsets: np.ndarray, *, align_corners: bool = False
     return torch.round(y[0, 0]).numpy().astype(np.uint8)
 
 
-def refine_original(labels: np.ndarray, offsets: np.ndarray, id_to_train: dict[int, int],
-                    *, align_corners: bool = False) -> np.ndarray:
+def refine_original(
+    labels: np.ndarray, offsets: np.ndarray, id_to_train: dict[int, int], *, align_corners: bool = False
+) -> np.ndarray:
     """The original's per-map refinement (``align_corners=True`` is what it intended)."""
     train_to_id = {}
     for i, t in sorted(id_to_train.items(), reverse=True):
@@ -66,8 +68,9 @@ def sobel5(a: np.ndarray, *, axis: int) -> np.ndarray:
     return ndi.correlate1d(d, SMOOTH5, axis=1 - axis, mode="nearest")
 
 
-def gt_targets_original(labels: np.ndarray, *, width: float = 5, k: int = 8,
-                        ignore_ids=()) -> tuple[np.ndarray, np.ndarray]:
+def gt_targets_original(
+    labels: np.ndarray, *, width: float = 5, k: int = 8, ignore_ids=()
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-class distance transform of the whole image and a Sobel of each (the original's way)."""
     from segfix_gui.core.offsets import angles_to_bins
 

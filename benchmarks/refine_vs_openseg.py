@@ -31,6 +31,7 @@ The outputs are not compared bit for bit: the original maps ids outside its 19-e
 255 and samples with ``align_corners=False`` (see ``benchmarks/engine_speed.py`` for the
 correctness comparison). The script prints how many pixels differ, for the record.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,9 @@ def segfix_script(openseg: Path, tmp: Path) -> Path:
     """The path of openseg's ``segfix.py``: in a checkout, or extracted from a bare mirror."""
     if (openseg / SCRIPT).is_file():
         return openseg / SCRIPT
-    archive = subprocess.run(["git", "-C", str(openseg), "archive", "HEAD", SCRIPT],
-                             check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(openseg), "archive", "HEAD", SCRIPT], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
     return tmp / SCRIPT
 
@@ -78,10 +80,13 @@ def load_original(path: Path) -> dict:
     """The original's imports, ``LabelTransformer`` and ``shift``/``gen_coord_map``, executed
     from its source text; nothing else of the module runs."""
     tree = ast.parse(path.read_text(), str(path))
-    keep = [n for n in tree.body
-            if isinstance(n, (ast.Import, ast.ImportFrom))
-            or (isinstance(n, ast.ClassDef) and n.name == "LabelTransformer")
-            or (isinstance(n, ast.FunctionDef) and n.name in ("gen_coord_map", "shift"))]
+    keep = [
+        n
+        for n in tree.body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        or (isinstance(n, ast.ClassDef) and n.name == "LabelTransformer")
+        or (isinstance(n, ast.FunctionDef) and n.name in ("gen_coord_map", "shift"))
+    ]
     found = {n.name for n in keep if not isinstance(n, (ast.Import, ast.ImportFrom))}
     missing = {"LabelTransformer", "gen_coord_map", "shift"} - found
     if missing:
@@ -125,6 +130,7 @@ def numba_refine():
         out = labels.copy()
         kernel(labels, offsets[0].T, offsets[1].T, out)
         return out
+
     return run
 
 
@@ -171,44 +177,53 @@ def main() -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # meshgrid indexing, grid_sample defaults
         differ = int((original() != ours()).sum())
-        times = {k: float("inf") for k in ("ours", "original", "ours_off", "original_off",
-                                            "floor_map", "floor_offsets")}
+        times = {
+            k: float("inf") for k in ("ours", "original", "ours_off", "original_off", "floor_map", "floor_offsets")
+        }
         n_orig = max(3, args.repeat // 4)
         for i in range(args.repeat):  # interleaved, so that load changes hit both sides
             times["ours"] = min(times["ours"], best(ours, 1))
             times["ours_off"] = min(times["ours_off"], best(ours_with_offsets, 1))
             times["floor_map"] = min(times["floor_map"], best(lambda: np.copyto(copy_map, labels), 1))
-            times["floor_offsets"] = min(times["floor_offsets"],
-                                         best(lambda: np.copyto(copy_off, offsets), 1))
+            times["floor_offsets"] = min(times["floor_offsets"], best(lambda: np.copyto(copy_off, offsets), 1))
             if nb is not None:
-                times["numba"] = min(times.get("numba", float("inf")),
-                                     best(lambda: nb(labels, offsets), 1))
+                times["numba"] = min(times.get("numba", float("inf")), best(lambda: nb(labels, offsets), 1))
             if i < n_orig:
                 times["original"] = min(times["original"], best(original, 1))
                 times["original_off"] = min(times["original_off"], best(original_with_offsets, 1))
     ms = {k: 1000 * v for k, v in times.items()}
     res = {
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-                   f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-        "numpy": np.__version__, "torch": torch.__version__,
+        f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+        "numpy": np.__version__,
+        "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "map": f"{labels.shape[0]}x{labels.shape[1]}", "scale": SCALE,
+        "map": f"{labels.shape[0]}x{labels.shape[1]}",
+        "scale": SCALE,
         "moving_fraction": float((offsets != 0).any(0).mean()),
         "offsets_memory": "column-major planes" if offsets[0].T.flags.c_contiguous else "row-major",
-        "repeat": args.repeat, "original_repeat": n_orig,
-        "refine": {"ours_ms": ms["ours"], "original_ms": ms["original"],
-                   "ratio": ms["original"] / ms["ours"]},
-        "with_offsets": {"ours_ms": ms["ours_off"], "original_ms": ms["original_off"],
-                         "ratio": ms["original_off"] / ms["ours_off"]},
+        "repeat": args.repeat,
+        "original_repeat": n_orig,
+        "refine": {"ours_ms": ms["ours"], "original_ms": ms["original"], "ratio": ms["original"] / ms["ours"]},
+        "with_offsets": {
+            "ours_ms": ms["ours_off"],
+            "original_ms": ms["original_off"],
+            "ratio": ms["original_off"] / ms["ours_off"],
+        },
         "floor": {"copy_map_ms": ms["floor_map"], "copy_offsets_ms": ms["floor_offsets"]},
         "pixels_differing_from_original": differ,
     }
     if nb is not None:
         import numba
-        res["numba"] = {"version": numba.__version__, "ms": ms["numba"],
-                        "ratio_to_original": ms["original"] / ms["numba"],
-                        "ours_over_numba": ms["ours"] / ms["numba"],
-                        "first_call_with_compile_s": nb_compile, "equal_to_ours": nb_equal}
+
+        res["numba"] = {
+            "version": numba.__version__,
+            "ms": ms["numba"],
+            "ratio_to_original": ms["original"] / ms["numba"],
+            "ours_over_numba": ms["ours"] / ms["numba"],
+            "first_call_with_compile_s": nb_compile,
+            "equal_to_ours": nb_equal,
+        }
     print(json.dumps(res, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")

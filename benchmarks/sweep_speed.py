@@ -27,6 +27,7 @@ Timed, each from the files (load each image once):
 Every figure of 1 is compared with 2 (mIoU, boundary F, pixel accuracy, fixed / broken /
 swapped per setting, and the base values): the script exits 1 if any differs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,8 +87,7 @@ def prepare(root: Path, gts: list[Path], space) -> None:
         gt = read_labels(path, space)
         write_labels(root / "pred" / path.name, degrade(gt, space, stride=8))
         write_offsets(root / "soft" / f"{path.stem}.npz", synthetic_soft_field(gt, space, rng))
-        write_offsets(root / "oracle" / f"{path.stem}.npz",
-                      gt_offset_field(gt, ignore_ids=space.ignore_ids))
+        write_offsets(root / "oracle" / f"{path.stem}.npz", gt_offset_field(gt, ignore_ids=space.ignore_ids))
 
 
 def run_cli(argv: list[str]) -> tuple[float, str]:
@@ -122,9 +122,14 @@ def naive(gt_dir: Path, pred_dir: Path, off_dir: Path, space) -> tuple[float, di
     out = {}
     for k in settings:
         r = evs[k].result()
-        out[k] = {"miou": r["miou"], "boundary_f": r["boundary_f"],
-                  "pixel_accuracy": r["pixel_accuracy"], "fixed": int(change[k][0]),
-                  "broken": int(change[k][1]), "swapped": int(change[k][2])}
+        out[k] = {
+            "miou": r["miou"],
+            "boundary_f": r["boundary_f"],
+            "pixel_accuracy": r["pixel_accuracy"],
+            "fixed": int(change[k][0]),
+            "broken": int(change[k][1]),
+            "swapped": int(change[k][2]),
+        }
     b = base.result()
     out["base"] = {k: b[k] for k in ("miou", "boundary_f", "pixel_accuracy")}
     return dt, out
@@ -159,9 +164,12 @@ def tail(text: str, n: int) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=101, help="CamVid val images (default: all 101)")
-    ap.add_argument("--workers", default="1",
-                    help="segfix sweep --workers counts to time, comma-separated; the first is "
-                         "the one compared with the naive baseline (default: 1)")
+    ap.add_argument(
+        "--workers",
+        default="1",
+        help="segfix sweep --workers counts to time, comma-separated; the first is "
+        "the one compared with the naive baseline (default: 1)",
+    )
     ap.add_argument("--json", help="write the figures as JSON")
     ap.add_argument("--keep", help="keep the inputs, CSV and plot in this folder")
     args = ap.parse_args()
@@ -177,17 +185,43 @@ def main() -> int:
     try:
         t = time.perf_counter()
         prepare(root, gts, space)
-        print(f"inputs: {len(gts)} CamVid val images, prepared in {time.perf_counter() - t:.1f} s "
-              f"(not timed) under {root}")
-        common = ["sweep", "--gt", str(gt_dir), "--pred", str(root / "pred"),
-                  "--thresholds", "0.1:0.9:0.1", "--scales", "1,2,3", "--label-space", "camvid"]
+        print(
+            f"inputs: {len(gts)} CamVid val images, prepared in {time.perf_counter() - t:.1f} s "
+            f"(not timed) under {root}"
+        )
+        common = [
+            "sweep",
+            "--gt",
+            str(gt_dir),
+            "--pred",
+            str(root / "pred"),
+            "--thresholds",
+            "0.1:0.9:0.1",
+            "--scales",
+            "1,2,3",
+            "--label-space",
+            "camvid",
+        ]
         times = {}
         for w in workers:
             csv_w = root / ("soft.csv" if w == workers[0] else f"soft_w{w}.csv")
-            times[w], out = run_cli(common + ["--workers", str(w), "--offsets", str(root / "soft"),
-                                              "--csv", str(csv_w), "--plot", str(root / "soft.png")])
-            print(f"\nsegfix sweep --workers {w}, SYNTHETIC soft offsets, {len(THRESHOLDS)} "
-                  f"thresholds × {len(SCALES)} scales: {times[w]:.2f} s")
+            times[w], out = run_cli(
+                common
+                + [
+                    "--workers",
+                    str(w),
+                    "--offsets",
+                    str(root / "soft"),
+                    "--csv",
+                    str(csv_w),
+                    "--plot",
+                    str(root / "soft.png"),
+                ]
+            )
+            print(
+                f"\nsegfix sweep --workers {w}, SYNTHETIC soft offsets, {len(THRESHOLDS)} "
+                f"thresholds × {len(SCALES)} scales: {times[w]:.2f} s"
+            )
             if w == workers[0]:
                 print(tail(out, 5))
             elif csv_w.read_text() != (root / "soft.csv").read_text():
@@ -195,22 +229,31 @@ def main() -> int:
                 return 1
         fast_s = times[workers[0]]
         naive_s, ref = naive(gt_dir, root / "pred", root / "soft", space)
-        print(f"\nnaive (refine + evaluate every setting from scratch, images read once): "
-              f"{naive_s:.2f} s")
+        print(f"\nnaive (refine + evaluate every setting from scratch, images read once): {naive_s:.2f} s")
         bad = compare(root / "soft.csv", ref)
-        print(f"figures compared: {len(ref) - 1} settings × 6 + base; "
-              f"{'all identical' if not bad else f'{bad} DIFFER'}")
-        oracle_s, out_o = run_cli(common + ["--workers", str(workers[0]),
-                                            "--offsets", str(root / "oracle"),
-                                            "--csv", str(root / "oracle.csv")])
+        print(
+            f"figures compared: {len(ref) - 1} settings × 6 + base; {'all identical' if not bad else f'{bad} DIFFER'}"
+        )
+        oracle_s, out_o = run_cli(
+            common
+            + ["--workers", str(workers[0]), "--offsets", str(root / "oracle"), "--csv", str(root / "oracle.csv")]
+        )
         print(f"\nsegfix sweep, oracle (ground-truth) offsets: {oracle_s:.2f} s")
         print(tail(out_o, 3))
         ratio = naive_s / fast_s
         print(f"\nspeed-up: {ratio:.1f}× ({naive_s:.1f} s naive / {fast_s:.1f} s sweep)")
-        report = {"machine": platform.node(), "cpus": os.cpu_count(), "images": len(gts),
-                  "settings": len(THRESHOLDS) * len(SCALES),
-                  "sweep_soft_s_by_workers": times, "sweep_soft_s": fast_s, "naive_soft_s": naive_s, "ratio": ratio,
-                  "sweep_oracle_s": oracle_s, "mismatches": bad}
+        report = {
+            "machine": platform.node(),
+            "cpus": os.cpu_count(),
+            "images": len(gts),
+            "settings": len(THRESHOLDS) * len(SCALES),
+            "sweep_soft_s_by_workers": times,
+            "sweep_soft_s": fast_s,
+            "naive_soft_s": naive_s,
+            "ratio": ratio,
+            "sweep_oracle_s": oracle_s,
+            "mismatches": bad,
+        }
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         return 1 if bad else 0

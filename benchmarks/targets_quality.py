@@ -25,6 +25,7 @@ the share of band pixels whose offset lands on a pixel of another ground-truth l
 there: the own-class distance never exceeds 2 within 2 px) and at junctions (3 or more labels
 within 2 px).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,11 +69,13 @@ def openseg_sobel_kernel(openseg: str, ksize: int = 5):
     if (p / GENERATOR).is_file():
         src = (p / GENERATOR).read_text()
     else:
-        src = subprocess.run(["git", "--git-dir", str(p), "show", f"HEAD:{GENERATOR}"],
-                             check=True, capture_output=True, text=True).stdout
+        src = subprocess.run(
+            ["git", "--git-dir", str(p), "show", f"HEAD:{GENERATOR}"], check=True, capture_output=True, text=True
+        ).stdout
     tree = ast.parse(src)
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "sobel_kernel")
     import torch
+
     scope = {"np": np, "torch": torch}
     exec(compile(ast.Module([fn], []), GENERATOR, "exec"), scope)
     kx, ky = (scope["sobel_kernel"]((ksize, ksize), i)[0].numpy() for i in (0, 1))
@@ -124,7 +127,7 @@ def pixel_kinds(gt, ignore_ids):
     distinct = np.ones(gt.shape, np.int16)
     for dr in range(-2, 3):
         for dc in range(-2, 3):
-            s = pad[2 + dr:2 + dr + h, 2 + dc:2 + dc + w]
+            s = pad[2 + dr : 2 + dr + h, 2 + dc : 2 + dc + w]
             new = np.ones(gt.shape, bool)
             for t in seen:
                 new &= s != t
@@ -137,8 +140,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "camvid"))
     ap.add_argument("--split", default="val")
-    ap.add_argument("--openseg", default=None,
-                    help="openseg.pytorch checkout or git dir (adds the original's own kernel)")
+    ap.add_argument(
+        "--openseg", default=None, help="openseg.pytorch checkout or git dir (adds the original's own kernel)"
+    )
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--sigmas", default="", help="extra σ values for our rule, comma-separated")
     ap.add_argument("--json", default=None)
@@ -146,22 +150,21 @@ def main() -> int:
 
     space = get_label_space("camvid")
     ign = tuple(space.ignore_ids)
-    files = sorted((Path(args.data) / args.split / "labels").glob("*.png"))[::args.every]
+    files = sorted((Path(args.data) / args.split / "labels").glob("*.png"))[:: args.every]
     rules = {
         "ours": lambda g: boundary_targets(g, width=WIDTH, ignore_ids=ign)[:2],
-        "ours, nearest pixel (before)": lambda g: boundary_targets(g, width=WIDTH, ignore_ids=ign,
-                                                                    smoothing=0)[:2],
-        "original (rewrite, 5x5 Sobel)": lambda g: original.gt_targets_original(
-            g, width=WIDTH, ignore_ids=ign),
+        "ours, nearest pixel (before)": lambda g: boundary_targets(g, width=WIDTH, ignore_ids=ign, smoothing=0)[:2],
+        "original (rewrite, 5x5 Sobel)": lambda g: original.gt_targets_original(g, width=WIDTH, ignore_ids=ign),
     }
     if args.openseg:
         kernels = openseg_sobel_kernel(args.openseg)
         rules["original (openseg's own kernel)"] = lambda g: openseg_kernel_targets(
-            g, kernels, width=WIDTH, ignore_ids=ign)
+            g, kernels, width=WIDTH, ignore_ids=ign
+        )
     for sigma in filter(None, args.sigmas.split(",")):
-        rules[f"ours, sigma {float(sigma):g}"] = (
-            lambda g, sg=float(sigma): boundary_targets(g, width=WIDTH, ignore_ids=ign,
-                                                        smoothing=sg)[:2])
+        rules[f"ours, sigma {float(sigma):g}"] = lambda g, sg=float(sigma): boundary_targets(
+            g, width=WIDTH, ignore_ids=ign, smoothing=sg
+        )[:2]
     evs = {(r, s): SemanticEvaluator(space) for r in rules for s in SCALES}
     base = SemanticEvaluator(space)
     leaves = {r: {"all": [0, 0], "thin": [0, 0], "junction": [0, 0]} for r in rules}
@@ -185,35 +188,46 @@ def main() -> int:
                     lr = np.clip(rows + off[0], 0, h - 1)
                     lc = np.clip(cols + off[1], 0, w - 1)
                     out = gt[lr, lc] != gt
-                    for kind, m in (("all", band), ("thin", band & thin),
-                                    ("junction", band & junction)):
+                    for kind, m in (("all", band), ("thin", band & thin), ("junction", band & junction)):
                         leaves[name][kind][0] += int(out[m].sum())
                         leaves[name][kind][1] += int(m.sum())
         if sys.stderr.isatty():
             print(f"\r{i + 1}/{len(files)}", end="", file=sys.stderr, flush=True)
     b = base.result()
-    rep = {"data": args.data, "split": args.split, "maps": len(files), "band_width": WIDTH,
-           "machine": f"{platform.node()} {platform.machine()}",
-           "coarse": {"miou": round(100 * b["miou"], 2), "boundary_f": round(100 * b["boundary_f"], 2)},
-           "rules": {}}
+    rep = {
+        "data": args.data,
+        "split": args.split,
+        "maps": len(files),
+        "band_width": WIDTH,
+        "machine": f"{platform.node()} {platform.machine()}",
+        "coarse": {"miou": round(100 * b["miou"], 2), "boundary_f": round(100 * b["boundary_f"], 2)},
+        "rules": {},
+    }
     for name in rules:
-        r = {f"scale{s}": {"miou": round(100 * evs[(name, s)].result()["miou"], 2),
-                           "boundary_f": round(100 * evs[(name, s)].result()["boundary_f"], 2)}
-             for s in SCALES}
+        r = {
+            f"scale{s}": {
+                "miou": round(100 * evs[(name, s)].result()["miou"], 2),
+                "boundary_f": round(100 * evs[(name, s)].result()["boundary_f"], 2),
+            }
+            for s in SCALES
+        }
         r["leaves_at_scale2"] = {k: round(v[0] / max(v[1], 1), 4) for k, v in leaves[name].items()}
         r["band_pixels"] = {k: v[1] for k, v in leaves[name].items()}
         r["target_seconds_per_map"] = round(seconds[name] / max(len(files), 1), 4)
         rep["rules"][name] = r
     rep["seconds"] = round(time.time() - t0, 1)
-    print(f"{args.split}: {len(files)} maps, coarse mIoU {rep['coarse']['miou']:.2f} "
-          f"boundary F {rep['coarse']['boundary_f']:.2f}")
-    print(f"{'directions':34s} " + "  ".join(f"scale {s}: mIoU / bF" for s in SCALES)
-          + "   leaves@2 all/thin/junction")
+    print(
+        f"{args.split}: {len(files)} maps, coarse mIoU {rep['coarse']['miou']:.2f} "
+        f"boundary F {rep['coarse']['boundary_f']:.2f}"
+    )
+    print(f"{'directions':34s} " + "  ".join(f"scale {s}: mIoU / bF" for s in SCALES) + "   leaves@2 all/thin/junction")
     for name, r in rep["rules"].items():
         lv = r["leaves_at_scale2"]
-        print(f"{name:34s} " + "  ".join(f"{r[f'scale{s}']['miou']:8.2f} / {r[f'scale{s}']['boundary_f']:5.2f}"
-                                         for s in SCALES)
-              + f"   {100 * lv['all']:.1f}% / {100 * lv['thin']:.1f}% / {100 * lv['junction']:.1f}%")
+        print(
+            f"{name:34s} "
+            + "  ".join(f"{r[f'scale{s}']['miou']:8.2f} / {r[f'scale{s}']['boundary_f']:5.2f}" for s in SCALES)
+            + f"   {100 * lv['all']:.1f}% / {100 * lv['thin']:.1f}% / {100 * lv['junction']:.1f}%"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rep, indent=2) + "\n")
     return 0

@@ -7,6 +7,7 @@ Public API::
     offsets = field.to_offsets(Setting(threshold=0.5, scale=2))   # (2, H, W) int16 (d_row, d_col)
     refined = refine_labels(labels, offsets)                      # (H, W) ids, same dtype
 """
+
 from .core.metrics import SemanticEvaluator, change_codes, confusion_matrix, evaluate_pair
 from .core.offsets import DIRECTIONS, OffsetField
 from .core.refine import refine_labels, refine_masks
@@ -19,8 +20,21 @@ from .labels import LabelSpace, get_label_space
 __version__ = "0.1.0"
 
 __all__ = [
-    "DIRECTIONS", "InputError", "LabelSpace", "OffsetField", "SemanticEvaluator", "Setting",
+    "DIRECTIONS",
+    "InputError",
+    "LabelSpace",
+    "OffsetField",
+    "SemanticEvaluator",
+    "Setting",
     "boundary_targets",
-    "change_codes", "confusion_matrix", "evaluate_pair", "get_label_space", "gt_offset_field",
-    "read_offsets", "refine_labels", "refine_masks", "write_offsets", "__version__",
+    "change_codes",
+    "confusion_matrix",
+    "evaluate_pair",
+    "get_label_space",
+    "gt_offset_field",
+    "read_offsets",
+    "refine_labels",
+    "refine_masks",
+    "write_offsets",
+    "__version__",
 ]

@@ -1,4 +1,5 @@
 """``python -m segfix_gui`` runs the ``segfix`` command line."""
+
 from .cli import entry
 
 entry()

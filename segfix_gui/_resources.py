@@ -5,6 +5,7 @@ inside the package as ``segfix_gui/resources`` (pyproject.toml maps one onto the
 module that needs a bundled file asks here, so an installed wheel, an editable install and a
 plain checkout all find the same files.
 """
+
 from __future__ import annotations
 
 import functools

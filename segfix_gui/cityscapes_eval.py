@@ -39,6 +39,7 @@ Public functions:
 - :func:`instance_level_ap` — AP and AP50, overall and per class, from
   ``evalInstanceLevelSemanticLabeling``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -77,8 +78,7 @@ class _NumpyWithIn1d:
 
     def in1d(self, ar1, ar2, assume_unique=False, invert=False, **kwargs):
         """What ``np.in1d`` did: ``isin`` on the flattened first argument (1-D result)."""
-        return self._np.isin(self._np.ravel(ar1), ar2, assume_unique=assume_unique,
-                             invert=invert, **kwargs)
+        return self._np.isin(self._np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert, **kwargs)
 
 
 def _json_default(obj):
@@ -168,9 +168,12 @@ def official_eval():
                 json.dump(obj, f, default=_json_default, sort_keys=True)
 
         saved = []
-        patches = [(pixel, "np", _NumpyWithIn1d(np)), (instance, "np", _NumpyWithIn1d(np)),
-                   (instance, "writeDict2JSON", write_json),
-                   (pixel, "writeDict2JSON", write_json)]
+        patches = [
+            (pixel, "np", _NumpyWithIn1d(np)),
+            (instance, "np", _NumpyWithIn1d(np)),
+            (instance, "writeDict2JSON", write_json),
+            (pixel, "writeDict2JSON", write_json),
+        ]
         try:
             for module, name, value in patches:
                 saved.append((module, name, module.__dict__.get(name, _MISSING)))
@@ -180,9 +183,8 @@ def official_eval():
                 try:
                     yield session
                 except SystemExit:
-                    msg = [ln for ln in session.output.getvalue().splitlines()
-                           if ln.startswith("ERROR:")]
-                    text = msg[-1][len("ERROR:"):].strip() if msg else "gave up without a message"
+                    msg = [ln for ln in session.output.getvalue().splitlines() if ln.startswith("ERROR:")]
+                    text = msg[-1][len("ERROR:") :].strip() if msg else "gave up without a message"
                     raise InputError(None, f"cityscapesscripts evaluation: {text}") from None
         finally:
             for module, name, value in reversed(saved):
@@ -207,8 +209,7 @@ def eval_class_names() -> tuple[str, ...]:
     return tuple(lb.name for lb in labels if lb.id >= 0 and not lb.ignoreInEval)
 
 
-def pixel_level_iou(gt_paths: Sequence[str | os.PathLike],
-                    pred_paths: Sequence[str | os.PathLike]) -> dict[str, float]:
+def pixel_level_iou(gt_paths: Sequence[str | os.PathLike], pred_paths: Sequence[str | os.PathLike]) -> dict[str, float]:
     """Per-class IoU by cityscapesscripts' ``evalPixelLevelSemanticLabeling``.
 
     Parameters
@@ -264,10 +265,12 @@ class InstanceAP:
         def clean(v):
             return None if isinstance(v, float) and math.isnan(v) else v
 
-        return {"ap": clean(self.ap), "ap50": clean(self.ap50),
-                "per_class": {k: {m: clean(x) for m, x in v.items()}
-                              for k, v in self.per_class.items()},
-                "min_region_size": self.min_region_size}
+        return {
+            "ap": clean(self.ap),
+            "ap50": clean(self.ap50),
+            "per_class": {k: {m: clean(x) for m, x in v.items()} for k, v in self.per_class.items()},
+            "min_region_size": self.min_region_size,
+        }
 
 
 def _place_mask(mask, dst: Path) -> None:
@@ -289,8 +292,7 @@ def _place_mask(mask, dst: Path) -> None:
     Image.fromarray(np.where(arr != 0, 255, 0).astype(np.uint8)).save(dst, format="PNG")
 
 
-def instance_level_ap(gt_paths: Sequence[str | os.PathLike],
-                      predictions: Sequence[Iterable[tuple]]) -> InstanceAP:
+def instance_level_ap(gt_paths: Sequence[str | os.PathLike], predictions: Sequence[Iterable[tuple]]) -> InstanceAP:
     """AP and AP50 by cityscapesscripts' ``evalInstanceLevelSemanticLabeling``.
 
     Parameters
@@ -343,7 +345,10 @@ def instance_level_ap(gt_paths: Sequence[str | os.PathLike],
         args = ev.args(ev.instance, predictionPath=os.path.abspath(root))
         result = ev.instance.evaluateImgLists(txts, gt, args)
     avg = result["averages"]
-    per_class = {name: {"ap": _float(v["ap"]), "ap50": _float(v["ap50%"])}
-                 for name, v in avg["classes"].items()}
-    return InstanceAP(ap=_float(avg["allAp"]), ap50=_float(avg["allAp50%"]),
-                      per_class=per_class, min_region_size=int(args.minRegionSizes[0]))
+    per_class = {name: {"ap": _float(v["ap"]), "ap50": _float(v["ap50%"])} for name, v in avg["classes"].items()}
+    return InstanceAP(
+        ap=_float(avg["allAp"]),
+        ap50=_float(avg["allAp50%"]),
+        per_class=per_class,
+        min_region_size=int(args.minRegionSizes[0]),
+    )

@@ -1,4 +1,5 @@
 """Errors a user can act on."""
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ class gives ``"train_id"`` explicitly (several ids may share one train id; 0..25
 ignore). ``"ignore"`` is ``true`` or ``false``. A malformed spec is an InputError naming the
 file and the entry (``classes[3] (id 7, 'car'): train_id 300 is out of range (0..255)``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -131,8 +132,7 @@ class LabelSpace:
         if bad.any():
             r, c = np.argwhere(bad)[0]
             colour = tuple(int(v) for v in rgb[r, c])
-            raise InputError(path, f"colour {colour} at (row {r}, col {c}) is not in the "
-                                   f"{self.name} palette")
+            raise InputError(path, f"colour {colour} at (row {r}, col {c}) is not in the {self.name} palette")
         dtype = np.uint8 if self.max_id < 256 else np.uint16
         return ids[pos].astype(dtype)
 
@@ -147,8 +147,9 @@ class LabelSpace:
         if bad.size == 0:
             bad = present[~self.valid_ids[present]]
         if bad.size:
-            raise InputError(path, f"label id {int(bad[0])} is not in the {self.name} label space "
-                                   f"(ids {self.id_summary()})")
+            raise InputError(
+                path, f"label id {int(bad[0])} is not in the {self.name} label space (ids {self.id_summary()})"
+            )
 
     def id_summary(self) -> str:
         ids = sorted(c.id for c in self.classes)
@@ -171,8 +172,13 @@ class LabelSpace:
 
 
 def _int(v, what: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), -float("inf")) \
-            or int(v) != v:
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or v != v
+        or v in (float("inf"), -float("inf"))
+        or int(v) != v
+    ):
         raise ValueError(f"{what} must be an integer {lo}..{hi}, not {json.dumps(v)[:40]}")
     if not lo <= int(v) <= hi:
         raise ValueError(f"{what} {int(v)} is out of range ({lo}..{hi})")
@@ -182,8 +188,7 @@ def _int(v, what: str, lo: int, hi: int) -> int:
 def _entry(i: int, e) -> tuple[int, str, tuple[int, int, int], bool, int | None]:
     """``(id, name, colour, ignore, train_id or None)`` of one ``classes`` entry, checked."""
     if not isinstance(e, dict):
-        raise ValueError(f"classes[{i}] must be an object with id, name and color, "
-                         f"not {json.dumps(e)[:40]}")
+        raise ValueError(f"classes[{i}] must be an object with id, name and color, not {json.dumps(e)[:40]}")
     where = f"classes[{i}]"
     for key in ("id", "name", "color"):
         if key not in e:
@@ -212,8 +217,9 @@ def _from_spec(spec, *, source) -> LabelSpace:
             raise ValueError("the spec must be a JSON object with a 'classes' list")
         entries = spec.get("classes")
         if not isinstance(entries, list):
-            raise ValueError("'classes' must be a list of objects (id, name, color)"
-                             if "classes" in spec else "no 'classes' list")
+            raise ValueError(
+                "'classes' must be a list of objects (id, name, color)" if "classes" in spec else "no 'classes' list"
+            )
         if not entries:
             raise ValueError("no classes")
         name = spec.get("name", Path(str(source)).stem)
@@ -291,6 +297,5 @@ def get_label_space(name_or_path: str | os.PathLike | LabelSpace) -> LabelSpace:
     if s in BUILTIN:
         return _builtin(s)
     if not s.lower().endswith(".json") and not os.path.exists(s):
-        raise InputError(None, f"unknown label space {s!r}: use one of {', '.join(BUILTIN)} "
-                               f"or the path of a JSON spec")
+        raise InputError(None, f"unknown label space {s!r}: use one of {', '.join(BUILTIN)} or the path of a JSON spec")
     return _from_spec(_load_json(s), source=s)

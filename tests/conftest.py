@@ -1,4 +1,5 @@
 """Shared test setup. Qt widgets render offscreen (no display needed)."""
+
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -12,8 +13,7 @@ def dialogs(monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     seen: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _parent, _title, text, *a, **k:
-                                                              seen.append(text)))
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _parent, _title, text, *a, **k: seen.append(text)))
     return seen
 
 

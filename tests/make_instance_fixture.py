@@ -24,6 +24,7 @@ Written under OUT_DIR::
 
 No file of the shared data is modified.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,7 @@ def degrade_mask(mask: np.ndarray, *, stride: int = 8) -> np.ndarray:
     return up[:h, :w] > 0.5
 
 
-def make_fixture(out: str | Path, *, data: str | Path = DATA, upscale: int = 4,
-                 stride: int = 8) -> dict:
+def make_fixture(out: str | Path, *, data: str | Path = DATA, upscale: int = 4, stride: int = 8) -> dict:
     """Write the fixture under ``out``; return its folders and files as a dict of Paths."""
     from PIL import Image
 
@@ -92,9 +92,15 @@ def make_fixture(out: str | Path, *, data: str | Path = DATA, upscale: int = 4,
     write_offsets(off_gt, gt_offset_field(inst))
     off_zero = out / "offsets_zero" / CITY / name
     write_offsets(off_zero, OffsetField.from_hard(np.zeros((2,) + inst.shape, np.int16)))
-    return {"gt": out / "gtFine", "gt_instance": gt_inst, "pred": out / "pred",
-            "pred_txt": pred_txt, "offsets_gt": out / "offsets_gt",
-            "offsets_zero": out / "offsets_zero", "shape": inst.shape}
+    return {
+        "gt": out / "gtFine",
+        "gt_instance": gt_inst,
+        "pred": out / "pred",
+        "pred_txt": pred_txt,
+        "offsets_gt": out / "offsets_gt",
+        "offsets_zero": out / "offsets_zero",
+        "shape": inst.shape,
+    }
 
 
 def main(argv=None) -> int:

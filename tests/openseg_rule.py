@@ -11,6 +11,7 @@ means ``U(-0.2, 0.2)``, running variances ``U(0.5, 2)`` (positive). With these t
 stay O(1) on both backbones (mask logit std ~1, direction ~1.6), so the softmaxes are not
 saturated and a wrong step shows in the outputs.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -24,7 +25,7 @@ def rule_tensor(key: str, shape) -> torch.Tensor:
     shape = tuple(shape)
     if len(shape) == 4:
         fan_in = shape[1] * shape[2] * shape[3]
-        return torch.randn(shape, generator=g) / fan_in ** 0.5
+        return torch.randn(shape, generator=g) / fan_in**0.5
 
     def uniform(lo, hi):
         return lo + (hi - lo) * torch.rand(shape, generator=g)

@@ -1,4 +1,5 @@
 """The compatibility layer around cityscapesscripts' official evaluation."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,7 @@ from segfix_gui.errors import InputError
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cityscapes_mini"
 GT_DIR = DATA / "gtFine" / "val" / "frankfurt"
 FRAME = "frankfurt_000000_000294"
-needs_data = pytest.mark.skipif(not GT_DIR.is_dir(),
-                                reason=f"shared Cityscapes sample not found at {DATA}")
+needs_data = pytest.mark.skipif(not GT_DIR.is_dir(), reason=f"shared Cityscapes sample not found at {DATA}")
 
 
 def _gt_label_path():
@@ -38,8 +38,7 @@ def clean_cwd(tmp_path, monkeypatch):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    pkg = Path(sys.modules["cityscapesscripts"].__file__).parent if "cityscapesscripts" in \
-        sys.modules else None
+    pkg = Path(sys.modules["cityscapesscripts"].__file__).parent if "cityscapesscripts" in sys.modules else None
     before = set(pkg.rglob("*.json")) if pkg else None
     env = _env()
     had_in1d = hasattr(np, "in1d")
@@ -87,7 +86,7 @@ def test_pixel_level_iou_counts_as_the_official_rules_say(clean_cwd, tmp_path):
     gt = np.asarray(Image.open(_gt_label_path()))
     pred = gt.copy()
     pred[40:90, 60:200] = 7  # road over part of the frame
-    pred[0:10, 0:30] = 0     # an unlabelled (void) prediction
+    pred[0:10, 0:30] = 0  # an unlabelled (void) prediction
     path = tmp_path / "pred.png"
     Image.fromarray(pred).save(path)
     iou = ce.pixel_level_iou([_gt_label_path()], [path])
@@ -138,8 +137,7 @@ def test_instance_ap_perfect_predictions_and_min_region_size(clean_cwd, tmp_path
     # at 128×256 every person is under 100 px: the official code ignores them all
     assert math.isnan(res.per_class["person"]["ap"])
     assert res.ap == 1.0 and res.ap50 == 1.0
-    assert set(res.per_class) == {"person", "rider", "car", "truck", "bus", "train",
-                                  "motorcycle", "bicycle"}
+    assert set(res.per_class) == {"person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"}
     # the same masks given as files give the same figures
     files = []
     for k, (m, lab, s) in enumerate(preds):
@@ -154,8 +152,7 @@ def test_instance_ap_falls_for_a_bad_mask(clean_cwd):
     inst = np.asarray(Image.open(_gt_instance_path())).astype(np.int64)
     big = inst == 26002
     shifted = np.roll(big, 6, axis=1)
-    res = ce.instance_level_ap([_gt_instance_path()],
-                               [[(inst == 26001, 26, 0.9), (shifted, 26, 0.8)]])
+    res = ce.instance_level_ap([_gt_instance_path()], [[(inst == 26001, 26, 0.9), (shifted, 26, 0.8)]])
     assert 0 < res.per_class["car"]["ap"] < 1
     assert res.per_class["car"]["ap50"] == 1.0
     as_dict = res.as_dict()

@@ -4,6 +4,7 @@ core imports neither io, cli nor gui; nothing outside gui imports PySide6 or pyq
 never imports cli; no command of cli imports another. A broken contract fails here with
 import-linter's report of the chain.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -17,10 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_contracts_are_kept():
     pytest.importorskip("importlinter")
-    code = ("from importlinter.cli import lint_imports; "
-            "raise SystemExit(lint_imports(no_cache=True, no_logo=True))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       timeout=300)
+    code = "from importlinter.cli import lint_imports; raise SystemExit(lint_imports(no_cache=True, no_logo=True))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "4 kept, 0 broken" in r.stdout
 

@@ -5,6 +5,7 @@ checkout's top-level folder there). These tests copy the package into that layou
 folder and run the real commands from another folder, so nothing can come from the checkout.
 (.ci/run also builds the real wheel and runs it from a fresh virtual environment.)
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -34,16 +35,17 @@ def _pyproject() -> dict:
 def test_every_package_and_resource_file_is_in_the_wheel_list():
     cfg = _pyproject()["tool"]["setuptools"]
     listed = set(cfg["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts)
-             for p in (ROOT / "segfix_gui").rglob("__init__.py")}
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "segfix_gui").rglob("__init__.py")}
     assert found - listed == set(), "packages missing from pyproject.toml [tool.setuptools] packages"
     assert cfg["package-dir"] == {"segfix_gui.resources": "resources"}
     patterns = cfg["package-data"]["segfix_gui.resources"]
-    files = [p.relative_to(RESOURCES).as_posix() for p in RESOURCES.rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts]
+    files = [
+        p.relative_to(RESOURCES).as_posix()
+        for p in RESOURCES.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     assert files
-    left_out = [f for f in files if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/")
-                                            for g in patterns)]
+    left_out = [f for f in files if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in patterns)]
     assert left_out == [], "resource files the wheel would not ship"
 
 
@@ -62,21 +64,27 @@ def test_the_checkout_finds_its_resources():
 def _site(tmp_path, *, with_resources=True) -> Path:
     """A folder laid out as a wheel installs the package (resources inside it, or missing)."""
     site = tmp_path / "site"
-    shutil.copytree(ROOT / "segfix_gui", site / "segfix_gui",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "segfix_gui", site / "segfix_gui", ignore=shutil.ignore_patterns("__pycache__"))
     if with_resources:
         shutil.copytree(RESOURCES, site / "segfix_gui" / "resources")
     return site
 
 
 def _run(site, args, cwd, timeout=300):
-    env = dict(os.environ, PYTHONPATH=str(site), QT_QPA_PLATFORM="offscreen",
-               XDG_CONFIG_HOME=str(cwd / "config"))
-    code = ("import sys, segfix_gui; assert segfix_gui.__file__.startswith(sys.argv[1]), "
-            "segfix_gui.__file__; sys.argv = sys.argv[2:]; "
-            "from runpy import run_module; run_module(sys.argv[0], run_name='__main__')")
-    return subprocess.run([sys.executable, "-c", code, str(site), *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=timeout)
+    env = dict(os.environ, PYTHONPATH=str(site), QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(cwd / "config"))
+    code = (
+        "import sys, segfix_gui; assert segfix_gui.__file__.startswith(sys.argv[1]), "
+        "segfix_gui.__file__; sys.argv = sys.argv[2:]; "
+        "from runpy import run_module; run_module(sys.argv[0], run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, str(site), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def test_commands_from_the_wheel_layout_outside_the_checkout(tmp_path):
@@ -92,8 +100,7 @@ def test_commands_from_the_wheel_layout_outside_the_checkout(tmp_path):
     p = _run(site, ["segfix_gui.cli", "predict-offsets", "--images", "images", "--out", "off"], work)
     assert p.returncode == 0, p.stderr
     assert (work / "off" / "demo.npz").stat().st_size > 0
-    p = _run(site, ["segfix_gui.gui.app", "--demo", "--screenshot", "shot.png", "--size", "900x600"],
-             work)
+    p = _run(site, ["segfix_gui.gui.app", "--demo", "--screenshot", "shot.png", "--size", "900x600"], work)
     assert p.returncode == 0, p.stderr
     assert (work / "shot.png").stat().st_size > 0
 

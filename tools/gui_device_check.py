@@ -9,6 +9,7 @@ Usage::
 
     python tools/gui_device_check.py [--data ../shared/data/cityscapes_mini]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,9 @@ def main(argv=None) -> int:
     from segfix_gui.io.samples import SamplePaths, demo_paths
 
     cuda = torch.cuda.is_available()
-    print(f"torch {torch.__version__}, cuda available: {cuda}"
-          + (f" ({torch.cuda.get_device_name(0)})" if cuda else ""))
+    print(
+        f"torch {torch.__version__}, cuda available: {cuda}" + (f" ({torch.cuda.get_device_name(0)})" if cuda else "")
+    )
     devices = ["cpu"] + (["cuda"] if cuda else [])
     samples = [("demo 360×480", *demo_paths())]
     tmp = None
@@ -60,14 +62,20 @@ def main(argv=None) -> int:
                 times[d].append((time.perf_counter() - t0) * 1000)
             if cuda:
                 a, b = results["cpu"], results["cuda"]
-                same = (np.array_equal(a.refined, b.refined) and np.array_equal(a.codes, b.codes)
-                        and a.after == b.after and a.counts == b.counts)
+                same = (
+                    np.array_equal(a.refined, b.refined)
+                    and np.array_equal(a.codes, b.codes)
+                    and a.after == b.after
+                    and a.counts == b.counts
+                )
                 ok &= same
                 if not same:
                     print(f"  {label} threshold {thr}: CPU and CUDA DIFFER")
         for d in devices:
-            print(f"{label}: compute.refine on {d}: median {statistics.median(times[d]):.1f} ms "
-                  f"(refine + diff codes + metrics)")
+            print(
+                f"{label}: compute.refine on {d}: median {statistics.median(times[d]):.1f} ms "
+                f"(refine + diff codes + metrics)"
+            )
         if cuda:
             print(f"{label}: CPU and CUDA results identical at every threshold: {ok}")
     if tmp is not None:

@@ -25,6 +25,7 @@ The window shows the upper bound next to the shipped offsets without a file: it 
 
 The README in ``resources/demo/`` is written too, so its description always matches the files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,19 +41,26 @@ DEFAULT_OUT = ROOT / "resources" / "demo"
 # medians (python benchmarks/demo_frame.py: +0.23 / +0.36 points, medians +0.24 / +0.36)
 DEFAULT_FRAME = "0016E5_08101"
 
-PREDICTION_TEXT = ("simulated stride-8 coarse prediction: segfix_gui.core.degrade.degrade(ground truth, "
-                   "stride=8) — a simulation of how a coarse network errs at borders, not a model's output")
-ORACLE_TEXT = ("oracle offsets from the ground truth (segfix_gui.core.targets.gt_offset_field, 5-px band, "
-               "K=8): boundary is 1 on the band and directions are one-hot, so this shows the upper bound "
-               "of SegFix, not a network's prediction; the threshold and direction-confidence controls have "
-               "no effect on such a field (every band pixel moves at any threshold below 1)")
-NETWORK_TEXT = ("predicted by the bundled offset network (segfix_gui.model.OffsetPredictor, "
-                "resources/weights/offsetnet-camvid.pt, trained on CamVid train) from the image alone; "
-                "the window opens it at the network's recommended setting (chosen on CamVid val)")
-SHORT = {"prediction": "simulated stride-8 coarse prediction (not a model's output)",
-         "oracle": "oracle offsets from the ground truth (an upper bound, not a network)",
-         "network": "the bundled offset network's prediction from the image, "
-                    "opened at its recommended setting"}
+PREDICTION_TEXT = (
+    "simulated stride-8 coarse prediction: segfix_gui.core.degrade.degrade(ground truth, "
+    "stride=8) — a simulation of how a coarse network errs at borders, not a model's output"
+)
+ORACLE_TEXT = (
+    "oracle offsets from the ground truth (segfix_gui.core.targets.gt_offset_field, 5-px band, "
+    "K=8): boundary is 1 on the band and directions are one-hot, so this shows the upper bound "
+    "of SegFix, not a network's prediction; the threshold and direction-confidence controls have "
+    "no effect on such a field (every band pixel moves at any threshold below 1)"
+)
+NETWORK_TEXT = (
+    "predicted by the bundled offset network (segfix_gui.model.OffsetPredictor, "
+    "resources/weights/offsetnet-camvid.pt, trained on CamVid train) from the image alone; "
+    "the window opens it at the network's recommended setting (chosen on CamVid val)"
+)
+SHORT = {
+    "prediction": "simulated stride-8 coarse prediction (not a model's output)",
+    "oracle": "oracle offsets from the ground truth (an upper bound, not a network)",
+    "network": "the bundled offset network's prediction from the image, opened at its recommended setting",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,12 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CamVid folder (default: %(default)s)")
     p.add_argument("--frame", default=DEFAULT_FRAME, help="val frame stem (default: %(default)s)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
-    p.add_argument("--offsets", choices=("oracle", "network"), default="oracle",
-                   help="where the offset field comes from (default: oracle; the shipped demo uses network)")
+    p.add_argument(
+        "--offsets",
+        choices=("oracle", "network"),
+        default="oracle",
+        help="where the offset field comes from (default: oracle; the shipped demo uses network)",
+    )
     p.add_argument("--weights", default=None, help="network weights (default: the bundled ones)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--readme-only", action="store_true",
-                   help="only rewrite README.md from the existing sample.json")
+    p.add_argument("--readme-only", action="store_true", help="only rewrite README.md from the existing sample.json")
     return p
 
 
@@ -120,8 +131,10 @@ def main(argv=None) -> int:
         offsets_text = NETWORK_TEXT
         rec = field.recommended
         if rec:
-            offsets_text += (f" (threshold {rec.get('threshold', 0.5):g}, direction confidence "
-                             f"{rec.get('min_direction_prob', 0.0):g}, scale {rec.get('scale', 2.0):g})")
+            offsets_text += (
+                f" (threshold {rec.get('threshold', 0.5):g}, direction confidence "
+                f"{rec.get('min_direction_prob', 0.0):g}, scale {rec.get('scale', 2.0):g})"
+            )
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -153,8 +166,11 @@ def main(argv=None) -> int:
         from segfix_gui.model import read_record
 
         record = read_record(weights)
-        meta["offsets_training"] = (f"{record['epochs']} epochs on {record.get('device', '?')}"
-                                    if "epochs" in record else "see the weights' record")
+        meta["offsets_training"] = (
+            f"{record['epochs']} epochs on {record.get('device', '?')}"
+            if "epochs" in record
+            else "see the weights' record"
+        )
     (out / "sample.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "README.md").write_text(_readme(meta), encoding="utf-8")
     print(f"demo written to {out}")
@@ -164,26 +180,35 @@ def main(argv=None) -> int:
 def _readme(meta: dict) -> str:
     return f"""# Demo sample
 
-Opened by `segfix-gui --demo`. Made by `{meta['made_by']}` (see that script); do not edit by hand.
+Opened by `segfix-gui --demo`. Made by `{meta["made_by"]}` (see that script); do not edit by hand.
 
 | file | what it is |
 |---|---|
-| `image.jpg` | {meta['source']} (the data folder's JPEG, copied byte for byte) |
+| `image.jpg` | {meta["source"]} (the data folder's JPEG, copied byte for byte) |
 | `ground_truth.png` | its CamVid ground truth, single-channel class ids (11 = unlabelled, ignored) |
-| `prediction.png` | {meta['prediction_info']} |
-| `offsets.npz` | {meta['offsets_info']} |
+| `prediction.png` | {meta["prediction_info"]} |
+| `offsets.npz` | {meta["offsets_info"]} |
 | `sample.json` | the names above and these descriptions; the window shows them as the sample's info |
 
 **Where the numbers come from.** The prediction is a simulation, and the offsets are
-{'the oracle (computed from the ground truth, i.e. from the answer)' if meta['offsets_kind'] == 'oracle'
- else "the bundled network's prediction from the image (not from the answer)"}. The gain the window shows on this sample is therefore
-{'an upper bound of what SegFix can do for this simulated prediction, not what a trained offset network achieves'
- if meta['offsets_kind'] == 'oracle' else
- "what the bundled network achieves on this one frame at its recommended setting (a small model trained for "
- + meta.get('offsets_training', '?') + ": expect a small gain, far below the oracle's; see docs/RESULTS.md)"}.
-{"The frame is the val frame typical of the bundled network: its mIoU and boundary-F gains are the "
- "closest to the val medians (`python benchmarks/demo_frame.py`), neither its best nor its worst frame."
- if DEFAULT_FRAME in meta['source'] else ""}
+{
+        "the oracle (computed from the ground truth, i.e. from the answer)"
+        if meta["offsets_kind"] == "oracle"
+        else "the bundled network's prediction from the image (not from the answer)"
+    }. The gain the window shows on this sample is therefore
+{
+        "an upper bound of what SegFix can do for this simulated prediction, not what a trained offset network achieves"
+        if meta["offsets_kind"] == "oracle"
+        else "what the bundled network achieves on this one frame at its recommended setting (a small model trained for "
+        + meta.get("offsets_training", "?")
+        + ": expect a small gain, far below the oracle's; see docs/RESULTS.md)"
+    }.
+{
+        "The frame is the val frame typical of the bundled network: its mIoU and boundary-F gains are the "
+        "closest to the val medians (`python benchmarks/demo_frame.py`), neither its best nor its worst frame."
+        if DEFAULT_FRAME in meta["source"]
+        else ""
+    }
 
 **The upper bound, one click away.** The window also shows this frame with the offsets a perfect
 offset network would give: the header's "Show the upper bound" button (or U, Refine ▸ Offsets)

@@ -4,6 +4,7 @@ Each sub-command is a module of this package with ``add_parser(subparsers)``, wh
 sets ``func`` to a ``run(args) -> int`` function. Bad input raises
 :class:`~segfix_gui.errors.InputError`; ``main`` prints its one line and returns 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,15 +14,23 @@ import sys
 from ..errors import InputError
 
 # module names, in the order ``segfix --help`` lists them
-COMMANDS = ("refine", "gt_offsets", "evaluate", "degrade", "sweep", "predict_offsets", "train",
-            "refine_instances", "evaluate_instances")
+COMMANDS = (
+    "refine",
+    "gt_offsets",
+    "evaluate",
+    "degrade",
+    "sweep",
+    "predict_offsets",
+    "train",
+    "refine_instances",
+    "evaluate_instances",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="segfix", description="SegFix boundary refinement for whole folders.")
+    parser = argparse.ArgumentParser(prog="segfix", description="SegFix boundary refinement for whole folders.")
     parser.add_argument("--version", action="version", version=f"segfix-gui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:

@@ -1,4 +1,5 @@
 """``python -m segfix_gui.cli`` runs the ``segfix`` command line."""
+
 from . import entry
 
 entry()

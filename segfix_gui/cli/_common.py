@@ -1,4 +1,5 @@
 """Helpers shared by the sub-commands: argument types, batch running, reporting."""
+
 from __future__ import annotations
 
 import argparse
@@ -49,17 +50,32 @@ def add_refine_options(p: argparse.ArgumentParser, *, scale_help: str | None = N
     recommendation, else the default (see :func:`setting_from_args`)."""
     from ..core.setting import DEFAULT_SCALE, range_text
 
-    p.add_argument("--scale", type=setting_value("scale"), default=None,
-                   help=scale_help or ("offset scale in pixels per unit step, in "
-                                       f"{range_text('scale')} (default: the offset file's "
-                                       f"recommendation, else {DEFAULT_SCALE:g})"))
-    p.add_argument("--threshold", type=setting_value("threshold"), default=None,
-                   help="boundary probability a pixel must exceed to move (default: the offset "
-                        "file's recommendation, else 0.5; no effect on hard .mat offsets)")
-    p.add_argument("--min-direction-prob", type=setting_value("min_direction_prob"), default=None,
-                   metavar="P",
-                   help="move a pixel only if its most likely direction has at least this "
-                        "probability (default: the offset file's recommendation, else 0)")
+    p.add_argument(
+        "--scale",
+        type=setting_value("scale"),
+        default=None,
+        help=scale_help
+        or (
+            "offset scale in pixels per unit step, in "
+            f"{range_text('scale')} (default: the offset file's "
+            f"recommendation, else {DEFAULT_SCALE:g})"
+        ),
+    )
+    p.add_argument(
+        "--threshold",
+        type=setting_value("threshold"),
+        default=None,
+        help="boundary probability a pixel must exceed to move (default: the offset "
+        "file's recommendation, else 0.5; no effect on hard .mat offsets)",
+    )
+    p.add_argument(
+        "--min-direction-prob",
+        type=setting_value("min_direction_prob"),
+        default=None,
+        metavar="P",
+        help="move a pixel only if its most likely direction has at least this "
+        "probability (default: the offset file's recommendation, else 0)",
+    )
 
 
 def setting_from_args(args, field, *, scale: float | None = None):
@@ -67,10 +83,12 @@ def setting_from_args(args, field, *, scale: float | None = None):
     field's recommendation, else the defaults. ``scale`` forces a default scale that the
     field's recommendation does not override (instance masks move at scale 1)."""
     if scale is not None:
-        return field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob,
-                             scale=args.scale if args.scale is not None else scale)
-    return field.setting(threshold=args.threshold, scale=args.scale,
-                         min_direction_prob=args.min_direction_prob)
+        return field.setting(
+            threshold=args.threshold,
+            min_direction_prob=args.min_direction_prob,
+            scale=args.scale if args.scale is not None else scale,
+        )
+    return field.setting(threshold=args.threshold, scale=args.scale, min_direction_prob=args.min_direction_prob)
 
 
 def positive_int(text: str) -> int:
@@ -84,19 +102,27 @@ def positive_int(text: str) -> int:
 
 
 def add_label_space(p: argparse.ArgumentParser, default: str = "camvid") -> None:
-    p.add_argument("--label-space", default=default, metavar="NAME",
-                   help="cityscapes, cityscapes-trainid, camvid, ade20k, or a JSON spec path "
-                        f"(default: {default})")
+    p.add_argument(
+        "--label-space",
+        default=default,
+        metavar="NAME",
+        help=f"cityscapes, cityscapes-trainid, camvid, ade20k, or a JSON spec path (default: {default})",
+    )
 
 
 def add_workers(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="processes working in parallel (default: 1)")
+    p.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N", help="processes working in parallel (default: 1)"
+    )
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where refinement runs (default: auto = cuda when available)")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where refinement runs (default: auto = cuda when available)",
+    )
 
 
 def _item_name(item) -> str:
@@ -134,8 +160,15 @@ def _drop_stale(item, error: str, output: Callable | None) -> str:
     return f"{error} (the output of an earlier run, {path}, was removed)"
 
 
-def run_batch(fn: Callable, items: Iterable, *, workers: int = 1, desc: str = "",
-              total: int | None = None, output: Callable | None = None):
+def run_batch(
+    fn: Callable,
+    items: Iterable,
+    *,
+    workers: int = 1,
+    desc: str = "",
+    total: int | None = None,
+    output: Callable | None = None,
+):
     """Run ``fn(item)`` for every item, in ``workers`` processes, with a progress bar.
 
     Yields ``(item, result, error)``; an :class:`InputError` becomes ``error`` (its message),

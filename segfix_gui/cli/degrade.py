@@ -1,4 +1,5 @@
 """``segfix degrade``: simulated stride-S coarse predictions from ground truth."""
+
 from __future__ import annotations
 
 import functools
@@ -8,10 +9,13 @@ from ._common import add_label_space, add_workers, positive_int, report, run_bat
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("degrade", help="simulate coarse predictions from ground truth",
-                       description="A simulation for demos and tests: class scores of the ground "
-                                   "truth are pooled on stride×stride blocks and enlarged "
-                                   "bilinearly, so borders err like those of a stride-S network.")
+    p = sub.add_parser(
+        "degrade",
+        help="simulate coarse predictions from ground truth",
+        description="A simulation for demos and tests: class scores of the ground "
+        "truth are pooled on stride×stride blocks and enlarged "
+        "bilinearly, so borders err like those of a stride-S network.",
+    )
     p.add_argument("--labels", required=True, metavar="DIR", help="ground-truth label PNGs")
     p.add_argument("--out", required=True, metavar="DIR", help="where coarse PNGs go")
     p.add_argument("--stride", type=positive_int, default=8, help="block size (default: 8)")
@@ -43,8 +47,7 @@ def run(args) -> int:
     jobs = [(str(p), str(out / p.relative_to(args.labels))) for p in files]
     fn = functools.partial(_one, stride=args.stride, space_name=args.label_space)
     errors, done = [], 0
-    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="degrade",
-                                    output=lambda job: job[-1]):
+    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="degrade", output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

@@ -1,4 +1,5 @@
 """``segfix evaluate``: mIoU, pixel accuracy, boundary F-score, and what refinement changed."""
+
 from __future__ import annotations
 
 import functools
@@ -12,14 +13,21 @@ from ._common import add_label_space, add_workers, positive_float, run_batch
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="metrics of predictions (and refined predictions)",
-                       description="Compare predictions (and optionally refined predictions) with "
-                                   "ground truth, paired by name.")
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics of predictions (and refined predictions)",
+        description="Compare predictions (and optionally refined predictions) with ground truth, paired by name.",
+    )
     p.add_argument("--gt", required=True, metavar="DIR", help="ground-truth label PNGs")
     p.add_argument("--pred", required=True, metavar="DIR", help="predictions")
     p.add_argument("--refined", metavar="DIR", help="refined predictions to compare as well")
-    p.add_argument("--boundary-tol", type=positive_float, default=3, metavar="PX",
-                   help="boundary F-score tolerance in pixels (default: 3)")
+    p.add_argument(
+        "--boundary-tol",
+        type=positive_float,
+        default=3,
+        metavar="PX",
+        help="boundary F-score tolerance in pixels (default: 3)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     add_label_space(p)
     add_workers(p)
@@ -28,7 +36,7 @@ def add_parser(sub) -> None:
 
 def _one(job, *, space_name, tol):
     """Counts for one image: (conf, bcounts, present) before and (after, change) if refined."""
-    from ..core.metrics import (SemanticEvaluator, change_codes, change_counts)
+    from ..core.metrics import SemanticEvaluator, change_codes, change_counts
     from ..io.images import read_labels
     from ..io.samples import check_size
     from ..labels import get_label_space
@@ -64,8 +72,7 @@ def print_table(result: dict, file=None) -> None:
     if refined:
         head += f"  {'refined':>7}  {'Δ':>5}"
     print(head, file=file)
-    rows = [(n, result["per_class_iou"][n], refined["per_class_iou"][n] if refined else None)
-            for n in names]
+    rows = [(n, result["per_class_iou"][n], refined["per_class_iou"][n] if refined else None) for n in names]
     rows.append(("mIoU", result["miou"], refined["miou"] if refined else None))
     rows.append(("pixel acc.", result["pixel_accuracy"], refined["pixel_accuracy"] if refined else None))
     rows.append(("boundary F", result["boundary_f"], refined["boundary_f"] if refined else None))
@@ -79,8 +86,7 @@ def print_table(result: dict, file=None) -> None:
         print(line, file=file)
     if refined:
         c = result["change"]
-        print(f"changed pixels: {c['fixed']} fixed, {c['broken']} broken, {c['swapped']} swapped",
-              file=file)
+        print(f"changed pixels: {c['fixed']} fixed, {c['broken']} broken, {c['swapped']} swapped", file=file)
 
 
 def _clean(obj):
@@ -99,8 +105,7 @@ def run(args) -> int:
 
     space = get_label_space(args.label_space)
     # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
-    rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined},
-                        one_per_key=True)
+    rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined}, one_per_key=True)
     if not rows:
         raise InputError(args.pred, "no prediction PNGs found")
     errors, jobs = [], []

@@ -1,4 +1,5 @@
 """``segfix evaluate-instances``: official Cityscapes AP / AP50, per-instance boundary figures."""
+
 from __future__ import annotations
 
 import functools
@@ -15,22 +16,35 @@ from ._common import add_workers, positive_float, run_batch, unit_float
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "evaluate-instances", help="AP of instance predictions (and refined ones)",
+        "evaluate-instances",
+        help="AP of instance predictions (and refined ones)",
         description="AP and AP50, overall and per class, by cityscapesscripts' official "
-                    "evalInstanceLevelSemanticLabeling, plus the mask IoU and boundary F-score "
-                    "of every predicted instance to its matched ground-truth instance. "
-                    "Predictions (<name>_pred.txt) pair with ground truth "
-                    "(<name>_gtFine_instanceIds.png) by name.")
-    p.add_argument("--gt", required=True, metavar="DIR",
-                   help="ground truth (*_gtFine_instanceIds.png, searched recursively)")
+        "evalInstanceLevelSemanticLabeling, plus the mask IoU and boundary F-score "
+        "of every predicted instance to its matched ground-truth instance. "
+        "Predictions (<name>_pred.txt) pair with ground truth "
+        "(<name>_gtFine_instanceIds.png) by name.",
+    )
+    p.add_argument(
+        "--gt", required=True, metavar="DIR", help="ground truth (*_gtFine_instanceIds.png, searched recursively)"
+    )
     p.add_argument("--pred", required=True, metavar="DIR", help="instance predictions (_pred.txt)")
     p.add_argument("--refined", metavar="DIR", help="refined predictions to compare as well")
-    p.add_argument("--boundary-tol", type=positive_float, default=3, metavar="PX",
-                   help="boundary F-score tolerance in pixels (default: 3)")
-    p.add_argument("--min-iou", type=unit_float, default=0.0, metavar="IOU",
-                   help="per-instance figures: a prediction is matched to the ground-truth "
-                        "instance of its class with the highest mask IoU above this "
-                        "(default: 0, any overlap); the official AP does its own matching")
+    p.add_argument(
+        "--boundary-tol",
+        type=positive_float,
+        default=3,
+        metavar="PX",
+        help="boundary F-score tolerance in pixels (default: 3)",
+    )
+    p.add_argument(
+        "--min-iou",
+        type=unit_float,
+        default=0.0,
+        metavar="IOU",
+        help="per-instance figures: a prediction is matched to the ground-truth "
+        "instance of its class with the highest mask IoU above this "
+        "(default: 0, any overlap); the official AP does its own matching",
+    )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     add_workers(p)
     p.set_defaults(func=run)
@@ -46,10 +60,8 @@ def _read(txt: str, root: str, gt_shape, gt_name: str):
     for e in lines:
         if e.label_id not in id2label:
             raise InputError(txt, f"line {e.line}: {e.label_id} is not a Cityscapes label id")
-    masks = read_pred_masks(txt, lines, shape=gt_shape, shape_of=f"the ground truth {gt_name}",
-                            root=root)
-    inst = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines],
-                       tuple(e.mask for e in lines))
+    masks = read_pred_masks(txt, lines, shape=gt_shape, shape_of=f"the ground truth {gt_name}", root=root)
+    inst = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines], tuple(e.mask for e in lines))
     official = [(str(mask_path(txt, e)), e.label_id, e.score) for e in lines]
     return inst, official
 
@@ -66,8 +78,7 @@ def _one(job, *, pred_root, refined_root, tol, min_iou):
     after, off_after = (None, None)
     if ref_txt is not None:
         after, off_after = _read(ref_txt, refined_root, gt.shape, name)
-    aligned = after is not None and len(after) == len(before) and \
-        np.array_equal(after.label_ids, before.label_ids)
+    aligned = after is not None and len(after) == len(before) and np.array_equal(after.label_ids, before.label_ids)
     cmp = compare_instances(before, after if aligned else None, gt, tol=tol, min_iou=min_iou)
     rows = cmp.rows(before)
     for r in rows:
@@ -80,9 +91,14 @@ def _one(job, *, pred_root, refined_root, tol, min_iou):
             m = match_to_gt(after, gt, min_iou=min_iou)
             iou, bf = instance_scores(after, gt, m, tol=tol)
             refined_summary = (m, iou, bf)
-    return {"rows": rows, "official": off_before, "official_refined": off_after,
-            "before": (cmp.matched_gt, cmp.iou_before, cmp.bf_before),
-            "after": refined_summary, "aligned": aligned}
+    return {
+        "rows": rows,
+        "official": off_before,
+        "official_refined": off_after,
+        "before": (cmp.matched_gt, cmp.iou_before, cmp.bf_before),
+        "after": refined_summary,
+        "aligned": aligned,
+    }
 
 
 def _summary(parts) -> dict:
@@ -94,8 +110,12 @@ def _summary(parts) -> dict:
     def mean(a):
         return float(np.mean(a[ok])) if ok.any() else None
 
-    return {"instances": int(matched.size), "matched": int(ok.sum()),
-            "mean_iou": mean(iou), "mean_boundary_f": mean(bf)}
+    return {
+        "instances": int(matched.size),
+        "matched": int(ok.sum()),
+        "mean_iou": mean(iou),
+        "mean_boundary_f": mean(bf),
+    }
 
 
 def _pct(v) -> str:
@@ -124,8 +144,13 @@ def print_table(result: dict, file=None) -> None:
         head += f"  {'refined':>7}  {'Δ':>5}"
     print(head, file=file)
     rows = [(n, result["per_class"][n], ref["per_class"][n] if ref else None) for n in names]
-    rows.append(("average", {"ap": result["ap"], "ap50": result["ap50"]},
-                 {"ap": ref["ap"], "ap50": ref["ap50"]} if ref else None))
+    rows.append(
+        (
+            "average",
+            {"ap": result["ap"], "ap50": result["ap50"]},
+            {"ap": ref["ap"], "ap50": ref["ap50"]} if ref else None,
+        )
+    )
     for i, (n, a, b) in enumerate(rows):
         if i == len(names):
             print("-" * len(head), file=file)
@@ -135,25 +160,34 @@ def print_table(result: dict, file=None) -> None:
             if ref:
                 line += f"  {_pct(b[k]):>7}  {_delta(a[k], b[k])}"
         print(line, file=file)
-    print(f"(official cityscapesscripts figures in %; ground-truth instances under "
-          f"{result['min_region_size']} px are ignored)", file=file)
+    print(
+        f"(official cityscapesscripts figures in %; ground-truth instances under "
+        f"{result['min_region_size']} px are ignored)",
+        file=file,
+    )
     s = result["instances"]
-    print(f"\nper instance, to its matched ground truth ({s['matched']} of {s['instances']} "
-          f"predictions matched):", file=file)
+    print(
+        f"\nper instance, to its matched ground truth ({s['matched']} of {s['instances']} predictions matched):",
+        file=file,
+    )
     head = f"{'':<{width + 12}}  {'pred':>6}"
     if ref:
         head += f"  {'refined':>7}  {'Δ':>6}"
     print(head, file=file)
     r = ref["instances"] if ref else None
-    for label, k in (("mask IoU (mean)", "mean_iou"),
-                     (f"boundary F, {result['boundary_tol']:g} px (mean)", "mean_boundary_f")):
+    for label, k in (
+        ("mask IoU (mean)", "mean_iou"),
+        (f"boundary F, {result['boundary_tol']:g} px (mean)", "mean_boundary_f"),
+    ):
         line = f"{label:<{width + 12}}  {_num(s[k]):>6}"
         if ref:
             line += f"  {_num(r[k]):>7}  {_delta(s[k], r[k], 1.0, '{:+.3f}'):>6}"
         print(line, file=file)
     if ref and not result.get("refined_aligned", True):
-        print("(some refined files list other instances than the predictions: their "
-              "instances were matched on their own)", file=file)
+        print(
+            "(some refined files list other instances than the predictions: their instances were matched on their own)",
+            file=file,
+        )
 
 
 def _clean(obj):
@@ -183,16 +217,18 @@ def run(args) -> int:
         if r["error"]:
             errors.append(r["error"])
         elif r["gt_instances"] is None:
-            errors.append(str(InputError(p, "no ground truth with this name "
-                                            f"(expected {key}{INSTANCE_GT_SUFFIX} in {args.gt})")))
+            errors.append(
+                str(InputError(p, f"no ground truth with this name (expected {key}{INSTANCE_GT_SUFFIX} in {args.gt})"))
+            )
         elif refined is not None and r["refined_instances"] is None:
-            errors.append(str(InputError(p, f"no refined prediction with this name in "
-                                            f"{args.refined}")))
+            errors.append(str(InputError(p, f"no refined prediction with this name in {args.refined}")))
         else:
-            jobs.append((str(p), str(r["gt_instances"]),
-                         str(r["refined_instances"]) if refined is not None else None, key))
-    fn = functools.partial(_one, pred_root=str(args.pred), refined_root=str(args.refined),
-                           tol=args.boundary_tol, min_iou=args.min_iou)
+            jobs.append(
+                (str(p), str(r["gt_instances"]), str(r["refined_instances"]) if refined is not None else None, key)
+            )
+    fn = functools.partial(
+        _one, pred_root=str(args.pred), refined_root=str(args.refined), tol=args.boundary_tol, min_iou=args.min_iou
+    )
     results = []
     for job, res, error in run_batch(fn, jobs, workers=args.workers, desc="evaluate-instances"):
         if error:
@@ -203,18 +239,20 @@ def run(args) -> int:
         # AP over a subset of the images would not be the figure asked for
         for msg in errors:
             print(f"segfix: error: {msg}", file=sys.stderr)
-        print(f"segfix: {len(errors)} of {len(rows)} predictions could not be read; "
-              "nothing evaluated", file=sys.stderr)
+        print(f"segfix: {len(errors)} of {len(rows)} predictions could not be read; nothing evaluated", file=sys.stderr)
         return 2
     gt_list = [job[1] for job, _ in results]
     ap = instance_level_ap(gt_list, [r["official"] for _, r in results])
-    result = {"images": len(results), **ap.as_dict(), "boundary_tol": args.boundary_tol,
-              "min_iou": args.min_iou,
-              "instances": _summary([r["before"] for _, r in results])}
+    result = {
+        "images": len(results),
+        **ap.as_dict(),
+        "boundary_tol": args.boundary_tol,
+        "min_iou": args.min_iou,
+        "instances": _summary([r["before"] for _, r in results]),
+    }
     if refined is not None:
         ap_r = instance_level_ap(gt_list, [r["official_refined"] for _, r in results])
-        result["refined"] = {**ap_r.as_dict(),
-                             "instances": _summary([r["after"] for _, r in results])}
+        result["refined"] = {**ap_r.as_dict(), "instances": _summary([r["after"] for _, r in results])}
         result["refined_aligned"] = all(r["aligned"] for _, r in results)
     result["per_instance"] = [row for _, r in results for row in r["rows"]]
     result = _clean(result)

@@ -1,4 +1,5 @@
 """``segfix gt-offsets``: ground-truth offset fields from label maps (oracle / training targets)."""
+
 from __future__ import annotations
 
 import functools
@@ -11,24 +12,40 @@ INSTANCE_SPACE = "cityscapes"
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("gt-offsets", help="ground-truth offsets from label maps",
-                       description="For every label PNG in --labels, write the offsets a perfect "
-                                   "offset network would predict: pixels within --width of another "
-                                   "label point into the interior of their own segment, along the "
-                                   "border's normal (smoothed gradient of the distance map). "
-                                   "Cityscapes *_instanceIds.png maps (16-bit, labelId*1000+k) "
-                                   "give borders between instances as well as between classes.")
+    p = sub.add_parser(
+        "gt-offsets",
+        help="ground-truth offsets from label maps",
+        description="For every label PNG in --labels, write the offsets a perfect "
+        "offset network would predict: pixels within --width of another "
+        "label point into the interior of their own segment, along the "
+        "border's normal (smoothed gradient of the distance map). "
+        "Cityscapes *_instanceIds.png maps (16-bit, labelId*1000+k) "
+        "give borders between instances as well as between classes.",
+    )
     p.add_argument("--labels", required=True, metavar="DIR", help="ground-truth label PNGs")
     p.add_argument("--out", required=True, metavar="DIR", help="where offset files go")
-    p.add_argument("--width", type=positive_float, default=5,
-                   help="boundary band: distance to another label at most this (default: 5)")
-    p.add_argument("--directions", type=int, choices=(4, 8, 16), default=8,
-                   help="number of direction bins K (default: 8)")
-    p.add_argument("--format", choices=("npz", "mat"), default="npz",
-                   help="npz (probabilities, re-thresholdable) or openseg's mat (default: npz)")
-    p.add_argument("--label-space", default=None, metavar="NAME",
-                   help="cityscapes, cityscapes-trainid, camvid, ade20k, or a JSON spec path "
-                        f"(default: camvid; {INSTANCE_SPACE} for *_instanceIds.png)")
+    p.add_argument(
+        "--width",
+        type=positive_float,
+        default=5,
+        help="boundary band: distance to another label at most this (default: 5)",
+    )
+    p.add_argument(
+        "--directions", type=int, choices=(4, 8, 16), default=8, help="number of direction bins K (default: 8)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("npz", "mat"),
+        default="npz",
+        help="npz (probabilities, re-thresholdable) or openseg's mat (default: npz)",
+    )
+    p.add_argument(
+        "--label-space",
+        default=None,
+        metavar="NAME",
+        help="cityscapes, cityscapes-trainid, camvid, ade20k, or a JSON spec path "
+        f"(default: camvid; {INSTANCE_SPACE} for *_instanceIds.png)",
+    )
     add_workers(p)
     p.set_defaults(func=run)
 
@@ -80,13 +97,12 @@ def run(args) -> int:
     files = list_files(args.labels, LABEL_SUFFIXES)
     if not files:
         raise InputError(args.labels, "no label PNGs found")
-    jobs = [(str(p), str((out / p.relative_to(args.labels)).with_suffix("." + args.format)))
-            for p in files]
-    fn = functools.partial(_one, width=args.width, directions=args.directions, fmt=args.format,
-                           space_name=args.label_space)
+    jobs = [(str(p), str((out / p.relative_to(args.labels)).with_suffix("." + args.format))) for p in files]
+    fn = functools.partial(
+        _one, width=args.width, directions=args.directions, fmt=args.format, space_name=args.label_space
+    )
     errors, done = [], 0
-    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="gt-offsets",
-                                    output=lambda job: job[-1]):
+    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="gt-offsets", output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

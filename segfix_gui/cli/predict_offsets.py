@@ -1,6 +1,7 @@
 """``segfix predict-offsets``: offset fields for a folder of images, from the offset network
 (the bundled one, ``--weights``, or one of openseg's released SegFix checkpoints with
 ``--checkpoint``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,42 +12,78 @@ from ._common import positive_int, report, setting_value
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("predict-offsets", help="predict offsets for images with the network",
-                       description="Run the offset network on every image in --images and write "
-                                   "one offset file per image (same name) into --out. The .npz "
-                                   "files hold boundary and direction probabilities and the "
-                                   "settings recommended for the network, and feed `segfix "
-                                   "refine` directly; .mat files are openseg's thresholded "
-                                   "unit steps. --checkpoint runs one of openseg's released "
-                                   "SegFix checkpoints (HRNet-W48 or HRNet2x-W20, MODEL_ZOO) "
-                                   "with openseg's tester protocol (512x512 tiles at stride "
-                                   "170) and keeps the probabilities its tester thresholds "
-                                   "away.")
+    p = sub.add_parser(
+        "predict-offsets",
+        help="predict offsets for images with the network",
+        description="Run the offset network on every image in --images and write "
+        "one offset file per image (same name) into --out. The .npz "
+        "files hold boundary and direction probabilities and the "
+        "settings recommended for the network, and feed `segfix "
+        "refine` directly; .mat files are openseg's thresholded "
+        "unit steps. --checkpoint runs one of openseg's released "
+        "SegFix checkpoints (HRNet-W48 or HRNet2x-W20, MODEL_ZOO) "
+        "with openseg's tester protocol (512x512 tiles at stride "
+        "170) and keeps the probabilities its tester thresholds "
+        "away.",
+    )
     p.add_argument("--images", required=True, metavar="DIR", help="RGB images")
     p.add_argument("--out", required=True, metavar="DIR", help="where offset files go")
-    p.add_argument("--weights", default=None, metavar="FILE",
-                   help="network weights (default: the bundled CamVid network)")
-    p.add_argument("--checkpoint", default=None, metavar="FILE",
-                   help="an openseg SegFix checkpoint (.pth), instead of the offset network")
-    p.add_argument("--arch", choices=("hrnet48", "hrnext20"), default=None,
-                   help="with --checkpoint: HRNet-W48 or HRNet2x-W20 (default: read from "
-                        "the checkpoint)")
-    p.add_argument("--task", choices=("semantic", "instance"), default=None,
-                   help="with --checkpoint: the recommended scale, 2 for semantic and 1 for "
-                        "instance (default: instance when the file name has '_inst')")
-    p.add_argument("--format", choices=("npz", "mat"), default="npz",
-                   help="npz (probabilities, re-thresholdable) or openseg's mat (default: npz)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where the network runs (default: auto = cuda when available)")
-    p.add_argument("--batch", type=positive_int, default=1, metavar="N",
-                   help="images of one size per network call (default: 1)")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="average with the mirrored image, twice the time (default: as the "
-                        "weights' record recommends)")
-    p.add_argument("--threshold", type=setting_value("threshold"), default=None,
-                   help="for --format mat: boundary threshold (default: the network's recommendation)")
-    p.add_argument("--min-direction-prob", type=setting_value("min_direction_prob"), default=None, metavar="P",
-                   help="for --format mat: direction confidence (default: the network's recommendation)")
+    p.add_argument(
+        "--weights", default=None, metavar="FILE", help="network weights (default: the bundled CamVid network)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="FILE",
+        help="an openseg SegFix checkpoint (.pth), instead of the offset network",
+    )
+    p.add_argument(
+        "--arch",
+        choices=("hrnet48", "hrnext20"),
+        default=None,
+        help="with --checkpoint: HRNet-W48 or HRNet2x-W20 (default: read from the checkpoint)",
+    )
+    p.add_argument(
+        "--task",
+        choices=("semantic", "instance"),
+        default=None,
+        help="with --checkpoint: the recommended scale, 2 for semantic and 1 for "
+        "instance (default: instance when the file name has '_inst')",
+    )
+    p.add_argument(
+        "--format",
+        choices=("npz", "mat"),
+        default="npz",
+        help="npz (probabilities, re-thresholdable) or openseg's mat (default: npz)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the network runs (default: auto = cuda when available)",
+    )
+    p.add_argument(
+        "--batch", type=positive_int, default=1, metavar="N", help="images of one size per network call (default: 1)"
+    )
+    p.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average with the mirrored image, twice the time (default: as the weights' record recommends)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=setting_value("threshold"),
+        default=None,
+        help="for --format mat: boundary threshold (default: the network's recommendation)",
+    )
+    p.add_argument(
+        "--min-direction-prob",
+        type=setting_value("min_direction_prob"),
+        default=None,
+        metavar="P",
+        help="for --format mat: direction confidence (default: the network's recommendation)",
+    )
     p.set_defaults(func=run)
 
 
@@ -68,8 +105,7 @@ def _predictor(args):
     if args.weights is not None:
         raise InputError(None, "give --weights or --checkpoint, not both")
     if args.flip:
-        raise InputError(None, "--flip applies to the offset network only (openseg's tester "
-                               "does not flip)")
+        raise InputError(None, "--flip applies to the offset network only (openseg's tester does not flip)")
     return OpensegPredictor(args.checkpoint, arch=args.arch, device=args.device, task=args.task)
 
 
@@ -100,13 +136,11 @@ def run(args) -> int:
         if not pending:
             return
         # checkpoints are slow (many crops per image on a CPU): show the crops too
-        extra = ({"progress": lambda d, n: bar.set_postfix_str(f"crop {d}/{n}")}
-                 if args.checkpoint is not None else {})
+        extra = {"progress": lambda d, n: bar.set_postfix_str(f"crop {d}/{n}")} if args.checkpoint is not None else {}
         fields = predictor.predict_batch([im for _, _, im in pending], batch=args.batch, **extra)
         for (src, dst, _), field in zip(pending, fields):
             try:
-                setting = field.setting(threshold=args.threshold,
-                                        min_direction_prob=args.min_direction_prob)
+                setting = field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob)
                 write_offsets(dst, field, fmt=args.format, setting=setting)
                 done += 1
             except InputError as err:  # io.atomic names the output that cannot be written

@@ -1,4 +1,5 @@
 """``segfix refine``: refine a folder of label predictions with their offset fields."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,15 +7,17 @@ import functools
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import (add_device, add_label_space, add_refine_options, add_workers, report,
-                      run_batch, setting_from_args)
+from ._common import add_device, add_label_space, add_refine_options, add_workers, report, run_batch, setting_from_args
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("refine", help="refine label predictions with offsets",
-                       description="Move the labels of every prediction PNG in --input along its "
-                                   "offsets (x.png with x.npz or x.mat) and write them to --out "
-                                   "under the same names.")
+    p = sub.add_parser(
+        "refine",
+        help="refine label predictions with offsets",
+        description="Move the labels of every prediction PNG in --input along its "
+        "offsets (x.png with x.npz or x.mat) and write them to --out "
+        "under the same names.",
+    )
     p.add_argument("--input", required=True, metavar="DIR", help="label predictions (PNG)")
     p.add_argument("--offset", required=True, metavar="DIR", help="offset fields (.npz or .mat)")
     p.add_argument("--out", required=True, metavar="DIR", help="where refined PNGs go")
@@ -34,14 +37,12 @@ def _refine_one(job, *, options, space_name, device: str):
 
     src, off, dst = job
     if off is None:
-        raise InputError(src, "no offsets file for this prediction (expected "
-                              f"{Path(src).stem}.npz or .mat)")
+        raise InputError(src, f"no offsets file for this prediction (expected {Path(src).stem}.npz or .mat)")
     space = get_label_space(space_name) if space_name else None
     labels, colour = read_prediction(src, space)
     field = read_offsets(off)
     check_size(off, "offsets", field.shape, src, labels.shape)
-    refined = refine_labels(labels, field.to_offsets(setting_from_args(options, field)),
-                            device=device)
+    refined = refine_labels(labels, field.to_offsets(setting_from_args(options, field)), device=device)
     if colour:
         write_png(dst, space.colorize(refined))
     else:
@@ -69,14 +70,16 @@ def run(args) -> int:
         if r["error"]:
             errors.append(r["error"])
         else:
-            jobs.append((str(r["pred"]), None if r["offsets"] is None else str(r["offsets"]),
-                         str(out / r["pred"].relative_to(args.input))))
-    options = argparse.Namespace(threshold=args.threshold, scale=args.scale,
-                                 min_direction_prob=args.min_direction_prob)
-    fn = functools.partial(_refine_one, options=options, space_name=args.label_space,
-                           device=device)
-    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine",
-                                      output=lambda job: job[-1]):
+            jobs.append(
+                (
+                    str(r["pred"]),
+                    None if r["offsets"] is None else str(r["offsets"]),
+                    str(out / r["pred"].relative_to(args.input)),
+                )
+            )
+    options = argparse.Namespace(threshold=args.threshold, scale=args.scale, min_direction_prob=args.min_direction_prob)
+    fn = functools.partial(_refine_one, options=options, space_name=args.label_space, device=device)
+    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine", output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

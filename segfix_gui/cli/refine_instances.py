@@ -1,4 +1,5 @@
 """``segfix refine-instances``: move Cityscapes instance masks with their image's offsets."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,19 +14,25 @@ from ._common import add_device, add_refine_options, add_workers, report, run_ba
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "refine-instances", help="refine instance masks (Cityscapes _pred.txt) with offsets",
+        "refine-instances",
+        help="refine instance masks (Cityscapes _pred.txt) with offsets",
         description="For every <name>_pred.txt under --input, move each mask it lists with the "
-                    "offsets of that image (<name>.npz or <name>.mat under --offset; _pred and "
-                    "_leftImg8bit are ignored when pairing) and write the masks and the "
-                    "_pred.txt under --out with the same relative paths. A _pred.txt without "
-                    "instances is copied as is.")
+        "offsets of that image (<name>.npz or <name>.mat under --offset; _pred and "
+        "_leftImg8bit are ignored when pairing) and write the masks and the "
+        "_pred.txt under --out with the same relative paths. A _pred.txt without "
+        "instances is copied as is.",
+    )
     p.add_argument("--input", required=True, metavar="DIR", help="instance predictions")
     p.add_argument("--offset", required=True, metavar="DIR", help="offset fields (.npz or .mat)")
     p.add_argument("--out", required=True, metavar="DIR", help="where refined predictions go")
-    add_refine_options(p, scale_help=(
-        f"offset scale in pixels per unit step, in {range_text('scale')} (default: "
-        f"{INSTANCE_SCALE:g}, as the original does for instance masks; an offset file's "
-        "recommended scale is for semantic maps and is not used)"))
+    add_refine_options(
+        p,
+        scale_help=(
+            f"offset scale in pixels per unit step, in {range_text('scale')} (default: "
+            f"{INSTANCE_SCALE:g}, as the original does for instance masks; an offset file's "
+            "recommended scale is for semantic maps and is not used)"
+        ),
+    )
     add_device(p)
     add_workers(p)
     p.set_defaults(func=run)
@@ -47,19 +54,15 @@ def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
             shutil.copyfile(txt, tmp)
         return str(dst_txt), 0
     if off is None:
-        raise InputError(txt, f"no offsets file for this image (expected {key}.npz "
-                              "or .mat in the offset folder)")
+        raise InputError(txt, f"no offsets file for this image (expected {key}.npz or .mat in the offset folder)")
     field = read_offsets(off)
-    masks = read_pred_masks(txt, lines, shape=field.shape,
-                            shape_of=f"the offsets {Path(off).name}", root=in_root)
+    masks = read_pred_masks(txt, lines, shape=field.shape, shape_of=f"the offsets {Path(off).name}", root=in_root)
     # the output keeps every relative path: masks land inside out_root as they were in in_root
     srcs = [mask_path(txt, e, root=in_root) for e in lines]
-    before = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines],
-                         tuple(e.mask for e in lines))
+    before = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines], tuple(e.mask for e in lines))
     setting = setting_from_args(options, field, scale=INSTANCE_SCALE)
     after = refine_instances(before, field.to_offsets(setting), device=device)
-    unchanged = {i: str(srcs[i]) for i in range(len(after))
-                 if (after.masks[i] == before.masks[i]).all()}
+    unchanged = {i: str(srcs[i]) for i in range(len(after)) if (after.masks[i] == before.masks[i]).all()}
     write_instances(dst_txt, after, copy_from=unchanged, txt_from=txt, root=out_root)
     return str(dst_txt), len(after)
 
@@ -80,12 +83,11 @@ def run(args) -> int:
         if r["error"]:  # two predictions of one image, or offsets that cannot be told apart
             errors.append(r["error"])
         else:
-            jobs.append((str(r["instances"]), None if r["offsets"] is None else str(r["offsets"]),
-                         r["key"]))
-    options = argparse.Namespace(threshold=args.threshold, scale=args.scale,
-                                 min_direction_prob=args.min_direction_prob)
-    fn = functools.partial(_refine_one, options=options, device=device,
-                           in_root=str(Path(args.input)), out_root=str(out))
+            jobs.append((str(r["instances"]), None if r["offsets"] is None else str(r["offsets"]), r["key"]))
+    options = argparse.Namespace(threshold=args.threshold, scale=args.scale, min_direction_prob=args.min_direction_prob)
+    fn = functools.partial(
+        _refine_one, options=options, device=device, in_root=str(Path(args.input)), out_root=str(out)
+    )
     done, n_inst = 0, 0
     for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine-instances"):
         if error:

@@ -5,6 +5,7 @@ writes the table as CSV and a plot (mIoU gain and boundary-F gain against the th
 curve per scale) as PNG. The numbers are those of ``segfix refine`` + ``segfix evaluate`` at
 each setting (see :mod:`segfix_gui.core.sweep`).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,27 +19,48 @@ from ._common import add_label_space, add_workers, positive_float, run_batch
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "sweep", help="metrics at every threshold and scale, to choose them",
+        "sweep",
+        help="metrics at every threshold and scale, to choose them",
         description="Refine every prediction in --pred with its offsets at every combination of "
-                    "--thresholds, --scales (and --min-direction-probs) and evaluate against "
-                    "--gt: mIoU, boundary F-score and fixed / broken / swapped pixels over the "
-                    "folder, the values without refinement, and the best setting. Hard offsets "
-                    "(openseg .mat) are already thresholded: only the scale applies to them.")
+        "--thresholds, --scales (and --min-direction-probs) and evaluate against "
+        "--gt: mIoU, boundary F-score and fixed / broken / swapped pixels over the "
+        "folder, the values without refinement, and the best setting. Hard offsets "
+        "(openseg .mat) are already thresholded: only the scale applies to them.",
+    )
     p.add_argument("--gt", required=True, metavar="DIR", help="ground-truth label PNGs")
     p.add_argument("--pred", required=True, metavar="DIR", help="predictions (label PNGs)")
-    p.add_argument("--offsets", required=True, metavar="DIR",
-                   help="offset fields (.npz with probabilities, or hard .mat), paired by name")
-    p.add_argument("--thresholds", default="0.1:0.9:0.1", metavar="RANGE",
-                   help=f"boundary thresholds in [0, 1]: {RANGE_HELP} (default: 0.1:0.9:0.1)")
-    p.add_argument("--scales", default="1,2,3", metavar="RANGE",
-                   help=f"offset scales > 0: {RANGE_HELP} (default: 1,2,3)")
-    p.add_argument("--min-direction-probs", default="0", metavar="RANGE",
-                   help=f"minimum direction probabilities in [0, 1]: {RANGE_HELP} (default: 0)")
-    p.add_argument("--boundary-tol", type=positive_float, default=3, metavar="PX",
-                   help="boundary F-score tolerance in pixels (default: 3)")
+    p.add_argument(
+        "--offsets",
+        required=True,
+        metavar="DIR",
+        help="offset fields (.npz with probabilities, or hard .mat), paired by name",
+    )
+    p.add_argument(
+        "--thresholds",
+        default="0.1:0.9:0.1",
+        metavar="RANGE",
+        help=f"boundary thresholds in [0, 1]: {RANGE_HELP} (default: 0.1:0.9:0.1)",
+    )
+    p.add_argument(
+        "--scales", default="1,2,3", metavar="RANGE", help=f"offset scales > 0: {RANGE_HELP} (default: 1,2,3)"
+    )
+    p.add_argument(
+        "--min-direction-probs",
+        default="0",
+        metavar="RANGE",
+        help=f"minimum direction probabilities in [0, 1]: {RANGE_HELP} (default: 0)",
+    )
+    p.add_argument(
+        "--boundary-tol",
+        type=positive_float,
+        default=3,
+        metavar="PX",
+        help="boundary F-score tolerance in pixels (default: 3)",
+    )
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
-    p.add_argument("--plot", metavar="FILE.png",
-                   help="write a plot of the mIoU and boundary-F gains against the threshold")
+    p.add_argument(
+        "--plot", metavar="FILE.png", help="write a plot of the mIoU and boundary-F gains against the threshold"
+    )
     add_label_space(p)
     add_workers(p)
     p.set_defaults(func=run)
@@ -47,11 +69,16 @@ def add_parser(sub) -> None:
 def grid_from_args(args):
     from ..io.ranges import parse_grid
 
-    return parse_grid(args.thresholds, args.scales, args.min_direction_probs,
-                      names=("--thresholds", "--scales", "--min-direction-probs"))
+    return parse_grid(
+        args.thresholds,
+        args.scales,
+        args.min_direction_probs,
+        names=("--thresholds", "--scales", "--min-direction-probs"),
+    )
 
 
 # --------------------------------------------------------------------------- table
+
 
 def _pct(v, sign: bool = False) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -75,57 +102,87 @@ def print_report(res, *, file=None) -> None:
     matters = res.threshold_matters
     show_mdp = matters and (len(grid.min_direction_probs) > 1 or grid.min_direction_probs[0] != 0)
     T, S, M = grid.shape
-    print(f"{res.n_images} images, label space {res.space.name}, {grid.size} settings "
-          f"({T} thresholds × {S} scales" + (f" × {M} min direction probs" if M > 1 else "")
-          + f"), boundary tolerance {res.boundary_tol:g} px", file=file)
+    print(
+        f"{res.n_images} images, label space {res.space.name}, {grid.size} settings "
+        f"({T} thresholds × {S} scales"
+        + (f" × {M} min direction probs" if M > 1 else "")
+        + f"), boundary tolerance {res.boundary_tol:g} px",
+        file=file,
+    )
     if hard and matters:
-        print(f"note: {hard} of {res.n_images} offset files hold hard offsets (.mat or 'offsets' "
-              "in .npz): the threshold and min direction prob have no effect on those", file=file)
+        print(
+            f"note: {hard} of {res.n_images} offset files hold hard offsets (.mat or 'offsets' "
+            "in .npz): the threshold and min direction prob have no effect on those",
+            file=file,
+        )
     elif hard:
-        print(f"note: all {hard} offset files hold hard offsets (.mat or 'offsets' in .npz), "
-              "already thresholded: the threshold and min direction prob have no effect, only the "
-              "scale is swept",
-              file=file)
+        print(
+            f"note: all {hard} offset files hold hard offsets (.mat or 'offsets' in .npz), "
+            "already thresholded: the threshold and min direction prob have no effect, only the "
+            "scale is swept",
+            file=file,
+        )
     head = f"{'threshold':>9}  {'scale':>5}"
     if show_mdp:
         head += f"  {'min dir':>7}"
-    head += (f"  {'mIoU':>6}  {'ΔmIoU':>6}  {'bound. F':>8}  {'ΔF':>6}  {'fixed':>9}  "
-             f"{'broken':>9}  {'swapped':>9}")
+    head += f"  {'mIoU':>6}  {'ΔmIoU':>6}  {'bound. F':>8}  {'ΔF':>6}  {'fixed':>9}  {'broken':>9}  {'swapped':>9}"
     print(head, file=file)
     print("-" * len(head), file=file)
     for row in res.rows():
-        if not matters and (row["threshold"] != grid.thresholds[0]
-                            or row["min_direction_prob"] != grid.min_direction_probs[0]):
+        if not matters and (
+            row["threshold"] != grid.thresholds[0] or row["min_direction_prob"] != grid.min_direction_probs[0]
+        ):
             continue
         t = f"{row['threshold']:g}" if matters else "any"
         line = f"{t:>9}  {row['scale']:>5g}"
         if show_mdp:
             line += f"  {row['min_direction_prob']:>7g}"
-        line += (f"  {_pct(row['miou']):>6}  {_pct(row['miou_gain'], True):>6}  "
-                 f"{_pct(row['boundary_f']):>8}  {_pct(row['boundary_f_gain'], True):>6}  "
-                 f"{row['fixed']:>9}  {row['broken']:>9}  {row['swapped']:>9}")
+        line += (
+            f"  {_pct(row['miou']):>6}  {_pct(row['miou_gain'], True):>6}  "
+            f"{_pct(row['boundary_f']):>8}  {_pct(row['boundary_f_gain'], True):>6}  "
+            f"{row['fixed']:>9}  {row['broken']:>9}  {row['swapped']:>9}"
+        )
         print(line, file=file)
     print("-" * len(head), file=file)
     b = res.base
-    print(f"without refinement: mIoU {_pct(b['miou'])}, boundary F {_pct(b['boundary_f'])}, "
-          f"pixel accuracy {_pct(b['pixel_accuracy'])}", file=file)
+    print(
+        f"without refinement: mIoU {_pct(b['miou'])}, boundary F {_pct(b['boundary_f'])}, "
+        f"pixel accuracy {_pct(b['pixel_accuracy'])}",
+        file=file,
+    )
     for metric, name in (("miou", "mIoU"), ("boundary_f", "boundary F")):
         best = res.best(metric)
         if best is None:
             print(f"best {name}: n/a", file=file)
             continue
-        print(f"best {name}: {_setting_text(best, threshold_matters=matters, show_mdp=show_mdp)}"
-              f" -> mIoU {_pct(best['miou'])} ({_pct(best['miou_gain'], True)}), boundary F "
-              f"{_pct(best['boundary_f'])} ({_pct(best['boundary_f_gain'], True)}); "
-              f"{best['fixed']} fixed, {best['broken']} broken, {best['swapped']} swapped",
-              file=file)
+        print(
+            f"best {name}: {_setting_text(best, threshold_matters=matters, show_mdp=show_mdp)}"
+            f" -> mIoU {_pct(best['miou'])} ({_pct(best['miou_gain'], True)}), boundary F "
+            f"{_pct(best['boundary_f'])} ({_pct(best['boundary_f_gain'], True)}); "
+            f"{best['fixed']} fixed, {best['broken']} broken, {best['swapped']} swapped",
+            file=file,
+        )
 
 
 # --------------------------------------------------------------------------- CSV
 
-CSV_COLUMNS = ("threshold", "scale", "min_direction_prob", "miou", "miou_gain", "boundary_f",
-               "boundary_f_gain", "pixel_accuracy", "fixed", "broken", "swapped", "base_miou",
-               "base_boundary_f", "base_pixel_accuracy", "images")
+CSV_COLUMNS = (
+    "threshold",
+    "scale",
+    "min_direction_prob",
+    "miou",
+    "miou_gain",
+    "boundary_f",
+    "boundary_f_gain",
+    "pixel_accuracy",
+    "fixed",
+    "broken",
+    "swapped",
+    "base_miou",
+    "base_boundary_f",
+    "base_pixel_accuracy",
+    "images",
+)
 
 
 def _csv_line(values) -> str:
@@ -153,8 +210,18 @@ def write_csv(path, res) -> None:
 
 # --------------------------------------------------------------------------- plot
 
-COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+COLOURS = (
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+)
 
 
 def _font(size: int):
@@ -201,8 +268,7 @@ def _panel(draw, img, box, series, *, xs, xlabel, ylabel, title, best, font, sma
     x0, x1 = x0 - pad, x1 + pad
 
     def px(x, y):
-        return (left + (x - x0) / (x1 - x0) * (right - left),
-                bottom - (y - y0) / (y1 - y0) * (bottom - top))
+        return (left + (x - x0) / (x1 - x0) * (right - left), bottom - (y - y0) / (y1 - y0) * (bottom - top))
 
     for v in yt:
         _, y = px(x0, v)
@@ -270,8 +336,10 @@ def render_plot(res):
     img = Image.new("RGB", (1500, 640 + 20 * rows), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     b = res.base
-    title = (f"segfix sweep: {res.n_images} images ({res.space.name}); without refinement "
-             f"mIoU {_pct(b['miou'])}, boundary F {_pct(b['boundary_f'])}")
+    title = (
+        f"segfix sweep: {res.n_images} images ({res.space.name}); without refinement "
+        f"mIoU {_pct(b['miou'])}, boundary F {_pct(b['boundary_f'])}"
+    )
     if not res.threshold_matters:
         title += "; hard offsets: threshold has no effect"
     tw = draw.textlength(title, font=font)
@@ -287,25 +355,43 @@ def render_plot(res):
             for j, s in enumerate(grid.scales):
                 for l, m in enumerate(grid.min_direction_probs):
                     label = f"scale {s:g}" + (f", direction >= {m:g}" if show_mdp else "")
-                    series.append((label, COLOURS[len(series) % len(COLOURS)],
-                                   [float(v) for v in gain[:, j, l]]))
+                    series.append((label, COLOURS[len(series) % len(COLOURS)], [float(v) for v in gain[:, j, l]]))
             xlabel = "boundary threshold"
-            mark = None if best is None else (
-                best["threshold"], 100 * best[f"{metric}_gain"],
-                f"best: t {best['threshold']:g}, scale {best['scale']:g}"
-                + (f", direction >= {best['min_direction_prob']:g}" if show_mdp else ""))
+            mark = (
+                None
+                if best is None
+                else (
+                    best["threshold"],
+                    100 * best[f"{metric}_gain"],
+                    f"best: t {best['threshold']:g}, scale {best['scale']:g}"
+                    + (f", direction >= {best['min_direction_prob']:g}" if show_mdp else ""),
+                )
+            )
         else:
             xs = list(grid.scales)
             series = [("hard offsets", COLOURS[0], [float(v) for v in gain[0, :, 0]])]
             xlabel = "scale"
-            mark = None if best is None else (best["scale"], 100 * best[f"{metric}_gain"],
-                                              f"best: scale {best['scale']:g}")
-        panels.append((series, xs, xlabel, f"{name} gain (points)", f"{name} gain over the folder",
-                       mark))
+            mark = (
+                None
+                if best is None
+                else (best["scale"], 100 * best[f"{metric}_gain"], f"best: scale {best['scale']:g}")
+            )
+        panels.append((series, xs, xlabel, f"{name} gain (points)", f"{name} gain over the folder", mark))
     for k, (series, xs, xlabel, ylabel, title, mark) in enumerate(panels):
         left = 95 + k * 740
-        _panel(draw, img, (left, 100, left + 600, 545), series, xs=xs, xlabel=xlabel,
-               ylabel=ylabel, title=title, best=mark, font=font, small=small)
+        _panel(
+            draw,
+            img,
+            (left, 100, left + 600, 545),
+            series,
+            xs=xs,
+            xlabel=xlabel,
+            ylabel=ylabel,
+            title=title,
+            best=mark,
+            font=font,
+            small=small,
+        )
     return img
 
 
@@ -320,6 +406,7 @@ def write_plot(path, res) -> None:
 
 # --------------------------------------------------------------------------- command
 
+
 def _check_output(path, option: str, suffix: str | None, inputs: set) -> None:
     p = Path(path)
     if suffix and p.suffix.lower() != suffix:
@@ -327,8 +414,7 @@ def _check_output(path, option: str, suffix: str | None, inputs: set) -> None:
     if p.exists() and p.is_dir():
         raise InputError(path, f"{option} names a folder, not a file")
     if p.exists() and p.resolve() in inputs:
-        raise InputError(path, f"{option} would overwrite an input file (inputs are never "
-                               "overwritten)")
+        raise InputError(path, f"{option} would overwrite an input file (inputs are never overwritten)")
 
 
 def _sweep_one(job, *, space_name: str, grid, tol: float):
@@ -361,8 +447,7 @@ def run(args) -> int:
     if not jobs:
         raise InputError(args.pred, "no prediction has both ground truth and offsets")
     acc = SweepAccumulator(space, grid, args.boundary_tol)
-    fn = functools.partial(_sweep_one, space_name=args.label_space, grid=grid,
-                           tol=args.boundary_tol)
+    fn = functools.partial(_sweep_one, space_name=args.label_space, grid=grid, tol=args.boundary_tol)
     for _, image, error in run_batch(fn, jobs, workers=args.workers, desc="sweep"):
         if error:
             acc.error(error)

@@ -4,6 +4,7 @@ Class scores (one-hot of the ground truth) are averaged over stride×stride bloc
 enlarged bilinearly back to full size; the argmax is the prediction. This is a
 *simulation* for demos and tests when no real model is at hand, not a model's output.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -27,6 +27,7 @@ Example
 >>> counts = ev.at(field, Setting(threshold=0.8, scale=1))             # doctest: +SKIP
 >>> SemanticEvaluator.from_counts(ev.space, counts.conf, counts.bcounts).result()["miou"]  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import threading
@@ -96,8 +97,7 @@ class ImageEvaluator:
     boundary_tol : boundary F-score tolerance in pixels
     """
 
-    def __init__(self, gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *,
-                 boundary_tol: float = 3):
+    def __init__(self, gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = 3):
         gt = np.asarray(gt)
         pred = np.asarray(pred)
         if gt.shape != pred.shape or gt.ndim != 2:
@@ -133,8 +133,9 @@ class ImageEvaluator:
         """Build the tolerance structures now (else on the first query)."""
         self._image()
 
-    def candidates(self, field: OffsetField, scale: float, min_direction_prob: float = 0.0, *,
-                   tmin: float = 0.0) -> Candidates:
+    def candidates(
+        self, field: OffsetField, scale: float, min_direction_prob: float = 0.0, *, tmin: float = 0.0
+    ) -> Candidates:
         """The :class:`Candidates` of ``field`` at this scale and direction confidence, for
         thresholds ``>= tmin`` (cached per field; a cached set for a lower ``tmin`` serves)."""
         if field.shape != self.shape:
@@ -145,8 +146,7 @@ class ImageEvaluator:
         have = self._cands.get(key)
         if have is not None and (field.is_hard or have.tmin <= tmin):
             return have
-        setting = Setting(threshold=0.0 if field.is_hard else tmin, scale=scale,
-                          min_direction_prob=key[1])
+        setting = Setting(threshold=0.0 if field.is_hard else tmin, scale=scale, min_direction_prob=key[1])
         dst, src = source_indices(field.to_offsets(setting))
         ids = self.pred.ravel()
         keep = ids[src] != ids[dst]  # only pixels whose stored id would change matter
@@ -215,7 +215,10 @@ class ImageEvaluator:
             for l, mdp in enumerate(min_direction_probs):
                 if field.is_hard and l > 0:  # min_direction_prob does not apply to hard offsets
                     conf[:, j, l], bcounts[:, j, l], change[:, j, l] = (
-                        conf[:, j, 0], bcounts[:, j, 0], change[:, j, 0])
+                        conf[:, j, 0],
+                        bcounts[:, j, 0],
+                        change[:, j, 0],
+                    )
                     continue
                 c = self.candidates(field, scale, mdp, tmin=thresholds[0])
                 new = img.p[c.src]
@@ -254,8 +257,9 @@ class _Image:
         one = word_t.type(1)
         for k in range(words):
             sel = (gb >= self.bits * k) & (gb < self.bits * (k + 1))
-            bits = np.where(sel, np.left_shift(one, (gb - self.bits * k).clip(0).astype(word_t)),
-                            word_t.type(0)).astype(word_t, copy=False)
+            bits = np.where(
+                sel, np.left_shift(one, (gb - self.bits * k).clip(0).astype(word_t)), word_t.type(0)
+            ).astype(word_t, copy=False)
             del sel
             for dr, dc in self.disk:
                 if abs(dr) >= self.h or abs(dc) >= self.w:
@@ -277,14 +281,12 @@ class _Image:
         the image, the flat offset)."""
         r, c = np.divmod(idx, self.w)
         for dr, dc in self.disk:
-            yield ((r + dr >= 0) & (r + dr < self.h) & (c + dc >= 0) & (c + dc < self.w),
-                   int(dr * self.w + dc))
+            yield ((r + dr >= 0) & (r + dr < self.h) & (c + dc >= 0) & (c + dc < self.w), int(dr * self.w + dc))
 
     def neighbours(self, idx: np.ndarray) -> np.ndarray:
         """``idx`` and its in-image 4-neighbours, unique, sorted."""
         r, c = np.divmod(idx, self.w)
-        parts = [idx, idx[c > 0] - 1, idx[c < self.w - 1] + 1, idx[r > 0] - self.w,
-                 idx[r < self.h - 1] + self.w]
+        parts = [idx, idx[c > 0] - 1, idx[c < self.w - 1] + 1, idx[r > 0] - self.w, idx[r < self.h - 1] + self.w]
         return np.unique(np.concatenate(parts))
 
     def boundary_at(self, labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -356,13 +358,19 @@ class _State:
         o_ok = np.where(old[ok] == IGNORE, n, old[ok]).astype(np.int64)
         n_ok = np.where(new[ok] == IGNORE, n, new[ok]).astype(np.int64)
         size = n * (n + 1)
-        self.conf += sign * (np.bincount(g_ok + n_ok, minlength=size)
-                             - np.bincount(g_ok + o_ok, minlength=size)).reshape(n, n + 1)
+        self.conf += sign * (
+            np.bincount(g_ok + n_ok, minlength=size) - np.bincount(g_ok + o_ok, minlength=size)
+        ).reshape(n, n + 1)
         right_before = old[ok] == gv[ok]
         right_after = new[ok] == gv[ok]
-        self.change += sign * np.array((np.count_nonzero(~right_before & right_after),
-                                        np.count_nonzero(right_before & ~right_after),
-                                        np.count_nonzero(~right_before & ~right_after)), np.int64)
+        self.change += sign * np.array(
+            (
+                np.count_nonzero(~right_before & right_after),
+                np.count_nonzero(right_before & ~right_after),
+                np.count_nonzero(~right_before & ~right_after),
+            ),
+            np.int64,
+        )
 
     def _relabel(self, dst: np.ndarray, new: np.ndarray) -> None:
         """Eval labels ``new`` into pixels ``dst``, and the boundary counts after them."""
@@ -406,5 +414,4 @@ class _State:
         self.cnt[q] += dw
         after = self.cnt[q] > 0
         gq = img.gb[q]
-        self.bc[:, 2] += (np.bincount(gq[after], minlength=n)[:n]
-                          - np.bincount(gq[before], minlength=n)[:n])
+        self.bc[:, 2] += np.bincount(gq[after], minlength=n)[:n] - np.bincount(gq[before], minlength=n)[:n]

@@ -9,6 +9,7 @@ take_sources`: one index computation, then one gather per mask). Compiled once p
 signature and cached on disk (``cache=True``); ``nogil``: the window's worker threads keep the
 UI responsive meanwhile.
 """
+
 from __future__ import annotations
 
 import numba
@@ -35,8 +36,7 @@ def gather(labels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """A refined copy of the label map ``labels`` ``(H, W)`` (any integer or bool dtype) moved by
     integer ``offsets`` ``(2, H, W)``; shapes already checked by the caller."""
     d_row, d_col = offsets[0], offsets[1]
-    column_major = (not d_row.flags.c_contiguous and d_row.T.flags.c_contiguous
-                    and d_col.T.flags.c_contiguous)
+    column_major = not d_row.flags.c_contiguous and d_row.T.flags.c_contiguous and d_col.T.flags.c_contiguous
     if column_major:
         d_row, d_col = d_row.T, d_col.T
     out = labels.copy()

@@ -1,4 +1,5 @@
 """The settings a sweep tries: every combination of thresholds × scales × direction confidences."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,9 +46,9 @@ class SweepGrid:
     def __post_init__(self):
         object.__setattr__(self, "thresholds", _values(self.thresholds, "thresholds", "threshold"))
         object.__setattr__(self, "scales", _values(self.scales, "scales", "scale"))
-        object.__setattr__(self, "min_direction_probs",
-                           _values(self.min_direction_probs, "min_direction_probs",
-                                   "min_direction_prob"))
+        object.__setattr__(
+            self, "min_direction_probs", _values(self.min_direction_probs, "min_direction_probs", "min_direction_prob")
+        )
 
     @classmethod
     def single(cls, setting: Setting) -> "SweepGrid":
@@ -66,9 +67,11 @@ class SweepGrid:
     def index(self, threshold: float, scale: float, min_direction_prob: float = 0.0) -> tuple:
         """``(i, j, l)`` of a setting of the grid (values compared to 1e-9); ValueError if absent."""
         out = []
-        for name, vals, v in (("threshold", self.thresholds, threshold),
-                              ("scale", self.scales, scale),
-                              ("min_direction_prob", self.min_direction_probs, min_direction_prob)):
+        for name, vals, v in (
+            ("threshold", self.thresholds, threshold),
+            ("scale", self.scales, scale),
+            ("min_direction_prob", self.min_direction_probs, min_direction_prob),
+        ):
             hit = [i for i, x in enumerate(vals) if abs(x - float(v)) <= 1e-9]
             if not hit:
                 raise ValueError(f"{name} {v:g} is not in the sweep ({', '.join(f'{x:g}' for x in vals)})")

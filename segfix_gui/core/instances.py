@@ -18,6 +18,7 @@ two-class maps. Typical use::
     cmp = compare_instances(before, after, read_instance_gt(gt_path), tol=3)
     cmp.iou_before[i], cmp.iou_after[i], cmp.bf_before[i], cmp.bf_after[i]
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,7 @@ class InstanceSet:
         object.__setattr__(self, "label_ids", np.asarray(self.label_ids, np.int32).reshape(-1))
         object.__setattr__(self, "scores", np.asarray(self.scores, np.float64).reshape(-1))
         if self.label_ids.shape != (n,) or self.scores.shape != (n,):
-            raise ValueError(f"{n} masks but {self.label_ids.size} label ids and "
-                             f"{self.scores.size} scores")
+            raise ValueError(f"{n} masks but {self.label_ids.size} label ids and {self.scores.size} scores")
         if self.names is not None:
             object.__setattr__(self, "names", tuple(self.names))
             if len(self.names) != n:
@@ -86,8 +86,7 @@ class InstanceSet:
         return InstanceSet(self.masks[idx], self.label_ids[idx], self.scores[idx], names)
 
 
-def refine_instances(instances: InstanceSet, offsets: np.ndarray, *,
-                     device: str = "auto") -> InstanceSet:
+def refine_instances(instances: InstanceSet, offsets: np.ndarray, *, device: str = "auto") -> InstanceSet:
     """Every mask moved with the image's integer offsets ``(2, H, W)`` (d_row, d_col).
 
     Scale is part of the offsets: SegFix uses scale 1 for instance masks,
@@ -129,8 +128,7 @@ def _overlaps(mask: np.ndarray, gt_ids: np.ndarray) -> tuple[np.ndarray, np.ndar
     return ids.astype(np.int64), counts.astype(np.int64)
 
 
-def match_to_gt(instances: InstanceSet, gt_ids: np.ndarray, *, min_iou: float = 0.0
-                ) -> np.ndarray:
+def match_to_gt(instances: InstanceSet, gt_ids: np.ndarray, *, min_iou: float = 0.0) -> np.ndarray:
     """The ground-truth instance matched to each prediction.
 
     Parameters
@@ -145,8 +143,10 @@ def match_to_gt(instances: InstanceSet, gt_ids: np.ndarray, *, min_iou: float = 
     """
     gt_ids = np.asarray(gt_ids)
     if gt_ids.shape != instances.shape:
-        raise ValueError(f"ground truth is {gt_ids.shape[0]}×{gt_ids.shape[1]} but the masks are "
-                         f"{instances.shape[0]}×{instances.shape[1]}")
+        raise ValueError(
+            f"ground truth is {gt_ids.shape[0]}×{gt_ids.shape[1]} but the masks are "
+            f"{instances.shape[0]}×{instances.shape[1]}"
+        )
     table = gt_instances(gt_ids)
     size_of = dict(zip(table.ids.tolist(), table.sizes.tolist()))
     matched = np.zeros(len(instances), np.int64)
@@ -207,8 +207,9 @@ def mask_boundary_f(mask: np.ndarray, gt_mask: np.ndarray, *, tol: float = 3) ->
     return float(boundary_f_from_counts(counts[1:2], np.array([True]))[0])
 
 
-def instance_scores(instances: InstanceSet, gt_ids: np.ndarray, matched: np.ndarray, *,
-                    tol: float = 3) -> tuple[np.ndarray, np.ndarray]:
+def instance_scores(
+    instances: InstanceSet, gt_ids: np.ndarray, matched: np.ndarray, *, tol: float = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Mask IoU and boundary F-score of each instance to its matched ground truth.
 
     Returns
@@ -253,23 +254,30 @@ class InstanceComparison:
     def rows(self, instances: InstanceSet) -> list[dict]:
         """One dict per instance: name, label_id, score, gt_id, iou/bf before and after
         (None where undefined) — for tables, lists and JSON."""
+
         def f(v):
             return None if math.isnan(v) else float(v)
 
         out = []
         for i in range(len(self)):
-            out.append({"mask": instances.names[i] if instances.names else None,
-                        "label_id": int(instances.label_ids[i]),
-                        "score": float(instances.scores[i]),
-                        "gt_id": int(self.matched_gt[i]) or None,
-                        "iou": f(self.iou_before[i]), "boundary_f": f(self.bf_before[i]),
-                        "refined_iou": f(self.iou_after[i]),
-                        "refined_boundary_f": f(self.bf_after[i])})
+            out.append(
+                {
+                    "mask": instances.names[i] if instances.names else None,
+                    "label_id": int(instances.label_ids[i]),
+                    "score": float(instances.scores[i]),
+                    "gt_id": int(self.matched_gt[i]) or None,
+                    "iou": f(self.iou_before[i]),
+                    "boundary_f": f(self.bf_before[i]),
+                    "refined_iou": f(self.iou_after[i]),
+                    "refined_boundary_f": f(self.bf_after[i]),
+                }
+            )
         return out
 
 
-def compare_instances(before: InstanceSet, after: InstanceSet | None, gt_ids: np.ndarray, *,
-                      tol: float = 3, min_iou: float = 0.0) -> InstanceComparison:
+def compare_instances(
+    before: InstanceSet, after: InstanceSet | None, gt_ids: np.ndarray, *, tol: float = 3, min_iou: float = 0.0
+) -> InstanceComparison:
     """Match ``before`` to ground truth and score both sets against the same matches.
 
     ``after`` must hold the same instances (same count and label ids, e.g. from
@@ -282,8 +290,7 @@ def compare_instances(before: InstanceSet, after: InstanceSet | None, gt_ids: np
         bf_a = iou_a.copy()
     else:
         if len(after) != len(before) or not np.array_equal(after.label_ids, before.label_ids):
-            raise ValueError("the refined instances must be the same instances as before "
-                             "(same count and label ids)")
+            raise ValueError("the refined instances must be the same instances as before (same count and label ids)")
         iou_a, bf_a = instance_scores(after, gt_ids, matched, tol=tol)
     return InstanceComparison(matched, iou_b, iou_a, bf_b, bf_a, float(tol))
 

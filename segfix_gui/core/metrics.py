@@ -16,6 +16,7 @@ ground truth are excluded from both. Precision and recall are accumulated over i
 as counts; per class F = 2PR/(P+R), 1 when both boundaries are empty, NaN for a class
 absent from both maps everywhere. The reported figure is the mean over classes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,8 +34,9 @@ def _eval_pair(gt: np.ndarray, pred: np.ndarray, space: LabelSpace):
     gt = np.asarray(gt)
     pred = np.asarray(pred)
     if gt.shape != pred.shape:
-        raise ValueError(f"prediction is {pred.shape[0]}×{pred.shape[1]} but the ground truth is "
-                         f"{gt.shape[0]}×{gt.shape[1]}")
+        raise ValueError(
+            f"prediction is {pred.shape[0]}×{pred.shape[1]} but the ground truth is {gt.shape[0]}×{gt.shape[1]}"
+        )
     return space.to_eval(gt), space.to_eval(pred)
 
 
@@ -50,7 +52,7 @@ def _confusion_eval(g: np.ndarray, p: np.ndarray, n: int, *, block: int = 1 << 2
     g, p = np.ravel(g), np.ravel(p)
     conf = np.zeros(n * (n + 1), np.int64)
     for s in range(0, g.size, block):
-        gb, pb = g[s:s + block], p[s:s + block]
+        gb, pb = g[s : s + block], p[s : s + block]
         valid = gb != IGNORE
         gv = gb[valid].astype(np.int64)
         pv = pb[valid].astype(np.int64)
@@ -92,7 +94,7 @@ def pixel_accuracy(conf: np.ndarray) -> float:
 
 def _disk(tol: float) -> np.ndarray:
     r = int(np.floor(tol))
-    dr, dc = np.mgrid[-r:r + 1, -r:r + 1]
+    dr, dc = np.mgrid[-r : r + 1, -r : r + 1]
     keep = dr * dr + dc * dc <= tol * tol
     return np.stack([dr[keep], dc[keep]], axis=1)
 
@@ -166,8 +168,9 @@ def boundary_f_from_counts(counts: np.ndarray, present: np.ndarray) -> np.ndarra
     return np.where(present, f, np.nan)
 
 
-def change_codes(before: np.ndarray, after: np.ndarray, gt: np.ndarray | None = None,
-                 space: LabelSpace | None = None) -> np.ndarray:
+def change_codes(
+    before: np.ndarray, after: np.ndarray, gt: np.ndarray | None = None, space: LabelSpace | None = None
+) -> np.ndarray:
     """``(H, W)`` uint8 codes: UNCHANGED, FIXED, BROKEN, SWAPPED (with ground truth) or CHANGED.
 
     With ground truth, changed pixels whose ground truth is ignore are UNCHANGED
@@ -194,16 +197,17 @@ def change_codes(before: np.ndarray, after: np.ndarray, gt: np.ndarray | None = 
 
 def change_counts(codes: np.ndarray) -> dict[str, int]:
     counts = np.bincount(np.asarray(codes).ravel(), minlength=5)
-    return {"fixed": int(counts[FIXED]), "broken": int(counts[BROKEN]),
-            "swapped": int(counts[SWAPPED])}
+    return {"fixed": int(counts[FIXED]), "broken": int(counts[BROKEN]), "swapped": int(counts[SWAPPED])}
 
 
 def scores_from_counts(conf: np.ndarray, bcounts: np.ndarray) -> tuple[float, float, float]:
     """``(mIoU, boundary F, pixel accuracy)`` of counts, as :class:`SemanticEvaluator` reports
     them (without the per-class dicts: cheap enough for every image at every setting)."""
-    return (mean_iou(iou_from_confusion(conf)),
-            mean_iou(boundary_f_from_counts(bcounts, present_classes(conf))),
-            pixel_accuracy(conf))
+    return (
+        mean_iou(iou_from_confusion(conf)),
+        mean_iou(boundary_f_from_counts(bcounts, present_classes(conf))),
+        pixel_accuracy(conf),
+    )
 
 
 @dataclass
@@ -237,17 +241,22 @@ class SemanticEvaluator:
         self.present |= present
         return self._result(conf, bc, present)
 
-    def add_counts(self, conf: np.ndarray, bcounts: np.ndarray,
-                   present: np.ndarray | None = None) -> None:
+    def add_counts(self, conf: np.ndarray, bcounts: np.ndarray, present: np.ndarray | None = None) -> None:
         """Add an image's counts (``present``: its classes, by default those of ``conf``)."""
         self.conf += conf
         self.bcounts += bcounts
         self.present |= present_classes(conf) if present is None else present
 
     @classmethod
-    def from_counts(cls, space: LabelSpace, conf: np.ndarray, bcounts: np.ndarray,
-                    present: np.ndarray | None = None, *,
-                    boundary_tol: float = 3) -> "SemanticEvaluator":
+    def from_counts(
+        cls,
+        space: LabelSpace,
+        conf: np.ndarray,
+        bcounts: np.ndarray,
+        present: np.ndarray | None = None,
+        *,
+        boundary_tol: float = 3,
+    ) -> "SemanticEvaluator":
         """An evaluator holding these counts (e.g. from :class:`~.evaluator.ImageEvaluator`)."""
         ev = cls(space, boundary_tol)
         ev.add_counts(conf, bcounts, present)
@@ -263,14 +272,11 @@ class SemanticEvaluator:
             "miou": mean_iou(iou),
             "pixel_accuracy": pixel_accuracy(conf),
             "boundary_f": mean_iou(bf),
-            "per_class_iou": {nm: (None if np.isnan(v) else float(v))
-                              for nm, v in zip(self.space.names, iou)},
-            "per_class_boundary_f": {nm: (None if np.isnan(v) else float(v))
-                                     for nm, v in zip(self.space.names, bf)},
+            "per_class_iou": {nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, iou)},
+            "per_class_boundary_f": {nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, bf)},
         }
 
 
-def evaluate_pair(gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *,
-                  boundary_tol: float = 3) -> dict:
+def evaluate_pair(gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = 3) -> dict:
     """Metrics of one prediction against its ground truth (see :class:`SemanticEvaluator`)."""
     return SemanticEvaluator(space, boundary_tol).add(gt, pred)

@@ -11,6 +11,7 @@ Turning it into integer offsets is a pure function of a :class:`~.setting.Settin
 Hard offsets (openseg's ``.mat`` files, already thresholded) load as a field with
 ``hard`` unit steps; the threshold then has no effect and only ``scale`` applies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,8 +24,27 @@ from .setting import DEFAULT_SCALE, Setting
 DIRECTIONS: dict[int, np.ndarray] = {
     4: np.array([(-1, -1), (-1, 1), (1, 1), (1, -1)], np.int64),
     8: np.array([(0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1)], np.int64),
-    16: np.array([(0, -2), (-1, -2), (-2, -2), (-2, -1), (-2, 0), (-2, 1), (-2, 2), (-1, 2),
-                  (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (2, -1), (2, -2), (1, -2)], np.int64),
+    16: np.array(
+        [
+            (0, -2),
+            (-1, -2),
+            (-2, -2),
+            (-2, -1),
+            (-2, 0),
+            (-2, 1),
+            (-2, 2),
+            (-1, 2),
+            (0, 2),
+            (1, 2),
+            (2, 2),
+            (2, 1),
+            (2, 0),
+            (2, -1),
+            (2, -2),
+            (1, -2),
+        ],
+        np.int64,
+    ),
 }
 
 
@@ -121,8 +141,11 @@ class OffsetField:
         4096×8192 field: 604 MB → 134 MB). Hard fields come back as they are."""
         if self.direction is None:
             return self
-        return OffsetField(boundary=self.boundary, recommended=dict(self.recommended),
-                           summary=(self.bins(), self.direction_confidence(), self.k))
+        return OffsetField(
+            boundary=self.boundary,
+            recommended=dict(self.recommended),
+            summary=(self.bins(), self.direction_confidence(), self.k),
+        )
 
     @classmethod
     def from_hard(cls, offsets: np.ndarray) -> "OffsetField":
@@ -146,13 +169,23 @@ class OffsetField:
             return int(self.summary[2])
         return None if self.direction is None else int(self.direction.shape[0])
 
-    def setting(self, *, threshold: float | None = None, scale: float | None = None,
-                min_direction_prob: float | None = None,
-                default_scale: float = DEFAULT_SCALE) -> Setting:
+    def setting(
+        self,
+        *,
+        threshold: float | None = None,
+        scale: float | None = None,
+        min_direction_prob: float | None = None,
+        default_scale: float = DEFAULT_SCALE,
+    ) -> Setting:
         """The :class:`Setting` to use: explicit values, else the field's recommendation,
         else the defaults (``default_scale`` for the scale)."""
-        return Setting.resolve(self.recommended, threshold=threshold, scale=scale,
-                               min_direction_prob=min_direction_prob, default_scale=default_scale)
+        return Setting.resolve(
+            self.recommended,
+            threshold=threshold,
+            scale=scale,
+            min_direction_prob=min_direction_prob,
+            default_scale=default_scale,
+        )
 
     def bins(self) -> np.ndarray:
         """``(H, W)`` uint8 most likely direction bin (computed once)."""
@@ -181,7 +214,7 @@ class OffsetField:
         h, w = self.shape
         out = np.empty((h, w), dtype)
         for r in range(0, h, rows):
-            out[r:r + rows] = reduce(self.direction[:, r:r + rows], axis=0)
+            out[r : r + rows] = reduce(self.direction[:, r : r + rows], axis=0)
         return out
 
     def moving_mask(self, setting: Setting) -> np.ndarray:

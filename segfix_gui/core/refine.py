@@ -6,6 +6,7 @@ On the CPU a label map is refined in one compiled pass (:mod:`segfix_gui.core.ga
 moving pixels and their sources as index pairs (:func:`source_indices`: for stacks of masks, the
 evaluator and the window's inspector) are applied with :func:`take_sources`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +20,7 @@ def resolve_device(device: str = "auto") -> str:
         return "cpu"
     try:
         import torch
+
         has_cuda = torch.cuda.is_available()
     except ImportError:  # pragma: no cover - torch is a dependency
         has_cuda = False
@@ -49,8 +51,7 @@ def source_indices(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"offsets must be (2, H, W), got shape {offsets.shape}")
     _, h, w = offsets.shape
     d_row, d_col = offsets[0], offsets[1]
-    column_major = (not d_row.flags.c_contiguous and d_row.T.flags.c_contiguous
-                    and d_col.T.flags.c_contiguous)
+    column_major = not d_row.flags.c_contiguous and d_row.T.flags.c_contiguous and d_col.T.flags.c_contiguous
     if column_major:  # scan the (W, H) planes in memory order
         d_row, d_col = d_row.T, d_col.T
     else:
@@ -76,8 +77,10 @@ def source_indices(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _check(labels: np.ndarray, offsets: np.ndarray):
     if labels.shape[-2:] != offsets.shape[1:]:
-        raise ValueError(f"offsets are {offsets.shape[1]}×{offsets.shape[2]} but the labels are "
-                         f"{labels.shape[-2]}×{labels.shape[-1]}")
+        raise ValueError(
+            f"offsets are {offsets.shape[1]}×{offsets.shape[2]} but the labels are "
+            f"{labels.shape[-2]}×{labels.shape[-1]}"
+        )
 
 
 def refine_labels(labels: np.ndarray, offsets: np.ndarray, *, device: str = "auto") -> np.ndarray:

@@ -19,6 +19,7 @@ Example
 >>> Setting.resolve({"threshold": 0.8}, scale=3)
 Setting(threshold=0.8, scale=3.0, min_direction_prob=0.0)
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,8 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 NAMES = tuple(RANGES)
 DEFAULT_THRESHOLD = 0.5
-DEFAULT_SCALE = 2.0           # semantic segmentation (openseg's segfix.py --scale 2)
-INSTANCE_SCALE = 1.0          # instance masks (the original's setting)
+DEFAULT_SCALE = 2.0  # semantic segmentation (openseg's segfix.py --scale 2)
+INSTANCE_SCALE = 1.0  # instance masks (the original's setting)
 DEFAULT_MIN_DIRECTION_PROB = 0.0
 
 
@@ -73,16 +74,26 @@ class Setting:
             object.__setattr__(self, name, check_value(name, getattr(self, name)))
 
     @classmethod
-    def resolve(cls, recommended: dict | None = None, *, threshold: float | None = None,
-                scale: float | None = None, min_direction_prob: float | None = None,
-                default_scale: float = DEFAULT_SCALE, **extra) -> "Setting":
+    def resolve(
+        cls,
+        recommended: dict | None = None,
+        *,
+        threshold: float | None = None,
+        scale: float | None = None,
+        min_direction_prob: float | None = None,
+        default_scale: float = DEFAULT_SCALE,
+        **extra,
+    ) -> "Setting":
         """The setting to use: explicit values, else the ``recommended`` ones (e.g. an offset
         field's), else the defaults (``default_scale`` for the scale). ``extra`` fields go to
         a subclass (the window's device)."""
         rec = recommended or {}
         given = {"threshold": threshold, "scale": scale, "min_direction_prob": min_direction_prob}
-        base = {"threshold": DEFAULT_THRESHOLD, "scale": default_scale,
-                "min_direction_prob": DEFAULT_MIN_DIRECTION_PROB}
+        base = {
+            "threshold": DEFAULT_THRESHOLD,
+            "scale": default_scale,
+            "min_direction_prob": DEFAULT_MIN_DIRECTION_PROB,
+        }
         values = {k: v if v is not None else rec.get(k, base[k]) for k, v in given.items()}
         return cls(**values, **extra)
 
@@ -100,5 +111,4 @@ class Setting:
     def describe(self, *, hard: bool = False) -> str:
         if hard:
             return f"scale {self.scale:g} (hard offsets)"
-        return (f"threshold {self.threshold:.2f}, scale {self.scale:g}, "
-                f"direction ≥ {self.min_direction_prob:.2f}")
+        return f"threshold {self.threshold:.2f}, scale {self.scale:g}, direction ≥ {self.min_direction_prob:.2f}"

@@ -18,6 +18,7 @@ Example
 ...             progress=lambda done, total: print(done, total))       # doctest: +SKIP
 >>> res.best()["threshold"], res.at(Setting(0.5, 2))["miou"]           # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,8 +33,7 @@ from .metrics import SemanticEvaluator, scores_from_counts
 from .offsets import OffsetField
 from .setting import Setting
 
-__all__ = ["ImageSweep", "SweepAccumulator", "SweepGrid", "SweepResult", "SweepSample", "sweep",
-           "sweep_image"]
+__all__ = ["ImageSweep", "SweepAccumulator", "SweepGrid", "SweepResult", "SweepSample", "sweep", "sweep_image"]
 
 METRICS = ("miou", "boundary_f", "pixel_accuracy")
 
@@ -49,6 +49,7 @@ class SweepSample:
 
 
 # --------------------------------------------------------------------------- one image
+
 
 @dataclass
 class ImageSweep:
@@ -74,9 +75,17 @@ class ImageSweep:
     change: np.ndarray
 
 
-def sweep_image(gt: np.ndarray, pred: np.ndarray, field: OffsetField, space: LabelSpace,
-                grid: SweepGrid, *, key: str = "", boundary_tol: float = 3,
-                evaluator: ImageEvaluator | None = None) -> ImageSweep:
+def sweep_image(
+    gt: np.ndarray,
+    pred: np.ndarray,
+    field: OffsetField,
+    space: LabelSpace,
+    grid: SweepGrid,
+    *,
+    key: str = "",
+    boundary_tol: float = 3,
+    evaluator: ImageEvaluator | None = None,
+) -> ImageSweep:
     """Counts of one image at every setting of ``grid``.
 
     Parameters
@@ -100,6 +109,7 @@ def sweep_image(gt: np.ndarray, pred: np.ndarray, field: OffsetField, space: Lab
 
 
 # --------------------------------------------------------------------------- a folder
+
 
 @dataclass
 class SweepResult:
@@ -170,12 +180,18 @@ class SweepResult:
         i, j, l = idx
         row = self.grid.setting(i, j, l).as_dict()
         if per_class:
-            row.update(SemanticEvaluator.from_counts(self.space, self.conf[idx], self.bcounts[idx],
-                                                     boundary_tol=self.boundary_tol).result())
-        row.update(miou=float(self.miou[idx]), boundary_f=float(self.boundary_f[idx]),
-                   pixel_accuracy=float(self.pixel_accuracy[idx]),
-                   miou_gain=float(self.miou[idx] - self.base["miou"]),
-                   boundary_f_gain=float(self.boundary_f[idx] - self.base["boundary_f"]))
+            row.update(
+                SemanticEvaluator.from_counts(
+                    self.space, self.conf[idx], self.bcounts[idx], boundary_tol=self.boundary_tol
+                ).result()
+            )
+        row.update(
+            miou=float(self.miou[idx]),
+            boundary_f=float(self.boundary_f[idx]),
+            pixel_accuracy=float(self.pixel_accuracy[idx]),
+            miou_gain=float(self.miou[idx] - self.base["miou"]),
+            boundary_f_gain=float(self.boundary_f[idx] - self.base["boundary_f"]),
+        )
         row.update(zip(CHANGE_KINDS, (int(v) for v in self.change[idx])))
         return row
 
@@ -247,15 +263,22 @@ class SweepAccumulator:
         bf = np.empty((T, S, M))
         for idx in np.ndindex(T, S, M):
             mi[idx], bf[idx], _ = scores_from_counts(s.conf[idx], s.bcounts[idx])
-        for k, v in (("miou", mi), ("bf", bf), ("base_miou", bm), ("base_bf", bb),
-                     ("change", s.change), ("hard", s.hard)):
+        for k, v in (
+            ("miou", mi),
+            ("bf", bf),
+            ("base_miou", bm),
+            ("base_bf", bb),
+            ("change", s.change),
+            ("hard", s.hard),
+        ):
             self.img[k].append(v)
 
     def result(self) -> SweepResult:
         r = self.res
         T, S, M = r.grid.shape
-        r.base = SemanticEvaluator.from_counts(r.space, self.base_conf, self.base_bc,
-                                               boundary_tol=r.boundary_tol).result()
+        r.base = SemanticEvaluator.from_counts(
+            r.space, self.base_conf, self.base_bc, boundary_tol=r.boundary_tol
+        ).result()
         r.base_conf, r.base_bcounts = self.base_conf, self.base_bc
         r.conf, r.bcounts, r.change = self.conf, self.bc, self.change
         r.miou = np.full((T, S, M), np.nan)
@@ -263,8 +286,7 @@ class SweepAccumulator:
         r.pixel_accuracy = np.full((T, S, M), np.nan)
         if r.keys:
             for idx in np.ndindex(T, S, M):
-                r.miou[idx], r.boundary_f[idx], r.pixel_accuracy[idx] = scores_from_counts(self.conf[idx],
-                                                                                self.bc[idx])
+                r.miou[idx], r.boundary_f[idx], r.pixel_accuracy[idx] = scores_from_counts(self.conf[idx], self.bc[idx])
         n = len(r.keys)
         r.image_miou = np.array(self.img["miou"]).reshape(n, T, S, M)
         r.image_boundary_f = np.array(self.img["bf"]).reshape(n, T, S, M)
@@ -274,16 +296,21 @@ class SweepAccumulator:
         r.hard = np.array(self.img["hard"], bool).reshape(n)
         return r
 
-
     def error(self, message: str) -> None:
         """Record a one-line message for an image that could not be swept."""
         self.res.errors.append(message)
 
 
-def sweep(samples: Iterable[SweepSample], space: LabelSpace, grid: SweepGrid, *,
-          boundary_tol: float = 3, total: int | None = None,
-          progress: Callable[[int, int], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> SweepResult:
+def sweep(
+    samples: Iterable[SweepSample],
+    space: LabelSpace,
+    grid: SweepGrid,
+    *,
+    boundary_tol: float = 3,
+    total: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> SweepResult:
     """Sweep a set of images over every setting of ``grid``, in this thread.
 
     Parameters
@@ -318,8 +345,7 @@ def sweep(samples: Iterable[SweepSample], space: LabelSpace, grid: SweepGrid, *,
             s = next(it)
         except StopIteration:
             break
-        acc.add(sweep_image(s.gt, s.pred, s.field, space, grid, key=s.key,
-                            boundary_tol=boundary_tol))
+        acc.add(sweep_image(s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=boundary_tol))
         done += 1
         if progress:
             progress(done, max(total, done))

@@ -22,6 +22,7 @@ meet, only for the labels present there, around the bounding box of each label's
 The clip is what makes tiles exact: a distance below ``CLIP`` is never changed by cutting
 the image ``CLIP`` + kernel radius away.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,9 +33,9 @@ from scipy import ndimage as ndi
 from .offsets import OffsetField, angles_to_bins, direction_table
 
 TILE = 128
-SMOOTHING = 4.0   # σ (px) of the Gaussian derivative giving directions
-TRUNCATE = 2.0    # the derivative kernel reaches TRUNCATE·σ px (radius 8 at σ = 4)
-CLIP = 8.0        # distances are clipped here before the derivative (exactness by tiles)
+SMOOTHING = 4.0  # σ (px) of the Gaussian derivative giving directions
+TRUNCATE = 2.0  # the derivative kernel reaches TRUNCATE·σ px (radius 8 at σ = 4)
+CLIP = 8.0  # distances are clipped here before the derivative (exactness by tiles)
 
 
 def kernel_radius(smoothing: float) -> int:
@@ -42,9 +43,9 @@ def kernel_radius(smoothing: float) -> int:
     return int(TRUNCATE * float(smoothing) + 0.5) if smoothing > 0 else 0
 
 
-def boundary_targets(labels: np.ndarray, *, width: float = 5, directions: int = 8,
-                     ignore_ids=(), smoothing: float = SMOOTHING
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def boundary_targets(
+    labels: np.ndarray, *, width: float = 5, directions: int = 8, ignore_ids=(), smoothing: float = SMOOTHING
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boundary band, direction bins and distances of a label map.
 
     Parameters
@@ -90,7 +91,7 @@ def boundary_targets(labels: np.ndarray, *, width: float = 5, directions: int = 
     for r0 in range(0, h, TILE):
         for c0 in range(0, w, TILE):
             r1, c1 = min(r0 + TILE, h), min(c0 + TILE, w)
-            if not edge[max(r0 - reach, 0):r1 + reach, max(c0 - reach, 0):c1 + reach].any():
+            if not edge[max(r0 - reach, 0) : r1 + reach, max(c0 - reach, 0) : c1 + reach].any():
                 continue
             tile = labels[r0:r1, c0:c1]
             for c in np.unique(tile):
@@ -104,14 +105,14 @@ def boundary_targets(labels: np.ndarray, *, width: float = 5, directions: int = 
                 a0, a1 = r0 + int(rows[0]), r0 + int(rows[-1]) + 1
                 b0, b1 = c0 + int(cols[0]), c0 + int(cols[-1]) + 1
                 R0, C0 = max(a0 - margin, 0), max(b0 - margin, 0)
-                inside = labels[R0:a1 + margin, C0:b1 + margin] == c
+                inside = labels[R0 : a1 + margin, C0 : b1 + margin] == c
                 core = (slice(a0 - R0, a1 - R0), slice(b0 - C0, b1 - C0))
                 if smoothing > 0:
                     dist = ndi.distance_transform_edt(inside)
                 else:
                     dist, (qr, qc) = ndi.distance_transform_edt(inside, return_indices=True)
                 d = dist[core]
-                sel = (d <= width) & mine[a0 - r0:a1 - r0, b0 - c0:b1 - c0]
+                sel = (d <= width) & mine[a0 - r0 : a1 - r0, b0 - c0 : b1 - c0]
                 if not sel.any():
                     continue
                 rr, cc = np.nonzero(sel)
@@ -119,8 +120,7 @@ def boundary_targets(labels: np.ndarray, *, width: float = 5, directions: int = 
                 band[gr, gc] = True
                 distance[gr, gc] = d[sel]
                 if smoothing > 0:
-                    dr, dc = _smoothed_gradient(dist, rr + (a0 - R0), cc + (b0 - C0),
-                                                smoothing, rad)
+                    dr, dc = _smoothed_gradient(dist, rr + (a0 - R0), cc + (b0 - C0), smoothing, rad)
                 else:
                     dr = (rr + (a0 - R0)) - qr[core][sel]
                     dc = (cc + (b0 - C0)) - qc[core][sel]
@@ -128,8 +128,9 @@ def boundary_targets(labels: np.ndarray, *, width: float = 5, directions: int = 
     return band, bins, distance
 
 
-def _smoothed_gradient(dist: np.ndarray, rr: np.ndarray, cc: np.ndarray, sigma: float,
-                       rad: int) -> tuple[np.ndarray, np.ndarray]:
+def _smoothed_gradient(
+    dist: np.ndarray, rr: np.ndarray, cc: np.ndarray, sigma: float, rad: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian derivative (row, col) of ``min(dist, CLIP)`` at the pixels ``(rr, cc)``.
 
     Only the window of those pixels plus the kernel radius is filtered; its edges are
@@ -149,16 +150,18 @@ def _smoothed_gradient(dist: np.ndarray, rr: np.ndarray, cc: np.ndarray, sigma: 
     return g_r[rr - a0, cc - b0], g_c[rr - a0, cc - b0]
 
 
-def gt_offset_field(labels: np.ndarray, *, width: float = 5, directions: int = 8,
-                    ignore_ids=(), smoothing: float = SMOOTHING) -> OffsetField:
+def gt_offset_field(
+    labels: np.ndarray, *, width: float = 5, directions: int = 8, ignore_ids=(), smoothing: float = SMOOTHING
+) -> OffsetField:
     """An :class:`OffsetField` with boundary 1 on the band and one-hot directions.
 
     ``field.to_offsets(Setting(threshold=0.5, scale=s))`` gives the oracle offsets. The
     one-hot directions are float16 (exact for 0 and 1; half the memory of float32: a
     4096×8192 map's 8 planes take 512 MB).
     """
-    band, bins = boundary_targets(labels, width=width, directions=directions,
-                                  ignore_ids=ignore_ids, smoothing=smoothing)[:2]
+    band, bins = boundary_targets(
+        labels, width=width, directions=directions, ignore_ids=ignore_ids, smoothing=smoothing
+    )[:2]
     direction = np.empty((directions,) + band.shape, np.float16)
     for k in range(directions):  # one plane at a time: no (K, H, W) index temporaries
         np.equal(bins, k, out=direction[k], casting="unsafe")

@@ -13,6 +13,7 @@ Usage::
     segfix-gui --demo --screenshot out.png       # render offscreen after loading, save, exit
     segfix-gui --demo --upper-bound              # the demo with offsets from its ground truth
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,41 +24,84 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="segfix-gui", description="See, tune and apply SegFix "
-                                "boundary refinement: the inspector window.")
+    p = argparse.ArgumentParser(
+        prog="segfix-gui", description="See, tune and apply SegFix boundary refinement: the inspector window."
+    )
     src = p.add_argument_group("what to open (files, or folders for a set paired by stem)")
     src.add_argument("--demo", action="store_true", help="open the bundled demo sample")
     src.add_argument("--image", metavar="F", help="the RGB image (optional)")
     src.add_argument("--pred", metavar="F", help="the prediction: a label map PNG")
-    src.add_argument("--offsets", metavar="F", help="the offset field (.npz or openseg .mat); "
-                     "optional for one sample with --image: Refine ▸ Predict offsets makes it")
+    src.add_argument(
+        "--offsets",
+        metavar="F",
+        help="the offset field (.npz or openseg .mat); "
+        "optional for one sample with --image: Refine ▸ Predict offsets makes it",
+    )
     src.add_argument("--gt", metavar="F", help="the ground truth label map (optional)")
-    src.add_argument("--folder", metavar="DIR", help="a set folder with preds/ and offsets/ "
-                     "(and optional images/, gt/) sub-folders")
-    src.add_argument("--instances", metavar="F", help="instance mode: Cityscapes instance "
-                     "predictions (<image>_pred.txt with its mask PNGs), with --offsets; a folder "
-                     "of them (with folders for the others) opens an instance set")
-    src.add_argument("--gt-instances", metavar="F", help="instance mode: the ground truth "
-                     "(*_gtFine_instanceIds.png), for mask IoU and boundary F per instance")
-    p.add_argument("--label-space", metavar="NAME", default=None,
-                   help="cityscapes, cityscapes-trainid, camvid, ade20k or a JSON spec path "
-                        "(default: the demo's, else camvid)")
-    p.add_argument("--upper-bound", action="store_true",
-                   help="show the upper bound once loaded: offsets computed from the sample's "
-                        "ground truth (as segfix gt-offsets), in place of its own offsets")
-    p.add_argument("--view", choices=("side", "single"), default=None,
-                   help="start with before | after side by side, or a single view with a swipe")
-    p.add_argument("--screenshot", metavar="PNG", help="render the window offscreen after loading, "
-                   "save it to PNG and exit")
-    p.add_argument("--region", metavar="R0,C0,R1,C1", type=_ints(4), default=None,
-                   help="zoom to rows R0..R1, columns C0..C1 once loaded")
-    p.add_argument("--inspect", metavar="ROW,COL", type=_ints(2), default=None,
-                   help="inspect this pixel once loaded (as if the cursor were on it)")
-    p.add_argument("--select", metavar="K", type=int, default=None,
-                   help="instance mode: select the K-th instance of the _pred.txt (1-based) once "
-                        "loaded, zoomed to and highlighted")
-    p.add_argument("--size", metavar="WxH", default="1600x1000",
-                   help="window size for a screenshot or a first start (default: %(default)s)")
+    src.add_argument(
+        "--folder", metavar="DIR", help="a set folder with preds/ and offsets/ (and optional images/, gt/) sub-folders"
+    )
+    src.add_argument(
+        "--instances",
+        metavar="F",
+        help="instance mode: Cityscapes instance "
+        "predictions (<image>_pred.txt with its mask PNGs), with --offsets; a folder "
+        "of them (with folders for the others) opens an instance set",
+    )
+    src.add_argument(
+        "--gt-instances",
+        metavar="F",
+        help="instance mode: the ground truth (*_gtFine_instanceIds.png), for mask IoU and boundary F per instance",
+    )
+    p.add_argument(
+        "--label-space",
+        metavar="NAME",
+        default=None,
+        help="cityscapes, cityscapes-trainid, camvid, ade20k or a JSON spec path (default: the demo's, else camvid)",
+    )
+    p.add_argument(
+        "--upper-bound",
+        action="store_true",
+        help="show the upper bound once loaded: offsets computed from the sample's "
+        "ground truth (as segfix gt-offsets), in place of its own offsets",
+    )
+    p.add_argument(
+        "--view",
+        choices=("side", "single"),
+        default=None,
+        help="start with before | after side by side, or a single view with a swipe",
+    )
+    p.add_argument(
+        "--screenshot", metavar="PNG", help="render the window offscreen after loading, save it to PNG and exit"
+    )
+    p.add_argument(
+        "--region",
+        metavar="R0,C0,R1,C1",
+        type=_ints(4),
+        default=None,
+        help="zoom to rows R0..R1, columns C0..C1 once loaded",
+    )
+    p.add_argument(
+        "--inspect",
+        metavar="ROW,COL",
+        type=_ints(2),
+        default=None,
+        help="inspect this pixel once loaded (as if the cursor were on it)",
+    )
+    p.add_argument(
+        "--select",
+        metavar="K",
+        type=int,
+        default=None,
+        help="instance mode: select the K-th instance of the _pred.txt (1-based) once "
+        "loaded, zoomed to and highlighted",
+    )
+    p.add_argument(
+        "--size",
+        metavar="WxH",
+        default="1600x1000",
+        help="window size for a screenshot or a first start (default: %(default)s)",
+    )
     return p
 
 
@@ -70,6 +114,7 @@ def _ints(n: int):
         if len(vals) != n:
             raise argparse.ArgumentTypeError(f"expected {n} integers separated by commas, not {text!r}")
         return vals
+
     return parse
 
 
@@ -87,9 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     inst = [args.instances, args.gt_instances]
     if any(inst):
         if args.demo or args.folder or args.pred or args.gt:
-            print("segfix-gui: error: --instances/--gt-instances open an instance sample: give "
-                  "them with --offsets (and --image), not with --demo, --folder, --pred or --gt",
-                  file=sys.stderr)
+            print(
+                "segfix-gui: error: --instances/--gt-instances open an instance sample: give "
+                "them with --offsets (and --image), not with --demo, --folder, --pred or --gt",
+                file=sys.stderr,
+            )
             return 2
         if not (args.instances and args.offsets):
             print("segfix-gui: error: instance mode needs --instances and --offsets", file=sys.stderr)
@@ -102,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dirs = [f for f in files if f and Path(f).is_dir()] if not any(inst) else []
     if dirs and len(dirs) != len([f for f in files if f]):
-        print("segfix-gui: error: give all of --image/--pred/--offsets/--gt as files, or all as "
-              "folders", file=sys.stderr)
+        print(
+            "segfix-gui: error: give all of --image/--pred/--offsets/--gt as files, or all as folders", file=sys.stderr
+        )
         return 2
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -145,17 +193,21 @@ def main(argv: list[str] | None = None) -> int:
             if 1 <= args.select <= len(s.instances):
                 win.state.select_instance(args.select - 1)
             else:
-                print(f"segfix-gui: warning: --select {args.select}: the sample has "
-                      f"{len(s.instances)} instances", file=sys.stderr)
+                print(
+                    f"segfix-gui: warning: --select {args.select}: the sample has {len(s.instances)} instances",
+                    file=sys.stderr,
+                )
 
     win.loaded.connect(arrange)
 
     if args.screenshot:
+
         def fail(message: str) -> None:
             print(f"segfix-gui: error: {message}", file=sys.stderr)
             status["code"] = 2
             # may run before app.exec() (a file that fails at once): quit from the event loop
             QTimer.singleShot(0, app.quit)
+
         win.state.failed.disconnect(win.show_error)
         win.state.failed.connect(fail)
         win.show_error = fail  # a bad file ends the run with its message instead of a dialog
@@ -163,24 +215,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         win.open_demo()
     elif any(inst) and Path(args.instances).is_dir():  # an instance set, by folder per role
-        if not win.open_set(image=args.image, pred=args.instances, offsets=args.offsets,
-                            gt=args.gt_instances):
+        if not win.open_set(image=args.image, pred=args.instances, offsets=args.offsets, gt=args.gt_instances):
             if args.screenshot:
                 return 2
     elif any(inst):
-        win.open_paths(SamplePaths(image=args.image, instances=args.instances, offsets=args.offsets,
-                                   gt_instances=args.gt_instances))
+        win.open_paths(
+            SamplePaths(
+                image=args.image, instances=args.instances, offsets=args.offsets, gt_instances=args.gt_instances
+            )
+        )
     elif args.folder or dirs:
-        if not win.open_set(folder=args.folder, image=args.image if dirs else None,
-                            pred=args.pred if dirs else None, offsets=args.offsets if dirs else None,
-                            gt=args.gt if dirs else None, space=args.label_space):
+        if not win.open_set(
+            folder=args.folder,
+            image=args.image if dirs else None,
+            pred=args.pred if dirs else None,
+            offsets=args.offsets if dirs else None,
+            gt=args.gt if dirs else None,
+            space=args.label_space,
+        ):
             if args.screenshot:
                 return 2
     elif any(files):
         paths = SamplePaths(image=args.image, pred=args.pred, offsets=args.offsets, gt=args.gt)
         if args.screenshot and paths.missing():
-            print("segfix-gui: error: --pred is needed (--offsets is optional: without it, "
-                  "Refine ▸ Predict offsets makes them from the image)", file=sys.stderr)
+            print(
+                "segfix-gui: error: --pred is needed (--offsets is optional: without it, "
+                "Refine ▸ Predict offsets makes them from the image)",
+                file=sys.stderr,
+            )
             return 2
         win.open_paths(paths, args.label_space)
     win.show()
@@ -190,9 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 120
 
         def poll() -> None:
-            ready = (not expect) or (win.state.result is not None and win.state.result_is_current()
-                                     and (win.state.upper_bound or not args.upper_bound
-                                          or not win.state.can_show_upper_bound()[0]))
+            ready = (not expect) or (
+                win.state.result is not None
+                and win.state.result_is_current()
+                and (win.state.upper_bound or not args.upper_bound or not win.state.can_show_upper_bound()[0])
+            )
             busy = any(win.runner.busy(k) for k in ("load", "refine", "set", "upper"))
             if status["code"]:  # a failure was reported: its message is out, end now
                 app.quit()

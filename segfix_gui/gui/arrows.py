@@ -6,15 +6,16 @@ its label from. Zoomed in, every moving pixel gets an arrow; zoomed out, the vis
 rectangle is cut into ``stride × stride`` blocks and each block with a moving pixel gets one
 arrow, at its first moving pixel, ``stride`` long. The count is capped.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-MIN_SPACING_PX = 16.0   # screen pixels between neighbouring arrows
+MIN_SPACING_PX = 16.0  # screen pixels between neighbouring arrows
 MAX_ARROWS = 10_000
-BARB = 0.38             # barb length as a fraction of the arrow
+BARB = 0.38  # barb length as a fraction of the arrow
 BARB_ANGLE = math.radians(28)
 
 

@@ -4,6 +4,7 @@ Views listen to the :class:`~segfix_gui.gui.state.ViewerState` and draw; the onl
 write back are the inspected pixel (mouse hover) and the swipe position (dragging its line).
 A new panel or mode draws its own items on every view with :meth:`Canvas.add_overlay`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,13 +16,25 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
 
 from .arrows import arrow_points, choose_stride, visible_box
-from .layers import (BACKGROUND, DIFF_COLOURS, Composite, ViewLayers, apply_opacity, diff_lut,
-                     display_ids, heat_image, heat_lut, label_lut, mark_radius, set_lut_image,
-                     widen_codes)
+from .layers import (
+    BACKGROUND,
+    DIFF_COLOURS,
+    Composite,
+    ViewLayers,
+    apply_opacity,
+    diff_lut,
+    display_ids,
+    heat_image,
+    heat_lut,
+    label_lut,
+    mark_radius,
+    set_lut_image,
+    widen_codes,
+)
 from .state import ViewerState
 
 ARROW_DELAY_MS = 30  # pan/zoom: arrows are recomputed at most this often
-FIT_TOL = 0.02       # a view counts as fitted if the whole image shows and fills 98 % of one axis
+FIT_TOL = 0.02  # a view counts as fitted if the whole image shows and fills 98 % of one axis
 
 
 class TitleItem(pg.LabelItem):
@@ -87,8 +100,7 @@ class ImageView(pg.GraphicsLayoutWidget):
         (x0, x1), (y0, y1) = self.vb.viewRange()
         pad = FIT_TOL * max(h, w) + 1
         inside = x0 <= pad and x1 >= w - pad and y0 <= pad and y1 >= h - pad
-        return inside and ((x1 - x0) <= w * (1 + 2 * FIT_TOL) + 2 or
-                           (y1 - y0) <= h * (1 + 2 * FIT_TOL) + 2)
+        return inside and ((x1 - x0) <= w * (1 + 2 * FIT_TOL) + 2 or (y1 - y0) <= h * (1 + 2 * FIT_TOL) + 2)
 
     def zoom_state(self) -> tuple[float, float, float] | None:
         """(centre x, centre y, screen pixels per image pixel) of what is shown."""
@@ -103,8 +115,11 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.vb.setRange(xRange=(cx - hw, cx + hw), yRange=(cy - hh, cy + hh), padding=0)
 
 
-DIFF_KEY = ((FIXED, "fixed", "wrong → right"), (BROKEN, "broken", "right → wrong"),
-            (SWAPPED, "swapped", "wrong → other wrong"))
+DIFF_KEY = (
+    (FIXED, "fixed", "wrong → right"),
+    (BROKEN, "broken", "right → wrong"),
+    (SWAPPED, "swapped", "wrong → other wrong"),
+)
 CHANGED_KEY = ((CHANGED, "changed", "no ground truth to judge"),)
 
 
@@ -120,7 +135,7 @@ def heat_bar(width: int = 120, height: int = 10) -> QImage:
     lut = heat_lut().astype(np.float32)
     idx = np.linspace(0, 255, width).round().astype(int)
     a = lut[idx, 3:4] / 255
-    bg = np.array([0x1e, 0x1f, 0x22], np.float32)
+    bg = np.array([0x1E, 0x1F, 0x22], np.float32)
     rgb = (lut[idx, :3] * a + bg * (1 - a)).round().astype(np.uint8)
     row = np.repeat(rgb[None], height, axis=0)
     img = QImage(np.ascontiguousarray(row).data, width, height, 3 * width, QImage.Format.Format_RGB888)
@@ -171,18 +186,22 @@ class ViewKey(QWidget):
         for code, name, what in diff_key(s.gt is not None):
             r, g, b = DIFF_COLOURS[code]
             n = counts.get(name)
-            parts.append(f"<span style='background: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;</span>"
-                         f"&nbsp;<span title='{what}'>{name}</span>"
-                         + (f" <span style='color:#999'>{n:,}</span>" if n is not None else ""))
+            parts.append(
+                f"<span style='background: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;</span>"
+                f"&nbsp;<span title='{what}'>{name}</span>"
+                + (f" <span style='color:#999'>{n:,}</span>" if n is not None else "")
+            )
         text = "diff: " + " &nbsp; ".join(parts)
         if not st.layers["diff"].visible:
             text += " <span style='color:#888'>(layer hidden: 5)</span>"
         elif self.radius:
             text += " <span style='color:#888'>(marks widened to stay visible at this zoom)</span>"
         self.diff.setText(text)
-        self.diff.setToolTip("<br>".join(f"<b>{n}</b>: {w}" for _c, n, w in diff_key(
-            s.gt is not None)) + "<br>Zoomed out, each mark is drawn a few pixels wide; the "
-            "counts and the inspector use the true pixels.")
+        self.diff.setToolTip(
+            "<br>".join(f"<b>{n}</b>: {w}" for _c, n, w in diff_key(s.gt is not None))
+            + "<br>Zoomed out, each mark is drawn a few pixels wide; the "
+            "counts and the inspector use the true pixels."
+        )
 
 
 class Canvas(QWidget):
@@ -226,9 +245,9 @@ class Canvas(QWidget):
         self.key = ViewKey(state)
         lay.addWidget(self.key)
 
-        self.swipe_line = pg.InfiniteLine(angle=90, movable=True,
-                                          pen=pg.mkPen((255, 255, 255), width=2),
-                                          hoverPen=pg.mkPen((255, 220, 0), width=3))
+        self.swipe_line = pg.InfiniteLine(
+            angle=90, movable=True, pen=pg.mkPen((255, 255, 255), width=2), hoverPen=pg.mkPen((255, 220, 0), width=3)
+        )
         self.swipe_line.setZValue(20)
         self.left.vb.addItem(self.swipe_line, ignoreBounds=True)
         self.swipe_line.sigPositionChanged.connect(self._swipe_dragged)
@@ -287,12 +306,15 @@ class Canvas(QWidget):
         ids, self._by_eval = display_ids(s.pred, s.space)
         self._label_lut = label_lut(s.space, self.state.hidden, by_eval=self._by_eval)
         opt = self.state.layers
-        comp = Composite(ids, self._label_lut, s.image,
-                         labels=(opt["labels"].visible, opt["labels"].opacity),
-                         photo=(opt["image"].visible, opt["image"].opacity))
+        comp = Composite(
+            ids,
+            self._label_lut,
+            s.image,
+            labels=(opt["labels"].visible, opt["labels"].opacity),
+            photo=(opt["image"].visible, opt["image"].opacity),
+        )
         self.composite, self._after_shown = comp, None
-        heat = heat_image(s.field.boundary if s.field is not None
-                          else np.zeros(s.shape, np.float32))
+        heat = heat_image(s.field.boundary if s.field is not None else np.zeros(s.shape, np.float32))
         for v in self.views:
             v.layers.show_composite(comp)
             set_lut_image(v.layers.heat, heat, self._heat_lut)
@@ -315,16 +337,19 @@ class Canvas(QWidget):
         self.upper_switch.setToolTip(why + " (U)")
         self.upper_switch.setStyleSheet(
             "QPushButton { background: #5a4a10; color: #ffe08a; padding: 3px 8px; }"
-            if st.upper_bound else "QPushButton { padding: 3px 8px; }")
+            if st.upper_bound
+            else "QPushButton { padding: 3px 8px; }"
+        )
 
     def _info_html(self) -> str:
         s = self.state.sample
         parts = [f"<b>{_esc(s.name)}</b>"]
         upper = self.state.upper_bound
-        parts += [f"<span style='color:#9ab'>{_esc(k)}:</span> "
-                  + (f"<span style='color:#ffd54a'>{_esc(v)}</span>" if upper and k == "offsets"
-                     else _esc(v))
-                  for k, v in s.info_lines(short=True)]
+        parts += [
+            f"<span style='color:#9ab'>{_esc(k)}:</span> "
+            + (f"<span style='color:#ffd54a'>{_esc(v)}</span>" if upper and k == "offsets" else _esc(v))
+            for k, v in s.info_lines(short=True)
+        ]
         return " &nbsp;·&nbsp; ".join(parts)
 
     def _on_result(self) -> None:
@@ -368,8 +393,7 @@ class Canvas(QWidget):
         opt = self.state.layers[name]
         if name in ("image", "labels"):  # one opaque image per side (layers.Composite)
             if self.composite is not None:
-                self.composite.set_style(**{"photo" if name == "image" else "labels":
-                                            (opt.visible, opt.opacity)})
+                self.composite.set_style(**{"photo" if name == "image" else "labels": (opt.visible, opt.opacity)})
                 self._composite_changed()
             return
         for v in self.views:
@@ -416,16 +440,20 @@ class Canvas(QWidget):
     def _update_titles(self) -> None:
         st = self.state
         inst = st.sample is not None and st.sample.is_instances
-        after = "ground truth" if (st.after_source == "gt" and st.sample is not None
-                                   and st.sample.gt is not None) else (
-                                       "refined instances" if inst else "refined")
-        if (st.result is not None and after.startswith("refined") and not st.result_is_current()
-                and not st.auto):  # with auto refine, the new result is already on its way
+        after = (
+            "ground truth"
+            if (st.after_source == "gt" and st.sample is not None and st.sample.gt is not None)
+            else ("refined instances" if inst else "refined")
+        )
+        if (
+            st.result is not None and after.startswith("refined") and not st.result_is_current() and not st.auto
+        ):  # with auto refine, the new result is already on its way
             after += " (at an older setting: press R)"
         before = "predicted instances" if inst else "prediction"
         if st.view_mode == "single":
-            self.left.title.setText(f"◀ before: {before} &nbsp;|&nbsp; after: {after} ▶ "
-                                    "&nbsp;(drag the line, T toggles)")
+            self.left.title.setText(
+                f"◀ before: {before} &nbsp;|&nbsp; after: {after} ▶ &nbsp;(drag the line, T toggles)"
+            )
         else:
             self.left.title.setText(f"before: {before}")
             self.right.title.setText(f"after: {after}")
@@ -545,4 +573,4 @@ class Canvas(QWidget):
 
 
 def _esc(text: str) -> str:
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -6,6 +6,7 @@ ones the command line calls: offsets by ``OffsetField.to_offsets``, refined labe
 Functions take a ``check`` callable that raises to cancel between steps, and a
 ``report(done, total, text)`` callable for progress.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -144,13 +145,14 @@ NETWORK_SOURCE = "predicted by the bundled offset network"
 # truth as ``segfix gt-offsets`` makes them (its default band width and direction bins).
 UPPER_BOUND_WIDTH = 5
 UPPER_BOUND_DIRECTIONS = 8
-UPPER_BOUND_SHORT = ("UPPER BOUND — computed from the ground truth (as segfix gt-offsets), "
-                     "not predicted")
-UPPER_BOUND_INFO = (f"the upper bound, not a prediction: segfix_gui.core.targets.gt_offset_field "
-                    f"of the ground truth ({UPPER_BOUND_WIDTH}-px band, K={UPPER_BOUND_DIRECTIONS}, "
-                    "as segfix gt-offsets), computed when the sample opened: boundary 1 on the "
-                    "band and one-hot directions, so the threshold and direction confidence "
-                    "have no effect; it shows what SegFix gives with perfect offsets")
+UPPER_BOUND_SHORT = "UPPER BOUND — computed from the ground truth (as segfix gt-offsets), not predicted"
+UPPER_BOUND_INFO = (
+    f"the upper bound, not a prediction: segfix_gui.core.targets.gt_offset_field "
+    f"of the ground truth ({UPPER_BOUND_WIDTH}-px band, K={UPPER_BOUND_DIRECTIONS}, "
+    "as segfix gt-offsets), computed when the sample opened: boundary 1 on the "
+    "band and one-hot directions, so the threshold and direction confidence "
+    "have no effect; it shows what SegFix gives with perfect offsets"
+)
 
 
 def upper_bound_field(sample: Sample):
@@ -160,8 +162,9 @@ def upper_bound_field(sample: Sample):
 
     if sample.gt is None:
         raise ValueError("the upper bound needs the sample's ground truth")
-    return gt_offset_field(sample.gt, width=UPPER_BOUND_WIDTH, directions=UPPER_BOUND_DIRECTIONS,
-                           ignore_ids=sample.space.ignore_ids)
+    return gt_offset_field(
+        sample.gt, width=UPPER_BOUND_WIDTH, directions=UPPER_BOUND_DIRECTIONS, ignore_ids=sample.space.ignore_ids
+    )
 
 
 def as_upper_bound(sample: Sample, field) -> Sample:
@@ -172,13 +175,24 @@ def as_upper_bound(sample: Sample, field) -> Sample:
         lines = tuple((k, v) for k, v in lines if k != "offsets")
         return lines + (("offsets", text),) if lines else ()
 
-    paths = replace(sample.paths, offsets=None, info=swap(sample.paths.info, UPPER_BOUND_INFO),
-                    summary=swap(sample.paths.summary, UPPER_BOUND_SHORT))
+    paths = replace(
+        sample.paths,
+        offsets=None,
+        info=swap(sample.paths.info, UPPER_BOUND_INFO),
+        summary=swap(sample.paths.summary, UPPER_BOUND_SHORT),
+    )
     return replace(sample, field=field, paths=paths, field_source=UPPER_BOUND_SHORT)
 
 
-def predict_field(image: np.ndarray, *, weights=None, checkpoint=None, device: str = "auto",
-                  check: Callable = _nothing, report: Callable = _nothing):
+def predict_field(
+    image: np.ndarray,
+    *,
+    weights=None,
+    checkpoint=None,
+    device: str = "auto",
+    check: Callable = _nothing,
+    report: Callable = _nothing,
+):
     """Predict an :class:`OffsetField` for an (H, W, 3) uint8 RGB ``image`` with
     :class:`segfix_gui.model.OffsetPredictor` (the bundled weights unless ``weights``), or
     with one of openseg's SegFix checkpoints (``checkpoint``: progress and cancel per crop).
@@ -194,8 +208,9 @@ def predict_field(image: np.ndarray, *, weights=None, checkpoint=None, device: s
         report(0, 1, "loading the checkpoint")
         predictor = OpensegPredictor(checkpoint, device=device)
         check()
-        return predictor.predict(image, check=check, progress=lambda d, n: report(
-            d, n, f"predicting offsets (crop {d}/{n})"))
+        return predictor.predict(
+            image, check=check, progress=lambda d, n: report(d, n, f"predicting offsets (crop {d}/{n})")
+        )
     report(0, 2, "loading the offset network")
     predictor = OffsetPredictor(weights, device=device)
     check()
@@ -206,8 +221,7 @@ def predict_field(image: np.ndarray, *, weights=None, checkpoint=None, device: s
     return field
 
 
-def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing,
-         report: Callable = _nothing) -> Loaded:
+def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing, report: Callable = _nothing) -> Loaded:
     """Read a sample and compute its numbers before refinement (an instance sample when
     ``paths.instances`` is set: ``space`` is then Cityscapes, whatever is asked)."""
     report(0, 2, "reading files")
@@ -227,14 +241,19 @@ def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing,
     before = None
     if base.evaluator is not None:
         b = base.evaluator.base
-        before = SemanticEvaluator.from_counts(sample.space, b.conf, b.bcounts,
-                                               boundary_tol=BOUNDARY_TOL).result()
+        before = SemanticEvaluator.from_counts(sample.space, b.conf, b.bcounts, boundary_tol=BOUNDARY_TOL).result()
     report(2, 2, "loaded")
     return Loaded(sample, before, base)
 
 
-def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None,
-           check: Callable = _nothing, report: Callable = _nothing) -> Result:
+def refine(
+    sample: Sample,
+    setting: ViewSetting,
+    *,
+    base: Baseline | None = None,
+    check: Callable = _nothing,
+    report: Callable = _nothing,
+) -> Result:
     """Refine ``sample`` at ``setting`` and compute its diff codes and metrics.
 
     Every number is the engine's: offsets by ``OffsetField.to_offsets``, labels by
@@ -277,12 +296,11 @@ def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None
         counts = change_counts(codes.ravel()[changed])
         if sample.field is not None:
             c = base.evaluator.at(sample.field, setting.refinement())
-            after = SemanticEvaluator.from_counts(space, c.conf, c.bcounts,
-                                                  boundary_tol=BOUNDARY_TOL).result()
+            after = SemanticEvaluator.from_counts(space, c.conf, c.bcounts, boundary_tol=BOUNDARY_TOL).result()
         else:
-            after = SemanticEvaluator.from_counts(space, base.evaluator.base_conf,
-                                                  base.evaluator.base_bcounts,
-                                                  boundary_tol=BOUNDARY_TOL).result()
+            after = SemanticEvaluator.from_counts(
+                space, base.evaluator.base_conf, base.evaluator.base_bcounts, boundary_tol=BOUNDARY_TOL
+            ).result()
     else:
         codes.ravel()[changed] = change_codes(before_c, after_c)
         counts = {}
@@ -294,11 +312,11 @@ def refine(sample: Sample, setting: ViewSetting, *, base: Baseline | None = None
 
         check()
         report(2, 3, "refining instances")
-        inst = refine_instance_set(sample.instances, offsets, sample.gt_instances, device=device,
-                                   tol=BOUNDARY_TOL, check=check)
+        inst = refine_instance_set(
+            sample.instances, offsets, sample.gt_instances, device=device, tol=BOUNDARY_TOL, check=check
+        )
     report(3, 3, "done")
-    return Result(setting, device, offsets, refined, codes, counts, after, moving, inst,
-                  changed=changed)
+    return Result(setting, device, offsets, refined, codes, counts, after, moving, inst, changed=changed)
 
 
 def table_rows(before: dict, after: dict | None):

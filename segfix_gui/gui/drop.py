@@ -1,4 +1,5 @@
 """Guessing what dropped files are (the window's drag and drop; no Qt here)."""
+
 from __future__ import annotations
 
 from pathlib import Path

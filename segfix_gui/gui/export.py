@@ -2,6 +2,7 @@
 (before | after | diff with a legend and the setting, drawn offscreen from the layers' own
 colour tables). All atomic; an input file is never overwritten. (The screen grab of the
 current view is saved by the window.)"""
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,7 @@ CSV_CONTEXT = ("sample", "threshold", "direction_confidence", "scale")
 def input_files(sample: Sample) -> list[Path]:
     """Every file the sample was read from (an instance sample's mask PNGs included)."""
     sp = sample.paths
-    files = [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances)
-             if p is not None]
+    files = [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances) if p is not None]
     if sample.is_instances and sp.instances is not None and sample.instances.names:
         files += [Path(sp.instances).parent / n for n in sample.instances.names]
     return files
@@ -41,8 +41,9 @@ def check_not_input(path, sample: Sample) -> None:
     target = Path(path).resolve()
     for p in input_files(sample):
         if p.resolve() == target:
-            raise InputError(path, "is one of the open sample's input files; inputs are never "
-                                   "overwritten — choose another name")
+            raise InputError(
+                path, "is one of the open sample's input files; inputs are never overwritten — choose another name"
+            )
 
 
 def export_refined(path, sample: Sample, result: Result) -> None:
@@ -73,8 +74,11 @@ def export_instances(path, sample: Sample, result: Result) -> list[Path]:
     for t in targets:
         check_not_input(t, sample)
     src_txt = Path(sample.paths.instances)
-    unchanged = {i: str(Path(os.path.normpath(src_txt.parent / n))) for i, n in enumerate(names)
-                 if not result.instances.changed[i]}
+    unchanged = {
+        i: str(Path(os.path.normpath(src_txt.parent / n)))
+        for i, n in enumerate(names)
+        if not result.instances.changed[i]
+    }
     try:
         write_instances(path, after, copy_from=unchanged, txt_from=src_txt, root=path.parent)
     except ValueError as err:  # a mask path leading out of the chosen folder
@@ -94,8 +98,7 @@ def export_offsets(path, sample: Sample, setting: Setting) -> None:
         raise InputError(path, "this sample has no offsets yet (Refine ▸ Predict offsets first)")
     rec = dict(f.recommended)
     if not f.is_hard:
-        rec.update(threshold=setting.threshold, min_direction_prob=setting.min_direction_prob,
-                   scale=setting.scale)
+        rec.update(threshold=setting.threshold, min_direction_prob=setting.min_direction_prob, scale=setting.scale)
     out = OffsetField(boundary=f.boundary, direction=f.direction, hard=f.hard, recommended=rec)
     write_offsets(path, out, setting=setting)
 
@@ -109,8 +112,7 @@ def setting_cells(setting, *, hard: bool = False) -> tuple[str, str, str]:
     return f"{setting.threshold:g}", f"{setting.min_direction_prob:g}", f"{setting.scale:g}"
 
 
-def iou_csv(before: dict, after: dict | None, *, sample_name: str = "", setting=None,
-            hard: bool = False) -> str:
+def iou_csv(before: dict, after: dict | None, *, sample_name: str = "", setting=None, hard: bool = False) -> str:
     """CSV text: one row per class (IoU as fractions; empty = n/a), then mIoU, pixel accuracy
     and boundary F rows. Every row also names the sample and the setting it was refined at
     (so tables of several samples can be concatenated)."""
@@ -124,16 +126,14 @@ def iou_csv(before: dict, after: dict | None, *, sample_name: str = "", setting=
 
     for name, b, a, d in table_rows(before, after):
         w.writerow((name, cell(b), cell(a), cell(d)) + context)
-    for key, label in (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"),
-                       ("boundary_f", "boundary F")):
+    for key, label in (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F")):
         b = before[key]
         a = after[key] if after else None
         w.writerow((label, cell(b), cell(a), cell(None if a is None else a - b)) + context)
     return buf.getvalue()
 
 
-def export_iou_csv(path, sample: Sample, before: dict | None, after: dict | None,
-                   setting=None) -> None:
+def export_iou_csv(path, sample: Sample, before: dict | None, after: dict | None, setting=None) -> None:
     check_not_input(path, sample)
     if before is None:
         raise InputError(os.fspath(path), "no IoU table: the sample has no ground truth")
@@ -162,8 +162,15 @@ def _lut_rgba(ids: np.ndarray, lut: np.ndarray, opacity: float = 1.0) -> np.ndar
     return out
 
 
-def figure_layers(sample: Sample, result: Result, *, layers=None, hidden=frozenset(),
-                  after_source: str = "refined", mark_radius: int = 0) -> dict[str, list[np.ndarray]]:
+def figure_layers(
+    sample: Sample,
+    result: Result,
+    *,
+    layers=None,
+    hidden=frozenset(),
+    after_source: str = "refined",
+    mark_radius: int = 0,
+) -> dict[str, list[np.ndarray]]:
     """The RGBA images (image resolution) drawn in each panel, bottom to top, from the same
     tables the window's layers use (``gui.layers``): before = photo + predicted labels,
     after = photo + refined labels (or ground truth), diff = dimmed photo + change codes.
@@ -207,8 +214,7 @@ def figure_layers(sample: Sample, result: Result, *, layers=None, hidden=frozens
         panels["after"].append(heat)
     dim = list(base)
     if photo is not None:
-        dim.append(np.concatenate([np.zeros((h, w, 3), np.uint8),
-                                   np.full((h, w, 1), 150, np.uint8)], axis=2))
+        dim.append(np.concatenate([np.zeros((h, w, 3), np.uint8), np.full((h, w, 1), 150, np.uint8)], axis=2))
     dim.append(_lut_rgba(widen_codes(result.codes, mark_radius), diff_lut()))
     panels["diff"] = dim
     return panels
@@ -218,13 +224,23 @@ def _setting_text(sample: Sample, setting) -> str:
     hard = sample.field is not None and sample.field.is_hard
     if hard:
         return f"scale {setting.scale:g} (hard offsets: already thresholded)"
-    return (f"threshold {setting.threshold:.2f} · direction confidence ≥ "
-            f"{setting.min_direction_prob:.2f} · scale {setting.scale:g}")
+    return (
+        f"threshold {setting.threshold:.2f} · direction confidence ≥ "
+        f"{setting.min_direction_prob:.2f} · scale {setting.scale:g}"
+    )
 
 
-def render_figure(sample: Sample, result: Result, before: dict | None = None, *, scale: float = 1.0,
-                  panels=FIGURE_PANELS, layers=None, hidden=frozenset(),
-                  after_source: str = "refined") -> QImage:
+def render_figure(
+    sample: Sample,
+    result: Result,
+    before: dict | None = None,
+    *,
+    scale: float = 1.0,
+    panels=FIGURE_PANELS,
+    layers=None,
+    hidden=frozenset(),
+    after_source: str = "refined",
+) -> QImage:
     """The figure as a QImage (offscreen, no screen grab): a header with the sample's name, the
     setting and (with ground truth) mIoU / boundary F before → after; one panel per entry of
     ``panels`` at ``scale`` × the image's own resolution (nearest neighbour: pixels stay
@@ -238,8 +254,9 @@ def render_figure(sample: Sample, result: Result, before: dict | None = None, *,
     if unknown or not panels:
         raise ValueError(f"panels must be some of {', '.join(FIGURE_PANELS)}, not {panels!r}")
     radius = mark_radius(scale)
-    layer_images = figure_layers(sample, result, layers=layers, hidden=hidden,
-                                 after_source=after_source, mark_radius=radius)
+    layer_images = figure_layers(
+        sample, result, layers=layers, hidden=hidden, after_source=after_source, mark_radius=radius
+    )
     h, w = sample.shape
     pw, ph = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
     n = len(panels)
@@ -258,14 +275,22 @@ def render_figure(sample: Sample, result: Result, before: dict | None = None, *,
     header = [f"{sample.name}", _setting_text(sample, result.setting)]
     after = result.after
     if before is not None and after is not None:
-        header.append("mIoU {:.2f} → {:.2f} ({:+.2f}) · boundary F {:.2f} → {:.2f} ({:+.2f})".format(
-            100 * before["miou"], 100 * after["miou"], 100 * (after["miou"] - before["miou"]),
-            100 * before["boundary_f"], 100 * after["boundary_f"],
-            100 * (after["boundary_f"] - before["boundary_f"])))
-    after_title = "after: ground truth" if (after_source == "gt" and sample.gt is not None) \
-        else "after: refined"
-    titles = {"before": "before: prediction", "after": after_title,
-              "diff": "diff (changed pixels" + (", marks widened)" if radius else ")")}
+        header.append(
+            "mIoU {:.2f} → {:.2f} ({:+.2f}) · boundary F {:.2f} → {:.2f} ({:+.2f})".format(
+                100 * before["miou"],
+                100 * after["miou"],
+                100 * (after["miou"] - before["miou"]),
+                100 * before["boundary_f"],
+                100 * after["boundary_f"],
+                100 * (after["boundary_f"] - before["boundary_f"]),
+            )
+        )
+    after_title = "after: ground truth" if (after_source == "gt" and sample.gt is not None) else "after: refined"
+    titles = {
+        "before": "before: prediction",
+        "after": after_title,
+        "diff": "diff (changed pixels" + (", marks widened)" if radius else ")"),
+    }
 
     # legend entries: classes present in what the panels show, then the diff key
     space = sample.space
@@ -273,11 +298,11 @@ def render_figure(sample: Sample, result: Result, before: dict | None = None, *,
     for lab in (sample.pred, result.refined):
         ev = space.to_eval(lab)
         present |= {int(i) for i in np.unique(ev) if i < space.n_classes}
-    entries = [(tuple(int(v) for v in space.colors[i]), space.names[i]) for i in sorted(present)
-               if i not in hidden]
+    entries = [(tuple(int(v) for v in space.colors[i]), space.names[i]) for i in sorted(present) if i not in hidden]
     counts = result.counts
-    diff_entries = [(DIFF_COLOURS[c], f"{name} {counts.get(name, 0):,}")
-                    for c, name, _what in diff_key(sample.gt is not None)]
+    diff_entries = [
+        (DIFF_COLOURS[c], f"{name} {counts.get(name, 0):,}") for c, name, _what in diff_key(sample.gt is not None)
+    ]
     sw = fs.height() * 0.8
 
     def rows_of(items):
@@ -309,8 +334,9 @@ def render_figure(sample: Sample, result: Result, before: dict | None = None, *,
         y = gap
         for i, text in enumerate(header):
             p.setFont(bold if i == 0 else font)
-            p.drawText(QRectF(gap, y, width - 2 * gap, line),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+            p.drawText(
+                QRectF(gap, y, width - 2 * gap, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text
+            )
             y += line
         p.setFont(font)
         for k, name in enumerate(panels):
@@ -327,8 +353,11 @@ def render_figure(sample: Sample, result: Result, before: dict | None = None, *,
             for colour, text, x in row:
                 p.fillRect(QRectF(x, y + (sline - sw) / 2, sw, sw), QColor(*colour[:3]))
                 p.setPen(FIG_TEXT)
-                p.drawText(QRectF(x + sw + 6, y, width, sline),
-                           Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+                p.drawText(
+                    QRectF(x + sw + 6, y, width, sline),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    text,
+                )
             y += sline
     finally:
         p.end()
@@ -339,8 +368,9 @@ def export_figure(path, sample: Sample, result: Result, before: dict | None = No
     """:func:`render_figure` written as a PNG, atomically."""
     check_not_input(path, sample)
     if sample.is_instances:
-        raise InputError(path, "instance mode: the figure export draws label maps; export the "
-                               "view (screen grab) instead")
+        raise InputError(
+            path, "instance mode: the figure export draws label maps; export the view (screen grab) instead"
+        )
     img = render_figure(sample, result, before, **options)
     with atomic_path(path) as tmp:
         if not img.save(os.fspath(tmp), "PNG"):
@@ -352,8 +382,7 @@ class FigureDialog:
 
     @staticmethod
     def ask(parent, shape: tuple[int, int]) -> dict | None:
-        from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                                       QFormLayout, QLabel)
+        from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel
 
         dlg = QDialog(parent)
         dlg.setWindowTitle("Export figure")
@@ -375,12 +404,10 @@ class FigureDialog:
         form.addRow("Scale", spin)
         form.addRow("", size)
         form.addRow("", diff)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(dlg.accept)
         buttons.rejected.connect(dlg.reject)
         form.addRow(buttons)
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return None
-        return {"scale": spin.value(),
-                "panels": FIGURE_PANELS if diff.isChecked() else FIGURE_PANELS[:2]}
+        return {"scale": spin.value(), "panels": FIGURE_PANELS if diff.isChecked() else FIGURE_PANELS[:2]}

@@ -8,6 +8,7 @@ draws: each mask's outline as line segments along the pixel edges between the ma
 outside (the edges of ``mask_outline``'s pixels that face outside), so an outline stays one
 screen pixel thin at any zoom and all outlines of a view can be one graphics item.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -108,22 +109,29 @@ class InstanceResult:
     changed: np.ndarray
 
 
-def instance_base(instances: InstanceSet, gt_ids: np.ndarray | None, *, tol: float,
-                  check: Callable = _nothing) -> InstanceBase:
+def instance_base(
+    instances: InstanceSet, gt_ids: np.ndarray | None, *, tol: float, check: Callable = _nothing
+) -> InstanceBase:
     outlines = outlines_of(instances, check=check)
     cmp = None if gt_ids is None else compare_instances(instances, None, gt_ids, tol=tol)
     return InstanceBase(outlines, cmp)
 
 
-def refine_instance_set(instances: InstanceSet, offsets: np.ndarray, gt_ids: np.ndarray | None, *,
-                        device: str, tol: float, check: Callable = _nothing) -> InstanceResult:
+def refine_instance_set(
+    instances: InstanceSet,
+    offsets: np.ndarray,
+    gt_ids: np.ndarray | None,
+    *,
+    device: str,
+    tol: float,
+    check: Callable = _nothing,
+) -> InstanceResult:
     """Refine every mask with ``offsets`` ``(2, H, W)`` and score before → after."""
     after = refine_instances(instances, offsets, device=device)
     check()
     cmp = None if gt_ids is None else compare_instances(instances, after, gt_ids, tol=tol)
     check()
-    changed = np.array([not np.array_equal(a, b) for a, b in zip(instances.masks, after.masks)],
-                       bool)
+    changed = np.array([not np.array_equal(a, b) for a, b in zip(instances.masks, after.masks)], bool)
     return InstanceResult(after, cmp, outlines_of(after, check=check), changed)
 
 

@@ -13,6 +13,7 @@ probability quantised to uint8 once per sample, both drawn by :class:`FastImageI
 layer's opacity scales its table's alpha column (Qt draws a scaled image with a painter
 opacity below 1 on a slow path). Arrows of a view are one ``PlotCurveItem(connect="pairs")``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -28,8 +29,7 @@ from ..labels import IGNORE, LabelSpace
 
 LEVELS = (0, 256)
 BACKGROUND = (0x1E, 0x1F, 0x22)  # the views' background: what shows through a hidden photo
-DIFF_COLOURS = {FIXED: (40, 200, 60), BROKEN: (235, 30, 30), SWAPPED: (255, 176, 0),
-                CHANGED: (230, 40, 230)}
+DIFF_COLOURS = {FIXED: (40, 200, 60), BROKEN: (235, 30, 30), SWAPPED: (255, 176, 0), CHANGED: (230, 40, 230)}
 ARROW_COLOUR = (255, 255, 255, 215)
 LINK_COLOUR = (0, 255, 255)
 
@@ -151,7 +151,7 @@ class FastImageItem(pg.ImageItem):
     below 1 would put a scaled image on Qt's slow path: the opacity scales the table instead.
     """
 
-    _table = None      # the lookup table as given (before the opacity is applied)
+    _table = None  # the lookup table as given (before the opacity is applied)
 
     def __init__(self, *args, **kwargs):
         self._alpha = 1.0
@@ -206,6 +206,7 @@ def set_lut_image(item: pg.ImageItem, ids: np.ndarray, lut: np.ndarray) -> None:
 
 # --- the photo and the labels as one opaque image ----------------------------------------------
 
+
 def rgb_view(pixels: np.ndarray) -> np.ndarray:
     """The writable ``(..., 3)`` R, G, B view of ``(..., 4)`` uint8 pixels laid out as Qt's
     ``Format_RGB32`` (one native-endian 0xffRRGGBB word per pixel)."""
@@ -237,8 +238,7 @@ def blend(under: np.ndarray, ids: np.ndarray, keep: np.ndarray, add: np.ndarray)
     return out
 
 
-def photo_under(image: np.ndarray | None, shape: tuple[int, int], *, visible: bool,
-                opacity: float) -> np.ndarray:
+def photo_under(image: np.ndarray | None, shape: tuple[int, int], *, visible: bool, opacity: float) -> np.ndarray:
     """``(H·W, 3)`` uint8: what the labels are blended over — the photo at ``opacity`` over
     the views' background, or the background alone (no photo, or hidden)."""
     h, w = shape
@@ -265,8 +265,15 @@ class Composite:
     ``update()``.
     """
 
-    def __init__(self, ids: np.ndarray, lut: np.ndarray, image: np.ndarray | None = None, *,
-                 labels: tuple[bool, float] = (True, 1.0), photo: tuple[bool, float] = (True, 1.0)):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        lut: np.ndarray,
+        image: np.ndarray | None = None,
+        *,
+        labels: tuple[bool, float] = (True, 1.0),
+        photo: tuple[bool, float] = (True, 1.0),
+    ):
         """``ids`` (H, W) uint8: the prediction's ids through the table ``lut`` (256, 4);
         ``image`` (H, W, 3) uint8 or None; ``labels`` and ``photo``: each layer's
         ``(visible, opacity)``."""
@@ -284,15 +291,22 @@ class Composite:
         self._under = photo_under(image, self.shape, visible=self._photo[0], opacity=self._photo[1])
         self._blend_all(self.before, self._before_ids)
         self.after = self.before.copy()
-        self._q = (pg.functions.ndarray_to_qimage(self.before, QImage.Format.Format_RGB32),
-                   pg.functions.ndarray_to_qimage(self.after, QImage.Format.Format_RGB32))
+        self._q = (
+            pg.functions.ndarray_to_qimage(self.before, QImage.Format.Format_RGB32),
+            pg.functions.ndarray_to_qimage(self.after, QImage.Format.Format_RGB32),
+        )
 
     def qimages(self) -> tuple[QImage, QImage]:
         """``(before, after)`` QImages over the buffers."""
         return self._q
 
-    def set_style(self, *, lut: np.ndarray | None = None, labels: tuple[bool, float] | None = None,
-                  photo: tuple[bool, float] | None = None) -> None:
+    def set_style(
+        self,
+        *,
+        lut: np.ndarray | None = None,
+        labels: tuple[bool, float] | None = None,
+        photo: tuple[bool, float] | None = None,
+    ) -> None:
         """New label table, label layer ``(visible, opacity)`` or photo ``(visible, opacity)``:
         both images are blended anew."""
         t, vis, op = self._labels
@@ -304,8 +318,7 @@ class Composite:
         self._tables = blend_tables(t, op if vis else 0.0)
         if photo is not None and tuple(photo) != self._photo:
             self._photo = (bool(photo[0]), float(photo[1]))
-            self._under = photo_under(self.image, self.shape, visible=self._photo[0],
-                                      opacity=self._photo[1])
+            self._under = photo_under(self.image, self.shape, visible=self._photo[0], opacity=self._photo[1])
         self._blend_all(self.before, self._before_ids)
         self._redo_after()
 
@@ -339,7 +352,7 @@ class Composite:
             return
         rows = 1 << 16  # in blocks: uint16 temporaries that stay in the cache
         for i in range(0, ids.size, rows):
-            rgb[i:i + rows] = blend(self._under[i:i + rows], ids[i:i + rows], *self._tables)
+            rgb[i : i + rows] = blend(self._under[i : i + rows], ids[i : i + rows], *self._tables)
 
     def _blend_at(self, flat: np.ndarray, idx: np.ndarray) -> None:
         if idx.size:
@@ -405,16 +418,14 @@ class ViewLayers:
         self.diff_clip.setZValue(4)
         self.diff = lut_image_item(0)
         self.diff.setParentItem(self.diff_clip)
-        self.arrows = pg.PlotCurveItem(pen=pg.mkPen(ARROW_COLOUR, width=1.2), connect="pairs",
-                                       antialias=False)
+        self.arrows = pg.PlotCurveItem(pen=pg.mkPen(ARROW_COLOUR, width=1.2), connect="pairs", antialias=False)
         self.arrows.setZValue(5)
         self.link = pg.PlotCurveItem(pen=pg.mkPen(LINK_COLOUR, width=2.5), antialias=True)
         self.link.setZValue(6)
         self.marks = pg.ScatterPlotItem(pxMode=True, antialias=True)
         self.marks.setZValue(7)
         self._link_shown = (None, None)  # what set_link drew last
-        for item in (self.before_clip, self.after_clip, self.heat, self.diff_clip,
-                     self.arrows, self.link, self.marks):
+        for item in (self.before_clip, self.after_clip, self.heat, self.diff_clip, self.arrows, self.link, self.marks):
             vb.addItem(item)
 
     def show_composite(self, composite: "Composite | None") -> None:
@@ -459,13 +470,21 @@ class ViewLayers:
             self.marks.setData([])
             return
         r, c = pixel
-        spots = [{"pos": (c + 0.5, r + 0.5), "symbol": "s", "size": 11, "brush": None,
-                  "pen": pg.mkPen(LINK_COLOUR, width=2)}]
+        spots = [
+            {"pos": (c + 0.5, r + 0.5), "symbol": "s", "size": 11, "brush": None, "pen": pg.mkPen(LINK_COLOUR, width=2)}
+        ]
         if source is not None and source != pixel:
             sr, sc = source
             self.link.setData([c + 0.5, sc + 0.5], [r + 0.5, sr + 0.5])
-            spots.append({"pos": (sc + 0.5, sr + 0.5), "symbol": "o", "size": 9,
-                          "brush": pg.mkBrush(LINK_COLOUR), "pen": pg.mkPen(QColor(0, 0, 0), width=1)})
+            spots.append(
+                {
+                    "pos": (sc + 0.5, sr + 0.5),
+                    "symbol": "o",
+                    "size": 9,
+                    "brush": pg.mkBrush(LINK_COLOUR),
+                    "pen": pg.mkPen(QColor(0, 0, 0), width=1),
+                }
+            )
         else:
             self.link.setData([], [])
         self.marks.setData(spots)
@@ -478,5 +497,3 @@ def apply_opacity(items, visible: bool, opacity: float) -> None:
             item.set_layer_opacity(opacity)
         else:
             item.setOpacity(opacity)
-
-

@@ -5,6 +5,7 @@ Every function is pure (paths in, paths out) apart from reading folder listings,
 — which parts replace which, when the setting is kept, what a dropped folder means — are
 tested without a window.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,9 +23,14 @@ def merge_parts(current: SamplePaths, parts: dict[str, str]) -> tuple[SamplePath
     Instance files (``instances``, ``gt_instances``) turn it into an instance sample (the
     image and offsets stay); a label map (``pred``, ``gt``) turns it back.
     """
-    base = SamplePaths(image=current.image, pred=current.pred, offsets=current.offsets,
-                       gt=current.gt, instances=current.instances,
-                       gt_instances=current.gt_instances)
+    base = SamplePaths(
+        image=current.image,
+        pred=current.pred,
+        offsets=current.offsets,
+        gt=current.gt,
+        instances=current.instances,
+        gt_instances=current.gt_instances,
+    )
     if parts.keys() & {"instances", "gt_instances"}:
         base = base.as_instances()
     elif parts.keys() & {"pred", "gt"}:
@@ -39,8 +45,7 @@ def waiting_text(paths: SamplePaths) -> str | None:
     missing = paths.missing()
     if not missing:
         return None
-    return ("waiting for: " + ", ".join(PART_NAMES[m] for m in missing)
-            + " (File ▸ Open … or drop files)")
+    return "waiting for: " + ", ".join(PART_NAMES[m] for m in missing) + " (File ▸ Open … or drop files)"
 
 
 @dataclass(frozen=True)
@@ -70,20 +75,32 @@ class SetSource:
         """
         src = self.resolved()
         if src.pred is None or src.offsets is None:
-            raise InputError(self.folder or src.pred or src.offsets,
-                             "a set needs prediction and offsets folders")
+            raise InputError(self.folder or src.pred or src.offsets, "a set needs prediction and offsets folders")
         if is_instance_folder(src.pred):
-            rows = pair_instance_set(instances=src.pred, offsets=src.offsets, image=src.image,
-                                     gt=src.gt)
-            return [SamplePaths(image=_str(r["image"]), instances=str(r["instances"]),
-                                offsets=_str(r["offsets"]), gt_instances=_str(r["gt_instances"]),
-                                name=_rel_name(r["instances"], src.pred, r["key"]),
-                                pairing_error=r["error"]) for r in rows]
+            rows = pair_instance_set(instances=src.pred, offsets=src.offsets, image=src.image, gt=src.gt)
+            return [
+                SamplePaths(
+                    image=_str(r["image"]),
+                    instances=str(r["instances"]),
+                    offsets=_str(r["offsets"]),
+                    gt_instances=_str(r["gt_instances"]),
+                    name=_rel_name(r["instances"], src.pred, r["key"]),
+                    pairing_error=r["error"],
+                )
+                for r in rows
+            ]
         return pair_set(pred=src.pred, offsets=src.offsets, image=src.image, gt=src.gt)
 
     def recent_entry(self, space: str) -> dict:
-        return {"kind": "set", "folder": self.folder, "image": self.image, "pred": self.pred,
-                "offsets": self.offsets, "gt": self.gt, "space": space}
+        return {
+            "kind": "set",
+            "folder": self.folder,
+            "image": self.image,
+            "pred": self.pred,
+            "offsets": self.offsets,
+            "gt": self.gt,
+            "space": space,
+        }
 
 
 def is_instance_folder(folder: str) -> bool:
@@ -110,8 +127,9 @@ def _str(path) -> str | None:
     return None if path is None else str(path)
 
 
-NOTHING_DROPPED = ("nothing to open in what was dropped (expected images, label PNGs, "
-                   ".npz/.mat offsets, a _pred.txt or a set folder)")
+NOTHING_DROPPED = (
+    "nothing to open in what was dropped (expected images, label PNGs, .npz/.mat offsets, a _pred.txt or a set folder)"
+)
 
 
 def dropped(paths: list[str]) -> tuple[str, object]:

@@ -6,6 +6,7 @@ class colours with cosmetic pens (same screen width at any zoom), then the selec
 on top, thicker and bright. Each colour gets a contrasting halo (light under dark colours such
 as Cityscapes' dark blue cars, dark under light ones), so every outline reads on any photo.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,10 +17,10 @@ from PySide6.QtGui import QColor, QPainterPath, QPen
 DARK_HALO = QColor(0, 0, 0, 190)
 LIGHT_HALO = QColor(255, 255, 255, 170)
 SELECTED = QColor(255, 235, 59)
-WIDTH = 2.0           # screen pixels
+WIDTH = 2.0  # screen pixels
 HALO_WIDTH = 4.0
 SELECTED_WIDTH = 3.5
-DIMMED_ALPHA = 150    # other outlines while one instance is selected
+DIMMED_ALPHA = 150  # other outlines while one instance is selected
 
 
 def _path(segments: list[np.ndarray]) -> QPainterPath:
@@ -58,9 +59,14 @@ class OutlineItem(pg.GraphicsObject):
         self._rect = QRectF()
         self.count = 0  # instances drawn
 
-    def set_outlines(self, segments: list[np.ndarray] | None, colours: np.ndarray | None = None,
-                     shown: np.ndarray | None = None, selected: int | None = None,
-                     shape: tuple[int, int] | None = None) -> None:
+    def set_outlines(
+        self,
+        segments: list[np.ndarray] | None,
+        colours: np.ndarray | None = None,
+        shown: np.ndarray | None = None,
+        selected: int | None = None,
+        shape: tuple[int, int] | None = None,
+    ) -> None:
         """Draw ``segments[i]`` ((K_i, 4) ``x0, y0, x1, y1``) of the instances where ``shown``,
         in ``colours[i]`` (N, 3); ``selected`` (an index) highlighted. None clears."""
         self.prepareGeometryChange()
@@ -82,8 +88,9 @@ class OutlineItem(pg.GraphicsObject):
         for rgb, idx in by_colour.items():
             halo = QColor(halo_for(rgb))
             halo.setAlpha(halo.alpha() * alpha // 255)
-            self._groups.append((_path([segments[i] for i in idx]), _pen(halo, HALO_WIDTH),
-                                 _pen(QColor(*rgb, alpha), WIDTH)))
+            self._groups.append(
+                (_path([segments[i] for i in idx]), _pen(halo, HALO_WIDTH), _pen(QColor(*rgb, alpha), WIDTH))
+            )
         if selected is not None and 0 <= selected < n and shown[selected]:
             self._selected = _path([segments[selected]])
         if shape is not None:

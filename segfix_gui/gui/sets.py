@@ -5,6 +5,7 @@ panel both call :func:`run_sweep`, which reads each sample's files once
 (``segfix_gui.io.samples.iter_sweep_samples``) and gives them to the engine
 (``segfix_gui.core.sweep.sweep``, the one ``segfix sweep`` prints).
 """
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,9 @@ def plan_set(samples: list[SamplePaths], *, in_memory: dict[int, Sample] | None 
         elif p.gt is None:
             skipped[i] = None
         elif p.offsets is None:
-            skipped[i] = str(InputError(p.pred, "no offsets given for this prediction (open it "
-                                                "and use Predict offsets)"))
+            skipped[i] = str(
+                InputError(p.pred, "no offsets given for this prediction (open it and use Predict offsets)")
+            )
         else:
             key = str(i)
             items.append(SweepJob(key, p.gt, p.pred, p.offsets))
@@ -93,17 +95,30 @@ def plan_sample(sample: Sample) -> Plan:
     if sample.gt is None:
         return Plan([], {}, {0: None}, [sample.name], single=True)
     if sample.field is None:
-        return Plan([], {}, {0: str(InputError(sample.paths.pred, "no offsets yet: nothing to "
-                                                                  "sweep (Refine ▸ Predict "
-                                                                  "offsets first)"))},
-                    [sample.name], single=True)
-    return Plan([SweepSample("0", sample.gt, sample.pred, sample.field)], {"0": 0}, {},
-                [sample.name], single=True)
+        return Plan(
+            [],
+            {},
+            {
+                0: str(
+                    InputError(sample.paths.pred, "no offsets yet: nothing to sweep (Refine ▸ Predict offsets first)")
+                )
+            },
+            [sample.name],
+            single=True,
+        )
+    return Plan([SweepSample("0", sample.gt, sample.pred, sample.field)], {"0": 0}, {}, [sample.name], single=True)
 
 
-def run_sweep(plan: Plan, space, grid: SweepGrid, *, boundary_tol: float = BOUNDARY_TOL,
-              check: Callable = _nothing, report: Callable = _nothing,
-              should_stop: Callable[[], bool] | None = None) -> SweepResult:
+def run_sweep(
+    plan: Plan,
+    space,
+    grid: SweepGrid,
+    *,
+    boundary_tol: float = BOUNDARY_TOL,
+    check: Callable = _nothing,
+    report: Callable = _nothing,
+    should_stop: Callable[[], bool] | None = None,
+) -> SweepResult:
     """Sweep a plan's items over ``grid`` in this thread: files are read one by one, a bad one
     becomes a line of ``result.errors``; ``check`` may raise to cancel between images."""
     space = get_label_space(space)
@@ -113,9 +128,15 @@ def run_sweep(plan: Plan, space, grid: SweepGrid, *, boundary_tol: float = BOUND
         report(done, total, f"{done}/{total} samples")
         check()
 
-    res = sweep(iter_sweep_samples(plan.items, space, errors), space, grid,
-                boundary_tol=boundary_tol, total=len(plan.items), progress=progress,
-                should_stop=should_stop)
+    res = sweep(
+        iter_sweep_samples(plan.items, space, errors),
+        space,
+        grid,
+        boundary_tol=boundary_tol,
+        total=len(plan.items),
+        progress=progress,
+        should_stop=should_stop,
+    )
     res.errors[:0] = errors
     return res
 
@@ -137,8 +158,7 @@ def sample_rows(res: SweepResult | None, plan: Plan, idx: tuple[int, int, int]) 
         key = key_of.get(i)
         if key is not None and key in pos:
             n = pos[key]
-            rows.append(SetRow(i, name, _num(res.image_base_miou[n]),
-                               _num(res.image_miou[(n,) + tuple(idx)])))
+            rows.append(SetRow(i, name, _num(res.image_base_miou[n]), _num(res.image_miou[(n,) + tuple(idx)])))
         elif key is not None:  # a bad file: the sweep's one-line message names it
             rows.append(SetRow(i, name, error=_error_for(res.errors, jobs[key])))
         elif plan.skipped.get(i):
@@ -153,9 +173,15 @@ def _error_for(errors: list[str], item) -> str:
     return next((e for e in errors if any(p and p in e for p in paths)), "could not be swept")
 
 
-def evaluate_set(samples: list[SamplePaths], space, setting: Setting, *,
-                 in_memory: dict[int, Sample] | None = None, check: Callable = _nothing,
-                 report: Callable = _nothing) -> list[SetRow]:
+def evaluate_set(
+    samples: list[SamplePaths],
+    space,
+    setting: Setting,
+    *,
+    in_memory: dict[int, Sample] | None = None,
+    check: Callable = _nothing,
+    report: Callable = _nothing,
+) -> list[SetRow]:
     """mIoU before and after refinement at ``setting`` for every sample of a set — a one-point
     sweep (bad files become rows with an error, the rest go on; ``in_memory`` as in
     :func:`plan_set`)."""

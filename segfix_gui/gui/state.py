@@ -4,6 +4,7 @@ Widgets write to the state through its methods and are updated back from its sig
 (with their own signals blocked), so there are no feedback loops. Work (loading,
 refining, evaluating a set) goes through a :class:`~segfix_gui.gui.workers.Runner`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -13,14 +14,29 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ..io.samples import Sample, SamplePaths
-from .compute import (NETWORK_SOURCE, Loaded, Result, ViewSetting, as_upper_bound,
-                      initial_setting, load, predict_field, refine, upper_bound_field)
+from .compute import (
+    NETWORK_SOURCE,
+    Loaded,
+    Result,
+    ViewSetting,
+    as_upper_bound,
+    initial_setting,
+    load,
+    predict_field,
+    refine,
+    upper_bound_field,
+)
 from .sets import SetRow, evaluate_set
 from .workers import Runner
 
 LAYERS = ("image", "labels", "boundary", "arrows", "diff")
-LAYER_TITLES = {"image": "Image", "labels": "Labels", "boundary": "Boundary probability",
-                "arrows": "Direction arrows", "diff": "Diff (fixed / broken / swapped)"}
+LAYER_TITLES = {
+    "image": "Image",
+    "labels": "Labels",
+    "boundary": "Boundary probability",
+    "arrows": "Direction arrows",
+    "diff": "Diff (fixed / broken / swapped)",
+}
 DEFAULT_OPACITY = {"image": 1.0, "labels": 0.55, "boundary": 0.8, "arrows": 1.0, "diff": 0.9}
 DEFAULT_VISIBLE = {"image": True, "labels": True, "boundary": False, "arrows": True, "diff": True}
 
@@ -73,35 +89,43 @@ class ViewerState(QObject):
         self.runner = runner or Runner(self)
         self.sample: Sample | None = None
         self.before: dict | None = None
-        self.base = None               # compute.Baseline of the sample
+        self.base = None  # compute.Baseline of the sample
         self.result: Result | None = None
         self.setting = ViewSetting()
         self.auto = True
         self.hidden: set[int] = set()
         self.layers = {n: LayerOptions(DEFAULT_VISIBLE[n], DEFAULT_OPACITY[n]) for n in LAYERS}
-        self.view_mode = "side"        # "side" (before | after) or "single" (swipe / toggle)
-        self.swipe = 0.5               # single view: fraction of the width showing "before"
+        self.view_mode = "side"  # "side" (before | after) or "single" (swipe / toggle)
+        self.swipe = 0.5  # single view: fraction of the width showing "before"
         self.after_source = "refined"  # what the "after" labels show: "refined" or "gt"
         self.cursor: tuple[int, int] | None = None
-        self.pending = SamplePaths()   # parts chosen while no complete sample is open
+        self.pending = SamplePaths()  # parts chosen while no complete sample is open
         self.space_name = "camvid"
         self.set_samples: list[SamplePaths] = []
         self.set_rows: list[SetRow] = []
         self.set_rows_setting: ViewSetting | None = None
         self.index = -1
-        self.inst_base = None          # instances.InstanceBase of an instance sample
-        self.min_score = 0.0           # instance mode: instances scored below are hidden
+        self.inst_base = None  # instances.InstanceBase of an instance sample
+        self.min_score = 0.0  # instance mode: instances scored below are hidden
         self.selected: int | None = None  # instance mode: the selected instance
         # the upper bound (offsets from the ground truth) in place of the sample's own offsets:
-        self.upper_bound = False       # it is what is shown
-        self._own: tuple[Sample, ViewSetting] | None = None     # the sample as opened, its setting
-        self._upper: tuple[Sample, Sample] | None = None        # (own sample, as upper bound)
+        self.upper_bound = False  # it is what is shown
+        self._own: tuple[Sample, ViewSetting] | None = None  # the sample as opened, its setting
+        self._upper: tuple[Sample, Sample] | None = None  # (own sample, as upper bound)
         self._upper_pending: Sample | None = None  # the sample whose upper bound is computing
-        self._want_upper = False       # show it once computed
+        self._want_upper = False  # show it once computed
 
     # --- loading ------------------------------------------------------------------------------
-    def open(self, paths: SamplePaths, space: str | None = None, *, field=None,
-             on_loaded=None, on_failed=None, keep_setting: bool = False) -> None:
+    def open(
+        self,
+        paths: SamplePaths,
+        space: str | None = None,
+        *,
+        field=None,
+        on_loaded=None,
+        on_failed=None,
+        keep_setting: bool = False,
+    ) -> None:
         """Load a sample in the background; on failure ``failed`` is emitted and the current
         sample stays as it was.
 
@@ -124,10 +148,14 @@ class ViewerState(QObject):
             if on_failed is not None:
                 on_failed()
 
-        self.runner.submit("load", lambda job: load(paths, space, field=field, check=job.check,
-                                                    report=job.report),
-                           on_done=done, on_error=failed, label=f"opening {paths.title}",
-                           needs_torch=False)
+        self.runner.submit(
+            "load",
+            lambda job: load(paths, space, field=field, check=job.check, report=job.report),
+            on_done=done,
+            on_error=failed,
+            label=f"opening {paths.title}",
+            needs_torch=False,
+        )
 
     def _fail(self, message: str, _is_input: bool = True) -> None:
         self.failed.emit(message)
@@ -179,15 +207,24 @@ class ViewerState(QObject):
 
         def done(field):
             if sample is self.sample:
-                self.install_field(field, source=NETWORK_SOURCE if checkpoint is None else
-                                   f"predicted by the openseg checkpoint {Path(checkpoint).name}")
+                self.install_field(
+                    field,
+                    source=NETWORK_SOURCE
+                    if checkpoint is None
+                    else f"predicted by the openseg checkpoint {Path(checkpoint).name}",
+                )
             if on_done is not None:
                 on_done(field)
 
-        self.runner.submit("predict", lambda job: predict_field(
-            sample.image, weights=weights, checkpoint=checkpoint, device=device, check=job.check,
-            report=job.report),
-            on_done=done, on_error=self._fail, label="predicting offsets")
+        self.runner.submit(
+            "predict",
+            lambda job: predict_field(
+                sample.image, weights=weights, checkpoint=checkpoint, device=device, check=job.check, report=job.report
+            ),
+            on_done=done,
+            on_error=self._fail,
+            label="predicting offsets",
+        )
 
     def install_field(self, field, *, source: str | None = None) -> None:
         """Give the open sample ``field`` (same size) and refine at its recommended setting."""
@@ -217,12 +254,15 @@ class ViewerState(QObject):
             return False, "Instance samples: the upper bound is for label maps"
         if s.gt is None:
             return False, "Needs the sample's ground truth: the upper bound is made from it"
-        if self.set_samples and 0 <= self.index < len(self.set_samples) and \
-                s.paths == self.set_samples[self.index]:
-            return False, ("Within a set the set's figures use the offset files; open the "
-                           "sample alone to compare with the upper bound")
-        return True, ("Switch between the sample's offsets and the upper bound (offsets "
-                      "computed from the ground truth, as segfix gt-offsets)")
+        if self.set_samples and 0 <= self.index < len(self.set_samples) and s.paths == self.set_samples[self.index]:
+            return False, (
+                "Within a set the set's figures use the offset files; open the "
+                "sample alone to compare with the upper bound"
+            )
+        return True, (
+            "Switch between the sample's offsets and the upper bound (offsets "
+            "computed from the ground truth, as segfix gt-offsets)"
+        )
 
     def prepare_upper_bound(self) -> None:
         """Compute the open sample's upper-bound field in the background (so the switch is
@@ -278,8 +318,14 @@ class ViewerState(QObject):
             self._want_upper = False
             self._fail(message, is_input)
 
-        self.runner.submit("upper", lambda job: upper_bound_field(own), on_done=done,
-                           on_error=failed, label="computing the upper bound", needs_torch=False)
+        self.runner.submit(
+            "upper",
+            lambda job: upper_bound_field(own),
+            on_done=done,
+            on_error=failed,
+            label="computing the upper bound",
+            needs_torch=False,
+        )
 
     def toggle_upper_bound(self) -> None:
         self.show_upper_bound(not self.upper_bound)
@@ -331,9 +377,13 @@ class ViewerState(QObject):
                 self.result = result
                 self.resultChanged.emit()
 
-        self.runner.submit("refine", lambda job: refine(sample, setting, base=base, check=job.check,
-                                                        report=job.report),
-                           on_done=done, on_error=self._fail, label="refining")
+        self.runner.submit(
+            "refine",
+            lambda job: refine(sample, setting, base=base, check=job.check, report=job.report),
+            on_done=done,
+            on_error=self._fail,
+            label="refining",
+        )
 
     # --- instance mode ------------------------------------------------------------------------
     def set_min_score(self, value: float) -> None:
@@ -343,8 +393,7 @@ class ViewerState(QObject):
             return
         self.min_score = value
         s = self.sample
-        if (self.selected is not None and s is not None and s.is_instances
-                and s.instances.scores[self.selected] < value):
+        if self.selected is not None and s is not None and s.is_instances and s.instances.scores[self.selected] < value:
             self.selected = None
         self.instancesChanged.emit()
 
@@ -383,8 +432,9 @@ class ViewerState(QObject):
 
     def set_layer(self, name: str, *, visible: bool | None = None, opacity: float | None = None) -> None:
         old = self.layers[name]
-        new = LayerOptions(old.visible if visible is None else bool(visible),
-                           old.opacity if opacity is None else float(opacity))
+        new = LayerOptions(
+            old.visible if visible is None else bool(visible), old.opacity if opacity is None else float(opacity)
+        )
         if new != old:
             self.layers[name] = new
             self.layersChanged.emit(name)
@@ -392,8 +442,7 @@ class ViewerState(QObject):
     def toggle_layer(self, name: str) -> None:
         self.set_layer(name, visible=not self.layers[name].visible)
 
-    def set_view(self, *, mode: str | None = None, swipe: float | None = None,
-                 after_source: str | None = None) -> None:
+    def set_view(self, *, mode: str | None = None, swipe: float | None = None, after_source: str | None = None) -> None:
         # validate all first: a rejected call changes nothing (no half-applied view)
         if mode is not None and mode not in ("side", "single"):
             raise ValueError(f"view mode must be side or single, not {mode!r}")
@@ -430,8 +479,7 @@ class ViewerState(QObject):
             self.space_name = space
         self.setChanged.emit()
         if samples:  # an instance set's figures are per instance (Instances panel): no mIoU
-            self.go_to(0, keep_setting=False,
-                       then=None if self.set_is_instances else self.evaluate_set)
+            self.go_to(0, keep_setting=False, then=None if self.set_is_instances else self.evaluate_set)
 
     @property
     def set_is_instances(self) -> bool:
@@ -451,8 +499,7 @@ class ViewerState(QObject):
             if then is not None:
                 then()
 
-        self.open(self.set_samples[index], on_loaded=loaded, on_failed=then,
-                  keep_setting=keep_setting)
+        self.open(self.set_samples[index], on_loaded=loaded, on_failed=then, keep_setting=keep_setting)
 
     def step(self, delta: int, order: list[int] | None = None) -> None:
         """Next/previous sample, following ``order`` (the list's sort) when given."""
@@ -481,12 +528,15 @@ class ViewerState(QObject):
     def evaluate_set(self) -> None:
         """The set's mIoU before → after at the current setting, in the samples list."""
         if not self.set_samples:
-            self.notice.emit("Evaluate the set needs a folder set (File ▸ Open folder set); the "
-                             "open sample's figures are in the Metrics panel")
+            self.notice.emit(
+                "Evaluate the set needs a folder set (File ▸ Open folder set); the "
+                "open sample's figures are in the Metrics panel"
+            )
             return
         if self.set_is_instances:
-            self.notice.emit("An instance set has no mIoU per sample: its figures per instance "
-                             "are in the Instances panel")
+            self.notice.emit(
+                "An instance set has no mIoU per sample: its figures per instance are in the Instances panel"
+            )
             return
         samples, space, setting = list(self.set_samples), self.space_name, self.setting
         in_memory = self.in_memory()
@@ -496,7 +546,10 @@ class ViewerState(QObject):
             self.set_rows_setting = setting
             self.setChanged.emit()
 
-        self.runner.submit("set", lambda job: evaluate_set(samples, space, setting,
-                                                           in_memory=in_memory, check=job.check,
-                                                           report=job.report),
-                           on_done=done, on_error=self._fail, label="evaluating the set")
+        self.runner.submit(
+            "set",
+            lambda job: evaluate_set(samples, space, setting, in_memory=in_memory, check=job.check, report=job.report),
+            on_done=done,
+            on_error=self._fail,
+            label="evaluating the set",
+        )

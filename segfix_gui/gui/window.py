@@ -1,6 +1,7 @@
 """The main window: canvas in the middle, panels in docks, menus, shortcuts, drag-and-drop,
 recent files, exports. Bad input shows the engine's one-line message in a dialog and the
 window keeps the sample it had."""
+
 from __future__ import annotations
 
 import importlib
@@ -14,11 +15,26 @@ from typing import Callable
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QFrame,
-                               QLabel, QScrollArea,
-                               QMainWindow, QMessageBox, QProgressBar, QPushButton, QTableWidget,
-                               QTableWidgetItem, QTabBar, QTabWidget, QVBoxLayout, QHeaderView,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabBar,
+    QTabWidget,
+    QVBoxLayout,
+    QHeaderView,
+    QWidget,
+)
 
 from ..errors import InputError
 from ..io.atomic import atomic_path
@@ -35,8 +51,11 @@ APP = "segfix-gui"
 MAX_RECENT = 10
 BUSY_DELAY_MS = 250
 LAYOUT_VERSION = 3  # bump when the default arrangement of panels changes
-AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
-         "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
+AREAS = {
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
+}
 FILTERS = {
     "image": "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)",
     "pred": "Label maps (*.png);;All files (*)",
@@ -87,9 +106,16 @@ class MainWindow(QMainWindow):
         self.set_source: opening.SetSource | None = None  # where the open set came from
         self.canvas = Canvas(self.state)
         self.setCentralWidget(self.canvas)
-        self.menus = {name: self.menuBar().addMenu(title) for name, title in
-                      (("file", "&File"), ("refine", "&Refine"), ("view", "&View"),
-                       ("samples", "&Samples"), ("help", "&Help"))}
+        self.menus = {
+            name: self.menuBar().addMenu(title)
+            for name, title in (
+                ("file", "&File"),
+                ("refine", "&Refine"),
+                ("view", "&View"),
+                ("samples", "&Samples"),
+                ("help", "&Help"),
+            )
+        }
         self._build_actions()
         self.panels: dict[str, object] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -104,8 +130,12 @@ class MainWindow(QMainWindow):
         self.state.sampleChanged.connect(self._on_sample)
         self.state.sampleChanged.connect(self._sync_predict)
         self.state.sampleChanged.connect(self._sync_exports)
-        for sig in (self.state.sampleChanged, self.state.sampleInfoChanged, self.state.setChanged,
-                    self.state.indexChanged):
+        for sig in (
+            self.state.sampleChanged,
+            self.state.sampleInfoChanged,
+            self.state.setChanged,
+            self.state.indexChanged,
+        ):
             sig.connect(lambda *_: self._sync_upper())
         self._sync_predict()
         self._sync_exports()
@@ -138,8 +168,7 @@ class MainWindow(QMainWindow):
             if bar.parent() is not self or bar.isHidden():
                 continue
             g = bar.geometry()
-            if not any(g.x() == d.x() and g.width() == d.width() and abs(g.bottom() + 1 - d.y()) <= 1
-                       for d in docks):
+            if not any(g.x() == d.x() and g.width() == d.width() and abs(g.bottom() + 1 - d.y()) <= 1 for d in docks):
                 bar.hide()
                 stale.append(bar)
         return stale
@@ -157,8 +186,9 @@ class MainWindow(QMainWindow):
         return ok
 
     # --- construction -------------------------------------------------------------------------
-    def add_action(self, name: str, text: str, slot, *, keys=(), menu: str | None = None,
-                   checkable: bool = False, tip: str = "") -> QAction:
+    def add_action(
+        self, name: str, text: str, slot, *, keys=(), menu: str | None = None, checkable: bool = False, tip: str = ""
+    ) -> QAction:
         """Create an action (listed in the shortcuts help); panels may add their own."""
         act = QAction(text, self)
         if keys:
@@ -182,85 +212,163 @@ class MainWindow(QMainWindow):
         a = self.add_action
         a("open_sample", "&Open sample…", self.open_sample_dialog, keys=("Ctrl+O",), menu="file")
         for part, key in (("image", "Ctrl+1"), ("pred", "Ctrl+2"), ("offsets", "Ctrl+3"), ("gt", "Ctrl+4")):
-            a(f"open_{part}", f"Open {PART_NAMES[part]}…", lambda _=False, p=part: self.open_part_dialog(p),
-              keys=(key,), menu="file")
+            a(
+                f"open_{part}",
+                f"Open {PART_NAMES[part]}…",
+                lambda _=False, p=part: self.open_part_dialog(p),
+                keys=(key,),
+                menu="file",
+            )
         self.menus["file"].addSeparator()
-        a("open_instances", "Open &instance sample…", self.open_instances_dialog, keys=("Ctrl+I",),
-          menu="file", tip="Cityscapes instance predictions (_pred.txt) with offsets, an optional "
-                           "image and instance ground truth")
+        a(
+            "open_instances",
+            "Open &instance sample…",
+            self.open_instances_dialog,
+            keys=("Ctrl+I",),
+            menu="file",
+            tip="Cityscapes instance predictions (_pred.txt) with offsets, an optional image and instance ground truth",
+        )
         for part, key in (("instances", "Ctrl+5"), ("gt_instances", "Ctrl+6")):
-            a(f"open_{part}", f"Open {PART_NAMES[part]}…", lambda _=False, p=part: self.open_part_dialog(p),
-              keys=(key,), menu="file")
+            a(
+                f"open_{part}",
+                f"Open {PART_NAMES[part]}…",
+                lambda _=False, p=part: self.open_part_dialog(p),
+                keys=(key,),
+                menu="file",
+            )
         self.menus["file"].addSeparator()
         a("open_folder", "Open folder &set…", self.open_folder_dialog, keys=("Ctrl+Shift+O",), menu="file")
         a("open_demo", "Open &demo", self.open_demo, keys=("Ctrl+D",), menu="file")
         self.recent_menu = self.menus["file"].addMenu("Open &recent")
         self._rebuild_recent()
         self.menus["file"].addSeparator()
-        a("export_refined", "Export refined labels (PNG)…", lambda: self.export("refined"),
-          keys=("Ctrl+S",), menu="file")
-        a("export_offsets", "Export offsets (.npz / .mat)…", lambda: self.export("offsets"),
-          keys=("Ctrl+Shift+S",), menu="file")
-        a("export_view", "Export current view (PNG)…", lambda: self.export("view"),
-          keys=("Ctrl+Alt+S",), menu="file")
-        a("export_figure", "Export &figure (before | after | diff, legend, setting)…",
-          lambda: self.export("figure"), keys=("Ctrl+E",), menu="file")
-        a("export_csv", "Export IoU table (CSV)…", lambda: self.export("csv"),
-          keys=("Ctrl+Shift+C",), menu="file")
+        a(
+            "export_refined",
+            "Export refined labels (PNG)…",
+            lambda: self.export("refined"),
+            keys=("Ctrl+S",),
+            menu="file",
+        )
+        a(
+            "export_offsets",
+            "Export offsets (.npz / .mat)…",
+            lambda: self.export("offsets"),
+            keys=("Ctrl+Shift+S",),
+            menu="file",
+        )
+        a("export_view", "Export current view (PNG)…", lambda: self.export("view"), keys=("Ctrl+Alt+S",), menu="file")
+        a(
+            "export_figure",
+            "Export &figure (before | after | diff, legend, setting)…",
+            lambda: self.export("figure"),
+            keys=("Ctrl+E",),
+            menu="file",
+        )
+        a("export_csv", "Export IoU table (CSV)…", lambda: self.export("csv"), keys=("Ctrl+Shift+C",), menu="file")
         self.menus["file"].addSeparator()
         a("quit", "&Quit", self.close, keys=("Ctrl+Q",), menu="file")
 
         a("refine", "&Refine now", st.request_refine, keys=("R",), menu="refine")
-        self.auto_action = a("auto", "&Auto refine on every change", st.set_auto, keys=("A",),
-                             menu="refine", checkable=True)
+        self.auto_action = a(
+            "auto", "&Auto refine on every change", st.set_auto, keys=("A",), menu="refine", checkable=True
+        )
         self.auto_action.setChecked(st.auto)
         st.settingChanged.connect(lambda: self.auto_action.setChecked(st.auto))
         a("cancel", "Cancel running work", lambda: st.runner.cancel(), keys=("Escape",), menu="refine")
         self.predict_action = a(
-            "predict_offsets", "&Predict offsets (offset network)", self.predict_offsets,
-            keys=("Ctrl+Shift+P",), menu="refine",
-            tip="Predict the offsets from the image with the bundled offset network")
+            "predict_offsets",
+            "&Predict offsets (offset network)",
+            self.predict_offsets,
+            keys=("Ctrl+Shift+P",),
+            menu="refine",
+            tip="Predict the offsets from the image with the bundled offset network",
+        )
         self.predict_ckpt_action = a(
-            "predict_offsets_checkpoint", "Predict offsets with &checkpoint…",
-            self.predict_with_checkpoint, menu="refine",
-            tip="Predict the offsets with one of openseg's SegFix checkpoints (.pth)")
+            "predict_offsets_checkpoint",
+            "Predict offsets with &checkpoint…",
+            self.predict_with_checkpoint,
+            menu="refine",
+            tip="Predict the offsets with one of openseg's SegFix checkpoints (.pth)",
+        )
         self.upper_action = a(
-            "upper_bound", "Offsets: the sample's / the &upper bound (from the ground truth)",
-            lambda: st.toggle_upper_bound(), keys=("U",), menu="refine",
+            "upper_bound",
+            "Offsets: the sample's / the &upper bound (from the ground truth)",
+            lambda: st.toggle_upper_bound(),
+            keys=("U",),
+            menu="refine",
             tip="Switch between the sample's offsets and the upper bound: offsets computed from "
-                "the ground truth (as segfix gt-offsets), what SegFix gives with perfect offsets")
+            "the ground truth (as segfix gt-offsets), what SegFix gives with perfect offsets",
+        )
         self.upper_action.setCheckable(True)
         self.menus["refine"].setToolTipsVisible(True)
-        a("tune", "&Tune: sweep thresholds × scales…", lambda: self.show_panel("tune"),
-          keys=("Ctrl+T",), menu="refine", tip="Show the Tune panel (sweep the open set and pick "
-                                               "a setting from the curves)")
+        a(
+            "tune",
+            "&Tune: sweep thresholds × scales…",
+            lambda: self.show_panel("tune"),
+            keys=("Ctrl+T",),
+            menu="refine",
+            tip="Show the Tune panel (sweep the open set and pick a setting from the curves)",
+        )
         self.menus["refine"].addSeparator()
         a("thr_up", "Threshold +0.05", lambda: self._nudge("threshold", 0.05), keys=("]",), menu="refine")
         a("thr_down", "Threshold −0.05", lambda: self._nudge("threshold", -0.05), keys=("[",), menu="refine")
-        a("dir_up", "Direction confidence +0.05", lambda: self._nudge("min_direction_prob", 0.05),
-          keys=("'",), menu="refine")
-        a("dir_down", "Direction confidence −0.05", lambda: self._nudge("min_direction_prob", -0.05),
-          keys=(";",), menu="refine")
+        a(
+            "dir_up",
+            "Direction confidence +0.05",
+            lambda: self._nudge("min_direction_prob", 0.05),
+            keys=("'",),
+            menu="refine",
+        )
+        a(
+            "dir_down",
+            "Direction confidence −0.05",
+            lambda: self._nudge("min_direction_prob", -0.05),
+            keys=(";",),
+            menu="refine",
+        )
         a("scale_up", "Scale +0.5", lambda: self._nudge("scale", 0.5), keys=("S",), menu="refine")
         a("scale_down", "Scale −0.5", lambda: self._nudge("scale", -0.5), keys=("Shift+S",), menu="refine")
 
-        a("mode", "Before | after  /  single view", lambda: st.set_view(
-            mode="single" if st.view_mode == "side" else "side"), keys=("V",), menu="view")
+        a(
+            "mode",
+            "Before | after  /  single view",
+            lambda: st.set_view(mode="single" if st.view_mode == "side" else "side"),
+            keys=("V",),
+            menu="view",
+        )
         a("toggle", "Single view: toggle before / after", st.toggle_before_after, keys=("T",), menu="view")
-        a("after_gt", "After shows ground truth / refined", lambda: st.set_view(
-            after_source="refined" if st.after_source == "gt" else "gt")
-          if st.sample is not None and st.sample.gt is not None else None, keys=("G",), menu="view")
+        a(
+            "after_gt",
+            "After shows ground truth / refined",
+            lambda: (
+                st.set_view(after_source="refined" if st.after_source == "gt" else "gt")
+                if st.sample is not None and st.sample.gt is not None
+                else None
+            ),
+            keys=("G",),
+            menu="view",
+        )
         a("fit", "&Fit image", self.canvas.fit, keys=("F", "Home"), menu="view")
         a("zoom_in", "Zoom in", lambda: self._zoom(0.8), keys=("Ctrl+=", "Ctrl++"), menu="view")
         a("zoom_out", "Zoom out", lambda: self._zoom(1.25), keys=("Ctrl+-",), menu="view")
         a("show_all", "Show all classes", st.show_all_classes, keys=("Ctrl+A",), menu="view")
         self.menus["view"].addSeparator()
         for i, name in enumerate(LAYERS):
-            a(f"layer_{name}", f"Toggle layer: {name}", lambda _=False, n=name: st.toggle_layer(n),
-              keys=(str(i + 1),), menu="view")
-        a("views_only", "Views only: hide / show all panels", lambda: self.views_only(),
-          keys=("F11", "Ctrl+Shift+F"), menu="view",
-          tip="The views take the whole window; again brings the panels back as they were")
+            a(
+                f"layer_{name}",
+                f"Toggle layer: {name}",
+                lambda _=False, n=name: st.toggle_layer(n),
+                keys=(str(i + 1),),
+                menu="view",
+            )
+        a(
+            "views_only",
+            "Views only: hide / show all panels",
+            lambda: self.views_only(),
+            keys=("F11", "Ctrl+Shift+F"),
+            menu="view",
+            tip="The views take the whole window; again brings the panels back as they were",
+        )
         self.panels_menu = self.menus["view"].addMenu("Panels")
 
         a("next", "&Next sample", lambda: self.step(1), keys=("N", "PgDown"), menu="samples")
@@ -292,9 +400,11 @@ class MainWindow(QMainWindow):
                 dock.setWidget(scroll)
             else:
                 dock.setWidget(widget)
-            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                             | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            )
             group = getattr(mod, "GROUP", None)
             if group:  # its tab is its header: no second title under it while docked
                 _tab_headed(dock)
@@ -317,8 +427,8 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._sized = False       # the default dock sizes are applied at the first show
-        self._collapsed = None    # the dock arrangement "views only" hid (saveState)
+        self._sized = False  # the default dock sizes are applied at the first show
+        self._collapsed = None  # the dock arrangement "views only" hid (saveState)
         self.apply_default_sizes()
 
     # the default arrangement, as fractions of the window: the views keep most of it
@@ -332,9 +442,11 @@ class MainWindow(QMainWindow):
         def clamp(share, lo, hi, total):
             return int(min(max(share * total, lo), hi))
 
-        return {"left": clamp(*self.SIDE_FRACTION["left"], w),
-                "right": clamp(*self.SIDE_FRACTION["right"], w),
-                "tune": clamp(*self.TUNE_FRACTION, h)}
+        return {
+            "left": clamp(*self.SIDE_FRACTION["left"], w),
+            "right": clamp(*self.SIDE_FRACTION["right"], w),
+            "tune": clamp(*self.TUNE_FRACTION, h),
+        }
 
     def apply_default_sizes(self) -> None:
         """Size the docks to the default arrangement for the window's current size."""
@@ -348,14 +460,18 @@ class MainWindow(QMainWindow):
                 inner = inner.widget() if isinstance(inner, QScrollArea) else inner
                 width = size["left"] - 16  # its rows wrap at the dock's width: ask for that height
                 lay = inner.layout()
-                need = (lay.totalHeightForWidth(width) if lay is not None and lay.hasHeightForWidth()
-                        else inner.sizeHint().height())
+                need = (
+                    lay.totalHeightForWidth(width)
+                    if lay is not None and lay.hasHeightForWidth()
+                    else inner.sizeHint().height()
+                )
                 top = min(max(need, inner.sizeHint().height()) + 64, int(self.height() * 0.55))
                 self.resizeDocks(left, [top, max(self.height() - top, 200)], Qt.Orientation.Vertical)
         if right:
             self.resizeDocks(right[:1], [size["right"]], Qt.Orientation.Horizontal)
-            self.resizeDocks(right, [int(self.height() * 0.62), int(self.height() * 0.3)][: len(right)],
-                             Qt.Orientation.Vertical)
+            self.resizeDocks(
+                right, [int(self.height() * 0.62), int(self.height() * 0.3)][: len(right)], Qt.Orientation.Vertical
+            )
         if "tune" in d and not d["tune"].isHidden() and not d["tune"].isFloating():
             self.resizeDocks([d["tune"]], [size["tune"]], Qt.Orientation.Vertical)
 
@@ -483,8 +599,7 @@ class MainWindow(QMainWindow):
         self.upper_action.setChecked(self.state.upper_bound)
         self.upper_action.setToolTip(why)
 
-    EXPORT_TEXT = {False: "Export refined labels (PNG)…",
-                   True: "Export refined instances (_pred.txt + masks)…"}
+    EXPORT_TEXT = {False: "Export refined labels (PNG)…", True: "Export refined instances (_pred.txt + masks)…"}
 
     def _sync_exports(self) -> None:
         """The File menu's exports for what is open: Ctrl+S writes refined label maps, or in
@@ -497,8 +612,10 @@ class MainWindow(QMainWindow):
         acts["export_refined"].setText(self.EXPORT_TEXT[inst])
         acts["export_refined"].setToolTip(
             "The refined masks as a Cityscapes _pred.txt with one PNG per instance (unchanged "
-            "ones copied), as segfix refine-instances writes them" if inst else
-            "The refined label map as a PNG")
+            "ones copied), as segfix refine-instances writes them"
+            if inst
+            else "The refined label map as a PNG"
+        )
         for name in ("export_refined", "export_offsets", "export_view"):
             acts[name].setEnabled(s is not None)
         for name in ("export_figure", "export_csv"):
@@ -523,8 +640,9 @@ class MainWindow(QMainWindow):
         if not ok:
             self.status_text.setText(why)
             return
-        path, _ = QFileDialog.getOpenFileName(self, "openseg SegFix checkpoint", self._last_dir(),
-                                              "PyTorch checkpoints (*.pth *.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "openseg SegFix checkpoint", self._last_dir(), "PyTorch checkpoints (*.pth *.pt);;All files (*)"
+        )
         if path:
             self.state.predict_offsets(checkpoint=path)
 
@@ -541,8 +659,15 @@ class MainWindow(QMainWindow):
                 # opened at its default height, a share of the window, never most of it
                 self.resizeDocks([dock], [self.dock_sizes()["tune"]], Qt.Orientation.Vertical)
 
-    def open_paths(self, paths: SamplePaths, space: str | None = None, *, remember: bool = True,
-                   keep_setting: bool = False, then: Callable[[], None] | None = None) -> None:
+    def open_paths(
+        self,
+        paths: SamplePaths,
+        space: str | None = None,
+        *,
+        remember: bool = True,
+        keep_setting: bool = False,
+        then: Callable[[], None] | None = None,
+    ) -> None:
         """Open one sample (in the background); on success it is added to the recent list."""
         waiting = opening.waiting_text(paths)
         if waiting:
@@ -552,8 +677,7 @@ class MainWindow(QMainWindow):
 
         def done(_loaded):
             if remember:
-                self.remember({"kind": "sample", "paths": json.loads(paths.to_json()),
-                               "space": self.state.space_name})
+                self.remember({"kind": "sample", "paths": json.loads(paths.to_json()), "space": self.state.space_name})
             if then is not None:
                 then()
 
@@ -577,8 +701,17 @@ class MainWindow(QMainWindow):
             return
         self.open_paths(paths, space, remember=False, then=lambda: self.state.prepare_upper_bound())
 
-    def open_set(self, *, folder: str | None = None, image=None, pred=None, offsets=None, gt=None,
-                 space: str | None = None, remember: bool = True) -> bool:
+    def open_set(
+        self,
+        *,
+        folder: str | None = None,
+        image=None,
+        pred=None,
+        offsets=None,
+        gt=None,
+        space: str | None = None,
+        remember: bool = True,
+    ) -> bool:
         """Open a set of samples from a folder (sub-folders by role) or from role folders."""
         source = opening.SetSource(folder, image, pred, offsets, gt)
         try:
@@ -606,16 +739,18 @@ class MainWindow(QMainWindow):
             self.open_paths(dlg.paths())
 
     def open_part_dialog(self, part: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Open {PART_NAMES[part]}", self._last_dir(),
-                                              FILTERS[part])
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {PART_NAMES[part]}", self._last_dir(), FILTERS[part])
         if path:
             self._set_last_dir(path)
             self.open_parts({part: path})
 
     def open_folder_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(
-            self, "Open a set folder (with preds/, offsets/, and optional images/, gt/; preds/ may "
-                  "hold instance predictions, *_pred.txt)", self._near_open() or self._last_dir())
+            self,
+            "Open a set folder (with preds/, offsets/, and optional images/, gt/; preds/ may "
+            "hold instance predictions, *_pred.txt)",
+            self._near_open() or self._last_dir(),
+        )
         if path:
             self._set_last_dir(path + "/")
             self.open_set(folder=path)
@@ -690,8 +825,14 @@ class MainWindow(QMainWindow):
     def open_recent(self, entry: dict) -> None:
         space = entry.get("space")
         if entry.get("kind") == "set":
-            self.open_set(folder=entry.get("folder"), image=entry.get("image"), pred=entry.get("pred"),
-                          offsets=entry.get("offsets"), gt=entry.get("gt"), space=space)
+            self.open_set(
+                folder=entry.get("folder"),
+                image=entry.get("image"),
+                pred=entry.get("pred"),
+                offsets=entry.get("offsets"),
+                gt=entry.get("gt"),
+                space=space,
+            )
         else:
             self.open_paths(SamplePaths.from_dict(entry.get("paths", {})), space)
 
@@ -741,18 +882,23 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         from .. import __version__
 
-        QMessageBox.about(self, "About segfix-gui",
-                          f"segfix-gui {__version__}: see, tune and apply SegFix boundary refinement.")
+        QMessageBox.about(
+            self, "About segfix-gui", f"segfix-gui {__version__}: see, tune and apply SegFix boundary refinement."
+        )
 
     # --- export -------------------------------------------------------------------------------
-    EXPORTS = {"refined": ("Export refined labels", "PNG (*.png)", "_refined.png"),
-               "instances": ("Export refined instances (a _pred.txt; its masks are written "
-                             "beside it)", "Cityscapes instance predictions (*_pred.txt)",
-                             "_pred.txt"),
-               "offsets": ("Export offsets", "SegFix offsets (*.npz);;openseg offsets (*.mat)", "_offsets.npz"),
-               "view": ("Export current view", "PNG (*.png)", "_view.png"),
-               "figure": ("Export figure", "PNG (*.png)", "_figure.png"),
-               "csv": ("Export IoU table", "CSV (*.csv)", "_iou.csv")}
+    EXPORTS = {
+        "refined": ("Export refined labels", "PNG (*.png)", "_refined.png"),
+        "instances": (
+            "Export refined instances (a _pred.txt; its masks are written beside it)",
+            "Cityscapes instance predictions (*_pred.txt)",
+            "_pred.txt",
+        ),
+        "offsets": ("Export offsets", "SegFix offsets (*.npz);;openseg offsets (*.mat)", "_offsets.npz"),
+        "view": ("Export current view", "PNG (*.png)", "_view.png"),
+        "figure": ("Export figure", "PNG (*.png)", "_figure.png"),
+        "csv": ("Export IoU table", "CSV (*.csv)", "_iou.csv"),
+    }
 
     def export(self, what: str, path: str | None = None, **options) -> bool:
         """Export ``what`` (refined / offsets / view / csv / figure) to ``path`` (asks when
@@ -764,12 +910,12 @@ class MainWindow(QMainWindow):
         if what == "refined" and st.sample.is_instances:
             what = "instances"
         if what in ("csv", "figure") and st.sample.is_instances:
-            self.show_error("instance mode: the IoU table and the figure are for label maps; "
-                            "Ctrl+S exports the refined instances")
+            self.show_error(
+                "instance mode: the IoU table and the figure are for label maps; Ctrl+S exports the refined instances"
+            )
             return False
         if what in ("refined", "instances", "csv", "figure") and not st.result_is_current():
-            self.show_error("the refinement is not up to date with the current setting: "
-                            "press Refine (R) first")
+            self.show_error("the refinement is not up to date with the current setting: press Refine (R) first")
             return False
         if what == "figure" and path is None and not options:
             options = export.FigureDialog.ask(self, st.sample.shape)
@@ -798,8 +944,16 @@ class MainWindow(QMainWindow):
             elif what == "csv":
                 export.export_iou_csv(path, st.sample, st.before, st.result.after, st.result.setting)
             elif what == "figure":
-                export.export_figure(path, st.sample, st.result, st.before, layers=st.layers,
-                                     hidden=st.hidden, after_source=st.after_source, **options)
+                export.export_figure(
+                    path,
+                    st.sample,
+                    st.result,
+                    st.before,
+                    layers=st.layers,
+                    hidden=st.hidden,
+                    after_source=st.after_source,
+                    **options,
+                )
             elif what == "view":
                 export.check_not_input(path, st.sample)
                 self.save_view(path)
@@ -830,6 +984,7 @@ class MainWindow(QMainWindow):
 def _tab_headed(dock: QDockWidget) -> None:
     """A dock of a tab group shows no title bar while docked (its tab names it), and the
     usual one (move, dock back, close) while floating."""
+
     def follow(floating: bool) -> None:
         dock.setTitleBarWidget(None if floating else QWidget(dock))
 
@@ -842,8 +997,7 @@ class OpenSampleDialog(QDialog):
     prediction, offsets, ground truth — or, with ``parts=INSTANCE_PARTS``, image, instance
     predictions (``_pred.txt``), offsets, instance ground truth."""
 
-    def __init__(self, window: MainWindow, current: SamplePaths, *, parts=PARTS,
-                 title: str = "Open sample"):
+    def __init__(self, window: MainWindow, current: SamplePaths, *, parts=PARTS, title: str = "Open sample"):
         super().__init__(window)
         from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QToolButton, QWidget
 
@@ -854,9 +1008,12 @@ class OpenSampleDialog(QDialog):
         for part in parts:
             edit = QLineEdit(getattr(current, part) or "")
             edit.setPlaceholderText(
-                "optional" if part in ("image", "gt", "gt_instances") else
-                "optional: Refine ▸ Predict offsets makes them from the image"
-                if part == "offsets" and "pred" in parts else "required")
+                "optional"
+                if part in ("image", "gt", "gt_instances")
+                else "optional: Refine ▸ Predict offsets makes them from the image"
+                if part == "offsets" and "pred" in parts
+                else "required"
+            )
             btn = QToolButton()
             btn.setText("…")
             btn.clicked.connect(lambda _=False, p=part, e=edit: self._browse(p, e))
@@ -876,8 +1033,7 @@ class OpenSampleDialog(QDialog):
         self.resize(640, 180)
 
     def _browse(self, part: str, edit) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Open {PART_NAMES[part]}", self.window_._last_dir(),
-                                              FILTERS[part])
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {PART_NAMES[part]}", self.window_._last_dir(), FILTERS[part])
         if path:
             edit.setText(path)
             self.window_._set_last_dir(path)
@@ -902,9 +1058,11 @@ class HelpDialog(QDialog):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.resizeColumnToContents(0)
-        tips = QLabel("Mouse: drag to pan, wheel to zoom (both views move together); hover to "
-                      "inspect a pixel; click a legend entry to hide a class, Ctrl+click to isolate it; "
-                      "drop files or a set folder on the window to open them.")
+        tips = QLabel(
+            "Mouse: drag to pan, wheel to zoom (both views move together); hover to "
+            "inspect a pixel; click a legend entry to hide a class, Ctrl+click to isolate it; "
+            "drop files or a set folder on the window to open them."
+        )
         tips.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

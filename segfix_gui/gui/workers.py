@@ -16,6 +16,7 @@ at the same time (a concurrent first import can fail half-way, e.g. "operator pr
 does not exist"). The window's device probe makes that import in the background at start-up,
 so the window shows before torch has loaded (~0.9 s on the 2-core machine).
 """
+
 from __future__ import annotations
 
 import queue
@@ -41,7 +42,7 @@ class TorchGate:
         self._importer = importer or _import_torch
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self.thread: str | None = None   # the thread that ran the import
+        self.thread: str | None = None  # the thread that ran the import
         self.error: BaseException | None = None
 
     @property
@@ -102,9 +103,9 @@ class Job:
 class Runner(QObject):
     """Runs jobs in threads; delivers results, errors and progress on the UI thread."""
 
-    progress = Signal(str, int, int, str)      # kind, done, total, text
-    busyChanged = Signal(str, bool, str)       # kind, busy, label
-    delivered = Signal(str)                    # kind: a result was handed to on_done
+    progress = Signal(str, int, int, str)  # kind, done, total, text
+    busyChanged = Signal(str, bool, str)  # kind, busy, label
+    delivered = Signal(str)  # kind: a result was handed to on_done
     _finished_from_thread = Signal(object, str, object, str)  # job, status, value, message
     _progress_from_thread = Signal(object, int, int, str)
 
@@ -120,8 +121,16 @@ class Runner(QObject):
         self._progress_from_thread.connect(self._on_progress)
 
     # --- public -------------------------------------------------------------------------------
-    def submit(self, kind: str, fn: Callable[[Job], Any], *, on_done=None, on_error=None,
-               label: str = "", needs_torch: bool = True) -> Job:
+    def submit(
+        self,
+        kind: str,
+        fn: Callable[[Job], Any],
+        *,
+        on_done=None,
+        on_error=None,
+        label: str = "",
+        needs_torch: bool = True,
+    ) -> Job:
         """Run ``fn(job)`` in the lane of ``kind``. ``needs_torch=False`` for a job that never
         imports torch (reading files): it does not wait for the first torch import."""
         gen = self._gen.get(kind, 0) + 1
@@ -162,8 +171,7 @@ class Runner(QObject):
         if job.kind not in self._queues:  # one long-lived thread per kind
             q: queue.SimpleQueue = queue.SimpleQueue()
             self._queues[job.kind] = q
-            threading.Thread(target=self._loop, args=(q,), daemon=True,
-                             name=f"segfix-{job.kind}").start()
+            threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"segfix-{job.kind}").start()
         self._queues[job.kind].put(job)
 
     def _loop(self, q: "queue.SimpleQueue") -> None:

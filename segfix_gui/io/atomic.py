@@ -1,4 +1,5 @@
 """Atomic writes: a temporary name beside the target, renamed when complete."""
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,7 @@ def atomic_path(path: str | os.PathLike):
         raise InputError(path, "cannot write: is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}",
-                                   dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
     except OSError as err:
         raise _cannot_write(path, err) from None
     os.close(fd)

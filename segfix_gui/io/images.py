@@ -1,4 +1,5 @@
 """Reading and writing images and label maps, with clear errors."""
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,11 @@ def open_image(path) -> Image.Image:
     except UnidentifiedImageError:
         raise InputError(path, "not an image file (or an image format PIL cannot read)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(path, f"the image declares more than {MAX_PIXELS:,} pixels, the most "
-                               "this program reads (a damaged or hostile file?)") from None
+        raise InputError(
+            path,
+            f"the image declares more than {MAX_PIXELS:,} pixels, the most "
+            "this program reads (a damaged or hostile file?)",
+        ) from None
     except (OSError, SyntaxError, ValueError, MemoryError) as err:
         raise InputError(path, f"cannot read image: {err}") from None
 
@@ -87,8 +91,7 @@ def read_labels(path, space: LabelSpace | None = None) -> np.ndarray:
             raise InputError(path, f"label ids must be 0..65535, found {int(arr.min())}..{int(arr.max())}")
         arr = arr.astype(np.uint16 if arr.size and arr.max() > 255 else np.uint8)
     else:
-        raise InputError(path, f"unsupported label image mode {im.mode!r} "
-                               "(expected single-channel ids or RGB colours)")
+        raise InputError(path, f"unsupported label image mode {im.mode!r} (expected single-channel ids or RGB colours)")
     if arr.ndim != 2:
         raise InputError(path, f"expected a single-channel label map, got shape {arr.shape}")
     if space is not None:

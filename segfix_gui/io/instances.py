@@ -14,6 +14,7 @@ that is not a finite number, the same mask listed twice.
 Ground truth: ``*_gtFine_instanceIds.png``, 16-bit, ``labelId * 1000 + index`` for things
 and ``labelId`` for stuff and for groups of things.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -76,13 +77,15 @@ def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
         if not fields:
             continue
         if len(fields) != 3:
-            raise InputError(path, f"line {n}: expected 'relative/mask.png labelId score', "
-                                   f"found {len(fields)} field{'s' if len(fields) != 1 else ''}: "
-                                   f"{line.strip()[:80]!r}")
+            raise InputError(
+                path,
+                f"line {n}: expected 'relative/mask.png labelId score', "
+                f"found {len(fields)} field{'s' if len(fields) != 1 else ''}: "
+                f"{line.strip()[:80]!r}",
+            )
         mask, label, score = fields
         if os.path.isabs(mask) or PurePosixPath(mask).is_absolute() or ":" in mask[:3]:
-            raise InputError(path, f"line {n}: mask path {mask!r} must be relative to the "
-                                   "folder of this file")
+            raise InputError(path, f"line {n}: mask path {mask!r} must be relative to the folder of this file")
         try:
             label_f = float(label)
         except ValueError:
@@ -103,16 +106,14 @@ def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
     return out
 
 
-def mask_path(txt: str | os.PathLike, entry: PredLine, *, root: str | os.PathLike | None = None
-              ) -> Path:
+def mask_path(txt: str | os.PathLike, entry: PredLine, *, root: str | os.PathLike | None = None) -> Path:
     """The file of ``entry``'s mask; with ``root``, it must lie inside ``root``."""
     txt = Path(txt)
     p = Path(os.path.normpath(txt.parent / entry.mask))
     if root is not None:
         r = Path(os.path.normpath(os.path.abspath(root)))
         if r != p and r not in Path(os.path.abspath(p)).parents:
-            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} lies outside the "
-                                  f"folder {root}")
+            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} lies outside the folder {root}")
     return p
 
 
@@ -131,9 +132,14 @@ def _size(shape) -> str:
     return f"{shape[0]}×{shape[1]}"
 
 
-def read_pred_masks(txt: str | os.PathLike, lines: Sequence[PredLine], *,
-                    shape: tuple[int, int] | None = None, shape_of: str = "",
-                    root: str | os.PathLike | None = None) -> np.ndarray:
+def read_pred_masks(
+    txt: str | os.PathLike,
+    lines: Sequence[PredLine],
+    *,
+    shape: tuple[int, int] | None = None,
+    shape_of: str = "",
+    root: str | os.PathLike | None = None,
+) -> np.ndarray:
     """The masks named by ``lines`` as ``(N, H, W)`` bool.
 
     ``shape`` is the size every mask must have (``shape_of`` names what it comes from, for
@@ -147,21 +153,28 @@ def read_pred_masks(txt: str | os.PathLike, lines: Sequence[PredLine], *,
         try:
             m = read_mask(p)
         except InputError as err:
-            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r}: "
-                                  f"{err.problem}") from None
+            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r}: {err.problem}") from None
         if shape is None:
             shape, shape_of = m.shape, f"the mask on line {entry.line}"
         elif m.shape != tuple(shape):
-            raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} is {_size(m.shape)} "
-                                  f"but {shape_of or 'the image'} is {_size(shape)}")
+            raise InputError(
+                txt,
+                f"line {entry.line}: mask {entry.mask!r} is {_size(m.shape)} "
+                f"but {shape_of or 'the image'} is {_size(shape)}",
+            )
         masks.append(m)
     if not masks:
         return np.zeros((0,) + (tuple(shape) if shape is not None else (0, 0)), bool)
     return np.stack(masks)
 
 
-def read_instances(txt: str | os.PathLike, *, shape: tuple[int, int] | None = None,
-                   shape_of: str = "", root: str | os.PathLike | None = None):
+def read_instances(
+    txt: str | os.PathLike,
+    *,
+    shape: tuple[int, int] | None = None,
+    shape_of: str = "",
+    root: str | os.PathLike | None = None,
+):
     """Read a ``_pred.txt`` and its masks as an :class:`~segfix_gui.core.instances.InstanceSet`.
 
     Parameters
@@ -175,10 +188,12 @@ def read_instances(txt: str | os.PathLike, *, shape: tuple[int, int] | None = No
 
     lines = parse_pred_txt(txt)
     masks = read_pred_masks(txt, lines, shape=shape, shape_of=shape_of, root=root)
-    return InstanceSet(masks=masks,
-                       label_ids=np.array([e.label_id for e in lines], np.int32),
-                       scores=np.array([e.score for e in lines], np.float64),
-                       names=tuple(e.mask for e in lines))
+    return InstanceSet(
+        masks=masks,
+        label_ids=np.array([e.label_id for e in lines], np.int32),
+        scores=np.array([e.score for e in lines], np.float64),
+        names=tuple(e.mask for e in lines),
+    )
 
 
 def format_pred_txt(entries: Sequence[tuple[str, int, float]]) -> str:
@@ -199,9 +214,14 @@ def _write_mask_to(tmp: str, mask: np.ndarray) -> None:
     Image.fromarray(png).save(tmp, format="PNG")
 
 
-def write_instances(txt: str | os.PathLike, instances, *, copy_from: dict | None = None,
-                    txt_from: str | os.PathLike | None = None,
-                    root: str | os.PathLike | None = None) -> None:
+def write_instances(
+    txt: str | os.PathLike,
+    instances,
+    *,
+    copy_from: dict | None = None,
+    txt_from: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+) -> None:
     """Write ``instances`` as ``txt`` plus one PNG (0 / 255) per mask, all or nothing.
 
     Mask files go to ``txt``'s folder joined with ``instances.names[i]``, which must stay
@@ -265,11 +285,14 @@ def list_instance_gts(folder: str | os.PathLike) -> list[Path]:
     return list_files(folder, ROLES["gt_instances"][0])
 
 
-def pair_instance_set(*, instances: str | os.PathLike,
-                      offsets: str | os.PathLike | None = None,
-                      image: str | os.PathLike | None = None,
-                      gt: str | os.PathLike | None = None,
-                      refined: str | os.PathLike | None = None) -> list[dict]:
+def pair_instance_set(
+    *,
+    instances: str | os.PathLike,
+    offsets: str | os.PathLike | None = None,
+    image: str | os.PathLike | None = None,
+    gt: str | os.PathLike | None = None,
+    refined: str | os.PathLike | None = None,
+) -> list[dict]:
     """An instance set's files, one row per ``*_pred.txt`` under ``instances``, paired by name
     (``x_leftImg8bit_pred.txt`` with ``x.npz`` / ``x_leftImg8bit.npz``, ``x_leftImg8bit.png``,
     ``x_gtFine_instanceIds.png``, a refined ``x_leftImg8bit_pred.txt``) the way
@@ -286,6 +309,9 @@ def pair_instance_set(*, instances: str | os.PathLike,
     txts = list_pred_txts(instances)
     if not txts:
         raise InputError(instances, f"no *{PRED_TXT_SUFFIXES[0]} files found")
-    return pair_folders("instances", {"instances": instances, "offsets": offsets, "image": image,
-                                      "gt_instances": gt, "refined_instances": refined},
-                        primary_files=txts, one_per_key=True)
+    return pair_folders(
+        "instances",
+        {"instances": instances, "offsets": offsets, "image": image, "gt_instances": gt, "refined_instances": refined},
+        primary_files=txts,
+        one_per_key=True,
+    )

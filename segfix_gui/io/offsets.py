@@ -1,5 +1,6 @@
 """Offset field files: our ``.npz`` (documented in docs/FORMATS.md) and openseg's ``.mat``
 (offsets ``mat``, or the ground-truth targets ``depth`` / ``dir_deg`` of its generators)."""
+
 from __future__ import annotations
 
 import io
@@ -32,8 +33,13 @@ def read_offsets(path: str | os.PathLike) -> OffsetField:
 
 MAX_PIXELS = 1 << 28
 """Largest offset field read (H × W), the same limit as for images (io.images)."""
-NPZ_KEYS = ("format_version", "boundary", "direction", "offsets",
-            *(f"recommended_{k}" for k in ("threshold", "min_direction_prob", "scale")))
+NPZ_KEYS = (
+    "format_version",
+    "boundary",
+    "direction",
+    "offsets",
+    *(f"recommended_{k}" for k in ("threshold", "min_direction_prob", "scale")),
+)
 
 
 def _npy_header(f, path: str, name: str) -> tuple[tuple, np.dtype]:
@@ -49,8 +55,9 @@ def _npy_header(f, path: str, name: str) -> tuple[tuple, np.dtype]:
         else:
             shape, _, dtype = npformat._read_array_header(f, version)  # noqa: SLF001 - 3.0
     except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as err:
-        raise InputError(path, f"member {name!r} is not a readable .npy array "
-                               f"({' '.join(str(err).split())[:120]})") from None
+        raise InputError(
+            path, f"member {name!r} is not a readable .npy array ({' '.join(str(err).split())[:120]})"
+        ) from None
     return tuple(int(s) for s in shape), np.dtype(dtype)
 
 
@@ -63,8 +70,7 @@ def _npz_headers(path: str) -> dict[str, tuple[tuple, np.dtype]]:
             if info.is_dir():
                 continue
             if not name.endswith(".npy"):
-                raise InputError(path, f"member {name!r} is not a .npy array (an .npz holds "
-                                       "arrays only)")
+                raise InputError(path, f"member {name!r} is not a .npy array (an .npz holds arrays only)")
             with zf.open(info) as f:
                 shape, dtype = _npy_header(f, path, name)
                 header_len = f.tell()
@@ -74,8 +80,11 @@ def _npz_headers(path: str) -> dict[str, tuple[tuple, np.dtype]]:
             for s in shape:
                 declared *= s
             if declared > info.file_size - header_len:  # a header that lies about the data
-                raise InputError(path, f"member {name!r} declares {declared:,} bytes of data but "
-                                       f"holds {max(info.file_size - header_len, 0):,}")
+                raise InputError(
+                    path,
+                    f"member {name!r} declares {declared:,} bytes of data but "
+                    f"holds {max(info.file_size - header_len, 0):,}",
+                )
             out[name[:-4]] = (shape, dtype)
     return out
 
@@ -93,16 +102,19 @@ def _check_declared(path: str, headers: dict) -> None:
             pixels = hw[0] * hw[1] if len(hw) == 2 else n
             if pixels > MAX_PIXELS:
                 size = "×".join(map(str, hw))
-                raise InputError(path, f"'{key}' declares a {size} field, more than the "
-                                       f"{MAX_PIXELS:,} pixels an offset field may have")
+                raise InputError(
+                    path,
+                    f"'{key}' declares a {size} field, more than the {MAX_PIXELS:,} pixels an offset field may have",
+                )
             if key == "direction" and shape and shape[0] > max(DIRECTIONS):
                 raise InputError(path, f"'direction' declares {shape[0]} bins, expected 4, 8 or 16")
             if key == "offsets" and shape and shape[0] != 2:
                 raise InputError(path, f"'offsets' must be (2, H, W), found shape {shape}")
     b, d = headers.get("boundary"), headers.get("direction")
     if b and d and "offsets" not in headers and tuple(d[0][1:]) != tuple(b[0]):
-        raise InputError(path, f"'direction' is {'×'.join(map(str, d[0][1:]))} but 'boundary' is "
-                               f"{'×'.join(map(str, b[0]))}")
+        raise InputError(
+            path, f"'direction' is {'×'.join(map(str, d[0][1:]))} but 'boundary' is {'×'.join(map(str, b[0]))}"
+        )
 
 
 def _read_npz(path: str) -> OffsetField:
@@ -135,14 +147,18 @@ def _read_npz(path: str) -> OffsetField:
         if not (np.issubdtype(version.dtype, np.integer) and version.dtype != np.bool_):
             raise InputError(path, f"'format_version' must be an integer, found {version.dtype}")
         if int(version) > FORMAT_VERSION or int(version) < 1:
-            raise InputError(path, f"offset format version {int(version)} is not one this program "
-                                   f"understands (1..{FORMAT_VERSION})")
+            raise InputError(
+                path, f"offset format version {int(version)} is not one this program understands (1..{FORMAT_VERSION})"
+            )
     if "offsets" in data:
         return OffsetField.from_hard(_check_hard(path, data["offsets"], "offsets"))
     missing = [k for k in ("boundary", "direction") if k not in data]
     if missing:
-        raise InputError(path, f"missing key {missing[0]!r} (found {', '.join(sorted(headers))}; "
-                               f"expected 'boundary' and 'direction', or 'offsets')")
+        raise InputError(
+            path,
+            f"missing key {missing[0]!r} (found {', '.join(sorted(headers))}; "
+            f"expected 'boundary' and 'direction', or 'offsets')",
+        )
     b, d = data["boundary"], data["direction"]
     for name, arr, nd in (("boundary", b, 2), ("direction", d, 3)):
         if not np.issubdtype(arr.dtype, np.floating):
@@ -155,13 +171,11 @@ def _read_npz(path: str) -> OffsetField:
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise InputError(path, f"'{name}' holds NaN or infinite values")
         if lo < 0 or hi > 1:
-            raise InputError(path, f"'{name}' values must be probabilities in [0, 1], found "
-                                   f"{lo:g}..{hi:g}")
+            raise InputError(path, f"'{name}' values must be probabilities in [0, 1], found {lo:g}..{hi:g}")
     if d.shape[0] not in DIRECTIONS:
         raise InputError(path, f"'direction' has {d.shape[0]} bins, expected 4, 8 or 16")
     if d.shape[1:] != b.shape:
-        raise InputError(path, f"'direction' is {d.shape[1]}×{d.shape[2]} but 'boundary' is "
-                               f"{b.shape[0]}×{b.shape[1]}")
+        raise InputError(path, f"'direction' is {d.shape[1]}×{d.shape[2]} but 'boundary' is {b.shape[0]}×{b.shape[1]}")
     return OffsetField(boundary=b, direction=d, recommended=_recommended(path, data))
 
 
@@ -202,8 +216,9 @@ def _check_hard(path: str, arr: np.ndarray, key: str, axis: int = 0) -> np.ndarr
         lo, hi = arr.min().item(), arr.max().item()
         biggest = max(abs(lo), abs(hi))
         if biggest > 64:
-            raise InputError(path, f"'{key}' holds offsets up to {int(biggest)} pixels; "
-                                   "expected unit steps (at most a few pixels)")
+            raise InputError(
+                path, f"'{key}' holds offsets up to {int(biggest)} pixels; expected unit steps (at most a few pixels)"
+            )
     return arr.astype(np.int16, order="K")  # keeps the memory order: cheap
 
 
@@ -213,8 +228,11 @@ def _check_mat_header(path: str) -> None:
 
     for name, shape, _cls in whosmat(path):
         if name in ("mat", "depth", "dir_deg") and len(shape) >= 2 and shape[0] * shape[1] > MAX_PIXELS:
-            raise InputError(path, f"'{name}' declares a {shape[0]}×{shape[1]} field, more than the "
-                                   f"{MAX_PIXELS:,} pixels an offset field may have")
+            raise InputError(
+                path,
+                f"'{name}' declares a {shape[0]}×{shape[1]} field, more than the "
+                f"{MAX_PIXELS:,} pixels an offset field may have",
+            )
 
 
 def _read_mat(path: str) -> OffsetField:
@@ -236,9 +254,12 @@ def _read_mat(path: str) -> OffsetField:
         return depth_field(path, data)
     if "mat" not in data:
         keys = [k for k in data if not k.startswith("__")]
-        raise InputError(path, f"missing key 'mat' (found {', '.join(keys) or 'no arrays'}; "
-                               "openseg offsets are an H×W×2 array named 'mat', its ground-truth "
-                               "targets 'depth' and 'dir_deg')")
+        raise InputError(
+            path,
+            f"missing key 'mat' (found {', '.join(keys) or 'no arrays'}; "
+            "openseg offsets are an H×W×2 array named 'mat', its ground-truth "
+            "targets 'depth' and 'dir_deg')",
+        )
     arr = np.asarray(data["mat"])
     if arr.ndim != 3 or arr.shape[2] != 2:
         raise InputError(path, f"'mat' must be H×W×2, found shape {arr.shape}")
@@ -250,8 +271,7 @@ DEPTH_WIDTH = 5
 """Band of an openseg target file: ``1 <= depth <= DEPTH_WIDTH`` (openseg's ``dt_max_distance``)."""
 
 
-def depth_field(path: str, data: dict, *, width: float = DEPTH_WIDTH, directions: int = 8
-                ) -> OffsetField:
+def depth_field(path: str, data: dict, *, width: float = DEPTH_WIDTH, directions: int = 8) -> OffsetField:
     """The field of one of the original's ground-truth target files (``depth``, ``dir_deg``).
 
     ``depth`` (H, W) uint8: distance to the class border, clipped (0: no distance, i.e. an
@@ -269,8 +289,9 @@ def depth_field(path: str, data: dict, *, width: float = DEPTH_WIDTH, directions
         if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
             raise InputError(path, f"'{key}' holds NaN or infinite values")
     if depth.shape != deg.shape:
-        raise InputError(path, f"'dir_deg' is {deg.shape[0]}×{deg.shape[1]} but 'depth' is "
-                               f"{depth.shape[0]}×{depth.shape[1]}")
+        raise InputError(
+            path, f"'dir_deg' is {deg.shape[0]}×{deg.shape[1]} but 'depth' is {depth.shape[0]}×{depth.shape[1]}"
+        )
     reduce = np.asarray(data.get("deg_reduce", 2), dtype=np.float64).ravel()
     if reduce.size != 1 or not np.isfinite(reduce[0]) or reduce[0] <= 0:
         raise InputError(path, "'deg_reduce' must be one positive number")
@@ -298,17 +319,18 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
     buf = io.BytesIO()
     if fmt == "npz":
         if field.is_hard:
-            np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),
-                                offsets=field.hard.astype(np.int8))
+            np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION), offsets=field.hard.astype(np.int8))
         else:
             if field.direction is None:
                 raise ValueError("a summarized field has no direction probabilities to write")
-            extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items()
-                     if k in RECOMMENDED_KEYS}
-            np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION),
-                                boundary=field.boundary.astype(np.float16, copy=False),
-                                direction=field.direction.astype(np.float16, copy=False),
-                                **extra)
+            extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items() if k in RECOMMENDED_KEYS}
+            np.savez_compressed(
+                buf,
+                format_version=np.int32(FORMAT_VERSION),
+                boundary=field.boundary.astype(np.float16, copy=False),
+                direction=field.direction.astype(np.float16, copy=False),
+                **extra,
+            )
     elif fmt == "mat":
         from scipy.io import savemat
 
@@ -319,8 +341,9 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
     return buf.getvalue()
 
 
-def write_offsets(path: str | os.PathLike, field: OffsetField, *, fmt: str | None = None,
-                  setting: Setting | None = None) -> None:
+def write_offsets(
+    path: str | os.PathLike, field: OffsetField, *, fmt: str | None = None, setting: Setting | None = None
+) -> None:
     """Write ``field`` atomically; the format follows the suffix unless ``fmt`` is given.
 
     Writing probabilities as ``.mat`` thresholds them at ``setting`` (default threshold 0.5;

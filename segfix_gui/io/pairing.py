@@ -6,6 +6,7 @@ A pairing key is the file name without its suffix and without the dataset conven
 ``frankfurt_000000_000294_leftImg8bit.png`` with ``frankfurt_000000_000294_gtFine_labelIds.png``.
 Sub-folders are searched (Cityscapes keeps one folder per city); outputs keep them.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from ..errors import InputError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_SUFFIXES = (".png",)
 OFFSET_SUFFIXES = (".npz", ".mat")
-PRED_TXT_SUFFIXES = ("_pred.txt",)              # Cityscapes instance predictions
+PRED_TXT_SUFFIXES = ("_pred.txt",)  # Cityscapes instance predictions
 INSTANCE_GT_SUFFIX = "_gtFine_instanceIds.png"  # Cityscapes instance ground truth
 INSTANCE_GT_SUFFIXES = (INSTANCE_GT_SUFFIX.lower(),)  # (names are compared lower-case)
 # role -> (suffixes, preference among suffixes when two files share a key)
@@ -31,8 +32,14 @@ ROLES = {
     "gt_instances": (INSTANCE_GT_SUFFIXES, ()),
     "refined_instances": (PRED_TXT_SUFFIXES, ()),
 }
-CONVENTIONS = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_color",
-               "_gtFine_instanceIds", "_pred")
+CONVENTIONS = (
+    "_leftImg8bit",
+    "_gtFine_labelIds",
+    "_gtFine_labelTrainIds",
+    "_gtFine_color",
+    "_gtFine_instanceIds",
+    "_pred",
+)
 
 
 def pair_key(path: str | os.PathLike) -> str:
@@ -77,8 +84,13 @@ def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Pat
     return out
 
 
-def pair_folders(primary: str, folders: dict[str, str | os.PathLike | None], *,
-                 primary_files: list[Path] | None = None, one_per_key: bool = False) -> list[dict]:
+def pair_folders(
+    primary: str,
+    folders: dict[str, str | os.PathLike | None],
+    *,
+    primary_files: list[Path] | None = None,
+    one_per_key: bool = False,
+) -> list[dict]:
     """Pair the files of ``folders[primary]`` with the files of the other folders
     (:func:`pair_with`: the same relative place first, else the same key when unambiguous).
 
@@ -110,9 +122,11 @@ def pair_folders(primary: str, folders: dict[str, str | os.PathLike | None], *,
         for same in at.values():
             for i, r in enumerate(same if len(same) > 1 else ()):
                 other = same[1 if i == 0 else 0][primary]
-                r["error"] = str(InputError(r[primary], f"has the same pairing name "
-                                                        f"{r['key']!r} as {other}: cannot tell "
-                                                        "which to use"))
+                r["error"] = str(
+                    InputError(
+                        r[primary], f"has the same pairing name {r['key']!r} as {other}: cannot tell which to use"
+                    )
+                )
     for role, folder in folders.items():
         if role == primary:
             continue
@@ -139,11 +153,15 @@ def check_out_dir(out, *inputs) -> Path:
             continue
         in_p = Path(inp).resolve()
         if out_p == in_p or in_p in out_p.parents:
-            raise InputError(out, f"the output folder must not be the input folder {inp} or inside it "
-                                  "(inputs are never overwritten)")
+            raise InputError(
+                out, f"the output folder must not be the input folder {inp} or inside it (inputs are never overwritten)"
+            )
         if out_p in in_p.parents:
-            raise InputError(out, f"the output folder must not hold the input folder {inp} "
-                                  "(inputs are never overwritten): choose a folder beside it")
+            raise InputError(
+                out,
+                f"the output folder must not hold the input folder {inp} "
+                "(inputs are never overwritten): choose a folder beside it",
+            )
     if out_p.exists() and not out_p.is_dir():
         raise InputError(out, "output exists and is not a folder")
     return out_p
@@ -158,8 +176,9 @@ def _rel_key(path: Path, root: Path) -> str:
     return (parent / pair_key(path)).as_posix()
 
 
-def pair_with(paths, root, folder, suffixes: tuple[str, ...], *,
-              prefer: tuple[str, ...] = ()) -> list[tuple[Path, Path | None, str | None]]:
+def pair_with(
+    paths, root, folder, suffixes: tuple[str, ...], *, prefer: tuple[str, ...] = ()
+) -> list[tuple[Path, Path | None, str | None]]:
     """Pair files listed under ``root`` with their partners under ``folder``.
 
     Returns ``(path, partner or None, error or None)`` for each of ``paths``. A partner at the
@@ -201,13 +220,35 @@ def pair_with(paths, root, folder, suffixes: tuple[str, ...], *,
         if not found:
             out.append((p, None, None))
         elif len(found) > 1:
-            out.append((p, None, str(InputError(p, f"{len(found)} files of this name in {folder} "
-                                                   f"({found[0]}, {found[1]}) and none at the "
-                                                   "same relative place: cannot tell which to pair"))))
+            out.append(
+                (
+                    p,
+                    None,
+                    str(
+                        InputError(
+                            p,
+                            f"{len(found)} files of this name in {folder} "
+                            f"({found[0]}, {found[1]}) and none at the "
+                            "same relative place: cannot tell which to pair",
+                        )
+                    ),
+                )
+            )
         elif inputs_per_key[key] > 1:
-            out.append((p, None, str(InputError(p, f"{inputs_per_key[key]} inputs of this name in "
-                                                   f"different sub-folders would share {found[0]}: "
-                                                   "mirror the sub-folders to pair them"))))
+            out.append(
+                (
+                    p,
+                    None,
+                    str(
+                        InputError(
+                            p,
+                            f"{inputs_per_key[key]} inputs of this name in "
+                            f"different sub-folders would share {found[0]}: "
+                            "mirror the sub-folders to pair them",
+                        )
+                    ),
+                )
+            )
         else:
             out.append((p, found[0], None))
     return out

@@ -1,5 +1,6 @@
 """Value lists from text: ``START:STOP:STEP`` ranges and comma lists (``segfix sweep``, the Tune
 panel), checked against the setting's ranges."""
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,7 @@ def _number(text: str, option: str, whole: str) -> float:
     return v
 
 
-def parse_values(text: str, option: str, *, low: float, high: float,
-                 low_open: bool = False) -> tuple[float, ...]:
+def parse_values(text: str, option: str, *, low: float, high: float, low_open: bool = False) -> tuple[float, ...]:
     """Values of ``START:STOP:STEP`` (STOP included when it falls on a step) or ``a,b,c``.
 
     Raises InputError with one line naming ``option`` for an empty list, a bad number, a
@@ -41,8 +41,9 @@ def parse_values(text: str, option: str, *, low: float, high: float,
         if step <= 0:
             raise InputError(None, f"{option} {whole!r}: the step must be positive, not {step:g}")
         if start > stop:
-            raise InputError(None, f"{option} {whole!r}: start {start:g} is above stop {stop:g} "
-                                   "(ranges go up: START:STOP:STEP)")
+            raise InputError(
+                None, f"{option} {whole!r}: start {start:g} is above stop {stop:g} (ranges go up: START:STOP:STEP)"
+            )
         count = math.floor((stop - start) / step + 1e-9) + 1
         if count > MAX_VALUES:
             raise InputError(None, f"{option} {whole!r}: {count} values, at most {MAX_VALUES}")
@@ -68,10 +69,12 @@ def parse_setting_values(text: str, option: str, name: str) -> tuple[float, ...]
     return parse_values(text, option, low=low, high=high, low_open=low_open)
 
 
-def parse_grid(thresholds: str, scales: str, directions: str, *,
-               names=("thresholds", "scales", "direction confidence")) -> SweepGrid:
+def parse_grid(
+    thresholds: str, scales: str, directions: str, *, names=("thresholds", "scales", "direction confidence")
+) -> SweepGrid:
     """The :class:`SweepGrid` of three value lists; InputError naming the option (``names``)."""
     return SweepGrid(
         thresholds=parse_setting_values(thresholds, names[0], "threshold"),
         scales=parse_setting_values(scales, names[1], "scale"),
-        min_direction_probs=parse_setting_values(directions, names[2], "min_direction_prob"))
+        min_direction_probs=parse_setting_values(directions, names[2], "min_direction_prob"),
+    )

@@ -13,6 +13,7 @@ optionally an instance ground truth (``*_gtFine_instanceIds.png``); its ``pred``
 all-"unlabeled" map, so the semantic layers stay empty and the instances are drawn as
 outlines.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,14 @@ from ..labels import LabelSpace, get_label_space
 DEMO_DIR = resource("demo")
 PARTS = ("image", "pred", "offsets", "gt")
 INSTANCE_PARTS = ("image", "instances", "offsets", "gt_instances")
-PART_NAMES = {"image": "image", "pred": "prediction", "offsets": "offsets", "gt": "ground truth",
-              "instances": "instance predictions (_pred.txt)",
-              "gt_instances": "instance ground truth (instanceIds)"}
+PART_NAMES = {
+    "image": "image",
+    "pred": "prediction",
+    "offsets": "offsets",
+    "gt": "ground truth",
+    "instances": "instance predictions (_pred.txt)",
+    "gt_instances": "instance ground truth (instanceIds)",
+}
 JSON_KEYS = PARTS + ("name", "instances", "gt_instances")
 INSTANCE_SPACE = "cityscapes"  # _pred.txt files name Cityscapes label ids
 
@@ -53,7 +59,7 @@ class SamplePaths:
     name: str | None = None
     instances: str | None = None
     gt_instances: str | None = None
-    info: tuple[tuple[str, str], ...] = ()     # (label, text): the sample's info, in full
+    info: tuple[tuple[str, str], ...] = ()  # (label, text): the sample's info, in full
     summary: tuple[tuple[str, str], ...] = ()  # (label, text): the same, short (window header)
     # a set's sample whose partners could not be told apart (io.pairing.pair_folders' row
     # error, one line naming the file): loading it fails with this message
@@ -129,7 +135,7 @@ class Sample:
     pred_is_colour: bool = False
     instances: object | None = None
     gt_instances: np.ndarray | None = None
-    field_source: str | None = None   # where an in-memory field came from (e.g. the network)
+    field_source: str | None = None  # where an in-memory field came from (e.g. the network)
 
     @property
     def has_field(self) -> bool:
@@ -156,31 +162,54 @@ class Sample:
         if self.is_instances:
             n = len(self.instances)
             if "instances" not in have:
-                lines.append(("instances", f"{_file_text(self.paths.instances, short)} "
-                                           f"({n} mask{'s' if n != 1 else ''})"))
+                lines.append(
+                    ("instances", f"{_file_text(self.paths.instances, short)} ({n} mask{'s' if n != 1 else ''})")
+                )
             if "offsets" not in have:
                 lines.append(("offsets", _file_text(self.paths.offsets, short)))
             if "ground truth" not in have:
-                lines.append(("ground truth", _file_text(self.paths.gt_instances, short)
-                              if self.gt_instances is not None else
-                              "none (no IoU / boundary F per instance)"))
+                lines.append(
+                    (
+                        "ground truth",
+                        _file_text(self.paths.gt_instances, short)
+                        if self.gt_instances is not None
+                        else "none (no IoU / boundary F per instance)",
+                    )
+                )
             return lines
         if "prediction" not in have:
             lines.append(("prediction", _file_text(self.paths.pred, short)))
         if "offsets" not in have:
             if self.field is None:
-                lines.append(("offsets", "none yet — Refine ▸ Predict offsets (Ctrl+Shift+P)"
-                              if self.image is not None else
-                              "none (and no image to predict them from)"))
+                lines.append(
+                    (
+                        "offsets",
+                        "none yet — Refine ▸ Predict offsets (Ctrl+Shift+P)"
+                        if self.image is not None
+                        else "none (and no image to predict them from)",
+                    )
+                )
             else:
-                kind = ("hard offsets, already thresholded" if self.field.is_hard
-                        else f"boundary + K={self.field.k} direction probabilities")
-                where = (self.field_source if self.field_source and self.paths.offsets is None
-                         else _file_text(self.paths.offsets, short))
+                kind = (
+                    "hard offsets, already thresholded"
+                    if self.field.is_hard
+                    else f"boundary + K={self.field.k} direction probabilities"
+                )
+                where = (
+                    self.field_source
+                    if self.field_source and self.paths.offsets is None
+                    else _file_text(self.paths.offsets, short)
+                )
                 lines.append(("offsets", f"{where} ({kind})"))
         if "ground truth" not in have:
-            lines.append(("ground truth", _file_text(self.paths.gt, short) if self.gt is not None
-                          else "none (no IoU; changes shown as 'changed')"))
+            lines.append(
+                (
+                    "ground truth",
+                    _file_text(self.paths.gt, short)
+                    if self.gt is not None
+                    else "none (no IoU; changes shown as 'changed')",
+                )
+            )
         return lines
 
 
@@ -190,8 +219,7 @@ def _file_text(path, short: bool = False) -> str:
     return Path(path).name if short else os.fspath(path)
 
 
-def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
-                field: OffsetField | None = None) -> Sample:
+def load_sample(paths: SamplePaths, space: LabelSpace | str, *, field: OffsetField | None = None) -> Sample:
     """Read and check the files of one sample.
 
     ``field`` may be given instead of ``paths.offsets`` (an offset field made in memory).
@@ -219,12 +247,10 @@ def load_sample(paths: SamplePaths, space: LabelSpace | str, *,
     if paths.gt is not None:
         gt = read_labels(paths.gt, space)
         check_size(paths.gt, "ground truth", gt.shape, paths.pred, pred.shape)
-    return Sample(space=space, pred=pred, field=field, image=image, gt=gt, paths=paths,
-                  pred_is_colour=colour)
+    return Sample(space=space, pred=pred, field=field, image=image, gt=gt, paths=paths, pred_is_colour=colour)
 
 
-REFERENCE_NAMES = {"prediction": "the prediction", "offsets": "the offsets",
-                   "ground truth": "the ground truth"}
+REFERENCE_NAMES = {"prediction": "the prediction", "offsets": "the offsets", "ground truth": "the ground truth"}
 
 
 def check_size(path, what: str, shape, ref_path, ref_shape, *, ref_what: str = "prediction") -> None:
@@ -235,8 +261,9 @@ def check_size(path, what: str, shape, ref_path, ref_shape, *, ref_what: str = "
         ref = REFERENCE_NAMES.get(ref_what, f"the {ref_what}")
         name = f" {Path(ref_path).name}" if ref_path is not None else ""
         verb_ref = "are" if ref_what == "offsets" else "is"
-        raise InputError(path, f"{what} {verb} {shape[0]}×{shape[1]} but {ref}{name} {verb_ref} "
-                               f"{ref_shape[0]}×{ref_shape[1]}")
+        raise InputError(
+            path, f"{what} {verb} {shape[0]}×{shape[1]} but {ref}{name} {verb_ref} {ref_shape[0]}×{ref_shape[1]}"
+        )
 
 
 def read_prediction(path, space: LabelSpace | None) -> tuple[np.ndarray, bool]:
@@ -279,16 +306,15 @@ def load_instance_sample(paths: SamplePaths) -> Sample:
     gt = None
     if paths.gt_instances is not None:
         gt = read_instance_gt(paths.gt_instances)
-        check_size(paths.gt_instances, "ground truth", gt.shape, paths.offsets, (h, w),
-                   ref_what="offsets")
+        check_size(paths.gt_instances, "ground truth", gt.shape, paths.offsets, (h, w), ref_what="offsets")
     image = None
     if paths.image is not None:
         image = read_image(paths.image)
-        check_size(paths.image, "image", image.shape[:2], paths.offsets, (h, w),
-                   ref_what="offsets")
+        check_size(paths.image, "image", image.shape[:2], paths.offsets, (h, w), ref_what="offsets")
     unlabeled = np.zeros((h, w), np.uint8)  # Cityscapes id 0: ignored, drawn transparent
-    return Sample(space=space, pred=unlabeled, field=field, image=image, paths=paths,
-                  instances=instances, gt_instances=gt)
+    return Sample(
+        space=space, pred=unlabeled, field=field, image=image, paths=paths, instances=instances, gt_instances=gt
+    )
 
 
 def demo_paths(folder: str | os.PathLike = DEMO_DIR) -> tuple[SamplePaths, str]:
@@ -301,15 +327,24 @@ def demo_paths(folder: str | os.PathLike = DEMO_DIR) -> tuple[SamplePaths, str]:
         raise InputError(meta_path, "demo sample not found (run python tools/make_demo.py)") from None
     except (OSError, json.JSONDecodeError) as err:
         raise InputError(meta_path, f"cannot read the demo description: {err}") from None
-    info = (("sample", meta.get("source", "")),
-            ("prediction", meta.get("prediction_info", "")),
-            ("offsets", meta.get("offsets_info", "")))
-    summary = (("prediction", meta.get("prediction_short", meta.get("prediction_info", ""))),
-               ("offsets", meta.get("offsets_short", meta.get("offsets_info", ""))))
+    info = (
+        ("sample", meta.get("source", "")),
+        ("prediction", meta.get("prediction_info", "")),
+        ("offsets", meta.get("offsets_info", "")),
+    )
+    summary = (
+        ("prediction", meta.get("prediction_short", meta.get("prediction_info", ""))),
+        ("offsets", meta.get("offsets_short", meta.get("offsets_info", ""))),
+    )
     paths = SamplePaths(
-        image=str(folder / meta["image"]), pred=str(folder / meta["prediction"]),
-        offsets=str(folder / meta["offsets"]), gt=str(folder / meta["ground_truth"]),
-        name=meta.get("name", "demo"), info=info, summary=summary)
+        image=str(folder / meta["image"]),
+        pred=str(folder / meta["prediction"]),
+        offsets=str(folder / meta["offsets"]),
+        gt=str(folder / meta["ground_truth"]),
+        name=meta.get("name", "demo"),
+        info=info,
+        summary=summary,
+    )
     return paths, meta.get("label_space", "camvid")
 
 
@@ -333,13 +368,14 @@ def folder_layout(folder: str | os.PathLike) -> dict[str, str | None]:
     for role, names in FOLDER_ROLES.items():
         found[role] = next((str(folder / n) for n in names if (folder / n).is_dir()), None)
     if found["pred"] is None or found["offsets"] is None:
-        raise InputError(folder, "a set folder needs sub-folders preds/ (or predictions/) and "
-                                 "offsets/, with images/ and gt/ optional")
+        raise InputError(
+            folder,
+            "a set folder needs sub-folders preds/ (or predictions/) and offsets/, with images/ and gt/ optional",
+        )
     return found
 
 
-def pair_set(*, pred: str, offsets: str, image: str | None = None,
-             gt: str | None = None) -> list[SamplePaths]:
+def pair_set(*, pred: str, offsets: str, image: str | None = None, gt: str | None = None) -> list[SamplePaths]:
     """Samples of a set, paired by key (:func:`segfix_gui.io.pairing.pair_folders`), one per
     prediction.
 
@@ -349,12 +385,22 @@ def pair_set(*, pred: str, offsets: str, image: str | None = None,
     """
     from .pairing import pair_folders
 
-    rows = pair_folders("pred", {"pred": pred, "offsets": offsets, "image": image, "gt": gt},
-                        one_per_key=True)  # a set evaluation counts an image once
+    rows = pair_folders(
+        "pred", {"pred": pred, "offsets": offsets, "image": image, "gt": gt}, one_per_key=True
+    )  # a set evaluation counts an image once
     if not rows:
         raise InputError(pred, "no prediction PNGs found")
-    return [SamplePaths(image=_str(r["image"]), pred=str(r["pred"]), offsets=_str(r["offsets"]),
-                        gt=_str(r["gt"]), name=r["key"], pairing_error=r["error"]) for r in rows]
+    return [
+        SamplePaths(
+            image=_str(r["image"]),
+            pred=str(r["pred"]),
+            offsets=_str(r["offsets"]),
+            gt=_str(r["gt"]),
+            name=r["key"],
+            pairing_error=r["error"],
+        )
+        for r in rows
+    ]
 
 
 def _str(path) -> str | None:
@@ -362,6 +408,7 @@ def _str(path) -> str | None:
 
 
 # --- sweeps -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SweepJob:
@@ -408,8 +455,9 @@ def sweep_jobs(gt_dir, pred_dir, offsets_dir) -> tuple[list[SweepJob], list[str]
     """
     from .pairing import pair_folders
 
-    rows = pair_folders("pred", {"pred": pred_dir, "gt": gt_dir, "offsets": offsets_dir},
-                        one_per_key=True)  # an image counted once
+    rows = pair_folders(
+        "pred", {"pred": pred_dir, "gt": gt_dir, "offsets": offsets_dir}, one_per_key=True
+    )  # an image counted once
     if not rows:
         raise InputError(pred_dir, "no prediction PNGs found")
     jobs, errors = [], []
@@ -420,8 +468,13 @@ def sweep_jobs(gt_dir, pred_dir, offsets_dir) -> tuple[list[SweepJob], list[str]
         elif r["gt"] is None:
             errors.append(str(InputError(p, "no ground truth with this name")))
         elif r["offsets"] is None:
-            errors.append(str(InputError(p, f"no offsets file for this prediction (expected "
-                                            f"{r['key']}.npz or .mat in {offsets_dir})")))
+            errors.append(
+                str(
+                    InputError(
+                        p, f"no offsets file for this prediction (expected {r['key']}.npz or .mat in {offsets_dir})"
+                    )
+                )
+            )
         else:
             jobs.append(SweepJob(r["key"], os.fspath(r["gt"]), os.fspath(p), os.fspath(r["offsets"])))
     return jobs, errors

@@ -8,15 +8,18 @@
 
 Nothing here imports torch until it is used.
 """
+
 from __future__ import annotations
 
 
 def __getattr__(name):
     if name in ("OffsetPredictor", "load_model", "bundled_weights", "read_record", "BUNDLED"):
         from . import predictor
+
         return getattr(predictor, name)
     if name in ("OffsetNet", "CONFIGS", "build"):
         from . import net
+
         return getattr(net, name)
     raise AttributeError(name)
 
@@ -70,8 +73,9 @@ def predict_timing(device: str, *, weights=None, shape=(1024, 2048), repeat: int
 
         for flip in (False, True):
             pred = OffsetPredictor(weights, device=device, flip=flip, smooth=False)
-            x = (torch.from_numpy(image).to(device).permute(2, 0, 1)[None].float() / 255
-                 ).contiguous(memory_format=torch.channels_last)
+            x = (torch.from_numpy(image).to(device).permute(2, 0, 1)[None].float() / 255).contiguous(
+                memory_format=torch.channels_last
+            )
 
             def net_only():
                 with torch.inference_mode():

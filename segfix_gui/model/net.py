@@ -7,6 +7,7 @@ Output ``(boundary_logit (N, 1, H, W), direction_logits (N, K, H, W))`` at full 
 Named configurations live in :data:`CONFIGS`; a config is a plain dict of numbers and
 strings (it is stored inside the weights file and validated on load).
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,17 +18,34 @@ from .encoder import CHANNELS, EfficientNetLite0
 
 CONFIGS: dict[str, dict] = {
     # the shipped configuration
-    "lite0-fr": {"name": "lite0-fr", "encoder": "efficientnet-lite0", "decoder": 64, "fine": 32,
-                 "full_res": 16, "directions": 8},
+    "lite0-fr": {
+        "name": "lite0-fr",
+        "encoder": "efficientnet-lite0",
+        "decoder": 64,
+        "fine": 32,
+        "full_res": 16,
+        "directions": 8,
+    },
     # the same without the full-resolution image branch (outputs upsampled from stride 2)
-    "lite0-s2": {"name": "lite0-s2", "encoder": "efficientnet-lite0", "decoder": 64, "fine": 32,
-                 "full_res": 0, "directions": 8},
+    "lite0-s2": {
+        "name": "lite0-s2",
+        "encoder": "efficientnet-lite0",
+        "decoder": 64,
+        "fine": 32,
+        "full_res": 0,
+        "directions": 8,
+    },
     # a wider full-resolution branch
-    "lite0-fr32": {"name": "lite0-fr32", "encoder": "efficientnet-lite0", "decoder": 64, "fine": 32,
-                   "full_res": 32, "directions": 8},
+    "lite0-fr32": {
+        "name": "lite0-fr32",
+        "encoder": "efficientnet-lite0",
+        "decoder": 64,
+        "fine": 32,
+        "full_res": 32,
+        "directions": 8,
+    },
     # a tiny one for tests
-    "tiny": {"name": "tiny", "encoder": "efficientnet-lite0", "decoder": 16, "fine": 8,
-             "full_res": 4, "directions": 8},
+    "tiny": {"name": "tiny", "encoder": "efficientnet-lite0", "decoder": 16, "fine": 8, "full_res": 4, "directions": 8},
 }
 CONFIG_KEYS = ("name", "encoder", "decoder", "fine", "full_res", "directions")
 
@@ -52,9 +70,12 @@ def check_config(config: dict) -> dict:
 
 def _sep(cin: int, cout: int) -> nn.Sequential:
     """Depthwise 3×3 + pointwise conv + BN + ReLU."""
-    return nn.Sequential(nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False),
-                         nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False),
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -70,12 +91,13 @@ class OffsetNet(nn.Module):
         c, fine, fr, k = (self.config[x] for x in ("decoder", "fine", "full_res", "directions"))
         self.encoder = EfficientNetLite0()
         self.lateral = nn.ModuleList(nn.Conv2d(ch, c, 1) for ch in CHANNELS[1:])  # strides 4..32
-        self.smooth = nn.ModuleList(_sep(c, c) for _ in CHANNELS[1:-1])          # strides 4..16
+        self.smooth = nn.ModuleList(_sep(c, c) for _ in CHANNELS[1:-1])  # strides 4..16
         self.lat2 = nn.Conv2d(CHANNELS[0], fine, 1)
-        self.fuse2 = _sep(c + fine, fine)                                          # stride 2
+        self.fuse2 = _sep(c + fine, fine)  # stride 2
         if fr:
-            self.full = nn.Sequential(nn.Conv2d(3, fr, 3, 1, 1, bias=False), nn.BatchNorm2d(fr),
-                                      nn.ReLU(inplace=True), _sep(fr, fr))
+            self.full = nn.Sequential(
+                nn.Conv2d(3, fr, 3, 1, 1, bias=False), nn.BatchNorm2d(fr), nn.ReLU(inplace=True), _sep(fr, fr)
+            )
             self.fuse1 = _sep(fine + fr, fine)
         self.boundary_head = nn.Conv2d(fine, 1, 1)
         self.direction_head = nn.Conv2d(fine, k, 1)

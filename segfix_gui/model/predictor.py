@@ -8,6 +8,7 @@ A JSON record of the same stem may sit beside it (``weights.json``); its
 ``"recommended"`` settings (``threshold``, ``min_direction_prob``, ``scale``), chosen on
 validation data, are attached to every predicted :class:`OffsetField`.
 """
+
 from __future__ import annotations
 
 import json
@@ -116,8 +117,9 @@ def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu")
         raise InputError(path, f"cannot read weights file: {err.strerror or err}") from None
     blob = load_plain(path, what="weights file")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise InputError(path, "not segfix offset-network weights (no 'format': "
-                               f"'{FORMAT}' entry; a checkpoint of another model?)")
+        raise InputError(
+            path, f"not segfix offset-network weights (no 'format': '{FORMAT}' entry; a checkpoint of another model?)"
+        )
     if blob.get("version") != 1:
         raise InputError(path, f"weights format version {blob.get('version')!r} is not supported")
     try:
@@ -129,8 +131,7 @@ def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu")
         raise InputError(path, "weights file lacks a state_dict")
     model = OffsetNet(config)
     try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                               for k, v in state.items()})
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, AttributeError) as err:
         msg = str(err).replace("\n", " ")
         raise InputError(path, f"weights do not fit the '{config['name']}' network ({msg[:200]})") from None
@@ -155,8 +156,7 @@ class OffsetPredictor:
         adjacent sectors and its probability their mass; None: as the record says
     """
 
-    def __init__(self, weights=None, *, device: str = "auto", flip: bool | None = None,
-                 smooth: bool | None = None):
+    def __init__(self, weights=None, *, device: str = "auto", flip: bool | None = None, smooth: bool | None = None):
         import torch
 
         from ..core.refine import resolve_device
@@ -185,11 +185,10 @@ class OffsetPredictor:
             groups.setdefault(im.shape, []).append(i)
         for idx in groups.values():
             for s in range(0, len(idx), max(batch, 1)):
-                sel = idx[s:s + batch]
+                sel = idx[s : s + batch]
                 b, d = self.probabilities(np.stack([images[i] for i in sel]))
                 for j, i in enumerate(sel):
-                    out[i] = OffsetField(boundary=b[j], direction=d[j],
-                                         recommended=dict(self.recommended))
+                    out[i] = OffsetField(boundary=b[j], direction=d[j], recommended=dict(self.recommended))
         return out
 
     def probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,8 +211,11 @@ class OffsetPredictor:
     def _forward(self, x):
         import torch
 
-        ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device == "cuda"
-               else torch.autocast("cpu", enabled=False))
+        ctx = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.device == "cuda"
+            else torch.autocast("cpu", enabled=False)
+        )
         with ctx:
             b, d = self.model(x)
         return torch.sigmoid(b[:, 0].float()), torch.softmax(d.float(), 1)

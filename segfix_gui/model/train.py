@@ -13,6 +13,7 @@ bins mapped with :func:`~segfix_gui.core.offsets.flip_bins`), brightness/contras
 Randomness comes from generators seeded with ``seed`` and the epoch, so a resumed run
 draws the same batches as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,9 +34,19 @@ from ..core.offsets import flip_bins
 from ..errors import InputError
 from .net import CONFIGS, OffsetNet, build
 
-CSV_FIELDS = ("epoch", "lr", "loss", "loss_boundary", "loss_direction", "val_boundary_precision",
-              "val_boundary_recall", "val_boundary_f", "val_direction_acc_near",
-              "val_direction_acc_band", "seconds")
+CSV_FIELDS = (
+    "epoch",
+    "lr",
+    "loss",
+    "loss_boundary",
+    "loss_direction",
+    "val_boundary_precision",
+    "val_boundary_recall",
+    "val_boundary_f",
+    "val_direction_acc_near",
+    "val_direction_acc_band",
+    "seconds",
+)
 
 
 @dataclass
@@ -51,11 +62,11 @@ class TrainOptions:
     boundary_width: float = 2.0
     direction_width: float = 4.0
     near_weight: float = 4.0
-    cos_weight: float = 1.0      # weight of the expected-cosine direction loss
+    cos_weight: float = 1.0  # weight of the expected-cosine direction loss
     pretrained: bool = True
     seed: int = 0
     val_every: int = 1
-    val_subset: int = 4          # validate on every n-th val image between epochs (all at the end)
+    val_subset: int = 4  # validate on every n-th val image between epochs (all at the end)
     label_space: str = "camvid"
     extra: dict = field(default_factory=dict)
 
@@ -75,9 +86,18 @@ def balanced_bce(logit: torch.Tensor, target: torch.Tensor, valid: torch.Tensor)
     return (loss * weight).sum() / weight.sum().clamp_min(1e-6)
 
 
-def offset_loss(boundary_logit, direction_logits, distance, bins, valid, *,
-                boundary_width: float, direction_width: float, near_weight: float,
-                cos_weight: float = 0.0):
+def offset_loss(
+    boundary_logit,
+    direction_logits,
+    distance,
+    bins,
+    valid,
+    *,
+    boundary_width: float,
+    direction_width: float,
+    near_weight: float,
+    cos_weight: float = 0.0,
+):
     """``(total, boundary_loss, direction_loss)`` for one batch.
 
     ``boundary_logit`` (N, 1, H, W), ``direction_logits`` (N, K, H, W), ``distance`` (N, H, W)
@@ -119,7 +139,7 @@ class _Batches:
         ch, cw = min(crop[0], h), min(crop[1], w)
         order = torch.randperm(self.n, generator=gen)
         for s in range(0, self.n - batch + 1, batch):
-            idx = order[s:s + batch]
+            idx = order[s : s + batch]
             rs = torch.randint(0, h - ch + 1, (batch,), generator=gen)
             cs = torch.randint(0, w - cw + 1, (batch,), generator=gen)
             flips = torch.rand(batch, generator=gen) < 0.5
@@ -128,8 +148,12 @@ class _Batches:
             for j in range(batch):
                 i, r, c = int(idx[j]), int(rs[j]), int(cs[j])
                 sl = (slice(r, r + ch), slice(c, c + cw))
-                im, d, b, v = (self.images[i][(slice(None),) + sl], self.distance[i][sl],
-                               self.bins[i][sl], self.valid[i][sl])
+                im, d, b, v = (
+                    self.images[i][(slice(None),) + sl],
+                    self.distance[i][sl],
+                    self.bins[i][sl],
+                    self.valid[i][sl],
+                )
                 if flips[j]:
                     im, d, b, v = im.flip(-1), d.flip(-1), self.flip[b.flip(-1)], v.flip(-1)
                 imgs.append(im), dists.append(d), bins.append(b), valids.append(v)
@@ -142,8 +166,7 @@ class _Batches:
 
 
 @torch.no_grad()
-def validate(model: OffsetNet, split, device: str, *, boundary_width: float, every: int = 1,
-             batch: int = 4) -> dict:
+def validate(model: OffsetNet, split, device: str, *, boundary_width: float, every: int = 1, batch: int = 4) -> dict:
     """Boundary precision/recall/F at 0.5 against the band, direction accuracy on the band
     (``near``: pixels at most 1.5 px from the border)."""
     model.eval()
@@ -151,7 +174,7 @@ def validate(model: OffsetNet, split, device: str, *, boundary_width: float, eve
     near_ok = near_n = band_ok = band_n = 0
     idx = list(range(0, len(split.names), every))
     for s in range(0, len(idx), batch):
-        sel = idx[s:s + batch]
+        sel = idx[s : s + batch]
         x = torch.from_numpy(split.images[sel]).permute(0, 3, 1, 2).float().to(device) / 255
         with _autocast(device):
             b, d = model(x)
@@ -171,10 +194,13 @@ def validate(model: OffsetNet, split, device: str, *, boundary_width: float, eve
     model.train()
     p = tp / max(tp + fp, 1)
     r = tp / max(tp + fn, 1)
-    return {"val_boundary_precision": p, "val_boundary_recall": r,
-            "val_boundary_f": 2 * p * r / max(p + r, 1e-9),
-            "val_direction_acc_near": near_ok / max(near_n, 1),
-            "val_direction_acc_band": band_ok / max(band_n, 1)}
+    return {
+        "val_boundary_precision": p,
+        "val_boundary_recall": r,
+        "val_boundary_f": 2 * p * r / max(p + r, 1e-9),
+        "val_direction_acc_near": near_ok / max(near_n, 1),
+        "val_direction_acc_band": band_ok / max(band_n, 1),
+    }
 
 
 def _autocast(device: str):
@@ -192,9 +218,9 @@ def _lr_at(step: int, total: int, base: float, warmup: int) -> float:
 
 def git_commit(repo: Path) -> str | None:
     import subprocess
+
     try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -211,16 +237,26 @@ def save_weights(path: Path, model: OffsetNet, *, half: bool = True) -> None:
     """Write a shipping weights file: ``{"format", "version", "config", "state_dict"}``."""
     from ..io.atomic import atomic_path
 
-    sd = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
-          for k, v in model.state_dict().items()}
+    sd = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+        for k, v in model.state_dict().items()
+    }
     with atomic_path(path) as tmp:
-        torch.save({"format": "segfix-offset-net", "version": 1, "config": dict(model.config),
-                    "state_dict": sd}, tmp)
+        torch.save({"format": "segfix-offset-net", "version": 1, "config": dict(model.config), "state_dict": sd}, tmp)
 
 
-def train(opts: TrainOptions, data: str | Path, out: str | Path, *, device: str = "cpu",
-          resume: bool = False, command: str | None = None, progress: bool = True,
-          train_limit: int | None = None, val_limit: int | None = None) -> dict:
+def train(
+    opts: TrainOptions,
+    data: str | Path,
+    out: str | Path,
+    *,
+    device: str = "cpu",
+    resume: bool = False,
+    command: str | None = None,
+    progress: bool = True,
+    train_limit: int | None = None,
+    val_limit: int | None = None,
+) -> dict:
     """Train, log and save (see module docstring). Returns the final record dict."""
     from tqdm import tqdm
 
@@ -255,6 +291,7 @@ def train(opts: TrainOptions, data: str | Path, out: str | Path, *, device: str 
     model = build(opts.model)
     if opts.pretrained and state is None:
         from .encoder import load_imagenet
+
         try:
             load_imagenet(model.encoder, opts.extra.get("imagenet_weights"))
         except Exception as err:  # noqa: BLE001 - torch.load refuses code (UnpicklingError) and more
@@ -293,9 +330,14 @@ def train(opts: TrainOptions, data: str | Path, out: str | Path, *, device: str 
         te = time.time()
         sums = np.zeros(3)
         nb = 0
-        bar = tqdm(batches.epoch(gen, opts.batch, opts.crop), total=steps_per_epoch,
-                   desc=f"epoch {epoch + 1}/{opts.epochs}", disable=not progress or None,
-                   file=sys.stderr, leave=False)
+        bar = tqdm(
+            batches.epoch(gen, opts.batch, opts.crop),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{opts.epochs}",
+            disable=not progress or None,
+            file=sys.stderr,
+            leave=False,
+        )
         for x, dist, bins, valid in bar:
             step = epoch * steps_per_epoch + nb
             lr = _lr_at(step, total, opts.lr, warmup)
@@ -303,9 +345,17 @@ def train(opts: TrainOptions, data: str | Path, out: str | Path, *, device: str 
                 g["lr"] = lr
             with _autocast(device):
                 b, d = model(x)
-            loss, lb, ld = offset_loss(b, d, dist, bins, valid, boundary_width=opts.boundary_width,
-                                       direction_width=opts.direction_width,
-                                       near_weight=opts.near_weight, cos_weight=opts.cos_weight)
+            loss, lb, ld = offset_loss(
+                b,
+                d,
+                dist,
+                bins,
+                valid,
+                boundary_width=opts.boundary_width,
+                direction_width=opts.direction_width,
+                near_weight=opts.near_weight,
+                cos_weight=opts.cos_weight,
+            )
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
@@ -314,28 +364,50 @@ def train(opts: TrainOptions, data: str | Path, out: str | Path, *, device: str 
             bar.set_postfix(loss=f"{sums[0] / nb:.3f}")
         bar.close()
         last = epoch + 1 == opts.epochs
-        row = {"epoch": epoch + 1, "lr": lr, "loss": sums[0] / max(nb, 1),
-               "loss_boundary": sums[1] / max(nb, 1), "loss_direction": sums[2] / max(nb, 1)}
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "loss": sums[0] / max(nb, 1),
+            "loss_boundary": sums[1] / max(nb, 1),
+            "loss_direction": sums[2] / max(nb, 1),
+        }
         if last or (opts.val_every and (epoch + 1) % opts.val_every == 0):
-            row.update(validate(model, va, device, boundary_width=opts.boundary_width,
-                                every=1 if last else opts.val_subset))
+            row.update(
+                validate(model, va, device, boundary_width=opts.boundary_width, every=1 if last else opts.val_subset)
+            )
         elapsed += time.time() - te
         row["seconds"] = round(elapsed, 1)
         with open(log_path, "a", newline="") as f:
             csv.writer(f).writerow([_fmt(row.get(k)) for k in CSV_FIELDS])
         print(" ".join(f"{k}={_fmt(v)}" for k, v in row.items()), file=sys.stderr, flush=True)
-        torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "epoch": epoch + 1,
-                    "elapsed": elapsed, "options": _plain(asdict(opts))}, ckpt_path.with_suffix(".tmp"))
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optim": optim.state_dict(),
+                "epoch": epoch + 1,
+                "elapsed": elapsed,
+                "options": _plain(asdict(opts)),
+            },
+            ckpt_path.with_suffix(".tmp"),
+        )
         os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
         record = row
     save_weights(out / "weights.pt", model)
-    rec = {"command": command, "commit": git_commit(Path(__file__).resolve().parents[2]),
-           "data": str(data), "train_images": int(tr.images.shape[0]),
-           "val_images": int(va.images.shape[0]), "epochs": opts.epochs, "device": device,
-           "machine": machine(), "wall_seconds_training": round(elapsed, 1),
-           "wall_seconds_total": round(time.time() - t0, 1), "options": _plain(asdict(opts)),
-           "config": dict(model.config),
-           "validation": {k: v for k, v in record.items() if k.startswith("val_")}}
+    rec = {
+        "command": command,
+        "commit": git_commit(Path(__file__).resolve().parents[2]),
+        "data": str(data),
+        "train_images": int(tr.images.shape[0]),
+        "val_images": int(va.images.shape[0]),
+        "epochs": opts.epochs,
+        "device": device,
+        "machine": machine(),
+        "wall_seconds_training": round(elapsed, 1),
+        "wall_seconds_total": round(time.time() - t0, 1),
+        "options": _plain(asdict(opts)),
+        "config": dict(model.config),
+        "validation": {k: v for k, v in record.items() if k.startswith("val_")},
+    }
     write_text(out / "record.json", json.dumps(rec, indent=2) + "\n")
     return rec
 

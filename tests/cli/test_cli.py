@@ -1,4 +1,5 @@
 """The ``segfix`` command line, run in-process as a user would run it."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ def make_gt(seed: int, h=48, w=64) -> np.ndarray:
     gt = np.full((h, w), 3, np.uint8)
     for _ in range(5):
         r, c, rad = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(6, 16)
-        gt[(rr - r) ** 2 + (cc - c) ** 2 < rad ** 2] = rng.integers(0, 11)
+        gt[(rr - r) ** 2 + (cc - c) ** 2 < rad**2] = rng.integers(0, 11)
     gt[rng.random(gt.shape) < 0.002] = 11
     return gt
 
@@ -52,16 +53,46 @@ def one_error_line(capsys) -> str:
 
 def test_refine_evaluate_round(folders, capsys):
     t = folders
-    assert main(["refine", "--input", str(t / "pred"), "--offset", str(t / "off"), "--out",
-                 str(t / "ref"), "--scale", "2", "--label-space", "camvid"]) == 0
+    assert (
+        main(
+            [
+                "refine",
+                "--input",
+                str(t / "pred"),
+                "--offset",
+                str(t / "off"),
+                "--out",
+                str(t / "ref"),
+                "--scale",
+                "2",
+                "--label-space",
+                "camvid",
+            ]
+        )
+        == 0
+    )
     for i in range(3):
         pred = np.asarray(Image.open(t / "pred" / f"im{i}.png"))
         field = read_offsets(t / "off" / f"im{i}.npz")
         expect = refine_labels(pred, field.to_offsets(Setting(scale=2)), device="cpu")
         assert (np.asarray(Image.open(t / "ref" / f"im{i}.png")) == expect).all()
     capsys.readouterr()
-    assert main(["evaluate", "--gt", str(t / "gt"), "--pred", str(t / "pred"), "--refined",
-                 str(t / "ref"), "--json", str(t / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--gt",
+                str(t / "gt"),
+                "--pred",
+                str(t / "pred"),
+                "--refined",
+                str(t / "ref"),
+                "--json",
+                str(t / "m.json"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "mIoU" in out and "fixed" in out
     m = json.loads((t / "m.json").read_text())
@@ -81,8 +112,22 @@ def test_mat_offsets_and_cityscapes_names(tmp_path):
     Image.fromarray(pred).save(tmp_path / "pred/frankfurt/f_000001_000019_leftImg8bit.png")
     unit = gt_offset_field(gt).to_offsets(Setting(scale=1))
     savemat(tmp_path / "off/f_000001_000019_leftImg8bit.mat", {"mat": np.moveaxis(unit, 0, 2)})
-    assert main(["refine", "--input", str(tmp_path / "pred"), "--offset", str(tmp_path / "off"),
-                 "--out", str(tmp_path / "out"), "--label-space", "cityscapes"]) == 0
+    assert (
+        main(
+            [
+                "refine",
+                "--input",
+                str(tmp_path / "pred"),
+                "--offset",
+                str(tmp_path / "off"),
+                "--out",
+                str(tmp_path / "out"),
+                "--label-space",
+                "cityscapes",
+            ]
+        )
+        == 0
+    )
     got = np.asarray(Image.open(tmp_path / "out/frankfurt/f_000001_000019_leftImg8bit.png"))
     assert (got == refine_labels(pred, unit * 2, device="cpu")).all()
 
@@ -95,8 +140,9 @@ def test_batch_goes_on_past_bad_files(folders, capsys):
     Image.fromarray(small).save(t / "pred" / "small.png")
     shutil.copy(t / "off" / "im0.npz", t / "off" / "small.npz")
     capsys.readouterr()
-    rc = main(["refine", "--input", str(t / "pred"), "--offset", str(t / "off"), "--out", str(t / "ref"),
-               "--workers", "2"])
+    rc = main(
+        ["refine", "--input", str(t / "pred"), "--offset", str(t / "off"), "--out", str(t / "ref"), "--workers", "2"]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "broken.png: " in err
@@ -107,14 +153,12 @@ def test_batch_goes_on_past_bad_files(folders, capsys):
     assert written == ["im0.png", "im1.png", "im2.png"]  # nothing for the bad ones, no temporaries
 
 
-@pytest.mark.parametrize("problem", ["nan", "missing", "colour", "empty", "range", "foreign_mat",
-                                     "truncated_png"])
+@pytest.mark.parametrize("problem", ["nan", "missing", "colour", "empty", "range", "foreign_mat", "truncated_png"])
 def test_bad_inputs_exit_2_with_one_line(folders, capsys, problem):
     t = folders
     if problem == "nan":
         f = read_offsets(t / "off" / "im1.npz")
-        np.savez(t / "off" / "im1.npz", boundary=np.full(f.shape, np.nan, np.float32),
-                 direction=f.direction)
+        np.savez(t / "off" / "im1.npz", boundary=np.full(f.shape, np.nan, np.float32), direction=f.direction)
         expect = "im1.npz: 'boundary' holds NaN"
     elif problem == "missing":
         np.savez(t / "off" / "im1.npz", boundary=np.zeros((48, 64), np.float32))
@@ -140,8 +184,19 @@ def test_bad_inputs_exit_2_with_one_line(folders, capsys, problem):
         np.savez(t / "off" / "im1.npz")
         expect = "im1.npz: empty .npz file"
     capsys.readouterr()
-    rc = main(["refine", "--input", str(t / "pred"), "--offset", str(t / "off"), "--out",
-               str(t / "ref"), "--label-space", "camvid"])
+    rc = main(
+        [
+            "refine",
+            "--input",
+            str(t / "pred"),
+            "--offset",
+            str(t / "off"),
+            "--out",
+            str(t / "ref"),
+            "--label-space",
+            "camvid",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert any(expect in line for line in err), err
@@ -164,10 +219,23 @@ def test_colour_coded_predictions_stay_colour_coded(folders):
     for i in range(3):
         ids = np.asarray(Image.open(t / "pred" / f"im{i}.png"))
         Image.fromarray(CAMVID.colorize(ids)).save(t / "cpred" / f"im{i}.png")
-    assert main(["refine", "--input", str(t / "cpred"), "--offset", str(t / "off"), "--out",
-                 str(t / "cref"), "--label-space", "camvid"]) == 0
-    assert main(["refine", "--input", str(t / "pred"), "--offset", str(t / "off"), "--out",
-                 str(t / "ref")]) == 0
+    assert (
+        main(
+            [
+                "refine",
+                "--input",
+                str(t / "cpred"),
+                "--offset",
+                str(t / "off"),
+                "--out",
+                str(t / "cref"),
+                "--label-space",
+                "camvid",
+            ]
+        )
+        == 0
+    )
+    assert main(["refine", "--input", str(t / "pred"), "--offset", str(t / "off"), "--out", str(t / "ref")]) == 0
     rgb = np.asarray(Image.open(t / "cref" / "im0.png"))
     assert rgb.ndim == 3
     assert (CAMVID.ids_from_colors(rgb) == np.asarray(Image.open(t / "ref" / "im0.png"))).all()
@@ -175,8 +243,24 @@ def test_colour_coded_predictions_stay_colour_coded(folders):
 
 def test_gt_offsets_formats_and_options(folders):
     t = folders
-    assert main(["gt-offsets", "--labels", str(t / "gt"), "--out", str(t / "mat"), "--format", "mat",
-                 "--directions", "16", "--width", "3"]) == 0
+    assert (
+        main(
+            [
+                "gt-offsets",
+                "--labels",
+                str(t / "gt"),
+                "--out",
+                str(t / "mat"),
+                "--format",
+                "mat",
+                "--directions",
+                "16",
+                "--width",
+                "3",
+            ]
+        )
+        == 0
+    )
     f = read_offsets(t / "mat" / "im0.mat")
     assert f.is_hard and np.abs(f.hard).max() == 2  # 16-bin steps have length 2
 
@@ -200,8 +284,24 @@ def test_two_predictions_of_one_image_are_not_counted_twice(folders, capsys):
     for a, b in (("im0.png", "im0_leftImg8bit.png"), ("im0_leftImg8bit.png", "im0.png")):
         line = next(x for x in err.splitlines() if x.startswith(f"segfix: error: {t / 'pred' / a}:"))
         assert b in line and "same pairing name" in line
-    assert main(["sweep", "--gt", str(t / "gt"), "--pred", str(t / "pred"), "--offsets",
-                 str(t / "off"), "--thresholds", "0.5", "--scales", "1"]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "--gt",
+                str(t / "gt"),
+                "--pred",
+                str(t / "pred"),
+                "--offsets",
+                str(t / "off"),
+                "--thresholds",
+                "0.5",
+                "--scales",
+                "1",
+            ]
+        )
+        == 2
+    )
     assert "same pairing name" in capsys.readouterr().err
 
 
@@ -226,10 +326,15 @@ def test_recommended_scale_out_of_range_names_the_file(tmp_path, capsys):
     (tmp_path / "p").mkdir()
     (tmp_path / "o").mkdir()
     write_labels(tmp_path / "p" / "x.png", np.zeros((4, 4), np.uint8))
-    np.savez(tmp_path / "o" / "x.npz", boundary=np.zeros((4, 4), np.float32),
-             direction=np.full((8, 4, 4), 0.125, np.float32), recommended_scale=np.float32(40000))
-    rc = main(["refine", "--input", str(tmp_path / "p"), "--offset", str(tmp_path / "o"),
-               "--out", str(tmp_path / "out")])
+    np.savez(
+        tmp_path / "o" / "x.npz",
+        boundary=np.zeros((4, 4), np.float32),
+        direction=np.full((8, 4, 4), 0.125, np.float32),
+        recommended_scale=np.float32(40000),
+    )
+    rc = main(
+        ["refine", "--input", str(tmp_path / "p"), "--offset", str(tmp_path / "o"), "--out", str(tmp_path / "out")]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert f"{tmp_path / 'o' / 'x.npz'}: 'recommended_scale': scale 40000 is outside (0, 64]" in err
@@ -238,8 +343,9 @@ def test_recommended_scale_out_of_range_names_the_file(tmp_path, capsys):
 
 def test_missing_folder(tmp_path, capsys):
     (tmp_path / "off").mkdir()
-    rc = main(["refine", "--input", str(tmp_path / "nope"), "--offset", str(tmp_path / "off"),
-               "--out", str(tmp_path / "o")])
+    rc = main(
+        ["refine", "--input", str(tmp_path / "nope"), "--offset", str(tmp_path / "off"), "--out", str(tmp_path / "o")]
+    )
     assert rc == 2
     assert capsys.readouterr().err.strip() == f"segfix: error: {tmp_path / 'nope'}: folder not found"
 
@@ -250,7 +356,20 @@ def test_console_script_runs(tmp_path):
 
     r = subprocess.run([sys.executable, "-m", "segfix_gui", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "refine" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "segfix_gui", "refine", "--input", str(tmp_path / "x"),
-                        "--offset", str(tmp_path / "x"), "--out", str(tmp_path / "o")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segfix_gui",
+            "refine",
+            "--input",
+            str(tmp_path / "x"),
+            "--offset",
+            str(tmp_path / "x"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "folder not found" in r.stderr

@@ -3,6 +3,7 @@
 Each case runs ``segfix_gui.cli.main([...])`` in-process: one line naming the file, exit 2, the
 batch goes on for the other files, inputs never overwritten.
 """
+
 from __future__ import annotations
 
 import errno
@@ -37,7 +38,7 @@ def _errors(capsys) -> list[str]:
 def _labels(h=12, w=16, ids=(0, 1, 2)) -> np.ndarray:
     a = np.zeros((h, w), np.uint8)
     for i, v in enumerate(ids):
-        a[:, i * w // len(ids):] = v
+        a[:, i * w // len(ids) :] = v
     return a
 
 
@@ -62,16 +63,15 @@ def _refine_set(tmp_path, names=("a", "b")):
 
 
 def _refine(preds, offs, out):
-    return main(["refine", "--input", str(preds), "--offset", str(offs), "--out", str(out),
-                 "--device", "cpu"])
+    return main(["refine", "--input", str(preds), "--offset", str(offs), "--out", str(out), "--device", "cpu"])
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # --- data loss: an output folder holding an input ------------------------------------------
+
 
 def test_refine_refuses_an_output_folder_that_holds_the_input(tmp_path, capsys):
     preds, offs = _refine_set(tmp_path / "T")
@@ -98,18 +98,17 @@ def test_predict_offsets_and_train_refuse_out_holding_the_input(tmp_path, capsys
     images = tmp_path / "W" / "images"
     images.mkdir(parents=True)
     shutil.copy(DEMO / "image.jpg", images / "x.jpg")
-    assert main(["predict-offsets", "--images", str(images), "--out", str(tmp_path / "W"),
-                 "--device", "cpu"]) == 2
+    assert main(["predict-offsets", "--images", str(images), "--out", str(tmp_path / "W"), "--device", "cpu"]) == 2
     assert "must not hold the input folder" in _errors(capsys)[0]
     data = tmp_path / "R" / "data"
     data.mkdir(parents=True)
-    assert main(["train", "--data", str(data), "--out", str(tmp_path / "R"), "--no-pretrained",
-                 "--device", "cpu"]) == 2
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "R"), "--no-pretrained", "--device", "cpu"]) == 2
     assert "must not hold the input folder" in _errors(capsys)[0]
     assert not (tmp_path / "R" / "last.pt").exists()
 
 
 # --- silent wrong output: hard offsets at the integer minimum --------------------------------
+
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
 @pytest.mark.parametrize("fmt", ["npz", "mat"])
@@ -149,6 +148,7 @@ def test_uint8_mat_unit_steps_are_accepted(tmp_path, capsys):
 
 # --- silent wrong output: low-bit grayscale PNGs -------------------------------------------
 
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -170,28 +170,33 @@ def _gray_png(path: Path, ids: np.ndarray, bits: int) -> Path:
         rows.append(b"\0" + bytes(row))
     ihdr = struct.pack(">IIBBBBB", w, h, bits, 0, 0, 0, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-                     + _chunk(b"IDAT", zlib.compress(b"".join(rows))) + _chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + _chunk(b"IEND", b"")
+    )
     return path
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4])
 def test_low_bit_grayscale_labels_are_the_stored_ids(tmp_path, capsys, bits):
-    ids = (np.arange(12 * 16).reshape(12, 16) % min(2 ** bits, 12)).astype(np.uint8)  # camvid: 0..11
+    ids = (np.arange(12 * 16).reshape(12, 16) % min(2**bits, 12)).astype(np.uint8)  # camvid: 0..11
     _gray_png(tmp_path / "gt" / "x.png", ids, bits)
     _png(tmp_path / "pred" / "x.png", ids)  # the same ids, 8-bit
     js = tmp_path / "m.json"
-    assert main(["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"),
-                 "--json", str(js)]) == 0, capsys.readouterr().err
+    assert main(["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--json", str(js)]) == 0, (
+        capsys.readouterr().err
+    )
     res = json.loads(js.read_text())
     assert res["pixel_accuracy"] == pytest.approx(1.0)
     # and through degrade (stride 1 copies): the written ids are the stored ones
-    assert main(["degrade", "--labels", str(tmp_path / "gt"), "--out", str(tmp_path / "d"),
-                 "--stride", "1"]) == 0
+    assert main(["degrade", "--labels", str(tmp_path / "gt"), "--out", str(tmp_path / "d"), "--stride", "1"]) == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "d" / "x.png")), ids)
 
 
 # --- tracebacks and memory: broken .npz ------------------------------------------------------
+
 
 def _npy(arr) -> bytes:
     buf = io.BytesIO()
@@ -218,27 +223,38 @@ def _lie_about_size(path: Path, size: int) -> None:
     data = bytearray(path.read_bytes())
     for sig, off in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
         i = data.find(sig)
-        data[i + off:i + off + 4] = struct.pack("<I", size)
+        data[i + off : i + off + 4] = struct.pack("<I", size)
     path.write_bytes(bytes(data))
 
 
 BAD_NPZ = {
-    "member not .npy": ({"offsets.npy": _npy(np.zeros((2, 12, 16), np.int8)),
-                         "notes.txt": b"hello"}, "member 'notes.txt' is not a .npy array"),
-    "format_version string": ({"format_version.npy": _npy(np.array("1")),
-                               "offsets.npy": _npy(np.zeros((2, 12, 16), np.int8))},
-                              "'format_version' must be an integer"),
-    "format_version NaN": ({"format_version.npy": _npy(np.float32("nan")),
-                            "offsets.npy": _npy(np.zeros((2, 12, 16), np.int8))},
-                           "'format_version' must be an integer"),
-    "format_version complex": ({"format_version.npy": _npy(np.complex64(1j)),
-                                "offsets.npy": _npy(np.zeros((2, 12, 16), np.int8))},
-                               "'format_version' must be an integer"),
-    "10^12 elements": ({"boundary.npy": _npy_header_only((1_000_000, 1_000_000)),
-                        "direction.npy": _npy_header_only((8, 1_000_000, 1_000_000))},
-                       "declares"),
-    "pickled member": ({"offsets.npy": _npy(np.array([{"a": 1}], dtype=object))},
-                       "holds pickled objects, which are never loaded"),
+    "member not .npy": (
+        {"offsets.npy": _npy(np.zeros((2, 12, 16), np.int8)), "notes.txt": b"hello"},
+        "member 'notes.txt' is not a .npy array",
+    ),
+    "format_version string": (
+        {"format_version.npy": _npy(np.array("1")), "offsets.npy": _npy(np.zeros((2, 12, 16), np.int8))},
+        "'format_version' must be an integer",
+    ),
+    "format_version NaN": (
+        {"format_version.npy": _npy(np.float32("nan")), "offsets.npy": _npy(np.zeros((2, 12, 16), np.int8))},
+        "'format_version' must be an integer",
+    ),
+    "format_version complex": (
+        {"format_version.npy": _npy(np.complex64(1j)), "offsets.npy": _npy(np.zeros((2, 12, 16), np.int8))},
+        "'format_version' must be an integer",
+    ),
+    "10^12 elements": (
+        {
+            "boundary.npy": _npy_header_only((1_000_000, 1_000_000)),
+            "direction.npy": _npy_header_only((8, 1_000_000, 1_000_000)),
+        },
+        "declares",
+    ),
+    "pickled member": (
+        {"offsets.npy": _npy(np.array([{"a": 1}], dtype=object))},
+        "holds pickled objects, which are never loaded",
+    ),
 }
 
 
@@ -260,8 +276,11 @@ def test_declared_size_is_refused_from_the_header_without_loading(tmp_path, caps
     preds, offs = _refine_set(tmp_path)
     (offs / "a.npz").unlink()
     header = _npy_header_only((30000, 30000))
-    path = _npz(offs / "a.npz", {"boundary.npy": header + b"\0" * 1000,
-                                 "direction.npy": _npy(np.zeros((8, 1, 1), np.float16))}, stored=True)
+    path = _npz(
+        offs / "a.npz",
+        {"boundary.npy": header + b"\0" * 1000, "direction.npy": _npy(np.zeros((8, 1, 1), np.float16))},
+        stored=True,
+    )
     _lie_about_size(path, len(header) + 30000 * 30000 * 4)  # the zip says the data is all there
     assert zipfile.ZipFile(path).infolist()[0].file_size == len(header) + 30000 * 30000 * 4
     real_load = np.load
@@ -280,11 +299,16 @@ def test_declared_size_is_refused_from_the_header_without_loading(tmp_path, caps
 
 # --- decompression bombs ------------------------------------------------------------------------
 
+
 def _bomb(path: Path, w=30000, h=30000) -> Path:
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-                     + _chunk(b"IDAT", zlib.compress(b"\0" * 100)) + _chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + _chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -295,8 +319,10 @@ def test_png_bomb_is_one_line_in_refine(tmp_path, capsys, size):
     out = tmp_path / "out"
     assert _refine(preds, offs, out) == 2
     (err,) = _errors(capsys)
-    assert err == (f"segfix: error: {preds / 'a.png'}: the image declares more than 268,435,456 "
-                   "pixels, the most this program reads (a damaged or hostile file?)")
+    assert err == (
+        f"segfix: error: {preds / 'a.png'}: the image declares more than 268,435,456 "
+        "pixels, the most this program reads (a damaged or hostile file?)"
+    )
     assert (out / "b.png").exists()
 
 
@@ -312,13 +338,28 @@ def test_png_bomb_as_an_instance_mask_is_one_line(tmp_path, capsys):
     _bomb(inp / "masks" / "m0.png")
     (inp / "x_leftImg8bit_pred.txt").write_text("masks/m0.png 26 0.9\n")
     _hard_npz(tmp_path / "off" / "x.npz", np.zeros((2, 12, 16), np.int8))
-    assert main(["refine-instances", "--input", str(inp), "--offset", str(tmp_path / "off"),
-                 "--out", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "refine-instances",
+                "--input",
+                str(inp),
+                "--offset",
+                str(tmp_path / "off"),
+                "--out",
+                str(tmp_path / "out"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     (err,) = _errors(capsys)
     assert "declares more than 268,435,456 pixels" in err
 
 
 # --- outputs that cannot be written; unexpected errors ------------------------------------------
+
 
 def test_output_whose_parent_is_a_file_is_that_files_error(tmp_path, capsys):
     preds, offs = _refine_set(tmp_path, names=("b",))
@@ -356,8 +397,12 @@ def test_evaluate_json_naming_a_folder(tmp_path, capsys):
     _png(tmp_path / "gt" / "x.png", _labels())
     _png(tmp_path / "pred" / "x.png", _labels())
     (tmp_path / "js").mkdir()
-    assert main(["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"),
-                 "--json", str(tmp_path / "js")]) == 2
+    assert (
+        main(
+            ["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), "--json", str(tmp_path / "js")]
+        )
+        == 2
+    )
     assert _errors(capsys) == [f"segfix: error: {tmp_path / 'js'}: cannot write: is a folder"]
 
 
@@ -378,8 +423,7 @@ def test_any_unexpected_error_is_that_files_line(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert _refine(preds, offs, out) == 2
     captured = capsys.readouterr().err
-    assert f"segfix: error: {preds / 'b.png'}: unexpected error (RuntimeError: boom second line)" \
-        in captured
+    assert f"segfix: error: {preds / 'b.png'}: unexpected error (RuntimeError: boom second line)" in captured
     assert "1 failed" in captured and "2 refined label maps written" in captured
     assert (out / "a.png").exists() and (out / "c.png").exists()
 
@@ -399,6 +443,7 @@ def test_stale_output_of_a_file_that_now_fails_is_removed(tmp_path, capsys):
 
 
 # --- pairing across sub-folders; symlinks -------------------------------------------------------
+
 
 def test_mirrored_sub_folders_pair_by_relative_path(tmp_path, capsys):
     preds, offs = tmp_path / "preds", tmp_path / "offsets"
@@ -424,8 +469,9 @@ def test_same_name_in_two_sub_folders_never_shares_one_offsets_file(tmp_path, ca
     out = tmp_path / "out"
     assert _refine(preds, offs, out) == 2
     errs = _errors(capsys)
-    assert len(errs) == 2 and all("2 inputs of this name in different sub-folders would share "
-                                  f"{offs / 'x.npz'}" in e for e in errs)
+    assert len(errs) == 2 and all(
+        f"2 inputs of this name in different sub-folders would share {offs / 'x.npz'}" in e for e in errs
+    )
     assert (out / "y.png").exists() and not (out / "a").exists()
 
 
@@ -438,8 +484,7 @@ def test_symlinked_sub_folders_are_followed_once(tmp_path, capsys):
     (gt / "loop").symlink_to(gt, target_is_directory=True)
     out = tmp_path / "out"
     assert main(["degrade", "--labels", str(gt), "--out", str(out)]) == 0
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
-        "linked/x.png", "y.png"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["linked/x.png", "y.png"]
 
 
 # --- label-space specs ---------------------------------------------------------------------------
@@ -448,17 +493,24 @@ GOOD_CLASS = {"id": 0, "name": "sky", "color": [1, 2, 3]}
 BAD_SPECS = {
     "classes a dict": ('{"classes": {"0": "sky"}}', "'classes' must be a list"),
     "classes strings": ('{"classes": ["sky", "road"]}', "classes[0] must be an object"),
-    "id Infinity": ('{"classes": [{"id": Infinity, "name": "sky", "color": [1, 2, 3]}]}',
-                    "classes[0]: id must be an integer 0..65535, not Infinity"),
-    "train_id 300": (json.dumps({"classes": [{**GOOD_CLASS, "train_id": 300}]}),
-                     "classes[0] (id 0, 'sky'): train_id 300 is out of range (0..255)"),
-    "train_id -1": (json.dumps({"classes": [{**GOOD_CLASS, "train_id": -1}]}),
-                    "classes[0] (id 0, 'sky'): train_id -1 is out of range"),
+    "id Infinity": (
+        '{"classes": [{"id": Infinity, "name": "sky", "color": [1, 2, 3]}]}',
+        "classes[0]: id must be an integer 0..65535, not Infinity",
+    ),
+    "train_id 300": (
+        json.dumps({"classes": [{**GOOD_CLASS, "train_id": 300}]}),
+        "classes[0] (id 0, 'sky'): train_id 300 is out of range (0..255)",
+    ),
+    "train_id -1": (
+        json.dumps({"classes": [{**GOOD_CLASS, "train_id": -1}]}),
+        "classes[0] (id 0, 'sky'): train_id -1 is out of range",
+    ),
     "deep nesting": ('{"classes": ' + "[" * 200000 + "]" * 200000 + "}", "nested too deeply"),
-    "all ignored": (json.dumps({"classes": [{**GOOD_CLASS, "ignore": True}]}),
-                    "every class is ignored"),
-    "ignore string": (json.dumps({"classes": [{**GOOD_CLASS, "ignore": "false"}]}),
-                      "classes[0] (id 0, 'sky'): ignore must be true or false, not \"false\""),
+    "all ignored": (json.dumps({"classes": [{**GOOD_CLASS, "ignore": True}]}), "every class is ignored"),
+    "ignore string": (
+        json.dumps({"classes": [{**GOOD_CLASS, "ignore": "false"}]}),
+        "classes[0] (id 0, 'sky'): ignore must be true or false, not \"false\"",
+    ),
 }
 
 
@@ -468,15 +520,17 @@ def test_bad_label_space_spec_is_one_line_naming_file_and_entry(tmp_path, capsys
     spec = tmp_path / "space.json"
     spec.write_text(text)
     _png(tmp_path / "gt" / "x.png", _labels())
-    for argv in (["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "gt")],
-                 ["refine", "--input", str(tmp_path / "gt"), "--offset", str(tmp_path),
-                  "--out", str(tmp_path / "out")]):
+    for argv in (
+        ["evaluate", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "gt")],
+        ["refine", "--input", str(tmp_path / "gt"), "--offset", str(tmp_path), "--out", str(tmp_path / "out")],
+    ):
         assert main([*argv, "--label-space", str(spec)]) == 2
         (err,) = _errors(capsys)
         assert err.startswith(f"segfix: error: {spec}: ") and expect in err, err
 
 
 # --- hostile checkpoints and weights -----------------------------------------------------------
+
 
 class _Evil:
     def __reduce__(self):
@@ -495,11 +549,27 @@ def test_malicious_weights_refused_in_our_words(tmp_path, capsys):
     images.mkdir()
     shutil.copy(DEMO / "image.jpg", images / "x.jpg")
     evil = _evil_pt(tmp_path / "evil.pt")
-    assert main(["predict-offsets", "--images", str(images), "--out", str(tmp_path / "o"),
-                 "--weights", str(evil), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "predict-offsets",
+                "--images",
+                str(images),
+                "--out",
+                str(tmp_path / "o"),
+                "--weights",
+                str(evil),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     (err,) = _errors(capsys)
-    assert err == (f"segfix: error: {evil}: holds code or objects, which are never loaded "
-                   "(only tensors and plain containers are read)")
+    assert err == (
+        f"segfix: error: {evil}: holds code or objects, which are never loaded "
+        "(only tensors and plain containers are read)"
+    )
 
 
 needs_camvid = pytest.mark.skipif(not (CAMVID / "train").is_dir(), reason="shared CamVid not found")
@@ -523,34 +593,68 @@ def test_train_resume_with_a_bad_checkpoint_is_one_line(tmp_path, capsys, kind):
     assert main(["train", "--data", str(data), "--out", str(run), "--resume", "--device", "cpu"]) == 2
     (err,) = _errors(capsys)
     assert err.startswith(f"segfix: error: {ckpt}: ")
-    assert {"malicious": "holds code or objects, which are never loaded",
-            "foreign": "not a segfix training checkpoint",
-            "not torch": "not a readable training checkpoint"}[kind] in err
+    assert {
+        "malicious": "holds code or objects, which are never loaded",
+        "foreign": "not a segfix training checkpoint",
+        "not torch": "not a readable training checkpoint",
+    }[kind] in err
 
 
 @needs_camvid
 def test_train_with_malicious_imagenet_weights_is_one_line(tmp_path, capsys):
     evil = _evil_pt(tmp_path / "evil.pt")
-    assert main(["train", "--data", str(CAMVID), "--out", str(tmp_path / "run"), "--device", "cpu",
-                 "--imagenet-weights", str(evil), "--epochs", "1", "--train-limit", "1",
-                 "--val-limit", "1"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(CAMVID),
+                "--out",
+                str(tmp_path / "run"),
+                "--device",
+                "cpu",
+                "--imagenet-weights",
+                str(evil),
+                "--epochs",
+                "1",
+                "--train-limit",
+                "1",
+                "--val-limit",
+                "1",
+            ]
+        )
+        == 2
+    )
     (err,) = _errors(capsys)
     assert err.startswith(f"segfix: error: {evil}: holds code or objects, which are never loaded")
 
 
 # --- the window ------------------------------------------------------------------------------------
 
+
 def test_window_start_with_a_bad_label_space_is_one_line(tmp_path, capsys, qtbot):
     from segfix_gui.gui.app import main as gui_main
 
     spec = tmp_path / "space.json"
     spec.write_text(BAD_SPECS["train_id 300"][0])
-    assert gui_main(["--pred", str(DEMO / "prediction.png"), "--offsets", str(DEMO / "offsets.npz"),
-                     "--label-space", str(spec), "--screenshot", str(tmp_path / "s.png")]) == 2
+    assert (
+        gui_main(
+            [
+                "--pred",
+                str(DEMO / "prediction.png"),
+                "--offsets",
+                str(DEMO / "offsets.npz"),
+                "--label-space",
+                str(spec),
+                "--screenshot",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.strip() == (f"segfix-gui: error: {spec}: not a valid label space spec: "
-                           f"{BAD_SPECS['train_id 300'][1]}")
+    assert err.strip() == (f"segfix-gui: error: {spec}: not a valid label space spec: {BAD_SPECS['train_id 300'][1]}")
 
 
 @pytest.mark.parametrize("what", ["npz", "bomb", "space"])

@@ -1,5 +1,6 @@
 """How ``segfix refine-instances`` and ``segfix evaluate-instances`` pair their files: through
 io.instances.pair_instance_set, as the window does (small synthetic sets, no shared data)."""
+
 from __future__ import annotations
 
 import json
@@ -53,13 +54,23 @@ def _offsets(path: Path, cols: int = 0) -> Path:
 
 
 def _refine(tmp_path, inp="pred", offsets="off"):
-    return main(["refine-instances", "--input", str(tmp_path / inp), "--offset",
-                 str(tmp_path / offsets), "--out", str(tmp_path / "out"), "--device", "cpu"])
+    return main(
+        [
+            "refine-instances",
+            "--input",
+            str(tmp_path / inp),
+            "--offset",
+            str(tmp_path / offsets),
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ]
+    )
 
 
 def _evaluate(tmp_path, *extra):
-    return main(["evaluate-instances", "--gt", str(tmp_path / "gt"), "--pred",
-                 str(tmp_path / "pred"), *extra])
+    return main(["evaluate-instances", "--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred"), *extra])
 
 
 def _mask_out(tmp_path, rel: str) -> np.ndarray:
@@ -67,6 +78,7 @@ def _mask_out(tmp_path, rel: str) -> np.ndarray:
 
 
 # --- refine-instances ----------------------------------------------------------------------
+
 
 def test_refine_pairs_mirrored_sub_folders_by_relative_place(tmp_path, capsys):
     # one frame name in two sub-folders, each with its own offsets: formerly refused as "two
@@ -97,9 +109,9 @@ def test_refine_two_predictions_of_one_image_each_one_line_the_others_go_on(tmp_
     assert _refine(tmp_path) == 2
     assert _errors(capsys) == [
         f"segfix: error: {a}: has the same pairing name 'x' as {b}: cannot tell which to use",
-        f"segfix: error: {b}: has the same pairing name 'x' as {a}: cannot tell which to use"]
-    assert sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file()) == [
-        "y_pred.png", "y_pred.txt"]
+        f"segfix: error: {b}: has the same pairing name 'x' as {a}: cannot tell which to use",
+    ]
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file()) == ["y_pred.png", "y_pred.txt"]
 
 
 def test_refine_one_offsets_file_for_two_sub_folders_is_their_error(tmp_path, capsys):
@@ -109,7 +121,9 @@ def test_refine_one_offsets_file_for_two_sub_folders_is_their_error(tmp_path, ca
     assert _refine(tmp_path) == 2
     assert _errors(capsys) == [
         f"segfix: error: {p}: 2 inputs of this name in different sub-folders would share {off}: "
-        "mirror the sub-folders to pair them" for p in (a, b)]
+        "mirror the sub-folders to pair them"
+        for p in (a, b)
+    ]
 
 
 def test_refine_reads_a_pred_txt_ending_in_any_case(tmp_path, capsys):
@@ -117,11 +131,13 @@ def test_refine_reads_a_pred_txt_ending_in_any_case(tmp_path, capsys):
     _pred(tmp_path / "pred" / "x_leftImg8bit_pred.TXT")
     _offsets(tmp_path / "off" / "x_leftImg8bit.npz")
     assert _refine(tmp_path) == 0, capsys.readouterr().err
-    assert (tmp_path / "out" / "x_leftImg8bit_pred.TXT").read_bytes() == \
-        (tmp_path / "pred" / "x_leftImg8bit_pred.TXT").read_bytes()
+    assert (tmp_path / "out" / "x_leftImg8bit_pred.TXT").read_bytes() == (
+        tmp_path / "pred" / "x_leftImg8bit_pred.TXT"
+    ).read_bytes()
 
 
 # --- evaluate-instances --------------------------------------------------------------------
+
 
 def test_evaluate_pairs_mirrored_ground_truth_by_relative_place(tmp_path, capsys):
     for city in ("a", "b"):
@@ -140,7 +156,8 @@ def test_evaluate_two_predictions_of_one_image_nothing_evaluated(tmp_path, capsy
     captured = capsys.readouterr()
     assert [ln for ln in captured.err.splitlines() if ln.startswith("segfix: error:")] == [
         f"segfix: error: {a}: has the same pairing name 'x' as {b}: cannot tell which to use",
-        f"segfix: error: {b}: has the same pairing name 'x' as {a}: cannot tell which to use"]
+        f"segfix: error: {b}: has the same pairing name 'x' as {a}: cannot tell which to use",
+    ]
     assert "2 of 2 predictions could not be read; nothing evaluated" in captured.err
     assert captured.out == "" and not js.exists()
 
@@ -152,7 +169,8 @@ def test_evaluate_ground_truth_of_one_name_elsewhere_is_not_guessed(tmp_path, ca
     assert _evaluate(tmp_path) == 2
     assert _errors(capsys) == [
         f"segfix: error: {p}: 2 files of this name in {tmp_path / 'gt'} ({g1}, {g2}) and none "
-        "at the same relative place: cannot tell which to pair"]
+        "at the same relative place: cannot tell which to pair"
+    ]
 
 
 @pytest.mark.parametrize("case", ["no ground truth", "no refined"])
@@ -162,9 +180,11 @@ def test_evaluate_missing_partner_is_one_line_naming_the_prediction(tmp_path, ca
     _gt(tmp_path / "gt" / f"{name}_gtFine_instanceIds.png")
     (tmp_path / "ref").mkdir()
     assert _evaluate(tmp_path, "--refined", str(tmp_path / "ref")) == 2
-    expect = (f"no ground truth with this name (expected x_gtFine_instanceIds.png in "
-              f"{tmp_path / 'gt'})" if case == "no ground truth"
-              else f"no refined prediction with this name in {tmp_path / 'ref'}")
+    expect = (
+        f"no ground truth with this name (expected x_gtFine_instanceIds.png in {tmp_path / 'gt'})"
+        if case == "no ground truth"
+        else f"no refined prediction with this name in {tmp_path / 'ref'}"
+    )
     assert _errors(capsys) == [f"segfix: error: {p}: {expect}"]
 
 
@@ -187,8 +207,7 @@ def test_evaluate_counts_only_gtFine_instanceIds_as_unevaluated_ground_truth(tmp
     assert capsys.readouterr().out.startswith("1 image\n")
     _gt(tmp_path / "gt" / "sub" / "z_gtFine_instanceIds.png")
     assert _evaluate(tmp_path) == 0
-    assert capsys.readouterr().out.startswith(
-        "1 image (1 ground-truth images without a prediction not evaluated)\n")
+    assert capsys.readouterr().out.startswith("1 image (1 ground-truth images without a prediction not evaluated)\n")
 
 
 def test_evaluate_unexpected_error_names_the_prediction_file(tmp_path, capsys, monkeypatch):

@@ -1,4 +1,5 @@
 """Offset fields and refinement (ground-truth targets: test_targets.py)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +16,7 @@ from segfix_gui.core.refine import source_indices
 
 # --- direction bins ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("k", [4, 8, 16])
 def test_every_bin_vector_quantises_to_its_own_bin(k):
     table = DIRECTIONS[k]
@@ -26,8 +28,7 @@ def test_every_bin_vector_quantises_to_its_own_bin(k):
 
 
 def test_eight_bin_table_is_openseg_order():
-    assert DIRECTIONS[8].tolist() == [[0, -1], [-1, -1], [-1, 0], [-1, 1], [0, 1], [1, 1],
-                                      [1, 0], [1, -1]]
+    assert DIRECTIONS[8].tolist() == [[0, -1], [-1, -1], [-1, 0], [-1, 1], [0, 1], [1, 1], [1, 0], [1, -1]]
 
 
 @pytest.mark.parametrize("k", [4, 8, 16])
@@ -40,6 +41,7 @@ def test_flip_bins_negates_the_right_component(k):
 
 
 # --- offset field -----------------------------------------------------------------------
+
 
 def _field(h=4, w=5, k=8, seed=0):
     rng = np.random.default_rng(seed)
@@ -94,6 +96,7 @@ def test_recommended_setting_is_used_unless_overridden():
 
 # --- refinement -------------------------------------------------------------------------
 
+
 def reference_refine(labels, offsets):
     h, w = labels.shape[-2:]
     out = labels.copy()
@@ -107,8 +110,9 @@ def reference_refine(labels, offsets):
 
 maps = st.tuples(st.integers(1, 12), st.integers(1, 12)).flatmap(
     lambda hw: st.tuples(
-        arrays(np.uint8, hw, elements=st.integers(0, 30)),
-        arrays(np.int16, (2,) + hw, elements=st.integers(-20, 20))))
+        arrays(np.uint8, hw, elements=st.integers(0, 30)), arrays(np.int16, (2,) + hw, elements=st.integers(-20, 20))
+    )
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -122,8 +126,7 @@ def test_refine_equals_clamped_gather(case):
 
 
 @settings(max_examples=50, deadline=None)
-@given(arrays(np.int32, st.tuples(st.integers(1, 10), st.integers(1, 10)),
-              elements=st.integers(-5, 1000)))
+@given(arrays(np.int32, st.tuples(st.integers(1, 10), st.integers(1, 10)), elements=st.integers(-5, 1000)))
 def test_zero_offsets_give_the_input_back(labels):
     out = refine_labels(labels, np.zeros((2,) + labels.shape, np.int8), device="cpu")
     assert out.dtype == labels.dtype and (out == labels).all()
@@ -161,6 +164,4 @@ def test_cuda_equals_cpu():  # pragma: no cover - needs a GPU
     for dtype in (np.uint8, np.uint16, np.int32, bool):
         labels = rng.integers(0, 2 if dtype is bool else 300, (3, 50, 70)).astype(dtype)
         off = rng.integers(-5, 6, (2, 50, 70)).astype(np.int16)
-        assert np.array_equal(refine_labels(labels, off, device="cpu"),
-                              refine_labels(labels, off, device="cuda"))
-
+        assert np.array_equal(refine_labels(labels, off, device="cpu"), refine_labels(labels, off, device="cuda"))

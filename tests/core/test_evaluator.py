@@ -4,6 +4,7 @@
 ``change_codes`` give, whatever the field (soft float32 / float16, hard), the setting and the
 order of queries (its candidates are cached per field).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,11 +50,18 @@ def plain(gt, pred, field, setting, tol=3):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**31), h=st.integers(3, 24), w=st.integers(3, 24),
-       kind=st.sampled_from(["soft32", "soft16", "hard"]),
-       queries=st.lists(st.tuples(st.floats(0, 1), st.sampled_from([0.5, 1, 2, 3.5]),
-                                  st.sampled_from([0.0, 0.3, 0.6])), min_size=1, max_size=8),
-       tol=st.sampled_from([1, 3]))
+@given(
+    seed=st.integers(0, 2**31),
+    h=st.integers(3, 24),
+    w=st.integers(3, 24),
+    kind=st.sampled_from(["soft32", "soft16", "hard"]),
+    queries=st.lists(
+        st.tuples(st.floats(0, 1), st.sampled_from([0.5, 1, 2, 3.5]), st.sampled_from([0.0, 0.3, 0.6])),
+        min_size=1,
+        max_size=8,
+    ),
+    tol=st.sampled_from([1, 3]),
+)
 def test_at_equals_plain_refine_and_evaluate(seed, h, w, kind, queries, tol):
     rng = np.random.default_rng(seed)
     gt, pred = scene(rng, h, w), scene(rng, h, w)

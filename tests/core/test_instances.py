@@ -1,4 +1,5 @@
 """Instance masks: _pred.txt files, refinement, matching, the two commands."""
+
 from __future__ import annotations
 
 import json
@@ -12,19 +13,25 @@ import pytest
 from PIL import Image
 
 from segfix_gui.cli import main
-from segfix_gui.core.instances import (InstanceSet, compare_instances, gt_instances,
-                                       mask_boundary_f, mask_bbox, mask_iou, mask_outline,
-                                       match_to_gt, refine_instances)
+from segfix_gui.core.instances import (
+    InstanceSet,
+    compare_instances,
+    gt_instances,
+    mask_boundary_f,
+    mask_bbox,
+    mask_iou,
+    mask_outline,
+    match_to_gt,
+    refine_instances,
+)
 from segfix_gui.core.metrics import boundary_counts, boundary_f_from_counts
 from segfix_gui.errors import InputError
-from segfix_gui.io.instances import (format_pred_txt, parse_pred_txt, read_instance_gt,
-                                     read_instances, write_instances)
+from segfix_gui.io.instances import format_pred_txt, parse_pred_txt, read_instance_gt, read_instances, write_instances
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from make_instance_fixture import DATA, FRAME, make_fixture  # noqa: E402
 
-needs_data = pytest.mark.skipif(not (DATA / "gtFine").is_dir(),
-                                reason=f"shared Cityscapes sample not found at {DATA}")
+needs_data = pytest.mark.skipif(not (DATA / "gtFine").is_dir(), reason=f"shared Cityscapes sample not found at {DATA}")
 
 
 @pytest.fixture(scope="module")
@@ -39,32 +46,32 @@ def _ap(gt_path, txt):
     from segfix_gui.io.instances import mask_path
 
     lines = parse_pred_txt(txt)
-    return instance_level_ap([gt_path], [[(mask_path(txt, e), e.label_id, e.score)
-                                          for e in lines]])
+    return instance_level_ap([gt_path], [[(mask_path(txt, e), e.label_id, e.score) for e in lines]])
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # --- file format -----------------------------------------------------------------------
 
-GOLDEN = ("masks/a_0.png 26 0.9\n"
-          "masks/a_1.png 24 0.125\n"
-          "b.png 33 1.0\n")
+GOLDEN = "masks/a_0.png 26 0.9\nmasks/a_1.png 24 0.125\nb.png 33 1.0\n"
 
 
 def test_pred_txt_golden_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     masks = rng.random((3, 7, 9)) > 0.5
-    inst = InstanceSet(masks, [26, 24, 33], [0.9, 0.125, 1.0],
-                       ("masks/a_0.png", "masks/a_1.png", "b.png"))
+    inst = InstanceSet(masks, [26, 24, 33], [0.9, 0.125, 1.0], ("masks/a_0.png", "masks/a_1.png", "b.png"))
     txt = tmp_path / "x_leftImg8bit_pred.txt"
     write_instances(txt, inst)
     assert txt.read_text() == GOLDEN
     assert sorted(p.name for p in tmp_path.rglob("*")) == [
-        "a_0.png", "a_1.png", "b.png", "masks", "x_leftImg8bit_pred.txt"]
+        "a_0.png",
+        "a_1.png",
+        "b.png",
+        "masks",
+        "x_leftImg8bit_pred.txt",
+    ]
     with Image.open(tmp_path / "masks" / "a_1.png") as im:
         assert im.mode == "L"
         assert set(np.unique(np.asarray(im)).tolist()) <= {0, 255}
@@ -84,15 +91,18 @@ def test_parser_accepts_blank_lines_and_tabs_and_float_label(tmp_path):
     assert (e.line, e.mask, e.label_id, e.score) == (2, "m.png", 26, 0.5)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("m.png 26\n", "line 1: expected 'relative/mask.png labelId score', found 2 fields"),
-    ("m.png 26 0.5\nm.png 24 abc\n", "line 2: score 'abc' is not a number"),
-    ("m.png 26 nan\n", "line 1: score 'nan' is not a finite number"),
-    ("m.png car 0.5\n", "line 1: label id 'car' is not a non-negative integer"),
-    ("m.png 26.5 0.5\n", "line 1: label id '26.5' is not a non-negative integer"),
-    ("/abs/m.png 26 0.5\n", "line 1: mask path '/abs/m.png' must be relative"),
-    ("m.png 26 0.5\n\n./m.png 24 0.5\n", "line 3: mask './m.png' is already listed on line 1"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("m.png 26\n", "line 1: expected 'relative/mask.png labelId score', found 2 fields"),
+        ("m.png 26 0.5\nm.png 24 abc\n", "line 2: score 'abc' is not a number"),
+        ("m.png 26 nan\n", "line 1: score 'nan' is not a finite number"),
+        ("m.png car 0.5\n", "line 1: label id 'car' is not a non-negative integer"),
+        ("m.png 26.5 0.5\n", "line 1: label id '26.5' is not a non-negative integer"),
+        ("/abs/m.png 26 0.5\n", "line 1: mask path '/abs/m.png' must be relative"),
+        ("m.png 26 0.5\n\n./m.png 24 0.5\n", "line 3: mask './m.png' is already listed on line 1"),
+    ],
+)
 def test_parser_errors_name_file_and_line(tmp_path, text, problem):
     txt = tmp_path / "a_pred.txt"
     txt.write_text(text)
@@ -110,12 +120,18 @@ def test_mask_errors_name_file_and_line(tmp_path):
     with pytest.raises(InputError, match=r"a_pred.txt: line 2: mask 'missing.png' not found"):
         read_instances(txt)
     txt.write_text("m.png 26 0.5\nn.png 26 0.4\n")
-    with pytest.raises(InputError, match=r"line 2: mask 'n.png' is 5×6 but the mask on line 1 "
-                                         r"is 4×6"):
+    with pytest.raises(
+        InputError,
+        match=r"line 2: mask 'n.png' is 5×6 but the mask on line 1 "
+        r"is 4×6",
+    ):
         read_instances(txt)
     txt.write_text("m.png 26 0.5\n")
-    with pytest.raises(InputError, match=r"line 1: mask 'm.png' is 4×6 but the offsets x.npz "
-                                         r"is 8×8"):
+    with pytest.raises(
+        InputError,
+        match=r"line 1: mask 'm.png' is 4×6 but the offsets x.npz "
+        r"is 8×8",
+    ):
         read_instances(txt, shape=(8, 8), shape_of="the offsets x.npz")
     txt.write_text("t.png 26 0.5\n")
     with pytest.raises(InputError, match=r"line 1: mask 't.png': not an image file"):
@@ -140,6 +156,7 @@ def test_write_is_all_or_nothing(tmp_path):
 
 # --- core --------------------------------------------------------------------------------
 
+
 def _square(h, w, r0, c0, r1, c1):
     m = np.zeros((h, w), bool)
     m[r0:r1, c0:c1] = True
@@ -151,8 +168,14 @@ def test_match_is_greedy_by_score_one_to_one_and_per_class():
     gt[2:10, 2:10] = 26001
     gt[12:18, 12:18] = 24001
     gt[12:18, 2:8] = 26  # a car group: never matched
-    masks = np.stack([_square(20, 20, 2, 2, 10, 10), _square(20, 20, 3, 3, 10, 10),
-                      _square(20, 20, 12, 12, 18, 18), _square(20, 20, 12, 2, 18, 8)])
+    masks = np.stack(
+        [
+            _square(20, 20, 2, 2, 10, 10),
+            _square(20, 20, 3, 3, 10, 10),
+            _square(20, 20, 12, 12, 18, 18),
+            _square(20, 20, 12, 2, 18, 8),
+        ]
+    )
     inst = InstanceSet(masks, [26, 26, 26, 26], [0.5, 0.9, 0.7, 0.8])
     matched = match_to_gt(inst, gt)
     # the better-scored (if worse) mask takes the car; the person is not a car; the group
@@ -198,8 +221,7 @@ def test_outline_and_bbox():
 
 def test_refine_with_zero_offsets_changes_nothing_and_keeps_metadata():
     rng = np.random.default_rng(2)
-    inst = InstanceSet(rng.random((3, 10, 12)) > 0.5, [24, 26, 26], [0.3, 0.2, 0.1],
-                       ("a", "b", "c"))
+    inst = InstanceSet(rng.random((3, 10, 12)) > 0.5, [24, 26, 26], [0.3, 0.2, 0.1], ("a", "b", "c"))
     out = refine_instances(inst, np.zeros((2, 10, 12), np.int16), device="cpu")
     assert np.array_equal(out.masks, inst.masks)
     assert out.names == inst.names and out.scores.tolist() == inst.scores.tolist()
@@ -210,6 +232,7 @@ def test_refine_with_zero_offsets_changes_nothing_and_keeps_metadata():
 
 
 # --- the fixture and the commands --------------------------------------------------------
+
 
 @needs_data
 def test_fixture_is_at_half_cityscapes_size_with_counting_instances(fx):
@@ -224,8 +247,22 @@ def test_fixture_is_at_half_cityscapes_size_with_counting_instances(fx):
 @needs_data
 def test_refine_with_gt_offsets_raises_ap(fx, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["refine-instances", "--input", str(fx["pred"]), "--offset",
-                 str(fx["offsets_gt"]), "--out", str(out), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "refine-instances",
+                "--input",
+                str(fx["pred"]),
+                "--offset",
+                str(fx["offsets_gt"]),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     # the same files at the same relative paths, the .txt byte for byte
     assert set(_files(out)) == set(_files(fx["pred"]))
     rel = fx["pred_txt"].relative_to(fx["pred"])
@@ -241,8 +278,22 @@ def test_refine_with_gt_offsets_raises_ap(fx, tmp_path, capsys):
 
     js = tmp_path / "r.json"
     capsys.readouterr()
-    assert main(["evaluate-instances", "--gt", str(fx["gt"]), "--pred", str(fx["pred"]),
-                 "--refined", str(out), "--json", str(js)]) == 0
+    assert (
+        main(
+            [
+                "evaluate-instances",
+                "--gt",
+                str(fx["gt"]),
+                "--pred",
+                str(fx["pred"]),
+                "--refined",
+                str(out),
+                "--json",
+                str(js),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "average" in table and "person" in table and "mask IoU" in table
     res = json.loads(js.read_text())
@@ -257,12 +308,25 @@ def test_refine_with_gt_offsets_raises_ap(fx, tmp_path, capsys):
 @needs_data
 def test_refine_with_zero_offsets_changes_nothing(fx, tmp_path):
     out = tmp_path / "out"
-    assert main(["refine-instances", "--input", str(fx["pred"]), "--offset",
-                 str(fx["offsets_zero"]), "--out", str(out), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "refine-instances",
+                "--input",
+                str(fx["pred"]),
+                "--offset",
+                str(fx["offsets_zero"]),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert _files(out) == _files(fx["pred"])
     rel = fx["pred_txt"].relative_to(fx["pred"])
-    assert _ap(fx["gt_instance"], out / rel).as_dict() == \
-        _ap(fx["gt_instance"], fx["pred_txt"]).as_dict()
+    assert _ap(fx["gt_instance"], out / rel).as_dict() == _ap(fx["gt_instance"], fx["pred_txt"]).as_dict()
 
 
 @needs_data
@@ -273,8 +337,22 @@ def test_image_without_instances_is_copied_and_needs_no_offsets(fx, tmp_path):
     empty = inp / "munich" / "munich_000000_000001_leftImg8bit_pred.txt"
     empty.write_text("\n")
     out = tmp_path / "out"
-    assert main(["refine-instances", "--input", str(inp), "--offset", str(fx["offsets_zero"]),
-                 "--out", str(out), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "refine-instances",
+                "--input",
+                str(inp),
+                "--offset",
+                str(fx["offsets_zero"]),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert (out / "munich" / empty.name).read_bytes() == b"\n"
 
 
@@ -307,8 +385,22 @@ def test_refine_bad_input_one_line_nothing_written(fx, tmp_path, capsys, case):
     inp, txt, n = _bad_case(fx, tmp_path, case)
     out = tmp_path / "out"
     capsys.readouterr()
-    assert main(["refine-instances", "--input", str(inp), "--offset", str(fx["offsets_gt"]),
-                 "--out", str(out), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "refine-instances",
+                "--input",
+                str(inp),
+                "--offset",
+                str(fx["offsets_gt"]),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("segfix: error:")]
     assert len(err) == 1
     assert err[0].startswith(f"segfix: error: {txt}: line {n}: ")
@@ -321,8 +413,7 @@ def test_evaluate_bad_input_one_line_no_json(fx, tmp_path, capsys, case):
     inp, txt, n = _bad_case(fx, tmp_path, case)
     js = tmp_path / "r.json"
     capsys.readouterr()
-    assert main(["evaluate-instances", "--gt", str(fx["gt"]), "--pred", str(inp),
-                 "--json", str(js)]) == 2
+    assert main(["evaluate-instances", "--gt", str(fx["gt"]), "--pred", str(inp), "--json", str(js)]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("segfix: error:")]
     assert len(err) == 1 and err[0].startswith(f"segfix: error: {txt}: line {n}: ")
     assert not js.exists()
@@ -334,8 +425,9 @@ def test_out_inside_input_is_refused(fx, tmp_path, capsys):
     shutil.copytree(fx["pred"], inp)
     before = _files(inp)
     for out in (inp, inp / "refined"):
-        assert main(["refine-instances", "--input", str(inp), "--offset",
-                     str(fx["offsets_gt"]), "--out", str(out)]) == 2
+        assert (
+            main(["refine-instances", "--input", str(inp), "--offset", str(fx["offsets_gt"]), "--out", str(out)]) == 2
+        )
         assert "must not be the input folder" in capsys.readouterr().err
     assert _files(inp) == before and not (inp / "refined").exists()
 
@@ -345,8 +437,7 @@ def test_missing_offsets_is_an_error_for_that_image(fx, tmp_path, capsys):
     empty = tmp_path / "no_offsets"
     empty.mkdir()
     out = tmp_path / "out"
-    assert main(["refine-instances", "--input", str(fx["pred"]), "--offset", str(empty),
-                 "--out", str(out)]) == 2
+    assert main(["refine-instances", "--input", str(fx["pred"]), "--offset", str(empty), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"{fx['pred_txt']}: no offsets file for this image (expected {FRAME}.npz" in err
     assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))

@@ -1,4 +1,5 @@
 """Metrics against hand-computed cases and cityscapesscripts' own evaluation."""
+
 from __future__ import annotations
 
 import math
@@ -10,16 +11,31 @@ from PIL import Image
 
 from segfix_gui import SemanticEvaluator, change_codes, confusion_matrix, evaluate_pair
 from segfix_gui.core.degrade import degrade
-from segfix_gui.core.metrics import (BROKEN, CHANGED, FIXED, SWAPPED, UNCHANGED, boundary_counts,
-                                     change_counts, iou_from_confusion)
+from segfix_gui.core.metrics import (
+    BROKEN,
+    CHANGED,
+    FIXED,
+    SWAPPED,
+    UNCHANGED,
+    boundary_counts,
+    change_counts,
+    iou_from_confusion,
+)
 from segfix_gui.labels import LabelClass, LabelSpace, get_label_space
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CS_GT = DATA / "cityscapes_mini/gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelIds.png"
 
 # three classes a, b, c and a void id 9
-SPACE = LabelSpace("abc", (LabelClass(0, "a", (255, 0, 0), 0), LabelClass(1, "b", (0, 255, 0), 1),
-                           LabelClass(2, "c", (0, 0, 255), 2), LabelClass(9, "void", (0, 0, 0), 255)))
+SPACE = LabelSpace(
+    "abc",
+    (
+        LabelClass(0, "a", (255, 0, 0), 0),
+        LabelClass(1, "b", (0, 255, 0), 1),
+        LabelClass(2, "c", (0, 0, 255), 2),
+        LabelClass(9, "void", (0, 0, 0), 255),
+    ),
+)
 
 
 def test_confusion_and_iou_by_hand():

@@ -1,4 +1,5 @@
 """OffsetField.summarized (what the sweep keeps of a big field) and the block-wise confusion."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ def _soft_field(dtype, k=8, shape=(37, 53), seed=0):
     rng = np.random.default_rng(seed)
     d = rng.random((k,) + shape).astype(dtype)
     d /= d.sum(axis=0, keepdims=True)
-    return OffsetField(boundary=rng.random(shape).astype(dtype), direction=d.astype(dtype),
-                       recommended={"threshold": 0.4})
+    return OffsetField(
+        boundary=rng.random(shape).astype(dtype), direction=d.astype(dtype), recommended={"threshold": 0.4}
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -62,8 +64,9 @@ def test_summarized_field_cannot_be_written_as_probabilities():
 
 def test_summary_must_match_the_boundary():
     with pytest.raises(ValueError, match="shape"):
-        OffsetField(boundary=np.zeros((2, 2), np.float32),
-                    summary=(np.zeros((3, 2), np.uint8), np.zeros((2, 2), np.float32), 8))
+        OffsetField(
+            boundary=np.zeros((2, 2), np.float32), summary=(np.zeros((3, 2), np.uint8), np.zeros((2, 2), np.float32), 8)
+        )
     with pytest.raises(ValueError, match="either"):
         OffsetField(boundary=np.zeros((2, 2), np.float32))
 
@@ -91,8 +94,18 @@ def test_above_equals_numpy_on_every_float16_and_other_dtypes():
 
     every = np.arange(65536, dtype=np.uint16).view(np.float16)  # incl. -0, subnormals, inf, NaN
     thresholds = [float(t) for t in np.linspace(0, 1, 401)] + [
-        1e-8, 3e-8, 5.96e-8, 0.30000001, 0.5 - 1e-12, float(np.float16(0.3)), 0.99999, 1.0,
-        65504.0, 1e5, float("inf")]
+        1e-8,
+        3e-8,
+        5.96e-8,
+        0.30000001,
+        0.5 - 1e-12,
+        float(np.float16(0.3)),
+        0.99999,
+        1.0,
+        65504.0,
+        1e5,
+        float("inf"),
+    ]
     with np.errstate(invalid="ignore", over="ignore"):
         for t in thresholds:
             np.testing.assert_array_equal(above(every, t), every > t, err_msg=f"t={t!r}")
@@ -114,7 +127,6 @@ def test_take_sources_is_refine_labels_gather():
     np.testing.assert_array_equal(take_sources(labels, dst, src), refine_labels(labels, offsets))
     # only the pixels whose label changes: the same map
     keep = labels.ravel()[src] != labels.ravel()[dst]
-    np.testing.assert_array_equal(take_sources(labels, dst[keep], src[keep]),
-                                  refine_labels(labels, offsets))
+    np.testing.assert_array_equal(take_sources(labels, dst[keep], src[keep]), refine_labels(labels, offsets))
     masks = rng.random((3, 23, 31)) < 0.5
     np.testing.assert_array_equal(take_sources(masks, dst, src), refine_labels(masks, offsets))

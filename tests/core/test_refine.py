@@ -1,4 +1,5 @@
 """core.refine: the integer gather's contracts, against a plain per-pixel reference."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -36,8 +37,9 @@ def cases(draw, stack=False):
     if dtype is bool:
         labels = draw(hnp.arrays(bool, shape))
     else:
-        labels = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(
-            [0, 1, 7, 19, 33, 100, int(np.iinfo(dtype).max)])))
+        labels = draw(
+            hnp.arrays(dtype, shape, elements=st.sampled_from([0, 1, 7, 19, 33, 100, int(np.iinfo(dtype).max)]))
+        )
     # steps up to 12: most moving pixels near a border of these small maps clamp; any integer
     # dtype (to_offsets gives int16, a caller may pass wider ones)
     off_dtype = draw(st.sampled_from([np.int16, np.int8, np.int32, np.int64]))
@@ -83,8 +85,7 @@ def test_source_indices(case, colmajor):
     for r in range(h):
         for c in range(w):
             if moving[r, c]:
-                want = (min(max(r + int(offsets[0, r, c]), 0), h - 1),
-                        min(max(c + int(offsets[1, r, c]), 0), w - 1))
+                want = (min(max(r + int(offsets[0, r, c]), 0), h - 1), min(max(c + int(offsets[1, r, c]), 0), w - 1))
                 assert divmod(pairs[r * w + c], w) == want
 
 
@@ -103,9 +104,9 @@ def test_border_clamps_far_offsets():
     labels = np.arange(12, dtype=np.int32).reshape(3, 4)
     off = np.zeros((2, 3, 4), np.int16)
     off[:, 1, 1] = (-100, -100)  # far up-left -> corner (0, 0)
-    off[:, 1, 2] = (100, 100)    # far down-right -> corner (2, 3)
-    off[:, 0, 3] = (0, 5)        # right, clamped at the last column: itself
-    off[:, 2, 0] = (-1, -7)      # up one row, column clamped to 0
+    off[:, 1, 2] = (100, 100)  # far down-right -> corner (2, 3)
+    off[:, 0, 3] = (0, 5)  # right, clamped at the last column: itself
+    off[:, 2, 0] = (-1, -7)  # up one row, column clamped to 0
     out = refine_labels(labels, off, device="cpu")
     want = labels.copy()
     want[1, 1], want[1, 2], want[0, 3], want[2, 0] = labels[0, 0], labels[2, 3], labels[0, 3], labels[1, 0]

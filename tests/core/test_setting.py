@@ -1,4 +1,5 @@
 """The one refinement setting (segfix_gui.core.setting): ranges, defaults, validation."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,7 @@ import pytest
 
 from segfix_gui.core.grid import SweepGrid
 from segfix_gui.core.offsets import OffsetField
-from segfix_gui.core.setting import (DEFAULT_SCALE, DEFAULT_THRESHOLD, RANGES, Setting, check_value,
-                                     range_text)
+from segfix_gui.core.setting import DEFAULT_SCALE, DEFAULT_THRESHOLD, RANGES, Setting, check_value, range_text
 
 
 def test_defaults_live_in_one_place():
@@ -18,11 +18,23 @@ def test_defaults_live_in_one_place():
     assert (DEFAULT_THRESHOLD, DEFAULT_SCALE) == (0.5, 2.0)
 
 
-@pytest.mark.parametrize("name, bad", [
-    ("threshold", 1.7), ("threshold", -0.1), ("threshold", math.nan), ("threshold", "x"),
-    ("scale", 0), ("scale", -1), ("scale", 64.5), ("scale", 1e30), ("scale", math.inf),
-    ("scale", 40000), ("min_direction_prob", 2), ("min_direction_prob", None),
-])
+@pytest.mark.parametrize(
+    "name, bad",
+    [
+        ("threshold", 1.7),
+        ("threshold", -0.1),
+        ("threshold", math.nan),
+        ("threshold", "x"),
+        ("scale", 0),
+        ("scale", -1),
+        ("scale", 64.5),
+        ("scale", 1e30),
+        ("scale", math.inf),
+        ("scale", 40000),
+        ("min_direction_prob", 2),
+        ("min_direction_prob", None),
+    ],
+)
 def test_a_bad_value_raises_in_the_engine(name, bad):
     with pytest.raises(ValueError, match=name):
         Setting(**{name: bad})
@@ -69,7 +81,11 @@ def test_sweep_grid_uses_the_setting_ranges():
     assert g.setting(1, 0, 0) == Setting(0.5, 1.0, 0.0)
     assert g.index_of(Setting(0.1, 2.0)) == (0, 1, 0)
     assert SweepGrid.single(Setting(0.3, 3, 0.2)).shape == (1, 1, 1)
-    for bad in (dict(thresholds=(1.5,), scales=(1,)), dict(thresholds=(0.5,), scales=(65,)),
-                dict(thresholds=(0.5,), scales=(0,)), dict(thresholds=(), scales=(1,))):
+    for bad in (
+        dict(thresholds=(1.5,), scales=(1,)),
+        dict(thresholds=(0.5,), scales=(65,)),
+        dict(thresholds=(0.5,), scales=(0,)),
+        dict(thresholds=(), scales=(1,)),
+    ):
         with pytest.raises(ValueError):
             SweepGrid(**bad)

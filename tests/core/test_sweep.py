@@ -3,6 +3,7 @@
 The fast sweep must give exactly what refine_labels + SemanticEvaluator (and ``segfix refine``
 + ``segfix evaluate``) give at each setting.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,6 +34,7 @@ SPACE = get_label_space("camvid")  # ids 0..10 evaluated, 11 void
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def scene(rng, h, w, *, void=True) -> np.ndarray:
     """A label map of Voronoi cells with CamVid ids (11 = void in a few cells)."""
@@ -74,11 +76,11 @@ def assert_same(res, ref):
         np.testing.assert_array_equal(res.change[idx], change, err_msg=f"changes at {idx}")
 
 
-GRID = SweepGrid(thresholds=(0, 0.2, 0.5, 0.8, 1.0), scales=(0.5, 1, 2, 3),
-                 min_direction_probs=(0, 0.3))
+GRID = SweepGrid(thresholds=(0, 0.2, 0.5, 0.8, 1.0), scales=(0.5, 1, 2, 3), min_direction_probs=(0, 0.3))
 
 
 # --------------------------------------------------------------------------- engine exactness
+
 
 @pytest.mark.parametrize("seed", range(8))
 def test_fast_path_equals_refine_and_evaluate(seed):
@@ -108,8 +110,7 @@ def test_fast_path_hard_offsets():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 14), w=st.integers(1, 14),
-       tol=st.sampled_from([0.5, 1, 2, 3]))
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 14), w=st.integers(1, 14), tol=st.sampled_from([0.5, 1, 2, 3]))
 def test_fast_path_property(seed, h, w, tol):
     rng = np.random.default_rng(seed)
     gt = rng.integers(0, 12, (h, w)).astype(np.uint8)
@@ -138,8 +139,7 @@ def test_threshold_one_changes_nothing():
     pred = degrade(gt, SPACE, stride=8)
     field = soft_field(rng, 40, 50)
     field.boundary[:] = 1.0  # every pixel at the top of the range: still not > 1.0
-    res = sweep([SweepSample("a", gt, pred, field)], SPACE,
-                SweepGrid(thresholds=(1.0,), scales=(1, 2, 3)))
+    res = sweep([SweepSample("a", gt, pred, field)], SPACE, SweepGrid(thresholds=(1.0,), scales=(1, 2, 3)))
     for j in range(3):
         row = res.at(Setting(1.0, res.grid.scales[j]))
         assert row["miou"] == res.base["miou"]
@@ -150,13 +150,13 @@ def test_threshold_one_changes_nothing():
 
 # --------------------------------------------------------------------------- engine API
 
+
 def test_sweep_api_progress_cancel_gains_best():
     rng = np.random.default_rng(7)
     samples = []
     for k in range(3):
         gt = scene(rng, 32, 40)
-        samples.append(SweepSample(f"img{k}", gt, degrade(gt, SPACE, stride=8),
-                                   soft_field(rng, 32, 40)))
+        samples.append(SweepSample(f"img{k}", gt, degrade(gt, SPACE, stride=8), soft_field(rng, 32, 40)))
     grid = SweepGrid(thresholds=(0.2, 0.5), scales=(1, 2))
     calls = []
     res = sweep(samples, SPACE, grid, progress=lambda d, t: calls.append((d, t)))
@@ -178,7 +178,8 @@ def test_sweep_api_progress_cancel_gains_best():
     s = samples[1]
     base = own.add(s.gt, s.pred)["miou"]
     after = SemanticEvaluator(SPACE).add(
-        s.gt, refine_labels(s.pred, s.field.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu"))["miou"]
+        s.gt, refine_labels(s.pred, s.field.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu")
+    )["miou"]
     assert gains["img1"] == pytest.approx(after - base, abs=1e-12)
     net = res.image_gains(Setting(0.5, 2), metric="net")
     assert sum(net.values()) == res.at(Setting(0.5, 2))["fixed"] - res.at(Setting(0.5, 2))["broken"]
@@ -207,6 +208,7 @@ def test_grid_validation():
 
 # --------------------------------------------------------------------------- command line
 
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Three scenes: gt/, pred/ (coarse), off/ (.npz soft fields), mat/ (hard .mat)."""
@@ -232,9 +234,23 @@ def read_csv(path):
 
 def test_cli_equals_refine_then_evaluate(folder, tmp_path, capsys):
     out_csv = tmp_path / "sweep.csv"
-    args = ["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-            "--offsets", str(folder / "off"), "--thresholds", "0.3:0.7:0.4", "--scales", "1,2",
-            "--min-direction-probs", "0,0.25", "--csv", str(out_csv)]
+    args = [
+        "sweep",
+        "--gt",
+        str(folder / "gt"),
+        "--pred",
+        str(folder / "pred"),
+        "--offsets",
+        str(folder / "off"),
+        "--thresholds",
+        "0.3:0.7:0.4",
+        "--scales",
+        "1,2",
+        "--min-direction-probs",
+        "0,0.25",
+        "--csv",
+        str(out_csv),
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "best mIoU: threshold" in printed and "without refinement: mIoU" in printed
@@ -243,12 +259,45 @@ def test_cli_equals_refine_then_evaluate(folder, tmp_path, capsys):
     for row in rows:
         t, s, m = row["threshold"], row["scale"], row["min_direction_prob"]
         refined = tmp_path / f"ref_{t}_{s}_{m}"
-        assert main(["refine", "--input", str(folder / "pred"), "--offset", str(folder / "off"),
-                     "--out", str(refined), "--threshold", t, "--scale", s,
-                     "--min-direction-prob", m, "--device", "cpu"]) == 0
+        assert (
+            main(
+                [
+                    "refine",
+                    "--input",
+                    str(folder / "pred"),
+                    "--offset",
+                    str(folder / "off"),
+                    "--out",
+                    str(refined),
+                    "--threshold",
+                    t,
+                    "--scale",
+                    s,
+                    "--min-direction-prob",
+                    m,
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
         js = tmp_path / f"ev_{t}_{s}_{m}.json"
-        assert main(["evaluate", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-                     "--refined", str(refined), "--json", str(js)]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--gt",
+                    str(folder / "gt"),
+                    "--pred",
+                    str(folder / "pred"),
+                    "--refined",
+                    str(refined),
+                    "--json",
+                    str(js),
+                ]
+            )
+            == 0
+        )
         ev = json.loads(js.read_text())
         for key in ("miou", "boundary_f", "pixel_accuracy"):
             assert float(row[key]) == ev["refined"][key], (row, key)
@@ -260,18 +309,52 @@ def test_cli_equals_refine_then_evaluate(folder, tmp_path, capsys):
 
 def test_cli_hard_offsets_sweep_scale_only(folder, tmp_path, capsys):
     out_csv = tmp_path / "hard.csv"
-    assert main(["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-                 "--offsets", str(folder / "mat"), "--thresholds", "0.2,0.8", "--scales", "2",
-                 "--csv", str(out_csv)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--gt",
+                str(folder / "gt"),
+                "--pred",
+                str(folder / "pred"),
+                "--offsets",
+                str(folder / "mat"),
+                "--thresholds",
+                "0.2,0.8",
+                "--scales",
+                "2",
+                "--csv",
+                str(out_csv),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "threshold and min direction prob have no effect" in out
     rows = read_csv(out_csv)
     assert rows[0]["miou"] == rows[1]["miou"] and rows[0]["fixed"] == rows[1]["fixed"]
     # and the .mat (thresholded at 0.5) equals the probabilities at threshold 0.5
     soft = tmp_path / "soft.csv"
-    assert main(["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-                 "--offsets", str(folder / "off"), "--thresholds", "0.5", "--scales", "2",
-                 "--csv", str(soft)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--gt",
+                str(folder / "gt"),
+                "--pred",
+                str(folder / "pred"),
+                "--offsets",
+                str(folder / "off"),
+                "--thresholds",
+                "0.5",
+                "--scales",
+                "2",
+                "--csv",
+                str(soft),
+            ]
+        )
+        == 0
+    )
     assert read_csv(soft)[0]["miou"] == rows[0]["miou"]
 
 
@@ -280,8 +363,19 @@ def test_cli_plot_and_workers(folder, tmp_path, capsys):
 
     png = tmp_path / "plot.png"
     c1, c2 = tmp_path / "w1.csv", tmp_path / "w2.csv"
-    base = ["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-            "--offsets", str(folder / "off"), "--thresholds", "0.2:0.8:0.3", "--scales", "1,2,3"]
+    base = [
+        "sweep",
+        "--gt",
+        str(folder / "gt"),
+        "--pred",
+        str(folder / "pred"),
+        "--offsets",
+        str(folder / "off"),
+        "--thresholds",
+        "0.2:0.8:0.3",
+        "--scales",
+        "1,2,3",
+    ]
     assert main(base + ["--csv", str(c1), "--plot", str(png)]) == 0
     assert main(base + ["--csv", str(c2), "--workers", "2"]) == 0
     assert c1.read_text() == c2.read_text()
@@ -321,32 +415,59 @@ def test_outputs_are_atomic(folder, tmp_path, monkeypatch, capsys, what):
 
         monkeypatch.setattr(Image.Image, "save", failing_save)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        main(["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-              "--offsets", str(folder / "off"), "--thresholds", "0.5", "--scales", "1,2",
-              f"--{what}", str(target)])
+        main(
+            [
+                "sweep",
+                "--gt",
+                str(folder / "gt"),
+                "--pred",
+                str(folder / "pred"),
+                "--offsets",
+                str(folder / "off"),
+                "--thresholds",
+                "0.5",
+                "--scales",
+                "1,2",
+                f"--{what}",
+                str(target),
+            ]
+        )
     assert target.read_bytes() == b"old contents"
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("option,value,needle", [
-    ("--thresholds", "0.9:0.1:0.1", "start 0.9 is above stop 0.1"),
-    ("--thresholds", "", "empty"),
-    ("--thresholds", "0.1,,0.5", "empty item"),
-    ("--thresholds", "0.1:0.9", "START:STOP:STEP"),
-    ("--thresholds", "0.1:0.9:0", "step must be positive"),
-    ("--thresholds", "abc", "not a number"),
-    ("--thresholds", "nan", "not a finite number"),
-    ("--thresholds", "1.5", "outside [0, 1]"),
-    ("--scales", "0", "outside (0, 64]"),
-    ("--scales", "-1,2", "outside (0, 64]"),
-    ("--scales", "", "empty"),
-    ("--scales", "two", "not a number"),
-    ("--min-direction-probs", "0:2:1", "outside [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "option,value,needle",
+    [
+        ("--thresholds", "0.9:0.1:0.1", "start 0.9 is above stop 0.1"),
+        ("--thresholds", "", "empty"),
+        ("--thresholds", "0.1,,0.5", "empty item"),
+        ("--thresholds", "0.1:0.9", "START:STOP:STEP"),
+        ("--thresholds", "0.1:0.9:0", "step must be positive"),
+        ("--thresholds", "abc", "not a number"),
+        ("--thresholds", "nan", "not a finite number"),
+        ("--thresholds", "1.5", "outside [0, 1]"),
+        ("--scales", "0", "outside (0, 64]"),
+        ("--scales", "-1,2", "outside (0, 64]"),
+        ("--scales", "", "empty"),
+        ("--scales", "two", "not a number"),
+        ("--min-direction-probs", "0:2:1", "outside [0, 1]"),
+    ],
+)
 def test_bad_ranges_give_one_line_and_exit_2(folder, capsys, option, value, needle):
-    code = main(["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-                 "--offsets", str(folder / "off"), f"{option}={value}"])
+    code = main(
+        [
+            "sweep",
+            "--gt",
+            str(folder / "gt"),
+            "--pred",
+            str(folder / "pred"),
+            "--offsets",
+            str(folder / "off"),
+            f"{option}={value}",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1, err
@@ -358,8 +479,21 @@ def test_missing_offsets_are_reported_and_exit_2(folder, tmp_path, capsys):
     off.mkdir()
     for p in sorted((folder / "off").iterdir())[:2]:
         (off / p.name).write_bytes(p.read_bytes())
-    code = main(["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-                 "--offsets", str(off), "--thresholds", "0.5", "--scales", "2"])
+    code = main(
+        [
+            "sweep",
+            "--gt",
+            str(folder / "gt"),
+            "--pred",
+            str(folder / "pred"),
+            "--offsets",
+            str(off),
+            "--thresholds",
+            "0.5",
+            "--scales",
+            "2",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2
     assert "s2.png: no offsets file for this prediction" in captured.err
@@ -369,8 +503,19 @@ def test_missing_offsets_are_reported_and_exit_2(folder, tmp_path, capsys):
 
 
 def test_plot_must_be_png_and_not_an_input(folder, tmp_path, capsys):
-    base = ["sweep", "--gt", str(folder / "gt"), "--pred", str(folder / "pred"),
-            "--offsets", str(folder / "off"), "--thresholds", "0.5", "--scales", "2"]
+    base = [
+        "sweep",
+        "--gt",
+        str(folder / "gt"),
+        "--pred",
+        str(folder / "pred"),
+        "--offsets",
+        str(folder / "off"),
+        "--thresholds",
+        "0.5",
+        "--scales",
+        "2",
+    ]
     assert main(base + ["--plot", str(tmp_path / "p.jpg")]) == 2
     assert "--plot must name a .png file" in capsys.readouterr().err
     victim = folder / "pred" / "s0.png"

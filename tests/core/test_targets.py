@@ -1,4 +1,5 @@
 """Ground-truth targets: the band, directions along the border's normal, instance ids."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,6 +14,7 @@ from segfix_gui.core.offsets import DIRECTIONS, angles_to_bins
 from segfix_gui.core.setting import Setting
 
 # --- ground-truth targets ---------------------------------------------------------------
+
 
 def brute_force_band(labels, width, ignore_ids=()):
     """The definition: per class, a Euclidean distance transform of the whole image."""
@@ -92,8 +94,7 @@ def whole_image_directions(labels, width, ignore_ids=()):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(0, 10_000), st.sampled_from([1.5, 5, 12]), st.integers(30, 330),
-       st.integers(30, 300))
+@given(st.integers(0, 10_000), st.sampled_from([1.5, 5, 12]), st.integers(30, 330), st.integers(30, 300))
 def test_tiled_directions_equal_the_whole_image_definition(seed, width, h, w):
     # blobs of random size, so that tiles cut through segments, thin parts and junctions
     rng = np.random.default_rng(seed)
@@ -143,11 +144,11 @@ def test_nearest_pixel_rule_is_kept_with_smoothing_zero():
 
 
 def test_instance_ids_give_borders_between_instances():
-    ids = np.full((40, 60), 7, np.int32)     # road (a plain label id)
-    ids[10:30, 10:30] = 26000                # two cars side by side
+    ids = np.full((40, 60), 7, np.int32)  # road (a plain label id)
+    ids[10:30, 10:30] = 26000  # two cars side by side
     ids[10:30, 30:50] = 26001
     band, bins, _ = boundary_targets(ids, width=2)
-    assert band[20, 28:32].all()             # the border between the two cars
+    assert band[20, 28:32].all()  # the border between the two cars
     assert bins[20, 29] == 0 and bins[20, 30] == 4  # each points into its own car
     classes = np.where(ids >= 1000, ids // 1000, ids)
     assert not boundary_targets(classes, width=2)[0][20, 28:32].any()

@@ -1,4 +1,5 @@
 """The window's compute path without Qt (segfix_gui.gui.compute): numbers equal the engine's."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,5 +70,7 @@ def test_source_of_finds_every_moving_pixel_with_column_major_offsets():
             if off[0, row, col] == 0 and off[1, row, col] == 0:
                 assert got is None
             else:
-                assert got == (min(max(row + int(off[0, row, col]), 0), h - 1),
-                               min(max(col + int(off[1, row, col]), 0), w - 1))
+                assert got == (
+                    min(max(row + int(off[0, row, col]), 0), h - 1),
+                    min(max(col + int(off[1, row, col]), 0), w - 1),
+                )

@@ -1,6 +1,7 @@
 """gui.export on its own: what each export writes (refined PNG, offsets, IoU CSV, figure),
 checked against the engine and read back with the package's readers; inputs never
 overwritten; writes atomic."""
+
 from __future__ import annotations
 
 import csv
@@ -39,7 +40,7 @@ def make_files(folder, *, shape=(32, 40), colour_pred=False, seed=0):
     rng = np.random.default_rng(seed)
     h, w = shape
     g = np.zeros((h, w), np.uint8)
-    g[h // 2:, :] = 3
+    g[h // 2 :, :] = 3
     g[4:14, 6:18] = 1
     g[20:28, 22:34] = 8
     g[0:3, 0:4] = 11
@@ -47,8 +48,13 @@ def make_files(folder, *, shape=(32, 40), colour_pred=False, seed=0):
     f = gt_offset_field(g, width=3, ignore_ids=SPACE.ignore_ids)
     grade = rng.choice(np.array([0.25, 0.5, 0.75, 1.0], np.float32), size=g.shape)
     field = OffsetField(boundary=f.boundary * grade, direction=f.direction)
-    p = SamplePaths(image=str(folder / "image.png"), pred=str(folder / "pred.png"),
-                    offsets=str(folder / "off.npz"), gt=str(folder / "gt.png"), name="tiny")
+    p = SamplePaths(
+        image=str(folder / "image.png"),
+        pred=str(folder / "pred.png"),
+        offsets=str(folder / "off.npz"),
+        gt=str(folder / "gt.png"),
+        name="tiny",
+    )
     if colour_pred:
         write_png(p.pred, SPACE.colorize(pred))
     else:
@@ -76,8 +82,7 @@ def tiny(tmp_path, qapp):  # the figure draws text: a QApplication
 
 def engine_refined(paths, setting):
     pred = read_labels(paths.pred, SPACE)
-    return refine_labels(pred, read_offsets(paths.offsets).to_offsets(setting.refinement()),
-                         device="cpu")
+    return refine_labels(pred, read_offsets(paths.offsets).to_offsets(setting.refinement()), device="cpu")
 
 
 def no_temporaries(folder):
@@ -85,6 +90,7 @@ def no_temporaries(folder):
 
 
 # --- refined labels --------------------------------------------------------------------------
+
 
 def test_refined_png_is_the_engines_refinement(tiny, tmp_path):
     paths, sample, _, result = tiny
@@ -112,6 +118,7 @@ def test_refined_png_keeps_a_colour_prediction_in_colour(tmp_path, qapp):
 
 # --- offsets ---------------------------------------------------------------------------------
 
+
 def test_offsets_npz_reads_back_with_the_same_offsets_and_the_setting_recorded(tiny, tmp_path):
     paths, sample, _, _ = tiny
     out = tmp_path / "o.npz"
@@ -121,8 +128,7 @@ def test_offsets_npz_reads_back_with_the_same_offsets_and_the_setting_recorded(t
     assert not back.is_hard and back.k == sample.field.k
     for s in (at.refinement(), Setting(threshold=0.2, scale=1.0), Setting(threshold=0.9, scale=4)):
         np.testing.assert_array_equal(back.to_offsets(s), sample.field.to_offsets(s))
-    assert back.recommended == pytest.approx({"threshold": 0.6, "min_direction_prob": 0.5,
-                                              "scale": 3.0})
+    assert back.recommended == pytest.approx({"threshold": 0.6, "min_direction_prob": 0.5, "scale": 3.0})
     # stored as float32, read back as the shortest decimal: exactly the setting exported
     assert back.setting() == Setting(threshold=0.6, scale=3.0, min_direction_prob=0.5)
     assert sample.field.recommended == {}  # the open sample's field is not changed
@@ -137,8 +143,9 @@ def test_offsets_mat_are_the_thresholded_unit_steps(tiny, tmp_path, scale):
     back = read_offsets(out)
     assert back.is_hard
     for s in (1.0, 2.0, 3.0):  # unit steps × any whole scale
-        np.testing.assert_array_equal(back.to_offsets(Setting(scale=s)),
-                                      sample.field.to_offsets(Setting(threshold=0.6, scale=s)))
+        np.testing.assert_array_equal(
+            back.to_offsets(Setting(scale=s)), sample.field.to_offsets(Setting(threshold=0.6, scale=s))
+        )
 
 
 def test_offsets_refused_for_another_suffix_or_without_a_field(tiny, tmp_path):
@@ -156,6 +163,7 @@ def test_offsets_refused_for_another_suffix_or_without_a_field(tiny, tmp_path):
 
 
 # --- IoU CSV ---------------------------------------------------------------------------------
+
 
 def read_csv(text):
     return list(csv.reader(io.StringIO(text)))
@@ -183,24 +191,21 @@ def test_iou_csv_rows_are_the_numbers_with_sample_and_setting(tiny, tmp_path):
             assert r[3] == ""
         else:
             assert float(r[3]) == pytest.approx(wa - wb, abs=1e-15)
-    assert any(r[1] == "" for r in body[:SPACE.n_classes])  # absent classes are n/a
-    summary = {r[0]: r for r in body[SPACE.n_classes:]}
-    for key, label in (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"),
-                       ("boundary_f", "boundary F")):
+    assert any(r[1] == "" for r in body[: SPACE.n_classes])  # absent classes are n/a
+    summary = {r[0]: r for r in body[SPACE.n_classes :]}
+    for key, label in (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F")):
         assert float(summary[label][1]) == b[key] and float(summary[label][2]) == a[key]
         assert float(summary[label][3]) == pytest.approx(a[key] - b[key], abs=1e-15)
     assert no_temporaries(tmp_path) == []
 
 
 def test_iou_csv_without_after_and_for_hard_offsets():
-    before = {"per_class_iou": {"a": 0.5, "b": None}, "miou": 0.5, "pixel_accuracy": 0.9,
-              "boundary_f": 0.25}
+    before = {"per_class_iou": {"a": 0.5, "b": None}, "miou": 0.5, "pixel_accuracy": 0.9, "boundary_f": 0.25}
     rows = read_csv(export.iou_csv(before, None, sample_name="n", setting=Setting(0.3, 2.0, 0.1)))
     assert rows[1] == ["a", "0.5", "", "", "n", "0.3", "0.1", "2"]
     assert rows[2] == ["b", "", "", "", "n", "0.3", "0.1", "2"]
     assert rows[3] == ["mIoU", "0.5", "", "", "n", "0.3", "0.1", "2"]
-    hard = read_csv(export.iou_csv(before, before, sample_name="n", setting=Setting(0.3, 3.0),
-                                   hard=True))
+    hard = read_csv(export.iou_csv(before, before, sample_name="n", setting=Setting(0.3, 3.0), hard=True))
     assert {tuple(r[4:]) for r in hard[1:]} == {("n", "", "", "3")}
     assert hard[1][1:4] == ["0.5", "0.5", "0.0"]
     none = read_csv(export.iou_csv(before, None))
@@ -217,10 +222,10 @@ def test_iou_csv_needs_ground_truth(tiny, tmp_path):
 
 # --- inputs are never overwritten; writes are atomic -----------------------------------------
 
+
 def test_no_export_writes_onto_an_input(tiny, tmp_path):
     paths, sample, before, result = tiny
-    originals = {p: open(p, "rb").read() for p in (paths.image, paths.pred, paths.offsets,
-                                                    paths.gt)}
+    originals = {p: open(p, "rb").read() for p in (paths.image, paths.pred, paths.offsets, paths.gt)}
     calls = [
         lambda p: export.export_refined(p, sample, result),
         lambda p: export.export_offsets(p, sample, SETTING),
@@ -277,20 +282,24 @@ def test_export_onto_a_folder_is_refused(tiny, tmp_path):
 
 # --- figure ----------------------------------------------------------------------------------
 
+
 def as_rgb(img: QImage) -> np.ndarray:
     img = img.convertToFormat(QImage.Format.Format_RGB888)
     h, w = img.height(), img.width()
-    return np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h).reshape(
-        h, img.bytesPerLine())[:, :3 * w].reshape(h, w, 3).copy()
+    return (
+        np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h)
+        .reshape(h, img.bytesPerLine())[:, : 3 * w]
+        .reshape(h, w, 3)
+        .copy()
+    )
 
 
 def find_block(big: np.ndarray, block: np.ndarray) -> list[tuple[int, int]]:
     """Top-left corners where ``block`` (h, w, 3) occurs in ``big``."""
     bh, bw = block.shape[:2]
     H, W = big.shape[:2]
-    cand = np.argwhere(np.all(big[:H - bh + 1, :W - bw + 1] == block[0, 0], axis=-1))
-    return [(int(y), int(x)) for y, x in cand
-            if np.array_equal(big[y:y + bh, x:x + bw], block)]
+    cand = np.argwhere(np.all(big[: H - bh + 1, : W - bw + 1] == block[0, 0], axis=-1))
+    return [(int(y), int(x)) for y, x in cand if np.array_equal(big[y : y + bh, x : x + bw], block)]
 
 
 def over_base(rgba: np.ndarray) -> np.ndarray:
@@ -315,8 +324,7 @@ def test_figure_panels_are_the_layer_colours_at_the_scale(tiny, scale):
     _, sample, before, result = tiny
     h, w = sample.shape
     hidden = {1}  # building hidden: its pixels show the background
-    img = export.render_figure(sample, result, before, scale=scale, layers=opaque_labels_only(),
-                               hidden=hidden)
+    img = export.render_figure(sample, result, before, scale=scale, layers=opaque_labels_only(), hidden=hidden)
     assert img.format() == QImage.Format.Format_RGB32
     fig = as_rgb(img)
     pw, ph = int(round(w * scale)), int(round(h * scale))
@@ -330,17 +338,16 @@ def test_figure_panels_are_the_layer_colours_at_the_scale(tiny, scale):
     at_b, at_a, at_d = (find_block(fig, x) for x in (want_before, want_after, want_diff))
     assert len(at_b) == 1 and len(at_a) == 1 and len(at_d) == 1
     (yb, xb), (ya, xa), (yd, xd) = at_b[0], at_a[0], at_d[0]
-    assert yb == ya == yd and xb < xa < xd       # one row: before | after | diff
-    assert xa - xb == xd - xa >= pw              # equal panels, side by side
-    assert (sample.pred == 1).any()              # the hidden class was there to hide
+    assert yb == ya == yd and xb < xa < xd  # one row: before | after | diff
+    assert xa - xb == xd - xa >= pw  # equal panels, side by side
+    assert (sample.pred == 1).any()  # the hidden class was there to hide
 
 
 def test_figure_size_follows_the_scale_and_panels(tiny):
     _, sample, before, result = tiny
     one = export.render_figure(sample, result, before, scale=1.0)
     two = export.render_figure(sample, result, before, scale=2.0)
-    two_panels = export.render_figure(sample, result, before, scale=2.0,
-                                      panels=("before", "after"))
+    two_panels = export.render_figure(sample, result, before, scale=2.0, panels=("before", "after"))
     w = sample.shape[1]
     # three panels grow by 3 × the added panel width; gaps and legend rows come on top
     assert two.width() - one.width() >= 3 * w

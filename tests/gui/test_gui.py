@@ -2,6 +2,7 @@
 
 Numbers shown are checked against the engine's own functions at the same setting.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,8 +41,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 SPACE = get_label_space("camvid")
 
-pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(),
-                                reason="demo sample missing (python tools/make_demo.py)")
+pytestmark = pytest.mark.skipif(
+    not (DEMO / "sample.json").is_file(), reason="demo sample missing (python tools/make_demo.py)"
+)
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -54,8 +56,15 @@ def win(open_window):
 
 
 def wait_result(qtbot, w):
-    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current()
-                    and not w.runner.busy("refine") and not w.runner.busy("load"), timeout=20000)
+    qtbot.waitUntil(
+        lambda: (
+            w.state.result is not None
+            and w.state.result_is_current()
+            and not w.runner.busy("refine")
+            and not w.runner.busy("load")
+        ),
+        timeout=20000,
+    )
 
 
 @pytest.fixture
@@ -75,8 +84,12 @@ def graded(tmp_path_factory):
     b = (f.boundary * rng.uniform(0.2, 1.0, f.boundary.shape)).astype(np.float32)
     field = OffsetField(boundary=b, direction=f.direction)
     write_offsets(d / "x.npz", field)
-    paths = {"image": str(DEMO / "image.jpg"), "pred": str(DEMO / "prediction.png"),
-             "offsets": str(d / "x.npz"), "gt": str(DEMO / "ground_truth.png")}
+    paths = {
+        "image": str(DEMO / "image.jpg"),
+        "pred": str(DEMO / "prediction.png"),
+        "offsets": str(d / "x.npz"),
+        "gt": str(DEMO / "ground_truth.png"),
+    }
     return paths, read_offsets(d / "x.npz")
 
 
@@ -107,6 +120,7 @@ def table_values(panel):
 
 
 # --- opening, threshold, numbers --------------------------------------------------------------
+
 
 def test_demo_opens_with_honest_info(demo):
     st = demo.state
@@ -183,10 +197,13 @@ def check_chart_and_after(win):
     shown = np.where(np.asarray(x0) < 0, x0, width)
     np.testing.assert_allclose(shown, [100 * values[r[0]][2] for r in rows], atol=1e-9)
     opt = st.layers
-    want = Composite(display_ids(st.result.refined, st.sample.space)[0],
-                     label_lut(st.sample.space, st.hidden), st.sample.image,
-                     labels=(opt["labels"].visible, opt["labels"].opacity),
-                     photo=(opt["image"].visible, opt["image"].opacity))
+    want = Composite(
+        display_ids(st.result.refined, st.sample.space)[0],
+        label_lut(st.sample.space, st.hidden),
+        st.sample.image,
+        labels=(opt["labels"].visible, opt["labels"].opacity),
+        photo=(opt["image"].visible, opt["image"].opacity),
+    )
     assert np.array_equal(win.canvas.composite.after, want.before)
 
 
@@ -253,15 +270,14 @@ def test_torch_is_imported_once_before_jobs_run(qtbot):
     r.submit("probe", lambda job: gate.thread, on_done=lambda v: seen.setdefault("probe", v))
     qtbot.waitUntil(lambda: imports != [], timeout=5000)  # the probe thread is importing
     r.submit("refine", lambda job: gate.done, on_done=lambda v: seen.setdefault("refine", v))
-    r.submit("load", lambda job: gate.done, on_done=lambda v: seen.setdefault("load", v),
-             needs_torch=False)
+    r.submit("load", lambda job: gate.done, on_done=lambda v: seen.setdefault("load", v), needs_torch=False)
     qtbot.waitUntil(lambda: "load" in seen, timeout=5000)
-    assert seen["load"] is False          # reading files does not wait for torch
+    assert seen["load"] is False  # reading files does not wait for torch
     qtbot.wait(100)
-    assert "refine" not in seen           # it waits while the import runs in another thread
+    assert "refine" not in seen  # it waits while the import runs in another thread
     release.set()
     qtbot.waitUntil(lambda: "refine" in seen and "probe" in seen, timeout=5000)
-    assert seen["refine"] is True         # it ran only once the import was complete
+    assert seen["refine"] is True  # it ran only once the import was complete
     assert imports == ["segfix-probe"] and seen["probe"] == "segfix-probe"
     r.shutdown()
 
@@ -301,6 +317,7 @@ def test_auto_off_needs_refine_button(win, qtbot, graded):
 
 # --- layers, legend, inspector, views ---------------------------------------------------------
 
+
 def test_hide_and_isolate_class(demo, qtbot):
     legend = demo.panels["legend"]
     road = SPACE.names.index("road")
@@ -316,8 +333,9 @@ def test_hide_and_isolate_class(demo, qtbot):
         other = (ids != road_id) & (ids != 255)
         assert (rgb[other] != photo_of(st)[other]).any(axis=1).mean() > 0.9  # others blended
     assert item.font().strikeOut()
-    qtbot.mouseClick(legend.list.viewport(), Qt.MouseButton.LeftButton,
-                     Qt.KeyboardModifier.ControlModifier, pos=rect.center())
+    qtbot.mouseClick(
+        legend.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, pos=rect.center()
+    )
     assert demo.state.hidden == set(range(SPACE.n_classes)) - {road}
     qtbot.mouseClick(legend.show_all, Qt.MouseButton.LeftButton)
     assert demo.state.hidden == set()
@@ -382,11 +400,18 @@ def test_inspector_and_source_link(demo, qtbot):
     # the cursor follows the mouse over a view
     view = demo.canvas.left
     pt = view.mapFromScene(view.vb.mapViewToScene(QPointF(100.5, 50.5)))
-    ev = QMouseEvent(QEvent.Type.MouseMove, QPointF(pt), QPointF(view.viewport().mapToGlobal(pt)),
-                     Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    ev = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(pt),
+        QPointF(view.viewport().mapToGlobal(pt)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(view.viewport(), ev)
-    qtbot.waitUntil(lambda: st.cursor is not None and abs(st.cursor[0] - 50) <= 1
-                    and abs(st.cursor[1] - 100) <= 1, timeout=3000)  # ±1: screen pixels are coarser
+    qtbot.waitUntil(
+        lambda: st.cursor is not None and abs(st.cursor[0] - 50) <= 1 and abs(st.cursor[1] - 100) <= 1, timeout=3000
+    )  # ±1: screen pixels are coarser
     assert insp.text("pixel") == "(row {}, col {})".format(*st.cursor)
 
 
@@ -406,9 +431,13 @@ def test_view_modes_swipe_and_ground_truth(demo, qtbot):
     from segfix_gui.gui.layers import Composite, display_ids, label_lut
 
     opt = st.layers  # the after side shows the ground truth, blended as the prediction is
-    want = Composite(display_ids(st.sample.gt, st.sample.space)[0], label_lut(st.sample.space), st.sample.image,
-                     labels=(opt["labels"].visible, opt["labels"].opacity),
-                     photo=(opt["image"].visible, opt["image"].opacity))
+    want = Composite(
+        display_ids(st.sample.gt, st.sample.space)[0],
+        label_lut(st.sample.space),
+        st.sample.image,
+        labels=(opt["labels"].visible, opt["labels"].opacity),
+        photo=(opt["image"].visible, opt["image"].opacity),
+    )
     assert np.array_equal(cv.composite.after, want.before)
     assert cv.left.layers.pixels_after.boundingRect().width() == st.sample.shape[1]
 
@@ -450,8 +479,15 @@ def test_hard_mat_offsets_disable_threshold(win, qtbot, tmp_path):
 
     f = read_offsets(DEMO / "offsets.npz")
     write_offsets(tmp_path / "x.mat", f)
-    win.open_paths(SamplePaths(image=str(DEMO / "image.jpg"), pred=str(DEMO / "prediction.png"),
-                               offsets=str(tmp_path / "x.mat"), gt=str(DEMO / "ground_truth.png")), "camvid")
+    win.open_paths(
+        SamplePaths(
+            image=str(DEMO / "image.jpg"),
+            pred=str(DEMO / "prediction.png"),
+            offsets=str(tmp_path / "x.mat"),
+            gt=str(DEMO / "ground_truth.png"),
+        ),
+        "camvid",
+    )
     wait_result(qtbot, win)
     c = win.panels["controls"]
     assert win.state.sample.field.is_hard
@@ -464,6 +500,7 @@ def test_hard_mat_offsets_disable_threshold(win, qtbot, tmp_path):
 
 # --- bad input, exports -----------------------------------------------------------------------
 
+
 def test_broken_files_show_dialog_and_keep_sample(demo, qtbot, tmp_path, dialogs):
     st = demo.state
     sample, result = st.sample, st.result
@@ -471,8 +508,7 @@ def test_broken_files_show_dialog_and_keep_sample(demo, qtbot, tmp_path, dialogs
     write_offsets(tmp_path / "small.npz", small)
     demo.open_parts({"offsets": str(tmp_path / "small.npz")})
     qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=10000)
-    assert dialogs[0] == (f"{tmp_path / 'small.npz'}: offsets are 36×48 but the prediction "
-                          "prediction.png is 360×480")
+    assert dialogs[0] == (f"{tmp_path / 'small.npz'}: offsets are 36×48 but the prediction prediction.png is 360×480")
     assert st.sample is sample and st.result is result
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     demo.open_parts({"offsets": str(tmp_path / "junk.npz")})
@@ -525,6 +561,7 @@ def test_exports_read_back(demo, qtbot, tmp_path, dialogs):
 
 # --- sets, recent files, drops, shortcuts ---------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def set_folder(tmp_path_factory):
     d = tmp_path_factory.mktemp("set")
@@ -572,8 +609,13 @@ def test_folder_set_list_next_prev_sort(win, qtbot, set_folder):
 
 
 def test_role_folders_and_cli_folder_errors(win, qtbot, set_folder, dialogs):
-    assert win.open_set(image=str(set_folder / "images"), pred=str(set_folder / "preds"),
-                        offsets=str(set_folder / "offsets"), gt=None, space="camvid")
+    assert win.open_set(
+        image=str(set_folder / "images"),
+        pred=str(set_folder / "preds"),
+        offsets=str(set_folder / "offsets"),
+        gt=None,
+        space="camvid",
+    )
     wait_result(qtbot, win)
     assert win.state.sample.gt is None
     assert "changed" in win.panels["metrics"].counts.text()
@@ -598,10 +640,15 @@ def test_recent_files_remembered(win, qtbot, settings, graded):
 def test_drop_files_replace_parts(demo, qtbot, tmp_path):
     from segfix_gui.gui.drop import classify_files
 
-    roles = classify_files([DEMO / "image.jpg", DEMO / "prediction.png", DEMO / "offsets.npz",
-                            DEMO / "ground_truth.png"])
-    assert roles == {"image": str(DEMO / "image.jpg"), "pred": str(DEMO / "prediction.png"),
-                     "offsets": str(DEMO / "offsets.npz"), "gt": str(DEMO / "ground_truth.png")}
+    roles = classify_files(
+        [DEMO / "image.jpg", DEMO / "prediction.png", DEMO / "offsets.npz", DEMO / "ground_truth.png"]
+    )
+    assert roles == {
+        "image": str(DEMO / "image.jpg"),
+        "pred": str(DEMO / "prediction.png"),
+        "offsets": str(DEMO / "offsets.npz"),
+        "gt": str(DEMO / "ground_truth.png"),
+    }
     gt2 = tmp_path / "other_gt.png"
     write_labels(gt2, degrade(read_labels(DEMO / "ground_truth.png", SPACE), SPACE, stride=2))
     demo.open_dropped([str(gt2)])
@@ -637,8 +684,9 @@ def test_default_layout_fits_1200x800_without_stray_tab_bars(win, qtbot):
     for b in bars:  # each sits on top of the front dock of its group, as wide as it
         g = b.geometry()
         assert b.shape() == QTabBar.Shape.RoundedNorth
-        assert any(g.x() == d.x() and g.width() == d.width() and g.bottom() + 1 == d.y()
-                   for d in docks), [b.tabText(i) for i in range(b.count())]
+        assert any(g.x() == d.x() and g.width() == d.width() and g.bottom() + 1 == d.y() for d in docks), [
+            b.tabText(i) for i in range(b.count())
+        ]
     qtbot.keyClick(win, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     assert not win.docks["tune"].isHidden()
     assert "Tune" in [d.windowTitle() for d in docks] or win.docks["tune"].isVisible()
@@ -650,8 +698,9 @@ def test_show_set_rows_replaces_a_running_evaluation(win, qtbot, set_folder):
 
     st = win.state
     # the set's evaluation starts once its first sample has loaded (at that sample's setting)
-    with qtbot.waitSignal(win.runner.busyChanged, timeout=20000,
-                          check_params_cb=lambda kind, busy, _label: kind == "set" and busy):
+    with qtbot.waitSignal(
+        win.runner.busyChanged, timeout=20000, check_params_cb=lambda kind, busy, _label: kind == "set" and busy
+    ):
         assert win.open_set(folder=str(set_folder), space="camvid")
     assert win.runner.busy("set")
     rows = [SetRow(0, "a", 0.5, 0.6), SetRow(1, "b", 0.5, 0.4), SetRow(2, "c", 0.5, 0.5)]
@@ -675,13 +724,24 @@ def test_device_choice_shows_machine(win, qtbot):
 
 # --- command line, screenshot, smoke ----------------------------------------------------------
 
+
 def _run_gui(args, tmp_path):
     # this checkout's package, not whichever one is installed (cwd is tmp_path)
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    return subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", *args], capture_output=True,
-                          text=True, env=env, timeout=120, cwd=tmp_path)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "segfix_gui.gui.app", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
 
 
 def test_screenshot_of_demo_is_not_blank(tmp_path):
@@ -696,8 +756,21 @@ def test_screenshot_of_demo_is_not_blank(tmp_path):
 
 def test_command_line_folder_set(tmp_path, set_folder):
     out = tmp_path / "set.png"
-    proc = _run_gui(["--folder", str(set_folder), "--label-space", "camvid", "--view", "single",
-                     "--screenshot", str(out), "--size", "1200x800"], tmp_path)
+    proc = _run_gui(
+        [
+            "--folder",
+            str(set_folder),
+            "--label-space",
+            "camvid",
+            "--view",
+            "single",
+            "--screenshot",
+            str(out),
+            "--size",
+            "1200x800",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert read_image(out).std() > 20
 
@@ -705,8 +778,10 @@ def test_command_line_folder_set(tmp_path, set_folder):
 def test_command_line_bad_file_and_bad_arguments(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"junk")
-    proc = _run_gui(["--pred", str(DEMO / "prediction.png"), "--offsets", str(bad),
-                     "--screenshot", str(tmp_path / "s.png")], tmp_path)
+    proc = _run_gui(
+        ["--pred", str(DEMO / "prediction.png"), "--offsets", str(bad), "--screenshot", str(tmp_path / "s.png")],
+        tmp_path,
+    )
     assert proc.returncode == 2
     assert f"segfix-gui: error: {bad}: " in proc.stderr
     assert not (tmp_path / "s.png").exists()

@@ -5,6 +5,7 @@ The sample is ``tests/make_instance_fixture.py``'s: the Cityscapes frame of
 as a degraded (stride-8 pooled) mask, oracle offsets of the instance map. Every figure the
 list shows is compared with ``segfix_gui.core.instances`` at the same setting.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,12 @@ import torch  # noqa: E402,F401  - imported here, on the main thread, before any
 from PySide6.QtCore import Qt  # noqa: E402
 
 from segfix_gui.core.setting import Setting  # noqa: E402
-from segfix_gui.core.instances import (compare_instances, mask_bbox, mask_outline,  # noqa: E402
-                                       refine_instances)
+from segfix_gui.core.instances import (
+    compare_instances,
+    mask_bbox,
+    mask_outline,  # noqa: E402
+    refine_instances,
+)
 from segfix_gui.io.images import read_image  # noqa: E402
 from segfix_gui.io.instances import read_instance_gt, read_instances  # noqa: E402
 from segfix_gui.io.offsets import read_offsets  # noqa: E402
@@ -32,11 +37,11 @@ from segfix_gui.io.offsets import read_offsets  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from make_instance_fixture import DATA, FRAME, make_fixture  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not (DATA / "gtFine").is_dir(),
-                                reason=f"cityscapes_mini not found in {DATA}")
+pytestmark = pytest.mark.skipif(not (DATA / "gtFine").is_dir(), reason=f"cityscapes_mini not found in {DATA}")
 
 
 # --- fixtures ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory):
@@ -50,8 +55,11 @@ def fx(tmp_path_factory):
     image = d / "image.png"
     Image.open(src).convert("RGB").resize((w, h), Image.BILINEAR).save(image)
     name = f"{FRAME}_leftImg8bit.npz"
-    files.update(image=image, off_gt=files["offsets_gt"] / "frankfurt" / name,
-                 off_zero=files["offsets_zero"] / "frankfurt" / name)
+    files.update(
+        image=image,
+        off_gt=files["offsets_gt"] / "frankfurt" / name,
+        off_zero=files["offsets_zero"] / "frankfurt" / name,
+    )
     return files
 
 
@@ -62,16 +70,26 @@ def win(open_window):
 
 
 def wait_result(qtbot, w):
-    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current()
-                    and not w.runner.busy("refine") and not w.runner.busy("load"), timeout=20000)
+    qtbot.waitUntil(
+        lambda: (
+            w.state.result is not None
+            and w.state.result_is_current()
+            and not w.runner.busy("refine")
+            and not w.runner.busy("load")
+        ),
+        timeout=20000,
+    )
 
 
 def paths(fx, *, offsets="off_gt", gt=True, image=True):
     from segfix_gui.io.samples import SamplePaths
 
-    return SamplePaths(image=str(fx["image"]) if image else None, instances=str(fx["pred_txt"]),
-                       offsets=str(fx[offsets]),
-                       gt_instances=str(fx["gt_instance"]) if gt else None)
+    return SamplePaths(
+        image=str(fx["image"]) if image else None,
+        instances=str(fx["pred_txt"]),
+        offsets=str(fx[offsets]),
+        gt_instances=str(fx["gt_instance"]) if gt else None,
+    )
 
 
 @pytest.fixture
@@ -84,8 +102,7 @@ def opened(win, qtbot, fx):
 def engine(fx, *, threshold=0.5, scale=1.0, offsets="off_gt"):
     gt = read_instance_gt(fx["gt_instance"])
     before = read_instances(fx["pred_txt"], shape=gt.shape, shape_of="the ground truth")
-    after = refine_instances(before, read_offsets(fx[offsets]).to_offsets(Setting(threshold=threshold,
-                                                                         scale=scale)))
+    after = refine_instances(before, read_offsets(fx[offsets]).to_offsets(Setting(threshold=threshold, scale=scale)))
     return before, after, compare_instances(before, after, gt, tol=3)
 
 
@@ -97,9 +114,12 @@ def listed(panel):
     out = {}
     for r in range(t.rowCount()):
         i = panel.index_at(r)
-        out[i] = (t.item(r, CLASS).text(), t.item(r, SCORE).data(Qt.ItemDataRole.UserRole),
-                  tuple(t.item(r, IOU).data(role) for role in (BEFORE_ROLE, AFTER_ROLE)),
-                  tuple(t.item(r, BF).data(role) for role in (BEFORE_ROLE, AFTER_ROLE)))
+        out[i] = (
+            t.item(r, CLASS).text(),
+            t.item(r, SCORE).data(Qt.ItemDataRole.UserRole),
+            tuple(t.item(r, IOU).data(role) for role in (BEFORE_ROLE, AFTER_ROLE)),
+            tuple(t.item(r, BF).data(role) for role in (BEFORE_ROLE, AFTER_ROLE)),
+        )
     return out
 
 
@@ -108,6 +128,7 @@ def nan_none(v):
 
 
 # --- tests ------------------------------------------------------------------------------------
+
 
 def test_open_instances_list_equals_engine(opened, fx):
     st, panel = opened.state, opened.panels["instances"]
@@ -126,8 +147,7 @@ def test_open_instances_list_equals_engine(opened, fx):
     assert np.array_equal(st.result.instances.after.masks, after.masks)
     # the text shows the same numbers
     r = panel.row_of(0)
-    assert panel.table.item(r, 2).text() == (f"{100 * cmp.iou_before[0]:.1f} → "
-                                             f"{100 * cmp.iou_after[0]:.1f}")
+    assert panel.table.item(r, 2).text() == (f"{100 * cmp.iou_before[0]:.1f} → {100 * cmp.iou_after[0]:.1f}")
     assert "6 matched to ground truth" in panel.summary.text()
 
 
@@ -195,8 +215,11 @@ def test_select_zooms_to_instance_and_highlights(opened, qtbot):
     target = 3  # a car (0.75)
     cv.fit()
     row = panel.row_of(target)
-    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton,
-                     pos=panel.table.visualItemRect(panel.table.item(row, 1)).center())
+    qtbot.mouseClick(
+        panel.table.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=panel.table.visualItemRect(panel.table.item(row, 1)).center(),
+    )
     assert st.selected == target
     r0, c0, r1, c1 = panel.box_of(target)
     before_box = mask_bbox(st.sample.instances.masks[target])
@@ -245,8 +268,9 @@ def test_broken_pred_txt_dialog_and_previous_sample_stays(opened, qtbot, fx, tmp
     bad.write_text("masks/a.png 26\n")
     opened.open_parts({"instances": str(bad)})
     qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=10000)
-    assert dialogs[0] == (f"{bad}: line 1: expected 'relative/mask.png labelId score', found 2 "
-                          "fields: 'masks/a.png 26'")
+    assert dialogs[0] == (
+        f"{bad}: line 1: expected 'relative/mask.png labelId score', found 2 fields: 'masks/a.png 26'"
+    )
     assert st.sample is sample and st.result is result
     # a mask of another size names the line and both sizes
     (tmp_path / "m.png").write_bytes(b"")
@@ -268,8 +292,12 @@ def test_drop_and_recent_and_back_to_semantic(win, qtbot, fx, dialogs):
     from segfix_gui.gui.drop import classify_files
 
     roles = classify_files([fx["pred_txt"], fx["gt_instance"], fx["off_zero"], fx["image"]])
-    assert roles == {"instances": str(fx["pred_txt"]), "gt_instances": str(fx["gt_instance"]),
-                     "offsets": str(fx["off_zero"]), "image": str(fx["image"])}
+    assert roles == {
+        "instances": str(fx["pred_txt"]),
+        "gt_instances": str(fx["gt_instance"]),
+        "offsets": str(fx["off_zero"]),
+        "image": str(fx["image"]),
+    }
     win.open_dropped([str(fx["pred_txt"]), str(fx["off_zero"])])
     wait_result(qtbot, win)
     st = win.state
@@ -329,17 +357,43 @@ def test_inspector_names_instances(opened, qtbot):
 def _run_gui(args, tmp_path):
     # this checkout's package, not whichever one is installed (cwd is tmp_path)
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    return subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", *args], capture_output=True,
-                          text=True, env=env, timeout=120, cwd=tmp_path)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "segfix_gui.gui.app", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
 
 
 def test_command_line_instance_mode_screenshot(tmp_path, fx):
     out = tmp_path / "inst.png"
-    proc = _run_gui(["--image", str(fx["image"]), "--instances", str(fx["pred_txt"]),
-                     "--offsets", str(fx["off_gt"]), "--gt-instances", str(fx["gt_instance"]),
-                     "--select", "5", "--screenshot", str(out), "--size", "1200x800"], tmp_path)
+    proc = _run_gui(
+        [
+            "--image",
+            str(fx["image"]),
+            "--instances",
+            str(fx["pred_txt"]),
+            "--offsets",
+            str(fx["off_gt"]),
+            "--gt-instances",
+            str(fx["gt_instance"]),
+            "--select",
+            "5",
+            "--screenshot",
+            str(out),
+            "--size",
+            "1200x800",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     img = read_image(out)
     assert img.shape[:2] == (800, 1200) and img.std() > 20

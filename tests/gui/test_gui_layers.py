@@ -1,6 +1,7 @@
 """gui.layers on its own: the lookup tables, the heat map, the diff marks' widening (against a
 slow reference written here), FastImageItem's rendered pixels (heat map and diff marks) and the
 photo + labels Composite (against a float reference written here)."""
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,27 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from segfix_gui.core.metrics import BROKEN, CHANGED, FIXED, SWAPPED, UNCHANGED  # noqa: E402
-from segfix_gui.gui.layers import (BACKGROUND, DIFF_COLOURS, DIFF_PRIORITY,  # noqa: E402
-                                   LEVELS, MIN_MARK_PX, Composite, FastImageItem, PixelsItem,
-                                   blend, blend_tables, diff_lut, display_ids, heat_image,
-                                   heat_lut, label_lut, lut_image_item, mark_radius,
-                                   set_lut_image, widen_codes)
+from segfix_gui.gui.layers import (
+    BACKGROUND,
+    DIFF_COLOURS,
+    DIFF_PRIORITY,  # noqa: E402
+    LEVELS,
+    MIN_MARK_PX,
+    Composite,
+    FastImageItem,
+    PixelsItem,
+    blend,
+    blend_tables,
+    diff_lut,
+    display_ids,
+    heat_image,
+    heat_lut,
+    label_lut,
+    lut_image_item,
+    mark_radius,
+    set_lut_image,
+    widen_codes,
+)
 from segfix_gui.labels import IGNORE, get_label_space  # noqa: E402
 
 CAMVID = get_label_space("camvid")
@@ -36,6 +53,7 @@ def row_major():
 
 
 # --- tables ----------------------------------------------------------------------------------
+
 
 def test_label_lut_colours_and_hidden_rows():
     lut = label_lut(CAMVID)
@@ -55,8 +73,9 @@ def test_label_lut_hides_by_evaluation_index_not_by_id():
     assert road.id != road.train_id  # cityscapes ids are not evaluation indices
     lut = label_lut(CITY, {road.train_id})
     assert lut[road.id, 3] == 0
-    assert all(lut[c.id, 3] == (0 if c.train_id in (IGNORE, road.train_id) else 255)
-               for c in CITY.classes if c.id < 256)
+    assert all(
+        lut[c.id, 3] == (0 if c.train_id in (IGNORE, road.train_id) else 255) for c in CITY.classes if c.id < 256
+    )
     ev = label_lut(CITY, {road.train_id}, by_eval=True)
     n = CITY.n_classes
     np.testing.assert_array_equal(ev[:n, :3], CITY.colors)
@@ -74,9 +93,14 @@ def test_display_ids(tmp_path):
     assert ids.dtype == np.uint8 and by_eval is False
     np.testing.assert_array_equal(ids, small)
     # ids past 255 are drawn through evaluation indices
-    spec = {"name": "wide", "classes": [{"id": 0, "name": "a", "color": [1, 2, 3]},
-                                        {"id": 300, "name": "b", "color": [4, 5, 6]},
-                                        {"id": 1000, "name": "c", "color": [7, 8, 9]}]}
+    spec = {
+        "name": "wide",
+        "classes": [
+            {"id": 0, "name": "a", "color": [1, 2, 3]},
+            {"id": 300, "name": "b", "color": [4, 5, 6]},
+            {"id": 1000, "name": "c", "color": [7, 8, 9]},
+        ],
+    }
     (tmp_path / "wide.json").write_text(json.dumps(spec))
     space = get_label_space(tmp_path / "wide.json")
     labels = np.array([[0, 300], [1000, 300]], np.uint16)
@@ -105,13 +129,13 @@ def test_heat_image_and_table():
     assert np.all(np.diff(heat_image(x).astype(int)) >= 0)  # monotonic
     lut = heat_lut()
     assert lut.shape == (256, 4) and lut[0, 3] == 0 and lut[255, 3] == 255
-    assert np.all(np.diff(lut[:, 3].astype(int)) >= 0)       # more probable, more opaque
+    assert np.all(np.diff(lut[:, 3].astype(int)) >= 0)  # more probable, more opaque
 
 
 # --- diff marks --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ppx", [0.05, 0.1, 0.25, 0.3, 0.5, 0.75, 0.99, 1.0, 1.5, 2.0, 2.9, 3.0,
-                                 4.0, 8.0, 40.0])
+
+@pytest.mark.parametrize("ppx", [0.05, 0.1, 0.25, 0.3, 0.5, 0.75, 0.99, 1.0, 1.5, 2.0, 2.9, 3.0, 4.0, 8.0, 40.0])
 def test_mark_radius_is_the_smallest_that_shows_min_px(ppx):
     r = mark_radius(ppx)
     assert (2 * r + 1) * ppx >= MIN_MARK_PX - 1e-9
@@ -138,7 +162,7 @@ def widen_slow(codes: np.ndarray, radius: int) -> np.ndarray:
         for x in range(w):
             if codes[y, x]:
                 continue
-            win = codes[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
+            win = codes[max(0, y - radius) : y + radius + 1, max(0, x - radius) : x + radius + 1]
             out[y, x] = max(win.ravel(), key=lambda c: RANK[int(c)])
     return out
 
@@ -159,8 +183,7 @@ def test_priority_order_is_broken_fixed_swapped_changed():
 def test_widen_codes_equals_the_slow_reference(radius, density):
     rng = np.random.default_rng(radius * 100 + int(density * 100))
     for shape in ((23, 31), (1, 17), (9, 1), (6, 6)):
-        codes = np.where(rng.random(shape) < density,
-                         rng.integers(1, 5, shape), 0).astype(np.uint8)
+        codes = np.where(rng.random(shape) < density, rng.integers(1, 5, shape), 0).astype(np.uint8)
         if not codes.any():
             codes[0, 0] = CHANGED
         keep = codes.copy()
@@ -180,12 +203,13 @@ def test_widen_codes_nothing_to_do():
 
 # --- FastImageItem -----------------------------------------------------------------------------
 
+
 def argb(item) -> np.ndarray:
     """The rendered image's (H, W, 4) bytes as stored (B, G, R, A on little-endian)."""
     q = item.qimage
     h, w = q.height(), q.width()
     a = np.frombuffer(q.constBits(), np.uint8, count=q.bytesPerLine() * h)
-    return a.reshape(h, q.bytesPerLine())[:, :4 * w].reshape(h, w, 4).copy()
+    return a.reshape(h, q.bytesPerLine())[:, : 4 * w].reshape(h, w, 4).copy()
 
 
 def test_lut_item_renders_premultiplied_with_the_table_colours(qapp):
@@ -197,10 +221,12 @@ def test_lut_item_renders_premultiplied_with_the_table_colours(qapp):
     assert item.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied
     px = argb(item)
     want = lut[ids]
-    np.testing.assert_array_equal(px[..., 3], want[..., 3])             # 255, or 0 for 11 and 4
-    np.testing.assert_array_equal(px[..., 2::-1][want[..., 3] == 255],  # B,G,R -> R,G,B
-                                  want[..., :3][want[..., 3] == 255])
-    assert not px[want[..., 3] == 0].any()                              # premultiplied: all 0
+    np.testing.assert_array_equal(px[..., 3], want[..., 3])  # 255, or 0 for 11 and 4
+    np.testing.assert_array_equal(
+        px[..., 2::-1][want[..., 3] == 255],  # B,G,R -> R,G,B
+        want[..., :3][want[..., 3] == 255],
+    )
+    assert not px[want[..., 3] == 0].any()  # premultiplied: all 0
     assert item.levels is not None and tuple(item.levels) == LEVELS
 
 
@@ -227,6 +253,7 @@ def test_lut_item_opacity_goes_into_the_table_alpha(qapp):
 
 # --- Composite: the photo and the labels as one opaque image ------------------------------------
 
+
 def reference(image, ids, lut, *, labels=(True, 1.0), photo=(True, 1.0)) -> np.ndarray:
     """(H, W, 3) uint8 R, G, B, in float64: the photo at its opacity over the background, the
     labels' colours at their table alpha × opacity over that, each step rounded."""
@@ -245,13 +272,13 @@ def drawn(q: QImage) -> np.ndarray:
     rgba = q.convertToFormat(QImage.Format.Format_RGBA8888)
     h, w = rgba.height(), rgba.width()
     a = np.frombuffer(rgba.constBits(), np.uint8, count=rgba.bytesPerLine() * h)
-    return a.reshape(h, rgba.bytesPerLine())[:, :4 * w].reshape(h, w, 4)[..., :3].copy()
+    return a.reshape(h, rgba.bytesPerLine())[:, : 4 * w].reshape(h, w, 4)[..., :3].copy()
 
 
 def test_blend_is_the_rounded_float_blend_for_every_value():
     under = np.repeat(np.arange(256, dtype=np.uint8), 256)[:, None].repeat(3, 1)  # every under
     lut = np.zeros((256, 4), np.uint8)
-    lut[:, 0], lut[:, 1], lut[:, 2], lut[:, 3] = 255, 0, 77, np.arange(256)      # every alpha
+    lut[:, 0], lut[:, 1], lut[:, 2], lut[:, 3] = 255, 0, 77, np.arange(256)  # every alpha
     ids = np.tile(np.arange(256, dtype=np.uint8), 256)
     got = blend(under, ids, *blend_tables(lut, 1.0))
     a = lut[ids, 3][:, None] / 255
@@ -259,9 +286,16 @@ def test_blend_is_the_rounded_float_blend_for_every_value():
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("labels,photo", [((True, 0.55), (True, 1.0)), ((True, 1.0), (True, 0.4)),
-                                          ((False, 0.55), (True, 1.0)), ((True, 0.3), (False, 1.0)),
-                                          ((True, 0.0), (True, 0.0))])
+@pytest.mark.parametrize(
+    "labels,photo",
+    [
+        ((True, 0.55), (True, 1.0)),
+        ((True, 1.0), (True, 0.4)),
+        ((False, 0.55), (True, 1.0)),
+        ((True, 0.3), (False, 1.0)),
+        ((True, 0.0), (True, 0.0)),
+    ],
+)
 def test_composite_equals_the_reference_and_qt_draws_it_as_is(qapp, labels, photo):
     rng = np.random.default_rng(5)
     image = rng.integers(0, 256, (6, 9, 3), dtype=np.uint8)

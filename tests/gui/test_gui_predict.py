@@ -1,6 +1,7 @@
 """The window's "Predict offsets": a sample opened without offsets, the bundled network run in
 the background, its field installed and refined at the field's recommended setting; and the
 demo's offsets are the network's (pytest-qt, offscreen)."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ WEIGHTS = ROOT / "resources" / "weights" / "offsetnet-camvid.pt"
 SPACE = get_label_space("camvid")
 
 pytestmark = [
-    pytest.mark.skipif(not (DEMO / "sample.json").is_file(),
-                       reason="demo sample missing (python tools/make_demo.py --offsets network)"),
+    pytest.mark.skipif(
+        not (DEMO / "sample.json").is_file(), reason="demo sample missing (python tools/make_demo.py --offsets network)"
+    ),
     pytest.mark.skipif(not WEIGHTS.is_file(), reason="bundled offset-network weights missing"),
 ]
 
@@ -45,16 +47,24 @@ def network():
 
 
 def settled(w) -> bool:
-    return (w.state.result is not None and w.state.result_is_current()
-            and not any(w.runner.busy(k) for k in ("load", "refine", "predict")))
+    return (
+        w.state.result is not None
+        and w.state.result_is_current()
+        and not any(w.runner.busy(k) for k in ("load", "refine", "predict"))
+    )
 
 
 def open_without_offsets(w, qtbot, *, image=True, gt=True):
     from segfix_gui.io.samples import SamplePaths
 
-    w.open_paths(SamplePaths(image=str(DEMO / "image.jpg") if image else None,
-                             pred=str(DEMO / "prediction.png"),
-                             gt=str(DEMO / "ground_truth.png") if gt else None), "camvid")
+    w.open_paths(
+        SamplePaths(
+            image=str(DEMO / "image.jpg") if image else None,
+            pred=str(DEMO / "prediction.png"),
+            gt=str(DEMO / "ground_truth.png") if gt else None,
+        ),
+        "camvid",
+    )
     qtbot.waitUntil(lambda: w.state.sample is not None and settled(w), timeout=20000)
     return w.state.sample
 
@@ -77,8 +87,7 @@ def test_open_without_offsets_then_predict(win, qtbot, network, dialogs):
     assert dict(s.info_lines())["offsets"].startswith("none yet")
     act, btn = win.actions_by_name["predict_offsets"], win.panels["controls"].predict_btn
     assert act.isEnabled() and btn.isEnabled()
-    assert "Ctrl+Shift+P" in [k for spec in win.action_specs if spec.name == "predict_offsets"
-                              for k in spec.keys]
+    assert "Ctrl+Shift+P" in [k for spec in win.action_specs if spec.name == "predict_offsets" for k in spec.keys]
 
     act.trigger()
     qtbot.waitUntil(lambda: st.sample.field is not None and settled(win), timeout=60000)
@@ -156,11 +165,27 @@ def test_cli_opens_without_offsets(tmp_path):
     import sys
 
     out = tmp_path / "shot.png"
-    r = subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", "--image", str(DEMO / "image.jpg"),
-                        "--pred", str(DEMO / "prediction.png"), "--gt", str(DEMO / "ground_truth.png"),
-                        "--screenshot", str(out), "--size", "900x600"],
-                       capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segfix_gui.gui.app",
+            "--image",
+            str(DEMO / "image.jpg"),
+            "--pred",
+            str(DEMO / "prediction.png"),
+            "--gt",
+            str(DEMO / "ground_truth.png"),
+            "--screenshot",
+            str(out),
+            "--size",
+            "900x600",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 0
 

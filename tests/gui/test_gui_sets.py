@@ -1,5 +1,6 @@
 """Folder sets in the window: the numbers of the samples list, Tune's starting grid, and what
 happens after Predict offsets (issue 13, items 1–5)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,9 @@ def make_set(d: Path, rec: dict, names=("a", "b")) -> Path:
 
 
 def settled(qtbot, w):
-    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current()
-                    and not w.runner.busy(), timeout=30000)
+    qtbot.waitUntil(
+        lambda: w.state.result is not None and w.state.result_is_current() and not w.runner.busy(), timeout=30000
+    )
 
 
 def row_after(d: Path, name: str, setting) -> tuple[float, float]:
@@ -114,12 +116,12 @@ def test_predicted_offsets_reach_the_sample_list(open_window, qtbot, tmp_path):
     st = w.state
     file_row = st.set_rows[0]
     f = st.sample.field
-    flipped = OffsetField(boundary=f.boundary, direction=f.direction[::-1].copy(),
-                          recommended=NETWORK)  # another field, as Predict offsets installs
+    flipped = OffsetField(
+        boundary=f.boundary, direction=f.direction[::-1].copy(), recommended=NETWORK
+    )  # another field, as Predict offsets installs
     st.install_field(flipped, source="test")
     settled(qtbot, w)
-    qtbot.waitUntil(lambda: st.set_rows and st.set_rows[0] != file_row and not w.runner.busy("set"),
-                    timeout=30000)
+    qtbot.waitUntil(lambda: st.set_rows and st.set_rows[0] != file_row and not w.runner.busy("set"), timeout=30000)
     assert st.set_rows[0].miou_after == st.result.after["miou"]
     assert st.set_rows[1] == SetRow(1, "b", *row_after(d, "b", st.setting))
 
@@ -128,8 +130,12 @@ def test_single_sample_messages(open_window, qtbot, tmp_path):
     w = open_window()
     notes: list[str] = []
     w.state.notice.connect(notes.append)
-    w.open_paths(SamplePaths(image=str(DEMO / "image.jpg"), pred=str(DEMO / "prediction.png"),
-                             gt=str(DEMO / "ground_truth.png")), "camvid")
+    w.open_paths(
+        SamplePaths(
+            image=str(DEMO / "image.jpg"), pred=str(DEMO / "prediction.png"), gt=str(DEMO / "ground_truth.png")
+        ),
+        "camvid",
+    )
     settled(qtbot, w)
     w.show_panel("tune")
     tune = w.panels["tune"]

@@ -6,6 +6,7 @@ directions mixed with noise; one image gets pure-noise directions so refinement 
 A test fixture, not a network's output. Every number the panel shows is compared with the
 engine's ``sweep`` / ``refine_labels`` / ``evaluate_pair`` at the same setting.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -39,11 +40,11 @@ N = 4
 THRESHOLDS = (0.1, 0.3, 0.5, 0.7, 0.9)
 SCALES = (1.0, 2.0)
 
-pytestmark = pytest.mark.skipif(not (DATA / "labels").is_dir(),
-                                reason=f"CamVid val frames not found in {DATA}")
+pytestmark = pytest.mark.skipif(not (DATA / "labels").is_dir(), reason=f"CamVid val frames not found in {DATA}")
 
 
 # --- fixtures ---------------------------------------------------------------------------------
+
 
 def soft_field(gt, rng, *, wrong: bool) -> OffsetField:
     """The oracle field with a graded boundary and noisy (or, if ``wrong``, random) directions."""
@@ -81,8 +82,9 @@ def engine_items(folder: Path) -> list[SweepSample]:
     out = []
     for p in sorted((folder / "preds").glob("*.png")):
         off = next((folder / "offsets").glob(f"{p.stem}.*"))
-        out.append(SweepSample(p.stem, read_labels(folder / "gt" / p.name, SPACE),
-                               read_labels(p, SPACE), read_offsets(off)))
+        out.append(
+            SweepSample(p.stem, read_labels(folder / "gt" / p.name, SPACE), read_labels(p, SPACE), read_offsets(off))
+        )
     return out
 
 
@@ -116,8 +118,7 @@ def click_point(qtbot, tune, metric, x, y):
 
 
 def wait_refined(qtbot, w):
-    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current() and idle(w),
-                    timeout=20000)
+    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current() and idle(w), timeout=20000)
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -153,8 +154,7 @@ def test_curves_equal_engine_and_click_applies_setting(win, qtbot, sets):
     # a real click on the point (threshold 0.3, scale 2) of the mIoU plot
     i, j = THRESHOLDS.index(0.3), SCALES.index(2.0)
     click_point(qtbot, tune, "miou", 0.3, 100 * (ref.miou[i, j, 0] - ref.base["miou"]))
-    qtbot.waitUntil(lambda: win.state.setting.threshold == 0.3 and win.state.setting.scale == 2.0,
-                    timeout=5000)
+    qtbot.waitUntil(lambda: win.state.setting.threshold == 0.3 and win.state.setting.scale == 2.0, timeout=5000)
     wait_refined(qtbot, win)
     controls = win.panels["controls"]
     assert controls.threshold.value() == pytest.approx(0.3) and controls.scale.value() == 2.0
@@ -168,12 +168,10 @@ def test_curves_equal_engine_and_click_applies_setting(win, qtbot, sets):
     s = st.sample
     items = engine_items(sets["soft"])
     k = [it.key for it in items].index(s.name)
-    refined = refine_labels(items[k].pred, items[k].field.to_offsets(Setting(threshold=0.3, scale=2)),
-                            device="cpu")
+    refined = refine_labels(items[k].pred, items[k].field.to_offsets(Setting(threshold=0.3, scale=2)), device="cpu")
     want = evaluate_pair(items[k].gt, refined, SPACE)
     table = win.panels["metrics"].table
-    shown = {table.item(r, 0).text(): table.item(r, 2).data(Qt.ItemDataRole.UserRole)
-             for r in range(table.rowCount())}
+    shown = {table.item(r, 0).text(): table.item(r, 2).data(Qt.ItemDataRole.UserRole) for r in range(table.rowCount())}
     assert shown == want["per_class_iou"]
     assert st.result.after["miou"] == want["miou"] == ref.image_miou[k, i, j, 0]
 
@@ -222,8 +220,7 @@ def test_cancel_shows_no_partial_result(win, qtbot, sets, monkeypatch):
 
     monkeypatch.setattr(core_sweep, "sweep_image", slow)
     qtbot.mouseClick(tune.run_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: tune.progress_bar.isVisible() and tune.progress_bar.value() >= 1,
-                    timeout=10000)
+    qtbot.waitUntil(lambda: tune.progress_bar.isVisible() and tune.progress_bar.value() >= 1, timeout=10000)
     assert tune.cancel_btn.isEnabled() and not tune.run_btn.isEnabled()
     qtbot.mouseClick(tune.cancel_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not win.runner.busy("sweep"), timeout=10000)
@@ -267,8 +264,14 @@ def test_single_sample_bad_grid_and_no_sample(win, qtbot, sets):
     assert "Needs a folder set" in tune.scope.text() and not tune.run_btn.isEnabled()
     d = sets["soft"]
     stem = sorted((d / "preds").glob("*.png"))[0].stem
-    win.open_paths(SamplePaths(pred=str(d / "preds" / f"{stem}.png"), offsets=str(d / "offsets" / f"{stem}.npz"),
-                               gt=str(d / "gt" / f"{stem}.png")), "camvid")
+    win.open_paths(
+        SamplePaths(
+            pred=str(d / "preds" / f"{stem}.png"),
+            offsets=str(d / "offsets" / f"{stem}.npz"),
+            gt=str(d / "gt" / f"{stem}.png"),
+        ),
+        "camvid",
+    )
     wait_refined(qtbot, win)
     assert "sweeps the open sample" in tune.scope.text()
     tune.fields["thresholds"].setText("0.9:0.1:0.1")

@@ -1,5 +1,6 @@
 """The picture: view modes keep the fitted view, the diff marks show at any zoom, the colour
 keys, the figure export, and the panels' readability (pytest-qt, offscreen)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,13 +19,21 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 
-pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(),
-                                reason="demo sample missing (python tools/make_demo.py)")
+pytestmark = pytest.mark.skipif(
+    not (DEMO / "sample.json").is_file(), reason="demo sample missing (python tools/make_demo.py)"
+)
 
 
 def wait_result(qtbot, w):
-    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current()
-                    and not w.runner.busy("refine") and not w.runner.busy("load"), timeout=20000)
+    qtbot.waitUntil(
+        lambda: (
+            w.state.result is not None
+            and w.state.result_is_current()
+            and not w.runner.busy("refine")
+            and not w.runner.busy("load")
+        ),
+        timeout=20000,
+    )
 
 
 def settle(qtbot, ms: int = 60):
@@ -49,6 +58,7 @@ def _ranges(view):
 
 
 # --- item 6: before | after <-> single view ---------------------------------------------------
+
 
 def test_view_toggles_keep_the_fitted_view(demo, qtbot):
     cv, st = demo.canvas, demo.state
@@ -93,6 +103,7 @@ def test_view_toggle_keeps_centre_and_zoom_when_zoomed_in(demo, qtbot):
 
 # --- drawing: photo and labels as one opaque image, other layers in the painter's fast format --
 
+
 def test_layer_images_fast_formats_and_opacity(demo, qtbot):
     from PySide6.QtGui import QImage
 
@@ -118,6 +129,7 @@ def test_layer_images_fast_formats_and_opacity(demo, qtbot):
 
 # --- item 8: diff marks at any zoom, colour keys next to the views ---------------------------
 
+
 def test_widen_codes_keeps_true_marks_and_priority():
     from segfix_gui.core.metrics import BROKEN, FIXED, SWAPPED
     from segfix_gui.gui.layers import mark_radius, widen_codes
@@ -129,10 +141,10 @@ def test_widen_codes_keeps_true_marks_and_priority():
     assert widen_codes(codes, 0) is codes
     out = widen_codes(codes, 1)
     assert out[4, 3] == FIXED and out[4, 5] == BROKEN  # true marks stay what they are
-    assert out[4, 4] == BROKEN                        # where halos meet, broken wins
+    assert out[4, 4] == BROKEN  # where halos meet, broken wins
     assert np.all(out[3:6, 2] == FIXED) and np.all(out[3:6, 6] == BROKEN)
-    assert out[1, 10] == SWAPPED and out[0, 9] == 0   # clipped at the edge, 3×3 only
-    assert (out != 0).sum() == 9 + 9 + 4 - 3          # two overlapping squares and a corner
+    assert out[1, 10] == SWAPPED and out[0, 9] == 0  # clipped at the edge, 3×3 only
+    assert (out != 0).sum() == 9 + 9 + 4 - 3  # two overlapping squares and a corner
     assert mark_radius(8.0) == 0 and mark_radius(1.0) == 1 and mark_radius(0.5) == 3
 
 
@@ -171,6 +183,7 @@ def test_view_key_shows_diff_counts_and_heat_scale(demo, qtbot):
 
 
 # --- item 10: figure export and the IoU CSV's context ----------------------------------------
+
 
 def test_figure_export_is_offscreen_at_image_resolution(demo, qtbot, tmp_path):
     from segfix_gui.gui.export import figure_layers, render_figure

@@ -1,4 +1,5 @@
 """What the window opens, decided without Qt (segfix_gui.gui.opening)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,7 @@ def test_instance_files_turn_the_sample_into_an_instance_sample_and_back():
 
 
 def test_waiting_text_names_what_is_missing():
-    assert waiting_text(SamplePaths(image="i.png")) == (
-        "waiting for: prediction (File ▸ Open … or drop files)")
+    assert waiting_text(SamplePaths(image="i.png")) == ("waiting for: prediction (File ▸ Open … or drop files)")
     assert waiting_text(SamplePaths(pred="p.png")) is None  # offsets may come later
 
 
@@ -69,6 +69,5 @@ def test_a_sample_whose_partners_cannot_be_told_apart_fails_to_load_naming_them(
 def test_dropped(tmp_path):
     assert dropped([str(tmp_path)]) == ("set", SetSource(folder=str(tmp_path)))
     what, parts = dropped([str(tmp_path / "x.npz"), str(tmp_path / "x_gt.png")])
-    assert what == "parts" and parts == {"offsets": str(tmp_path / "x.npz"),
-                                         "gt": str(tmp_path / "x_gt.png")}
+    assert what == "parts" and parts == {"offsets": str(tmp_path / "x.npz"), "gt": str(tmp_path / "x_gt.png")}
     assert dropped([str(tmp_path / "notes.doc")]) == ("error", NOTHING_DROPPED)

@@ -5,6 +5,7 @@ samples, whose numbers are checked against the engine (refine_labels + SemanticE
 Work runs on the state's Runner, off the UI thread; tests wait with pytest-qt. The runner is
 given a torch gate that imports nothing (refinement runs on the CPU here, which needs no torch).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,13 @@ from segfix_gui.core.refine import refine_labels  # noqa: E402
 from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.targets import gt_offset_field  # noqa: E402
 from segfix_gui.gui.compute import ViewSetting  # noqa: E402
-from segfix_gui.gui.state import (DEFAULT_OPACITY, DEFAULT_VISIBLE, LAYERS, LayerOptions,  # noqa: E402
-                                  ViewerState)
+from segfix_gui.gui.state import (
+    DEFAULT_OPACITY,
+    DEFAULT_VISIBLE,
+    LAYERS,
+    LayerOptions,  # noqa: E402
+    ViewerState,
+)
 from segfix_gui.gui.workers import Runner, TorchGate  # noqa: E402
 from segfix_gui.io.images import read_labels, write_labels, write_png  # noqa: E402
 from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
@@ -33,27 +39,25 @@ TIMEOUT = 20000
 
 # --- tiny samples, written with the package's own writers -----------------------------------
 
-def make_sample(folder, name="s", *, seed=0, shape=(32, 40), recommended=None, image=True,
-                gt=True):
+
+def make_sample(folder, name="s", *, seed=0, shape=(32, 40), recommended=None, image=True, gt=True):
     """Files of a small camvid sample: ground truth with a few regions (and an ignored
     corner), a prediction with its borders shifted, and an oracle offset field whose
     boundary is graded (0.25 .. 1, exact in float16) so the threshold matters."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     h, w = shape
-    g = np.zeros((h, w), np.uint8)            # sky
-    g[h // 2:, :] = 3                          # road
-    g[4:14, 6 + seed:18 + seed] = 1            # building
-    g[20:28, 22:34 - seed] = 8                 # car
-    g[0:3, 0:4] = 11                           # unlabelled (ignored)
+    g = np.zeros((h, w), np.uint8)  # sky
+    g[h // 2 :, :] = 3  # road
+    g[4:14, 6 + seed : 18 + seed] = 1  # building
+    g[20:28, 22 : 34 - seed] = 8  # car
+    g[0:3, 0:4] = 11  # unlabelled (ignored)
     pred = np.roll(g, 2, axis=1)
     pred = np.roll(pred, 1 + seed % 2, axis=0)
     f = gt_offset_field(g, width=3, ignore_ids=SPACE.ignore_ids)
     grade = rng.choice(np.array([0.25, 0.5, 0.75, 1.0], np.float32), size=g.shape)
-    field = OffsetField(boundary=f.boundary * grade, direction=f.direction,
-                        recommended=dict(recommended or {}))
-    p = SamplePaths(pred=str(folder / f"{name}_pred.png"), offsets=str(folder / f"{name}.npz"),
-                    name=name)
+    field = OffsetField(boundary=f.boundary * grade, direction=f.direction, recommended=dict(recommended or {}))
+    p = SamplePaths(pred=str(folder / f"{name}_pred.png"), offsets=str(folder / f"{name}.npz"), name=name)
     write_labels(p.pred, pred)
     write_offsets(p.offsets, field)
     if gt:
@@ -69,8 +73,9 @@ def engine(paths: SamplePaths, setting: Setting):
     """The engine's own answer for a sample's files: (before, after, refined, offsets)."""
     pred = read_labels(paths.pred, SPACE)
     gt = read_labels(paths.gt, SPACE)
-    offsets = read_offsets(paths.offsets).to_offsets(Setting(setting.threshold, setting.scale,
-                                                             setting.min_direction_prob))
+    offsets = read_offsets(paths.offsets).to_offsets(
+        Setting(setting.threshold, setting.scale, setting.min_direction_prob)
+    )
     refined = refine_labels(pred, offsets, device="cpu")
     before = SemanticEvaluator(SPACE, boundary_tol=3).add(gt, pred)
     after = SemanticEvaluator(SPACE, boundary_tol=3).add(gt, refined)
@@ -92,9 +97,20 @@ def assert_same_metrics(got: dict, want: dict):
 class Recorder:
     """Every emission of the state's signals, in order (name, args)."""
 
-    NAMES = ("sampleChanged", "resultChanged", "settingChanged", "classesChanged",
-             "layersChanged", "viewChanged", "cursorChanged", "setChanged", "indexChanged",
-             "instancesChanged", "failed", "notice")
+    NAMES = (
+        "sampleChanged",
+        "resultChanged",
+        "settingChanged",
+        "classesChanged",
+        "layersChanged",
+        "viewChanged",
+        "cursorChanged",
+        "setChanged",
+        "indexChanged",
+        "instancesChanged",
+        "failed",
+        "notice",
+    )
 
     def __init__(self, st):
         self.seen = []
@@ -133,11 +149,13 @@ def opened(qtbot, st, paths, **kw):
 
 # --- without a sample -------------------------------------------------------------------------
 
+
 def test_initial_state_and_nothing_to_refine(state):
     st = state
     assert st.sample is None and st.result is None and not st.result_is_current()
-    assert {n: (o.visible, o.opacity) for n, o in st.layers.items()} == \
-        {n: (DEFAULT_VISIBLE[n], DEFAULT_OPACITY[n]) for n in LAYERS}
+    assert {n: (o.visible, o.opacity) for n, o in st.layers.items()} == {
+        n: (DEFAULT_VISIBLE[n], DEFAULT_OPACITY[n]) for n in LAYERS
+    }
     assert (st.view_mode, st.swipe, st.after_source, st.cursor) == ("side", 0.5, "refined", None)
     st.request_refine()
     assert not st.runner.busy()  # no sample: no job
@@ -152,9 +170,16 @@ def test_set_setting_changes_emits_and_validates(state):
     st.set_setting(threshold=0.3)  # no change, no signal
     assert rec.count("settingChanged") == 1
     good = st.setting
-    for bad in ({"threshold": 1.5}, {"threshold": -0.01}, {"scale": 0}, {"scale": 65},
-                {"min_direction_prob": 2}, {"threshold": float("nan")}, {"scale": "x"},
-                {"device": "tpu"}):
+    for bad in (
+        {"threshold": 1.5},
+        {"threshold": -0.01},
+        {"scale": 0},
+        {"scale": 65},
+        {"min_direction_prob": 2},
+        {"threshold": float("nan")},
+        {"scale": "x"},
+        {"device": "tpu"},
+    ):
         with pytest.raises(ValueError):
             st.set_setting(**bad)
         assert st.setting == good
@@ -257,9 +282,9 @@ def test_evaluate_set_without_a_set_says_why(state):
 
 # --- one sample ------------------------------------------------------------------------------
 
+
 def test_open_uses_recommendation_and_matches_the_engine(state, qtbot, tmp_path):
-    paths = make_sample(tmp_path, recommended={"threshold": 0.25, "scale": 2.0,
-                                               "min_direction_prob": 0.0})
+    paths = make_sample(tmp_path, recommended={"threshold": 0.25, "scale": 2.0, "min_direction_prob": 0.0})
     st, rec = state, Recorder(state)
     st.set_cursor((1, 1))
     rec.clear()
@@ -413,8 +438,7 @@ def test_install_field_refines_at_its_recommendation(state, qtbot, tmp_path):
     paths = make_sample(tmp_path)
     st = opened(qtbot, state, paths)
     f = read_offsets(paths.offsets)
-    new = OffsetField(boundary=f.boundary, direction=f.direction,
-                      recommended={"threshold": 0.7, "scale": 1.0})
+    new = OffsetField(boundary=f.boundary, direction=f.direction, recommended={"threshold": 0.7, "scale": 1.0})
     with qtbot.waitSignal(st.sampleChanged, timeout=TIMEOUT):
         st.install_field(new, source="made in a test")
     wait_current(qtbot, st)
@@ -440,11 +464,11 @@ def test_demo_opens_at_its_recommended_setting(state, qtbot):
 
 # --- sets ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def three(tmp_path):
     recs = [{"threshold": 0.25}, {"threshold": 0.75}, {}]  # exact in float32 (.npz)
-    return [make_sample(tmp_path / f"s{i}", f"s{i}", seed=i, recommended=r)
-            for i, r in enumerate(recs)]
+    return [make_sample(tmp_path / f"s{i}", f"s{i}", seed=i, recommended=r) for i, r in enumerate(recs)]
 
 
 def wait_set(qtbot, st, n):
@@ -481,8 +505,7 @@ def test_moving_through_a_set_keeps_the_tuned_setting(state, qtbot, three):
     assert (st.setting.threshold, st.setting.scale) == (0.6, 1.0)  # not s1's 0.75
     np.testing.assert_array_equal(st.result.refined, engine(three[1], st.setting)[2])
     st.go_to(99)  # clamped to the last
-    qtbot.waitUntil(lambda: st.index == 2 and st.result_is_current() and not st.runner.busy(),
-                    timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: st.index == 2 and st.result_is_current() and not st.runner.busy(), timeout=TIMEOUT)
     st.step(1)  # at the end: stays
     qtbot.waitUntil(lambda: not st.runner.busy(), timeout=TIMEOUT)
     assert st.index == 2

@@ -1,6 +1,7 @@
 """The demo as a user meets it: the network's offsets and the upper bound (offsets from the
 ground truth, computed when it opens, as ``segfix gt-offsets`` makes them) one click apart,
 the header saying which is shown (pytest-qt, offscreen)."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,11 @@ pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(), reason="de
 
 
 def settled(w):
-    return (w.state.result is not None and w.state.result_is_current()
-            and not any(w.runner.busy(k) for k in ("load", "refine", "upper")))
+    return (
+        w.state.result is not None
+        and w.state.result_is_current()
+        and not any(w.runner.busy(k) for k in ("load", "refine", "upper"))
+    )
 
 
 @pytest.fixture
@@ -50,7 +54,8 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     record = json.loads((ROOT / "resources" / "weights" / "offsetnet-camvid.json").read_text())
     rec = record["recommended"]  # chosen on CamVid val (benchmarks/offset_quality.py)
     assert (net.threshold, net.min_direction_prob, net.scale) == pytest.approx(
-        (rec["threshold"], rec["min_direction_prob"], rec["scale"]))
+        (rec["threshold"], rec["min_direction_prob"], rec["scale"])
+    )
     assert "network" in canvas.info.text() and "UPPER BOUND" not in canvas.info.text()
     button = canvas.upper_switch
     assert button.isVisible() and "upper bound" in button.text()
@@ -68,9 +73,23 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     gt_dir = tmp_path / "gt"
     gt_dir.mkdir()
     (gt_dir / "ground_truth.png").write_bytes((DEMO / "ground_truth.png").read_bytes())
-    subprocess.run([sys.executable, "-m", "segfix_gui.cli", "gt-offsets", "--labels", str(gt_dir),
-                    "--out", str(out), "--label-space", "camvid"], check=True, capture_output=True,
-                   timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segfix_gui.cli",
+            "gt-offsets",
+            "--labels",
+            str(gt_dir),
+            "--out",
+            str(out),
+            "--label-space",
+            "camvid",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     cli = read_offsets(out / "ground_truth.npz")
     np.testing.assert_array_equal(st.sample.field.boundary, cli.boundary)
     np.testing.assert_array_equal(st.sample.field.direction, cli.direction)
@@ -80,8 +99,9 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     gt = read_labels(DEMO / "ground_truth.png", space)
     pred = read_labels(DEMO / "prediction.png", space)
     s = st.setting
-    refined = refine_labels(pred, cli.to_offsets(Setting(threshold=s.threshold, scale=s.scale,
-                                                         min_direction_prob=s.min_direction_prob)))
+    refined = refine_labels(
+        pred, cli.to_offsets(Setting(threshold=s.threshold, scale=s.scale, min_direction_prob=s.min_direction_prob))
+    )
     np.testing.assert_array_equal(st.result.refined, refined)
     expect = evaluate_pair(gt, refined, space)
     assert st.result.after["boundary_f"] == pytest.approx(expect["boundary_f"], abs=1e-12)
@@ -101,8 +121,12 @@ def test_no_upper_bound_without_ground_truth(open_window, qtbot):
     from segfix_gui.io.samples import SamplePaths
 
     w = open_window(1400, 900)
-    w.open_paths(SamplePaths(image=str(DEMO / "image.jpg"), pred=str(DEMO / "prediction.png"),
-                             offsets=str(DEMO / "offsets.npz")), "camvid")
+    w.open_paths(
+        SamplePaths(
+            image=str(DEMO / "image.jpg"), pred=str(DEMO / "prediction.png"), offsets=str(DEMO / "offsets.npz")
+        ),
+        "camvid",
+    )
     qtbot.waitUntil(lambda: settled(w), timeout=30000)
     assert not w.canvas.upper_switch.isVisible() and not w.upper_action.isEnabled()
     w.state.show_upper_bound(True)
@@ -118,8 +142,23 @@ def test_upper_bound_flag_opens_the_demo_at_the_upper_bound(tmp_path):
 
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
-    proc = subprocess.run([sys.executable, "-m", "segfix_gui.gui.app", "--demo", "--upper-bound",
-                           "--size", "1200x800", "--screenshot", str(out)], capture_output=True,
-                          text=True, env=env, timeout=180, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segfix_gui.gui.app",
+            "--demo",
+            "--upper-bound",
+            "--size",
+            "1200x800",
+            "--screenshot",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     assert read_image(out).shape[:2] == (800, 1200)

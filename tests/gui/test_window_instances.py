@@ -1,6 +1,7 @@
 """Instance mode as the command line has it: Ctrl+S writes the refined instances (as
 ``segfix refine-instances`` does, byte for byte), instance folder sets open from a set folder,
 and the Open folder set dialog starts near the open set (pytest-qt, offscreen)."""
+
 from __future__ import annotations
 
 import shutil
@@ -28,8 +29,7 @@ from segfix_gui.io.samples import SamplePaths  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from make_instance_fixture import CITY, DATA, FRAME, make_fixture  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not (DATA / "gtFine").is_dir(),
-                                reason=f"cityscapes_mini not found in {DATA}")
+pytestmark = pytest.mark.skipif(not (DATA / "gtFine").is_dir(), reason=f"cityscapes_mini not found in {DATA}")
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +52,28 @@ def inst_set(fx, tmp_path_factory):
 
 
 def wait_result(qtbot, w):
-    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current()
-                    and not w.runner.busy("refine") and not w.runner.busy("load"), timeout=30000)
+    qtbot.waitUntil(
+        lambda: (
+            w.state.result is not None
+            and w.state.result_is_current()
+            and not w.runner.busy("refine")
+            and not w.runner.busy("load")
+        ),
+        timeout=30000,
+    )
 
 
 @pytest.fixture
 def opened(open_window, qtbot, fx):
     w = open_window(1400, 900)
-    w.open_paths(SamplePaths(instances=str(fx["pred_txt"]), offsets=str(fx["off"]),
-                             gt_instances=str(fx["gt_instance"])))
+    w.open_paths(
+        SamplePaths(instances=str(fx["pred_txt"]), offsets=str(fx["off"]), gt_instances=str(fx["gt_instance"]))
+    )
     wait_result(qtbot, w)
     return w
 
 
-def test_ctrl_s_writes_the_refined_instances_as_the_cli_does(opened, qtbot, fx, tmp_path,
-                                                             monkeypatch):
+def test_ctrl_s_writes_the_refined_instances_as_the_cli_does(opened, qtbot, fx, tmp_path, monkeypatch):
     acts = opened.actions_by_name
     assert acts["export_refined"].isEnabled()
     assert "instances" in acts["export_refined"].text()
@@ -90,20 +97,41 @@ def test_ctrl_s_writes_the_refined_instances_as_the_cli_does(opened, qtbot, fx, 
     np.testing.assert_array_equal(got.masks, st.result.instances.after.masks)
     field = read_offsets(fx["off"])
     s = st.setting
-    expect = refine_instances(st.sample.instances, field.to_offsets(
-        Setting(threshold=s.threshold, scale=s.scale, min_direction_prob=s.min_direction_prob)),
-        device="cpu")
+    expect = refine_instances(
+        st.sample.instances,
+        field.to_offsets(Setting(threshold=s.threshold, scale=s.scale, min_direction_prob=s.min_direction_prob)),
+        device="cpu",
+    )
     np.testing.assert_array_equal(got.masks, expect.masks)
     assert st.result.instances.changed.any()  # the refinement moved something
 
     cli_out = tmp_path / "cli"
-    subprocess.run([sys.executable, "-m", "segfix_gui.cli", "refine-instances", "--input",
-                    str(fx["pred"]), "--offset", str(fx["offsets_gt"]), "--out", str(cli_out),
-                    "--threshold", f"{s.threshold!r}", "--scale", f"{s.scale!r}",
-                    "--min-direction-prob", f"{s.min_direction_prob!r}", "--device", "cpu"],
-                   check=True, capture_output=True, timeout=300)
-    cli_files = sorted(p.relative_to(cli_out / CITY) for p in (cli_out / CITY).rglob("*")
-                       if p.is_file())
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segfix_gui.cli",
+            "refine-instances",
+            "--input",
+            str(fx["pred"]),
+            "--offset",
+            str(fx["offsets_gt"]),
+            "--out",
+            str(cli_out),
+            "--threshold",
+            f"{s.threshold!r}",
+            "--scale",
+            f"{s.scale!r}",
+            "--min-direction-prob",
+            f"{s.min_direction_prob!r}",
+            "--device",
+            "cpu",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    cli_files = sorted(p.relative_to(cli_out / CITY) for p in (cli_out / CITY).rglob("*") if p.is_file())
     win_files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     assert win_files == cli_files
     for rel in cli_files:  # the same bytes: masks and the .txt
@@ -154,7 +182,8 @@ def test_open_folder_set_dialog_starts_near_the_open_set(open_window, qtbot, ins
     w.open_set(folder=str(inst_set), remember=False)
     wait_result(qtbot, w)
     seen = []
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
-                        staticmethod(lambda _p, _t, start, *a, **k: seen.append(start) or ""))
+    monkeypatch.setattr(
+        QFileDialog, "getExistingDirectory", staticmethod(lambda _p, _t, start, *a, **k: seen.append(start) or "")
+    )
     w.open_folder_dialog()
     assert Path(seen[-1]) == inst_set.resolve().parent

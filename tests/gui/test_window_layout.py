@@ -1,6 +1,7 @@
 """The window's arrangement at the sizes users have (1920×1080, 1366×768): with Tune open the
 views keep most of the width and a good share of the window, the samples list shows many rows,
 and all panels collapse and come back with one key (pytest-qt, offscreen)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,11 @@ pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(), reason="de
 
 
 def settled(w):
-    return (w.state.result is not None and w.state.result_is_current()
-            and not any(w.runner.busy(k) for k in ("load", "refine", "set")))
+    return (
+        w.state.result is not None
+        and w.state.result_is_current()
+        and not any(w.runner.busy(k) for k in ("load", "refine", "set"))
+    )
 
 
 def demo_set(n: int = 30):
@@ -36,9 +40,11 @@ def demo_set(n: int = 30):
 
 def visible_rows(table) -> int:
     vp = table.viewport()
-    return sum(1 for r in range(table.rowCount())
-               if 0 <= table.rowViewportPosition(r)
-               and table.rowViewportPosition(r) + table.rowHeight(r) <= vp.height())
+    return sum(
+        1
+        for r in range(table.rowCount())
+        if 0 <= table.rowViewportPosition(r) and table.rowViewportPosition(r) + table.rowHeight(r) <= vp.height()
+    )
 
 
 # views' share of the window with Tune open (both views together): 1920×1080 ~42 %, 1366×768
@@ -88,8 +94,7 @@ def test_one_key_collapses_every_panel_and_brings_them_back(open_window, qtbot):
     qtbot.keyClick(w, Qt.Key.Key_F11)
     qtbot.waitUntil(lambda: {n for n, d in w.docks.items() if d.isVisible()} == before, timeout=5000)
     # Ctrl+Shift+F does the same, and opening a panel leaves "views only"
-    qtbot.keyClick(w, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(w, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: not any(d.isVisible() for d in w.docks.values()), timeout=5000)
     w.show_panel("tune")
     qtbot.waitUntil(lambda: {n for n, d in w.docks.items() if d.isVisible()} == before, timeout=5000)

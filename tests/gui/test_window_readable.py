@@ -2,6 +2,7 @@
 no point and no star), the per-class Δ chart gives every class present its own line of text
 (19 Cityscapes or 150 ADE20K classes), sample names are cut in the middle with the full name
 in a tooltip (pytest-qt, offscreen)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,11 @@ DEMO = ROOT / "resources" / "demo"
 
 
 def settled(w):
-    return (w.state.result is not None and w.state.result_is_current()
-            and not any(w.runner.busy(k) for k in ("load", "refine", "set", "sweep")))
+    return (
+        w.state.result is not None
+        and w.state.result_is_current()
+        and not any(w.runner.busy(k) for k in ("load", "refine", "set", "sweep"))
+    )
 
 
 def blocks_sample(tmp_path, space_name: str, n_classes: int, name: str = "x"):
@@ -44,13 +48,16 @@ def blocks_sample(tmp_path, space_name: str, n_classes: int, name: str = "x"):
     gt = np.full((side * blk, side * blk), ids[0], np.uint8)
     for k, cid in enumerate(ids):
         r, c = divmod(k, side)
-        gt[r * blk:(r + 1) * blk, c * blk:(c + 1) * blk] = cid
+        gt[r * blk : (r + 1) * blk, c * blk : (c + 1) * blk] = cid
     pred = degrade(gt, space, stride=8)
     for part, arr in (("gt", gt), ("pred", pred)):
         write_labels(tmp_path / f"{name}_{part}.png", arr)
     write_offsets(tmp_path / f"{name}.npz", gt_offset_field(gt, ignore_ids=space.ignore_ids))
-    return SamplePaths(pred=str(tmp_path / f"{name}_pred.png"), gt=str(tmp_path / f"{name}_gt.png"),
-                       offsets=str(tmp_path / f"{name}.npz")), len(ids)
+    return SamplePaths(
+        pred=str(tmp_path / f"{name}_pred.png"),
+        gt=str(tmp_path / f"{name}_gt.png"),
+        offsets=str(tmp_path / f"{name}.npz"),
+    ), len(ids)
 
 
 def drawn_tick_texts(axis: pg.AxisItem) -> list[str]:
@@ -112,8 +119,7 @@ def test_tune_key_covers_no_point_and_no_star(open_window, qtbot):
     assert "best" in key
 
 
-def test_sample_names_are_cut_in_the_middle_with_the_full_name_in_a_tooltip(open_window, qtbot,
-                                                                           tmp_path):
+def test_sample_names_are_cut_in_the_middle_with_the_full_name_in_a_tooltip(open_window, qtbot, tmp_path):
     names = ["0016E5_07959", "0016E5_08103"]
     paths = []
     for name in names:

@@ -1,4 +1,5 @@
 """Atomic writes (segfix_gui.io.atomic): complete files or nothing, never a half-written one."""
+
 from __future__ import annotations
 
 import os

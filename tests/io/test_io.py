@@ -1,4 +1,5 @@
 """Files: offset formats, label maps, label spaces — round trips and clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -69,18 +70,24 @@ def test_bad_offset_files_give_one_line_naming_the_file(tmp_path):
     assert "not a readable .npz" in _bad(tmp_path, "trunc.npz", lambda p: p.write_bytes(b"PK\x03\x04junk"))
     assert "not a zip archive" in _bad(tmp_path, "junk.npz", lambda p: p.write_bytes(b"hello world"))
     assert "empty .npz" in _bad(tmp_path, "empty.npz", lambda p: np.savez(p))
-    assert "missing key 'direction'" in _bad(
-        tmp_path, "nokey.npz", lambda p: np.savez(p, boundary=f.boundary))
-    assert "NaN" in _bad(tmp_path, "nan.npz", lambda p: np.savez(
-        p, boundary=np.full((6, 7), np.nan, np.float32), direction=f.direction))
-    assert "[0, 1]" in _bad(tmp_path, "range.npz", lambda p: np.savez(
-        p, boundary=f.boundary * 3, direction=f.direction))
-    assert "bins" in _bad(tmp_path, "k5.npz", lambda p: np.savez(
-        p, boundary=f.boundary, direction=np.full((5, 6, 7), 0.2, np.float32)))
-    assert "is 5×7 but 'boundary' is 6×7" in _bad(tmp_path, "shape.npz", lambda p: np.savez(
-        p, boundary=f.boundary, direction=f.direction[:, :5]))
-    assert "pickled" in _bad(tmp_path, "pickle.npz", lambda p: np.savez(
-        p, boundary=np.array([{"a": 1}], dtype=object), direction=f.direction))
+    assert "missing key 'direction'" in _bad(tmp_path, "nokey.npz", lambda p: np.savez(p, boundary=f.boundary))
+    assert "NaN" in _bad(
+        tmp_path, "nan.npz", lambda p: np.savez(p, boundary=np.full((6, 7), np.nan, np.float32), direction=f.direction)
+    )
+    assert "[0, 1]" in _bad(
+        tmp_path, "range.npz", lambda p: np.savez(p, boundary=f.boundary * 3, direction=f.direction)
+    )
+    assert "bins" in _bad(
+        tmp_path, "k5.npz", lambda p: np.savez(p, boundary=f.boundary, direction=np.full((5, 6, 7), 0.2, np.float32))
+    )
+    assert "is 5×7 but 'boundary' is 6×7" in _bad(
+        tmp_path, "shape.npz", lambda p: np.savez(p, boundary=f.boundary, direction=f.direction[:, :5])
+    )
+    assert "pickled" in _bad(
+        tmp_path,
+        "pickle.npz",
+        lambda p: np.savez(p, boundary=np.array([{"a": 1}], dtype=object), direction=f.direction),
+    )
     assert "missing key 'mat'" in _bad(tmp_path, "foreign.mat", lambda p: savemat(p, {"x": np.ones(3)}))
     assert "H×W×2" in _bad(tmp_path, "shape.mat", lambda p: savemat(p, {"mat": np.ones((4, 4, 3))}))
     assert "not a readable MATLAB" in _bad(tmp_path, "junk.mat", lambda p: p.write_bytes(b"hello"))
@@ -124,9 +131,14 @@ def test_label_spaces():
 
 
 def test_user_label_space_spec(tmp_path):
-    spec = {"name": "mine", "classes": [{"id": 0, "name": "bg", "color": [0, 0, 0]},
-                                         {"id": 5, "name": "thing", "color": [9, 9, 9]},
-                                         {"id": 255, "name": "void", "color": [1, 1, 1], "ignore": True}]}
+    spec = {
+        "name": "mine",
+        "classes": [
+            {"id": 0, "name": "bg", "color": [0, 0, 0]},
+            {"id": 5, "name": "thing", "color": [9, 9, 9]},
+            {"id": 255, "name": "void", "color": [1, 1, 1], "ignore": True},
+        ],
+    }
     (tmp_path / "mine.json").write_text(json.dumps(spec))
     s = get_label_space(str(tmp_path / "mine.json"))
     assert s.names == ("bg", "thing") and s.to_eval(np.array([5, 255])).tolist() == [1, 255]
@@ -144,8 +156,11 @@ def test_pair_keys_follow_dataset_conventions():
 
 
 def _openseg_targets(path, depth, dir_deg, **extra):
-    savemat(path, {"dir_deg": dir_deg.astype(np.uint8), "depth": depth.astype(np.uint8),
-                   "deg_reduce": 2, **extra}, do_compression=True)
+    savemat(
+        path,
+        {"dir_deg": dir_deg.astype(np.uint8), "depth": depth.astype(np.uint8), "deg_reduce": 2, **extra},
+        do_compression=True,
+    )
 
 
 def test_openseg_target_mat_reads_as_a_field(tmp_path):
@@ -154,8 +169,8 @@ def test_openseg_target_mat_reads_as_a_field(tmp_path):
     col = np.arange(40)
     depth = np.tile(np.where(col < 20, 20 - col, col - 19), (30, 1))
     dir_deg = np.tile(np.where(col < 20, 180, 90), (30, 1))  # left: 180° (0, -1); right: 0°
-    depth[0, :] = 0                  # no distance (ignored pixels): no band
-    dir_deg[5, 21] = 112             # 2·112 − 180 = 44°: down-right, bin 5 = (1, 1)
+    depth[0, :] = 0  # no distance (ignored pixels): no band
+    dir_deg[5, 21] = 112  # 2·112 − 180 = 44°: down-right, bin 5 = (1, 1)
     _openseg_targets(tmp_path / "t.mat", depth, dir_deg)
     f = read_offsets(tmp_path / "t.mat")
     assert not f.is_hard and f.k == 8
@@ -172,11 +187,14 @@ def test_openseg_target_mat_reads_as_a_field(tmp_path):
 def test_openseg_target_mat_errors(tmp_path):
     d = np.ones((4, 5))
     assert "'dir_deg' is 4×4 but 'depth' is 4×5" in _bad(
-        tmp_path, "shape.mat", lambda p: _openseg_targets(p, d, d[:, :4]))
+        tmp_path, "shape.mat", lambda p: _openseg_targets(p, d, d[:, :4])
+    )
     assert "'depth' must be H×W" in _bad(
-        tmp_path, "dims.mat", lambda p: _openseg_targets(p, np.ones((4, 5, 2)), np.ones((4, 5, 2))))
-    assert "deg_reduce" in _bad(tmp_path, "reduce.mat", lambda p: savemat(
-        p, {"dir_deg": d, "depth": d, "deg_reduce": -1}))
+        tmp_path, "dims.mat", lambda p: _openseg_targets(p, np.ones((4, 5, 2)), np.ones((4, 5, 2)))
+    )
+    assert "deg_reduce" in _bad(
+        tmp_path, "reduce.mat", lambda p: savemat(p, {"dir_deg": d, "depth": d, "deg_reduce": -1})
+    )
 
 
 def test_recommended_setting_reads_back_as_written(tmp_path):
@@ -187,8 +205,11 @@ def test_recommended_setting_reads_back_as_written(tmp_path):
     from segfix_gui.io.offsets import read_offsets, write_offsets
 
     d = np.full((8, 4, 5), 1 / 8, np.float32)
-    field = OffsetField(boundary=np.zeros((4, 5), np.float32), direction=d,
-                        recommended={"threshold": 0.8, "min_direction_prob": 0.6, "scale": 1.3})
+    field = OffsetField(
+        boundary=np.zeros((4, 5), np.float32),
+        direction=d,
+        recommended={"threshold": 0.8, "min_direction_prob": 0.6, "scale": 1.3},
+    )
     write_offsets(tmp_path / "x.npz", field)
     got = read_offsets(tmp_path / "x.npz").recommended
     assert got == {"threshold": 0.8, "min_direction_prob": 0.6, "scale": 1.3}

@@ -1,5 +1,6 @@
 """Pairing an instance set's files: io.instances.pair_instance_set on io.pairing.pair_folders,
 the one pairing that the window, refine-instances and evaluate-instances share."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,11 +19,12 @@ def _touch(*paths: Path) -> None:
 
 
 def test_rows_name_every_role_and_none_for_a_folder_not_given(tmp_path):
-    _touch(tmp_path / "pred" / "c" / "f_0_leftImg8bit_pred.txt",
-           tmp_path / "gt" / "val" / "c" / "f_0_gtFine_instanceIds.png",
-           tmp_path / "ref" / "c" / "f_0_leftImg8bit_pred.txt")
-    (row,) = pair_instance_set(instances=tmp_path / "pred", gt=tmp_path / "gt",
-                               refined=tmp_path / "ref")
+    _touch(
+        tmp_path / "pred" / "c" / "f_0_leftImg8bit_pred.txt",
+        tmp_path / "gt" / "val" / "c" / "f_0_gtFine_instanceIds.png",
+        tmp_path / "ref" / "c" / "f_0_leftImg8bit_pred.txt",
+    )
+    (row,) = pair_instance_set(instances=tmp_path / "pred", gt=tmp_path / "gt", refined=tmp_path / "ref")
     assert row["key"] == "f_0" and row["error"] is None
     assert row["instances"] == tmp_path / "pred" / "c" / "f_0_leftImg8bit_pred.txt"
     assert row["gt_instances"] == tmp_path / "gt" / "val" / "c" / "f_0_gtFine_instanceIds.png"
@@ -34,35 +36,34 @@ def test_two_predictions_of_one_image_in_one_folder_are_each_an_error(tmp_path):
     a, b = tmp_path / "pred" / "x_leftImg8bit_pred.txt", tmp_path / "pred" / "x_pred.txt"
     other = tmp_path / "pred" / "y_pred.txt"
     _touch(a, b, other, tmp_path / "off" / "x.npz", tmp_path / "off" / "y.npz")
-    rows = {r["instances"]: r for r in pair_instance_set(instances=tmp_path / "pred",
-                                                          offsets=tmp_path / "off")}
-    assert rows[a]["error"] == (f"{a}: has the same pairing name 'x' as {b}: "
-                                "cannot tell which to use")
-    assert rows[b]["error"] == (f"{b}: has the same pairing name 'x' as {a}: "
-                                "cannot tell which to use")
+    rows = {r["instances"]: r for r in pair_instance_set(instances=tmp_path / "pred", offsets=tmp_path / "off")}
+    assert rows[a]["error"] == (f"{a}: has the same pairing name 'x' as {b}: cannot tell which to use")
+    assert rows[b]["error"] == (f"{b}: has the same pairing name 'x' as {a}: cannot tell which to use")
     assert rows[other]["error"] is None and rows[other]["offsets"] == tmp_path / "off" / "y.npz"
 
 
 def test_one_name_in_two_sub_folders_pairs_by_relative_place(tmp_path):
-    _touch(*(tmp_path / d / c / n for d, n in (("pred", "x_pred.txt"), ("off", "x.npz"))
-             for c in ("a", "b")))
+    _touch(*(tmp_path / d / c / n for d, n in (("pred", "x_pred.txt"), ("off", "x.npz")) for c in ("a", "b")))
     rows = pair_instance_set(instances=tmp_path / "pred", offsets=tmp_path / "off")
     assert [(r["error"], r["offsets"]) for r in rows] == [
-        (None, tmp_path / "off" / "a" / "x.npz"), (None, tmp_path / "off" / "b" / "x.npz")]
+        (None, tmp_path / "off" / "a" / "x.npz"),
+        (None, tmp_path / "off" / "b" / "x.npz"),
+    ]
 
 
 def test_two_refined_predictions_of_one_image_in_one_folder_are_refused(tmp_path):
-    _touch(tmp_path / "pred" / "x_pred.txt", tmp_path / "ref" / "x_pred.txt",
-           tmp_path / "ref" / "x_leftImg8bit_pred.txt")
-    with pytest.raises(InputError, match="x_pred.txt: has the same name as .*x_leftImg8bit_pred"
-                                         ".txt: cannot tell which to pair"):
+    _touch(
+        tmp_path / "pred" / "x_pred.txt", tmp_path / "ref" / "x_pred.txt", tmp_path / "ref" / "x_leftImg8bit_pred.txt"
+    )
+    with pytest.raises(
+        InputError, match="x_pred.txt: has the same name as .*x_leftImg8bit_pred.txt: cannot tell which to pair"
+    ):
         pair_instance_set(instances=tmp_path / "pred", refined=tmp_path / "ref")
 
 
 def test_instance_ground_truth_is_the_gtFine_instanceIds_files(tmp_path):
     keep = tmp_path / "gt" / "c" / "x_gtFine_instanceIds.png"
-    _touch(keep, tmp_path / "gt" / "c" / "x_gtFine_labelIds.png",
-           tmp_path / "gt" / "c" / "y_gtCoarse_instanceIds.png")
+    _touch(keep, tmp_path / "gt" / "c" / "x_gtFine_labelIds.png", tmp_path / "gt" / "c" / "y_gtCoarse_instanceIds.png")
     assert list_instance_gts(tmp_path / "gt") == [keep]
 
 

@@ -1,4 +1,5 @@
 """Offset network: predictor shapes, flip equivariance, training, weight loading, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,7 @@ from segfix_gui.model.train import offset_loss, save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMVID = ROOT.parent / "shared" / "data" / "camvid"
-needs_camvid = pytest.mark.skipif(not (CAMVID / "train").is_dir(),
-                                  reason=f"CamVid data not found at {CAMVID}")
+needs_camvid = pytest.mark.skipif(not (CAMVID / "train").is_dir(), reason=f"CamVid data not found at {CAMVID}")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -43,8 +43,9 @@ def tiny_weights(tmp_path_factory):
         model(torch.rand(2, 3, 64, 64))  # move BN running stats off their init
     path = tmp_path_factory.mktemp("w") / "tiny.pt"
     save_weights(path, model.eval())
-    path.with_suffix(".json").write_text(json.dumps(
-        {"recommended": {"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1}}))
+    path.with_suffix(".json").write_text(
+        json.dumps({"recommended": {"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1}})
+    )
     return path
 
 
@@ -98,8 +99,9 @@ def test_tiny_training_lowers_the_loss():
     # two-class images whose border is visible in the image
     labels = np.zeros((4, 32, 32), np.int64)
     for i in range(4):
-        labels[i, :, rng.integers(8, 24):] = 1
+        labels[i, :, rng.integers(8, 24) :] = 1
     from segfix_gui.core.targets import boundary_targets
+
     tg = [boundary_targets(lab, width=4) for lab in labels]
     x = torch.from_numpy(labels[:, None].repeat(3, 1).astype(np.float32) * 0.6 + 0.2)
     dist = torch.from_numpy(np.stack([t[2] for t in tg]))
@@ -110,8 +112,7 @@ def test_tiny_training_lowers_the_loss():
     losses = []
     for _ in range(12):
         b, d = model(x)
-        loss, _, _ = offset_loss(b, d, dist, bins, valid, boundary_width=2, direction_width=4,
-                                 near_weight=2)
+        loss, _, _ = offset_loss(b, d, dist, bins, valid, boundary_width=2, direction_width=4, near_weight=2)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -153,8 +154,10 @@ def test_corrupted_or_foreign_weights_give_clear_errors(tmp_path, tiny_weights):
     out = tmp_path / "out"
     imgs = tmp_path / "imgs"
     imgs.mkdir()
-    assert main(["predict-offsets", "--images", str(imgs), "--out", str(out),
-                 "--weights", str(bad), "--device", "cpu"]) == 2
+    assert (
+        main(["predict-offsets", "--images", str(imgs), "--out", str(out), "--weights", str(bad), "--device", "cpu"])
+        == 2
+    )
 
 
 def test_predict_offsets_cli_feeds_refine(tmp_path, tiny_weights, capsys):
@@ -167,14 +170,26 @@ def test_predict_offsets_cli_feeds_refine(tmp_path, tiny_weights, capsys):
         Image.fromarray(_images(rng, [(40, 48)])[0]).save(imgs / f"{name}.png")
     (imgs / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "off"
-    rc = main(["predict-offsets", "--images", str(imgs), "--out", str(out),
-               "--weights", str(tiny_weights), "--device", "cpu", "--batch", "2"])
+    rc = main(
+        [
+            "predict-offsets",
+            "--images",
+            str(imgs),
+            "--out",
+            str(out),
+            "--weights",
+            str(tiny_weights),
+            "--device",
+            "cpu",
+            "--batch",
+            "2",
+        ]
+    )
     assert rc == 2  # the broken file is reported, the others are written
     assert "broken.png" in capsys.readouterr().err
     field = read_offsets(out / "a.npz")
     assert field.shape == (40, 48) and field.k == 8
-    assert field.recommended == pytest.approx({"threshold": 0.7, "min_direction_prob": 0.4,
-                                               "scale": 1.0})
+    assert field.recommended == pytest.approx({"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1.0})
     # .npz feeds `segfix refine`
     preds = tmp_path / "pred"
     preds.mkdir()
@@ -182,12 +197,27 @@ def test_predict_offsets_cli_feeds_refine(tmp_path, tiny_weights, capsys):
     lab[:, 20:] = 3
     for name in ("a", "b"):
         Image.fromarray(lab).save(preds / f"{name}.png")
-    assert main(["refine", "--input", str(preds), "--offset", str(out),
-                 "--out", str(tmp_path / "ref"), "--device", "cpu"]) == 0
+    assert (
+        main(["refine", "--input", str(preds), "--offset", str(out), "--out", str(tmp_path / "ref"), "--device", "cpu"])
+        == 0
+    )
     assert (tmp_path / "ref" / "a.png").exists()
     # .mat output: thresholded unit steps
-    rc = main(["predict-offsets", "--images", str(imgs), "--out", str(tmp_path / "mat"),
-               "--weights", str(tiny_weights), "--device", "cpu", "--format", "mat"])
+    rc = main(
+        [
+            "predict-offsets",
+            "--images",
+            str(imgs),
+            "--out",
+            str(tmp_path / "mat"),
+            "--weights",
+            str(tiny_weights),
+            "--device",
+            "cpu",
+            "--format",
+            "mat",
+        ]
+    )
     assert rc == 2
     hard = read_offsets(tmp_path / "mat" / "b.mat")
     assert hard.is_hard and np.abs(hard.hard).max() <= 1
@@ -196,9 +226,29 @@ def test_predict_offsets_cli_feeds_refine(tmp_path, tiny_weights, capsys):
 @needs_camvid
 def test_train_command_writes_log_checkpoint_and_resumes(tmp_path):
     out = tmp_path / "run"
-    args = ["train", "--data", str(CAMVID), "--out", str(out), "--model", "tiny", "--epochs", "1",
-            "--batch", "2", "--crop", "64", "64", "--train-limit", "4", "--val-limit", "2",
-            "--device", "cpu", "--no-pretrained"]
+    args = [
+        "train",
+        "--data",
+        str(CAMVID),
+        "--out",
+        str(out),
+        "--model",
+        "tiny",
+        "--epochs",
+        "1",
+        "--batch",
+        "2",
+        "--crop",
+        "64",
+        "64",
+        "--train-limit",
+        "4",
+        "--val-limit",
+        "2",
+        "--device",
+        "cpu",
+        "--no-pretrained",
+    ]
     assert main(args) == 0
     for name in ("log.csv", "last.pt", "weights.pt", "record.json"):
         assert (out / name).exists(), name

@@ -1,5 +1,6 @@
 """model.data on its own: which files a split pairs, the arrays load_split gives (images as
 read, targets equal to core.targets'), subsets, and one-line InputErrors naming the file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,15 +21,14 @@ def labels_for(seed: int, shape=(24, 30)) -> np.ndarray:
     rng = np.random.default_rng(seed)
     h, w = shape
     lab = np.zeros((h, w), np.uint8)
-    lab[h // 2 + seed:, :] = 3
+    lab[h // 2 + seed :, :] = 3
     r, c = rng.integers(2, h // 2), rng.integers(2, w // 2)
-    lab[r:r + 8, c:c + 10] = 1 + seed % 9
+    lab[r : r + 8, c : c + 10] = 1 + seed % 9
     lab[-3:, -5:] = 11  # ignored
     return lab
 
 
-def make_split(root: Path, split: str, names, *, shape=(24, 30), colour_labels=False,
-               image_suffix=".png"):
+def make_split(root: Path, split: str, names, *, shape=(24, 30), colour_labels=False, image_suffix=".png"):
     """Write ``root/split/images`` + ``labels`` with the package's writers; returns
     {name: (image, labels)}."""
     img_dir, lab_dir = root / split / "images", root / split / "labels"
@@ -50,6 +50,7 @@ def make_split(root: Path, split: str, names, *, shape=(24, 30), colour_labels=F
 
 # --- pairing ---------------------------------------------------------------------------------
 
+
 def test_split_files_pairs_images_with_labels_of_the_same_name(tmp_path):
     make_split(tmp_path, "train", ["a", "b"])
     base = tmp_path / "train"
@@ -63,11 +64,14 @@ def test_split_files_pairs_images_with_labels_of_the_same_name(tmp_path):
     (base / "labels" / "notes.txt").write_text("not a label")
     pairs = split_files(tmp_path, "train")
     got = {(i.relative_to(base / "images").as_posix(), lab.name) for i, lab in pairs}
-    assert got == {("a.png", "a.png"), ("b.png", "b.png"), ("c.jpg", "c.png"),
-                   ("city/x_leftImg8bit.png", "x_gtFine_labelIds.png")}
+    assert got == {
+        ("a.png", "a.png"),
+        ("b.png", "b.png"),
+        ("c.jpg", "c.png"),
+        ("city/x_leftImg8bit.png", "x_gtFine_labelIds.png"),
+    }
     assert len(pairs) == 4
-    assert all(i.parent.is_relative_to(base / "images") and lab.parent == base / "labels"
-               for i, lab in pairs)
+    assert all(i.parent.is_relative_to(base / "images") and lab.parent == base / "labels" for i, lab in pairs)
     assert pairs == split_files(tmp_path, "train")  # the same order every time
 
 
@@ -90,6 +94,7 @@ def test_split_files_missing_folder_or_no_pairs(tmp_path):
 
 # --- load_split ------------------------------------------------------------------------------
 
+
 def test_load_split_gives_the_images_and_the_targets_of_core_targets(tmp_path):
     files = make_split(tmp_path, "train", ["f0", "f1", "f2"])
     s = load_split(tmp_path, "train")
@@ -100,8 +105,7 @@ def test_load_split_gives_the_images_and_the_targets_of_core_targets(tmp_path):
     for k, name in enumerate(s.names):
         image, lab = files[name]
         np.testing.assert_array_equal(s.images[k], image)
-        band, bins, dist = boundary_targets(lab, width=MAX_WIDTH, directions=8,
-                                            ignore_ids=SPACE.ignore_ids)
+        band, bins, dist = boundary_targets(lab, width=MAX_WIDTH, directions=8, ignore_ids=SPACE.ignore_ids)
         np.testing.assert_array_equal(s.distance[k], dist)
         np.testing.assert_array_equal(s.bins[k], bins)
         np.testing.assert_array_equal(s.valid[k], lab != 11)
@@ -147,6 +151,7 @@ def test_jpeg_images_are_read_as_the_reader_reads_them(tmp_path):
 
 
 # --- bad inputs: one line, naming the file ----------------------------------------------------
+
 
 def test_labels_of_another_size_name_the_label_file(tmp_path):
     make_split(tmp_path, "train", ["a", "b"])

@@ -6,6 +6,7 @@ openseg.pytorch) filled with the weights of ``tests/openseg_rule.py``. Here the 
 are written in openseg's checkpoint format (``module.`` prefix, ``config_dict`` +
 ``state_dict``) and run through ``segfix predict-offsets --checkpoint`` and the predictor.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,10 @@ from segfix_gui.model.openseg.predictor import OpensegPredictor, tile_starts  # 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = np.load(ROOT / "tests" / "data" / "openseg_expected.npz")
 # the MODEL_ZOO names: the W48 file is semantic (scale 2), the W20 one an instance model
-NAMES = {"hrnet48": "segfix_hrnet_hrnet48_segfix_loss_iter80000_1_latest.pth",
-         "hrnext20": "segfix_hrnet_hrnext20_segfix_loss_inst_1_latest.pth"}
+NAMES = {
+    "hrnet48": "segfix_hrnet_hrnet48_segfix_loss_iter80000_1_latest.pth",
+    "hrnext20": "segfix_hrnet_hrnext20_segfix_loss_inst_1_latest.pth",
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +49,7 @@ def checkpoints(tmp_path_factory):
         state = rule_state_dict({k: v.shape for k, v in model.state_dict().items()})
         config = {"network": {"backbone": backbone}} if backbone else {"data": {"num_classes": 19}}
         path = folder / NAMES[arch]
-        torch.save({"config_dict": config, "state_dict": {"module." + k: v for k, v in state.items()}},
-                   path)
+        torch.save({"config_dict": config, "state_dict": {"module." + k: v for k, v in state.items()}}, path)
         out[arch] = path
         del model, state
     out["counts"] = counts
@@ -57,8 +59,7 @@ def checkpoints(tmp_path_factory):
 @pytest.fixture(scope="module")
 def predictors(checkpoints):
     """``{arch: OpensegPredictor}`` on the CPU with 96-pixel crops (stride 32)."""
-    return {arch: OpensegPredictor(checkpoints[arch], device="cpu", tile=96)
-            for arch in ("hrnet48", "hrnext20")}
+    return {arch: OpensegPredictor(checkpoints[arch], device="cpu", tile=96) for arch in ("hrnet48", "hrnext20")}
 
 
 def tiny_checkpoint(path, arch="hrnext20", *, drop=(), add=(), config=None, wrap="state_dict"):
@@ -102,21 +103,30 @@ def test_command_line_matches_openseg(checkpoints, tmp_path, name):
     images, out = tmp_path / "images", tmp_path / "out"
     images.mkdir()
     Image.fromarray(rule_image(h, w, seed)).save(images / "frame.png")
-    argv = ["predict-offsets", "--checkpoint", str(checkpoints[arch]), "--images", str(images),
-            "--out", str(out), "--device", "cpu"]
+    argv = [
+        "predict-offsets",
+        "--checkpoint",
+        str(checkpoints[arch]),
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     if arch == "hrnext20":
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        run = subprocess.run([sys.executable, "-m", "segfix_gui.cli", *argv], cwd=ROOT, env=env,
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "segfix_gui.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         assert run.returncode == 0, run.stderr
     else:
         assert main(argv) == 0
     field = read_offsets(out / "frame.npz")
     # the .npz format stores float16: half a unit in the last place near 1 is 2**-11
-    tol = 1e-4 + 2 ** -11
+    tol = 1e-4 + 2**-11
     np.testing.assert_allclose(field.boundary[::step, ::step], EXPECTED[f"{name}_boundary"], atol=tol)
-    np.testing.assert_allclose(field.direction[:, ::step, ::step], EXPECTED[f"{name}_direction"],
-                               atol=tol)
+    np.testing.assert_allclose(field.direction[:, ::step, ::step], EXPECTED[f"{name}_direction"], atol=tol)
     scale = 1.0 if "_inst" in NAMES[arch] else 2.0
     assert field.recommended == {"threshold": 0.5, "scale": scale, "min_direction_prob": 0.0}
 
@@ -130,8 +140,7 @@ def test_predictor_matches_openseg_over_tiles(predictors, name):
     field = pred.predict(rule_image(h, w, seed), progress=lambda d, n: seen.append((d, n)))
     assert seen == [(i, 5) for i in range(6)]  # 1 row × 5 columns of crops
     np.testing.assert_allclose(field.boundary[::step, ::step], EXPECTED[f"{name}_boundary"], atol=1e-4)
-    np.testing.assert_allclose(field.direction[:, ::step, ::step], EXPECTED[f"{name}_direction"],
-                               atol=1e-4)
+    np.testing.assert_allclose(field.direction[:, ::step, ::step], EXPECTED[f"{name}_direction"], atol=1e-4)
     # openseg's own 0.5 threshold and direction table give the same unit steps, except
     # where a value sits within rounding of a decision
     ours = field.to_offsets(Setting(threshold=0.5, scale=1))
@@ -162,24 +171,37 @@ def test_gui_predict_field_uses_the_checkpoint(tmp_path):
     reports = []
     path = tiny_checkpoint(tmp_path / "x20.pth")
     with pytest.raises(InputError, match="x20.pth: weights do not fit openseg's SegFix hrnext20"):
-        predict_field(rule_image(64, 64), checkpoint=path, device="cpu",
-                      report=lambda *a: reports.append(a))
+        predict_field(rule_image(64, 64), checkpoint=path, device="cpu", report=lambda *a: reports.append(a))
     assert reports == [(0, 1, "loading the checkpoint")]
 
 
 def test_strict_loading_names_missing_and_unexpected_keys(tmp_path, capsys):
     from segfix_gui.cli import main
 
-    path = tiny_checkpoint(tmp_path / "bad.pth", drop=["mask_head.1.running_var"],
-                           add=["dir_head.1.num_batches_tracked"],
-                           config={"network": {"backbone": "hrnet2x20"}})
+    path = tiny_checkpoint(
+        tmp_path / "bad.pth",
+        drop=["mask_head.1.running_var"],
+        add=["dir_head.1.num_batches_tracked"],
+        config={"network": {"backbone": "hrnet2x20"}},
+    )
     images = tmp_path / "images"
     images.mkdir()
     from PIL import Image
 
     Image.fromarray(rule_image(32, 32)).save(images / "a.png")
-    rc = main(["predict-offsets", "--checkpoint", str(path), "--images", str(images),
-               "--out", str(tmp_path / "out"), "--device", "cpu"])
+    rc = main(
+        [
+            "predict-offsets",
+            "--checkpoint",
+            str(path),
+            "--images",
+            str(images),
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err
     assert str(path) in err

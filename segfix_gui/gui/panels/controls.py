@@ -1,10 +1,23 @@
 """Refinement controls: threshold, direction confidence, scale, device, Refine / auto, view mode."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSlider,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.setting import RANGES
 from ...labels import BUILTIN
@@ -13,13 +26,17 @@ TITLE = "Refinement"
 AREA = "left"
 STEPS = 1000  # slider resolution for values in [0, 1]
 
-HARD_TIP = ("These offsets are hard (openseg .mat, thresholded when they were saved): the "
-            "threshold and direction confidence cannot change them; only the scale applies.")
+HARD_TIP = (
+    "These offsets are hard (openseg .mat, thresholded when they were saved): the "
+    "threshold and direction confidence cannot change them; only the scale applies."
+)
 THRESHOLD_TIP = "A boundary pixel moves only if its boundary probability is above this."
 SPACE_TIP = "Label space of the prediction and ground truth (reloads the sample)"
 SPACE_INSTANCES_TIP = "Instance predictions (_pred.txt) name Cityscapes label ids"
-DIRECTION_TIP = ("A boundary pixel moves only if its most likely direction has at least this "
-                 "probability (0 = every boundary pixel moves).")
+DIRECTION_TIP = (
+    "A boundary pixel moves only if its most likely direction has at least this "
+    "probability (0 = every boundary pixel moves)."
+)
 
 
 class UnitSlider(QWidget):
@@ -81,15 +98,16 @@ class ControlsPanel(QWidget):
         self.scale.setRange(low + 10 ** -self.scale.decimals(), high)
         self.scale.setSingleStep(0.5)
         self.scale.setKeyboardTracking(False)
-        self.scale.setToolTip("Pixels per unit direction step: a pixel takes the label from "
-                              "scale × direction away (2 for semantic, 1 for instances).")
+        self.scale.setToolTip(
+            "Pixels per unit direction step: a pixel takes the label from "
+            "scale × direction away (2 for semantic, 1 for instances)."
+        )
         self.scale.valueChanged.connect(lambda v: st.set_setting(scale=float(v)))
         self.device = QComboBox()
         for d in ("auto", "cpu", "cuda"):
             self.device.addItem(d, d)
         self.device.setToolTip("Where refinement runs; auto = cuda when torch sees a GPU")
-        self.device.currentIndexChanged.connect(
-            lambda _i: st.set_setting(device=self.device.currentData()))
+        self.device.currentIndexChanged.connect(lambda _i: st.set_setting(device=self.device.currentData()))
         self.machine = QLabel("checking this machine…")
         self.machine.setStyleSheet("color: #888;")
         self.machine.setWordWrap(True)
@@ -145,8 +163,7 @@ class ControlsPanel(QWidget):
         self.after.addItem("refined labels", "refined")
         self.after.addItem("ground truth", "gt")
         self.after.setToolTip("What the 'after' labels show (G)")
-        self.after.currentIndexChanged.connect(
-            lambda _i: st.set_view(after_source=self.after.currentData()))
+        self.after.currentIndexChanged.connect(lambda _i: st.set_view(after_source=self.after.currentData()))
         vform.addRow("After shows", self.after)
         self.space = QComboBox()
         self.space.setEditable(False)
@@ -175,8 +192,10 @@ class ControlsPanel(QWidget):
 
     def _machine(self, text: str, has_cuda: bool) -> None:
         self.machine.setText(text)
-        self.machine.setToolTip("what torch sees: cuda is " + ("available" if has_cuda else
-                                "not available (a CPU build of torch, or no GPU)"))
+        self.machine.setToolTip(
+            "what torch sees: cuda is "
+            + ("available" if has_cuda else "not available (a CPU build of torch, or no GPU)")
+        )
         item = self.device.model().item(2)
         item.setEnabled(has_cuda)
         item.setToolTip("" if has_cuda else "torch sees no CUDA GPU on this machine")
@@ -195,8 +214,9 @@ class ControlsPanel(QWidget):
         self.predict_btn.setToolTip(f"{why} (Ctrl+Shift+P)")
         for w in (self.threshold, self.direction, self.threshold_label, self.direction_label):
             w.setEnabled(not hard)
-            w.setToolTip(HARD_TIP if hard else (THRESHOLD_TIP if w in (self.threshold, self.threshold_label)
-                                                 else DIRECTION_TIP))
+            w.setToolTip(
+                HARD_TIP if hard else (THRESHOLD_TIP if w in (self.threshold, self.threshold_label) else DIRECTION_TIP)
+            )
         _quiet(self.side.setChecked, self.side, st.view_mode == "side")
         _quiet(self.single.setChecked, self.single, st.view_mode == "single")
         _quiet(self.swipe.setValue, self.swipe, int(round(st.swipe * STEPS)))
@@ -219,8 +239,10 @@ class ControlsPanel(QWidget):
             r = st.result
             self.note.setText(f"{r.moving:,} pixels move · ran on {r.device}")
         else:
-            self.note.setText("<span style='color:#e0a000'>the view shows the last refinement; "
-                              "press Refine (R) for the current setting</span>")
+            self.note.setText(
+                "<span style='color:#e0a000'>the view shows the last refinement; "
+                "press Refine (R) for the current setting</span>"
+            )
         self.refine_btn.setDefault(st.sample is not None and not st.result_is_current())
 
     def _add_space(self, name: str) -> int:

@@ -1,5 +1,6 @@
 """Pixel inspector: follows the cursor; shows every layer's value there and where the pixel
 took its label from (the canvas draws that link)."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,17 @@ TITLE = "Pixel inspector"
 AREA = "left"
 GROUP = "left-tabs"
 GLYPHS = "→↘↓↙←↖↑↗"  # by angle atan2(d_row, d_col) in steps of 45°, y pointing down
-FIELDS = ("pixel", "image RGB", "predicted", "refined", "true class", "boundary prob.",
-          "direction", "offset", "label from")
+FIELDS = (
+    "pixel",
+    "image RGB",
+    "predicted",
+    "refined",
+    "true class",
+    "boundary prob.",
+    "direction",
+    "offset",
+    "label from",
+)
 
 
 def glyph(d_row: float, d_col: float) -> str:
@@ -62,8 +72,7 @@ class InspectorPanel(QWidget):
             lab.setWordWrap(True)
             form.addRow(name, lab)
             self.values[name] = lab
-        hint = QLabel("Hover over the image. The cyan line joins the pixel to the pixel it "
-                      "takes its label from.")
+        hint = QLabel("Hover over the image. The cyan line joins the pixel to the pixel it takes its label from.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: #888;")
         lay = QVBoxLayout(self)
@@ -96,12 +105,12 @@ class InspectorPanel(QWidget):
         inst = s.is_instances
         if inst:
             out["predicted"] = instance_text(sp, s.instances, r, c)
-            out["true class"] = (gt_instance_text(sp, int(s.gt_instances[r, c]))
-                                 if s.gt_instances is not None else "no ground truth")
+            out["true class"] = (
+                gt_instance_text(sp, int(s.gt_instances[r, c])) if s.gt_instances is not None else "no ground truth"
+            )
         else:
             out["predicted"] = class_text(sp, int(s.pred[r, c]))
-            out["true class"] = (class_text(sp, int(s.gt[r, c])) if s.gt is not None
-                                 else "no ground truth")
+            out["true class"] = class_text(sp, int(s.gt[r, c])) if s.gt is not None else "no ground truth"
         f = s.field
         if f is None:
             out["boundary prob."] = "no offsets yet"
@@ -119,8 +128,7 @@ class InspectorPanel(QWidget):
         res = st.result
         if res is not None:
             if inst:
-                out["refined"] = (instance_text(sp, res.instances.after, r, c)
-                                  if res.instances is not None else "–")
+                out["refined"] = instance_text(sp, res.instances.after, r, c) if res.instances is not None else "–"
             else:
                 out["refined"] = class_text(sp, int(res.refined[r, c]))
             o_r, o_c = (int(v) for v in res.offsets[:, r, c])
@@ -129,8 +137,7 @@ class InspectorPanel(QWidget):
             if src is None:
                 out["label from"] = "itself (does not move)"
             else:
-                what = (instance_text(sp, s.instances, *src) if inst
-                        else class_text(sp, int(s.pred[src])))
+                what = instance_text(sp, s.instances, *src) if inst else class_text(sp, int(s.pred[src]))
                 out["label from"] = f"(row {src[0]}, col {src[1]}): {what}"
         return out
 

@@ -7,6 +7,7 @@ The outlines are drawn here too, through ``Canvas.add_overlay``: one
 side) and one for the refined masks (the "after" side), in each instance's class colour.
 Every figure is ``segfix_gui.core.instances.compare_instances``'s (held by the state).
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,7 @@ import math
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QVBoxLayout, QWidget
 
 from ..instances import instance_class_names, instance_colours
 from ..outlines import OutlineItem
@@ -31,7 +31,7 @@ INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 BEFORE_ROLE = Qt.ItemDataRole.UserRole + 2
 AFTER_ROLE = Qt.ItemDataRole.UserRole + 3
 ZOOM_MARGIN = 0.35  # of the instance's larger side, around it when it is selected
-MIN_MARGIN = 12     # pixels
+MIN_MARGIN = 12  # pixels
 SCORE_TIP = "Instances scored below this are hidden (in the list and the views)"
 
 
@@ -55,8 +55,10 @@ class InstancesPanel(QWidget):
         super().__init__()
         self.window = window
         self.state = st = window.state
-        self.summary = QLabel("Open instance predictions: File ▸ Open instance sample (Ctrl+I), "
-                              "or segfix-gui --image F --instances F_pred.txt --offsets F")
+        self.summary = QLabel(
+            "Open instance predictions: File ▸ Open instance sample (Ctrl+I), "
+            "or segfix-gui --image F --instances F_pred.txt --offsets F"
+        )
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.score = UnitSlider(SCORE_TIP)
@@ -80,16 +82,18 @@ class InstancesPanel(QWidget):
             hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
             hh.resizeSection(c, fm.horizontalAdvance(widest) + 10)
         self.table.verticalHeader().setDefaultSectionSize(fm.height() + 6)
-        for c, tip in ((IOU, "Mask IoU (%) to the matched ground-truth instance, before → after "
-                             "refinement; sorts by the change"),
-                       (BF, "Boundary F-score (%) to the matched ground-truth instance, before → "
-                            "after; sorts by the change")):
+        for c, tip in (
+            (IOU, "Mask IoU (%) to the matched ground-truth instance, before → after refinement; sorts by the change"),
+            (BF, "Boundary F-score (%) to the matched ground-truth instance, before → after; sorts by the change"),
+        ):
             self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.setSortingEnabled(True)
         self.table.sortItems(SCORE, Qt.SortOrder.DescendingOrder)
         self.table.itemSelectionChanged.connect(self._picked)
-        self.hint = QLabel("Select an instance to zoom to it. Ground truth is matched on the "
-                           "predicted masks (same label, highest IoU, by descending score).")
+        self.hint = QLabel(
+            "Select an instance to zoom to it. Ground truth is matched on the "
+            "predicted masks (same label, highest IoU, by descending score)."
+        )
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #888;")
         lay = QVBoxLayout(self)
@@ -160,8 +164,7 @@ class InstancesPanel(QWidget):
             r, g, b = (int(v) for v in self._colours[i])
             name.setData(Qt.ItemDataRole.DecorationRole, _swatch(r, g, b))
             mask = f"mask {inst.names[i]}, " if inst.names else ""
-            name.setToolTip(f"instance {i + 1} of the _pred.txt: {mask}label id "
-                            f"{int(inst.label_ids[i])}")
+            name.setToolTip(f"instance {i + 1} of the _pred.txt: {mask}label id {int(inst.label_ids[i])}")
             score = NumItem(float(inst.scores[i]), f"{inst.scores[i]:.3g}")
             cells = (name, score, NumItem(None, ""), NumItem(None, ""))
             for c, item in enumerate(cells):
@@ -187,8 +190,10 @@ class InstancesPanel(QWidget):
         if cmp is None:
             columns = ((IOU, None, None, ""), (BF, None, None, ""))
         else:
-            columns = ((IOU, cmp.iou_before, cmp.iou_after, "mask IoU"),
-                       (BF, cmp.bf_before, cmp.bf_after, f"boundary F ({cmp.tol:g} px)"))
+            columns = (
+                (IOU, cmp.iou_before, cmp.iou_after, "mask IoU"),
+                (BF, cmp.bf_before, cmp.bf_after, f"boundary F ({cmp.tol:g} px)"),
+            )
         for r in range(self.table.rowCount()):
             i = self.index_at(r)
             for c, before, after, what in columns:
@@ -255,9 +260,11 @@ class InstancesPanel(QWidget):
         st = self.state
         if not self.active():
             if st.sample is not None:
-                self.summary.setText("<span style='color:#999'>The open sample is a label map. "
-                                     "Instance predictions: File ▸ Open instance sample "
-                                     "(Ctrl+I).</span>")
+                self.summary.setText(
+                    "<span style='color:#999'>The open sample is a label map. "
+                    "Instance predictions: File ▸ Open instance sample "
+                    "(Ctrl+I).</span>"
+                )
             return
         inst = st.sample.instances
         n = len(inst)
@@ -271,8 +278,9 @@ class InstancesPanel(QWidget):
         res = st.result.instances if st.result is not None else None
         if res is not None:
             when = st.result.setting.describe(hard=st.sample.field.is_hard)
-            stale = "" if st.result_is_current() else (
-                " <span style='color:#e0a000'>(an older setting: press R)</span>")
+            stale = (
+                "" if st.result_is_current() else (" <span style='color:#e0a000'>(an older setting: press R)</span>")
+            )
             parts.append(f"{int(res.changed.sum())} masks changed at {when}{stale}")
         else:
             parts.append("refining…")
@@ -311,8 +319,7 @@ class InstancesPanel(QWidget):
             return
         r0, c0, r1, c1 = box
         m = max(MIN_MARGIN, ZOOM_MARGIN * max(r1 - r0, c1 - c0))
-        self.window.canvas.left.vb.setRange(xRange=(c0 - m, c1 + m), yRange=(r0 - m, r1 + m),
-                                            padding=0)
+        self.window.canvas.left.vb.setRange(xRange=(c0 - m, c1 + m), yRange=(r0 - m, r1 + m), padding=0)
 
 
 def _swatch(r: int, g: int, b: int):

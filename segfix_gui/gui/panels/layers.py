@@ -1,4 +1,5 @@
 """Layer visibility and opacity, and the diff layer's colour key with its counts."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -48,8 +49,10 @@ class LayersPanel(QWidget):
 
     def sync(self, name: str) -> None:
         opt = self.state.layers[name]
-        for w, setter, v in ((self.checks[name], QCheckBox.setChecked, opt.visible),
-                             (self.sliders[name], QSlider.setValue, int(round(opt.opacity * 100)))):
+        for w, setter, v in (
+            (self.checks[name], QCheckBox.setChecked, opt.visible),
+            (self.sliders[name], QSlider.setValue, int(round(opt.opacity * 100))),
+        ):
             w.blockSignals(True)
             setter(w, v)
             w.blockSignals(False)
@@ -62,9 +65,11 @@ class LayersPanel(QWidget):
         for code, name, what in diff_key(has_gt):
             r, g, b = DIFF_COLOURS[code]
             n = counts.get(name)
-            rows.append(f"<tr><td><span style='background: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;"
-                        f"</span></td><td>{name}</td><td align='right'>"
-                        f"{'' if n is None else f'{n:,}'}</td><td style='color:#888'>{what}</td></tr>")
+            rows.append(
+                f"<tr><td><span style='background: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;"
+                f"</span></td><td>{name}</td><td align='right'>"
+                f"{'' if n is None else f'{n:,}'}</td><td style='color:#888'>{what}</td></tr>"
+            )
         self.key.setText("<b>Diff</b><table cellspacing='4'>" + "".join(rows) + "</table>")
 
 

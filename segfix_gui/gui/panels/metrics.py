@@ -1,6 +1,7 @@
 """Numbers: mIoU / pixel accuracy / boundary F before and after, change counts, a sortable
 per-class IoU table with Δ, and a bar chart of the per-class Δ. All from the engine's
 ``SemanticEvaluator`` results held by the state."""
+
 from __future__ import annotations
 
 import math
@@ -10,9 +11,19 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHeaderView, QLabel,
-                               QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..compute import table_rows
 
@@ -20,8 +31,12 @@ TITLE = "Metrics"
 AREA = "right"
 GROUP = "right-numbers"  # with Instances (instance mode)
 COLUMNS = ("class", "before", "after", "Δ")  # IoU (%), said by the headers' tooltips
-COLUMN_TIPS = ("class (click a header to sort)", "IoU (%) of the labels before refinement",
-               "IoU (%) after refinement", "IoU change in points (after − before)")
+COLUMN_TIPS = (
+    "class (click a header to sort)",
+    "IoU (%) of the labels before refinement",
+    "IoU (%) after refinement",
+    "IoU change in points (after − before)",
+)
 SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F"))
 GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
 VALUE_ROLE = Qt.ItemDataRole.UserRole
@@ -109,8 +124,9 @@ class MetricsPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(fm.height() + 6)
         self.table.setSortingEnabled(True)
         self.table.sortItems(0, Qt.SortOrder.AscendingOrder)
-        self.table.setToolTip("Per-class IoU (%). Click a header to sort; n/a = class absent "
-                              "from both ground truth and labels.")
+        self.table.setToolTip(
+            "Per-class IoU (%). Click a header to sort; n/a = class absent from both ground truth and labels."
+        )
 
         # one row per class present, ROW_PX high at least, in a scroll area: the names stay
         # readable for 11 CamVid, 19 Cityscapes or 150 ADE20K classes
@@ -215,18 +231,20 @@ class MetricsPanel(QWidget):
             return
         c = st.result.counts
         if st.sample.is_instances:
-            self.counts.setText(f"instance mode: the figures per instance are in the Instances "
-                                f"panel ({st.result.moving:,} pixels moved)")
+            self.counts.setText(
+                f"instance mode: the figures per instance are in the Instances "
+                f"panel ({st.result.moving:,} pixels moved)"
+            )
             return
         if st.sample.gt is None:
-            self.counts.setText(f"no ground truth: {c['changed']:,} pixels changed "
-                                f"({st.result.moving:,} moved)")
+            self.counts.setText(f"no ground truth: {c['changed']:,} pixels changed ({st.result.moving:,} moved)")
             return
         self.counts.setText(
             f"<span style='color:rgb(40,200,60)'>fixed {c['fixed']:,}</span> · "
             f"<span style='color:rgb(235,30,30)'>broken {c['broken']:,}</span> · "
             f"<span style='color:rgb(255,176,0)'>swapped {c['swapped']:,}</span> pixels "
-            f"<span style='color:#888'>({c['changed']:,} changed, {st.result.moving:,} moved)</span>")
+            f"<span style='color:#888'>({c['changed']:,} changed, {st.result.moving:,} moved)</span>"
+        )
 
     def chart_rows(self, rows) -> list[tuple]:
         """The rows the chart draws: classes with a Δ (present in the ground truth or in either
@@ -249,21 +267,26 @@ class MetricsPanel(QWidget):
             n = max(len(rows), 1)
             # title, bottom axis and margins take about 60 px; each row gets its line
             self.chart.setMinimumHeight(60 + n * self.row_px())
-            self.chart.setToolTip(f"IoU Δ (points) of the {len(rows)} classes present (in the "
-                                  "ground truth or either labelling), in the label space's order")
+            self.chart.setToolTip(
+                f"IoU Δ (points) of the {len(rows)} classes present (in the "
+                "ground truth or either labelling), in the label space's order"
+            )
             if not rows:
                 pi.getAxis("left").setTicks([[]])
                 return
-            self.bars = pg.BarGraphItem(x0=np.zeros(len(rows)), y=np.arange(len(rows)),
-                                        width=np.zeros(len(rows)), height=0.7,
-                                        pens=[pg.mkPen(None)] * len(rows))
+            self.bars = pg.BarGraphItem(
+                x0=np.zeros(len(rows)),
+                y=np.arange(len(rows)),
+                width=np.zeros(len(rows)),
+                height=0.7,
+                pens=[pg.mkPen(None)] * len(rows),
+            )
             pi.addItem(self.bars)
             pi.getAxis("left").setTicks([list(enumerate(names))])
             pi.setYRange(-0.6, len(rows) - 0.4, padding=0)
         # the same classes (a threshold move): new lengths and colours, nothing re-laid out
         d = np.array([100 * r[3] for r in rows])
-        self.bars.setOpts(x0=np.minimum(d, 0), width=np.abs(d),
-                          brushes=[pg.mkBrush(delta_colour(r[3])) for r in rows])
+        self.bars.setOpts(x0=np.minimum(d, 0), width=np.abs(d), brushes=[pg.mkBrush(delta_colour(r[3])) for r in rows])
         lim = max(float(np.abs(d).max()), 0.5) * 1.1
         pi.setXRange(-lim, lim, padding=0)
 

@@ -1,10 +1,21 @@
 """The samples of an open set, with mIoU before / after refinement; sortable by gain or loss."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .metrics import NumItem, delta_colour, pct, signed
 
@@ -12,9 +23,13 @@ TITLE = "Samples"
 AREA = "left"
 GROUP = "left-tabs"
 COLUMNS = ("#", "sample", "before", "after", "Δ")  # mIoU (%), said by the headers' tooltips
-COLUMN_TIPS = ("position in the set's file order", "sample name (hover for the full name)",
-               "mIoU (%) without refinement", "mIoU (%) refined at the setting below",
-               "mIoU gain in points (after − before)")
+COLUMN_TIPS = (
+    "position in the set's file order",
+    "sample name (hover for the full name)",
+    "mIoU (%) without refinement",
+    "mIoU (%) refined at the setting below",
+    "mIoU gain in points (after − before)",
+)
 INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -52,8 +67,9 @@ class SamplesPanel(QWidget):
         self.sort.addItem("loss, worst first", (4, Qt.SortOrder.AscendingOrder))
         self.sort.currentIndexChanged.connect(self._sort)
         self.evaluate = QPushButton("Evaluate set")
-        self.evaluate.setToolTip("Recompute every sample's mIoU before and after at the current "
-                                 "threshold, scale and direction confidence")
+        self.evaluate.setToolTip(
+            "Recompute every sample's mIoU before and after at the current threshold, scale and direction confidence"
+        )
         self.evaluate.clicked.connect(st.evaluate_set)
         self.note = QLabel("Open a set: File ▸ Open folder set (N / P: next / previous)")
         self.note.setWordWrap(True)
@@ -98,20 +114,26 @@ class SamplesPanel(QWidget):
             if r is not None and r.error:
                 name.setToolTip(f"{paths.title}: {r.error}")
                 name.setForeground(QBrush(delta_colour(-1)))
-            cells = (num, name, NumItem(b, pct(b) if r else wait), NumItem(a, pct(a) if r else wait),
-                     NumItem(g, signed(g) if r else wait))
+            cells = (
+                num,
+                name,
+                NumItem(b, pct(b) if r else wait),
+                NumItem(a, pct(a) if r else wait),
+                NumItem(g, signed(g) if r else wait),
+            )
             cells[4].setForeground(QBrush(delta_colour(g)))
             for c, item in enumerate(cells):
                 self.table.setItem(i, c, item)
         self.table.setSortingEnabled(True)
         self._sort()
         if st.set_is_instances:
-            self.note.setText(f"{len(st.set_samples)} instance samples (_pred.txt) · each "
-                              "one's figures per instance are in the Instances panel")
+            self.note.setText(
+                f"{len(st.set_samples)} instance samples (_pred.txt) · each "
+                "one's figures per instance are in the Instances panel"
+            )
         elif st.set_rows_setting is not None:
             hard = st.sample is not None and st.sample.field is not None and st.sample.field.is_hard
-            self.note.setText(f"{len(st.set_samples)} samples · mIoU at "
-                              f"{st.set_rows_setting.describe(hard=hard)}")
+            self.note.setText(f"{len(st.set_samples)} samples · mIoU at {st.set_rows_setting.describe(hard=hard)}")
         elif st.set_samples:
             self.note.setText(f"{len(st.set_samples)} samples · evaluating…")
         self._select(st.index)

@@ -15,6 +15,7 @@ Without a folder set the open sample is swept alone (if it has ground truth). Ha
 (openseg ``.mat``) are already thresholded: the threshold has no effect, so the curve runs over
 the scale instead, and the panel says so.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -22,9 +23,21 @@ from dataclasses import replace
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QSize, Qt
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...errors import InputError
 from ...io.ranges import parse_grid
@@ -43,7 +56,7 @@ FIELD_TIPS = {
     "thresholds": "Boundary thresholds in [0, 1]: START:STOP:STEP (STOP included) or a comma list",
     "scales": "Offset scales (pixels per direction step), > 0: START:STOP:STEP or a comma list",
     "directions": "Direction confidences in [0, 1] (a pixel moves only if its direction is this "
-                  "likely): START:STOP:STEP or a comma list; 0 = every boundary pixel moves",
+    "likely): START:STOP:STEP or a comma list; 0 = every boundary pixel moves",
 }
 
 
@@ -57,10 +70,10 @@ class TunePanel(QWidget):
         self.runner = st.runner
         self.result = None
         self.plan: sets.Plan | None = None
-        self._signature = None        # what the shown result was swept from
+        self._signature = None  # what the shown result was swept from
         self._edited: set[str] = set()  # grid fields the user has typed in
         self._job = None
-        self._direction = 0           # which direction confidence the curves show
+        self._direction = 0  # which direction confidence the curves show
         self.series: dict[str, list[td.Series]] = {m: [] for m in td.METRIC_TITLES}
         self.curves: dict[str, list[pg.PlotDataItem]] = {m: [] for m in td.METRIC_TITLES}
         self._build_controls()
@@ -113,8 +126,7 @@ class TunePanel(QWidget):
         form = QFormLayout()
         form.setContentsMargins(4, 4, 4, 0)
         self.fields: dict[str, QLineEdit] = {}
-        for key, text in (("thresholds", "Thresholds"), ("scales", "Scales"),
-                          ("directions", "Direction conf.")):
+        for key, text in (("thresholds", "Thresholds"), ("scales", "Scales"), ("directions", "Direction conf.")):
             edit = QLineEdit(td.DEFAULTS[key])
             edit.setToolTip(FIELD_TIPS[key])
             edit.textEdited.connect(lambda _t, k=key: self._edited.add(k))
@@ -126,8 +138,9 @@ class TunePanel(QWidget):
         self.size_label.setWordWrap(True)
         form.addRow(self.size_label)
         self.run_btn = QPushButton("Run sweep")
-        self.run_btn.setToolTip("Refine and evaluate every sample at every setting (the numbers "
-                                "of segfix sweep), off the UI thread")
+        self.run_btn.setToolTip(
+            "Refine and evaluate every sample at every setting (the numbers of segfix sweep), off the UI thread"
+        )
         self.run_btn.clicked.connect(self.run)
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
@@ -157,8 +170,10 @@ class TunePanel(QWidget):
         self.best_btn.setToolTip("Apply the setting with the highest mIoU over the swept samples")
         self.best_btn.clicked.connect(lambda: self.apply_best("miou"))
         self.worst_btn = QPushButton("Samples: worst first")
-        self.worst_btn.setToolTip("Show every sample's mIoU at the current setting (from the sweep) "
-                                  "in the samples list, sorted with the biggest loss first")
+        self.worst_btn.setToolTip(
+            "Show every sample's mIoU at the current setting (from the sweep) "
+            "in the samples list, sorted with the biggest loss first"
+        )
         self.worst_btn.clicked.connect(self.show_worst_first)
         row2 = QHBoxLayout()
         row2.addWidget(self.best_btn)
@@ -190,17 +205,16 @@ class TunePanel(QWidget):
             for axis in ("left", "bottom"):
                 pi.getAxis(axis).enableAutoSIPrefix(False)
             pi.addLine(y=0, pen=pg.mkPen("#777", width=1, style=Qt.PenStyle.DashLine))
-            vline = pg.InfiniteLine(angle=90, pen=pg.mkPen("#e0e0e0", width=1,
-                                                           style=Qt.PenStyle.DotLine))
+            vline = pg.InfiniteLine(angle=90, pen=pg.mkPen("#e0e0e0", width=1, style=Qt.PenStyle.DotLine))
             vline.setVisible(False)
             vline.setZValue(5)
             pi.addItem(vline, ignoreBounds=True)
-            star = pg.ScatterPlotItem(size=18, symbol="star", brush=pg.mkBrush("#ffd54a"),
-                                      pen=pg.mkPen("#222", width=1))
+            star = pg.ScatterPlotItem(
+                size=18, symbol="star", brush=pg.mkBrush("#ffd54a"), pen=pg.mkPen("#222", width=1)
+            )
             star.setZValue(15)
             pi.addItem(star)
-            marker = pg.ScatterPlotItem(size=20, symbol="o", brush=pg.mkBrush(None),
-                                        pen=pg.mkPen("#ffffff", width=2.5))
+            marker = pg.ScatterPlotItem(size=20, symbol="o", brush=pg.mkBrush(None), pen=pg.mkPen("#ffffff", width=2.5))
             marker.setZValue(20)
             pi.addItem(marker)
             pw.scene().sigMouseClicked.connect(lambda ev, m=m: self._clicked(m, ev))
@@ -226,8 +240,12 @@ class TunePanel(QWidget):
     def _current_signature(self):
         st = self.state
         if st.set_samples:
-            return ("set", tuple((p.pred, p.offsets, p.gt) for p in st.set_samples), st.space_name,
-                    tuple((i, id(s.field)) for i, s in st.in_memory().items()))
+            return (
+                "set",
+                tuple((p.pred, p.offsets, p.gt) for p in st.set_samples),
+                st.space_name,
+                tuple((i, id(s.field)) for i, s in st.in_memory().items()),
+            )
         if st.sample is not None:
             return ("sample", st.sample, st.space_name)
         return None
@@ -245,33 +263,43 @@ class TunePanel(QWidget):
         plan = self._current_plan()
         tip = ""
         if plan is None:
-            text = ("Needs a folder set (File ▸ Open folder set, with gt/), or an open sample with "
-                    "ground truth (swept alone).")
-        elif self.state.set_is_instances or (plan.single and self.state.sample is not None
-                                             and self.state.sample.is_instances):
-            text = ("Instance mode: the sweep measures label maps (mIoU, boundary F). Open a "
-                    "folder set with gt/ to tune.")
+            text = (
+                "Needs a folder set (File ▸ Open folder set, with gt/), or an open sample with "
+                "ground truth (swept alone)."
+            )
+        elif self.state.set_is_instances or (
+            plan.single and self.state.sample is not None and self.state.sample.is_instances
+        ):
+            text = (
+                "Instance mode: the sweep measures label maps (mIoU, boundary F). Open a folder set with gt/ to tune."
+            )
         elif plan.single:
             reason = plan.skipped.get(0)
-            text = ("No folder set: sweeps the open sample alone." if plan.items else
-                    f"The open sample cannot be swept: {reason.split(': ', 1)[-1]}." if reason else
-                    "The open sample has no ground truth: nothing to measure. Open a folder set "
-                    "with gt/.")
+            text = (
+                "No folder set: sweeps the open sample alone."
+                if plan.items
+                else f"The open sample cannot be swept: {reason.split(': ', 1)[-1]}."
+                if reason
+                else "The open sample has no ground truth: nothing to measure. Open a folder set with gt/."
+            )
         else:
             n, total = len(plan.items), len(plan.names)
             text = f"Sweeps {n} of the set's {total} samples"
             no_gt = sum(1 for v in plan.skipped.values() if v is None)
             other = len(plan.skipped) - no_gt
             parts = ([f"{no_gt} without ground truth"] if no_gt else []) + (
-                [f"{other} without offsets"] if other else [])
+                [f"{other} without offsets"] if other else []
+            )
             text += f" ({', '.join(parts)})." if parts else "."
-            tip = "\n".join(f"{plan.names[i]}: {v or 'no ground truth'}"
-                             for i, v in sorted(plan.skipped.items()))
+            tip = "\n".join(f"{plan.names[i]}: {v or 'no ground truth'}" for i, v in sorted(plan.skipped.items()))
         self.scope.setText(text)
         self.scope.setToolTip(tip)
-        self.run_btn.setEnabled(plan is not None and bool(plan.items)
-                                and not isinstance(self._grid(), InputError)
-                                and not self.runner.busy(KIND))
+        self.run_btn.setEnabled(
+            plan is not None
+            and bool(plan.items)
+            and not isinstance(self._grid(), InputError)
+            and not self.runner.busy(KIND)
+        )
 
     def _grid(self):
         try:
@@ -311,9 +339,14 @@ class TunePanel(QWidget):
             self._show(res)
 
         self._job = self.runner.submit(
-            KIND, lambda job: sets.run_sweep(plan, space_name, grid, boundary_tol=BOUNDARY_TOL,
-                                             check=job.check, report=job.report),
-            on_done=done, on_error=self._failed, label="sweeping thresholds × scales")
+            KIND,
+            lambda job: sets.run_sweep(
+                plan, space_name, grid, boundary_tol=BOUNDARY_TOL, check=job.check, report=job.report
+            ),
+            on_done=done,
+            on_error=self._failed,
+            label="sweeping thresholds × scales",
+        )
 
     def cancel(self) -> None:
         self.runner.cancel(KIND)
@@ -329,8 +362,9 @@ class TunePanel(QWidget):
         else:
             self._validate()
             if self._job is not None and self._job.cancelled and self.result is None:
-                self.summary.setText("<span style='color:#e0a000'>sweep cancelled: no result "
-                                     "(a partial sweep is not shown)</span>")
+                self.summary.setText(
+                    "<span style='color:#e0a000'>sweep cancelled: no result (a partial sweep is not shown)</span>"
+                )
 
     def _progress(self, kind: str, done: int, total: int, text: str) -> None:
         if kind == KIND:
@@ -388,8 +422,11 @@ class TunePanel(QWidget):
 
     def _draw(self) -> None:
         res = self.result
-        x_label = ("boundary threshold" if td.against_threshold(res) else
-                   "offset scale  (hard offsets: the threshold has no effect)")
+        x_label = (
+            "boundary threshold"
+            if td.against_threshold(res)
+            else "offset scale  (hard offsets: the threshold has no effect)"
+        )
         for m in td.METRIC_TITLES:
             pi = self.plots[m].getPlotItem()
             for c in self.curves[m]:
@@ -398,10 +435,17 @@ class TunePanel(QWidget):
             self.curves[m] = []
             for n, s in enumerate(self.series[m]):
                 colour = COLOURS[n % len(COLOURS)]
-                item = pg.PlotDataItem(s.x, s.y, pen=pg.mkPen(colour, width=2), symbol="o",
-                                       symbolSize=7, symbolBrush=pg.mkBrush(colour),
-                                       symbolPen=pg.mkPen(None), name=s.label,
-                                       connect="finite")  # named; the key above shows them
+                item = pg.PlotDataItem(
+                    s.x,
+                    s.y,
+                    pen=pg.mkPen(colour, width=2),
+                    symbol="o",
+                    symbolSize=7,
+                    symbolBrush=pg.mkBrush(colour),
+                    symbolPen=pg.mkPen(None),
+                    name=s.label,
+                    connect="finite",
+                )  # named; the key above shows them
                 pi.addItem(item)
                 self.curves[m].append(item)
             pi.setLabel("bottom", x_label, color="#bbb")
@@ -420,10 +464,11 @@ class TunePanel(QWidget):
         series = next(iter(self.series.values()), [])
         parts = []
         if len(series) > 1:  # one curve (hard offsets): the axis says what it is
-            parts = [f"<span style='color:{COLOURS[n % len(COLOURS)]}'>━●</span>&nbsp;{s.label}"
-                     for n, s in enumerate(series)]
-        parts += ["<span style='color:#ffd54a'>★</span>&nbsp;best",
-                  "<span style='color:#fff'>○</span>&nbsp;current"]
+            parts = [
+                f"<span style='color:{COLOURS[n % len(COLOURS)]}'>━●</span>&nbsp;{s.label}"
+                for n, s in enumerate(series)
+            ]
+        parts += ["<span style='color:#ffd54a'>★</span>&nbsp;best", "<span style='color:#fff'>○</span>&nbsp;current"]
         self.key.setText(" &nbsp;&nbsp; ".join(parts))
 
     def _fit(self, metric: str) -> None:
@@ -444,8 +489,7 @@ class TunePanel(QWidget):
         if self.result is None:
             return None
         s = self.state.setting
-        return td.index_of(self.result, threshold=s.threshold, scale=s.scale,
-                           min_direction_prob=s.min_direction_prob)
+        return td.index_of(self.result, threshold=s.threshold, scale=s.scale, min_direction_prob=s.min_direction_prob)
 
     def _mark_current(self) -> None:
         res = self.result
@@ -467,38 +511,46 @@ class TunePanel(QWidget):
     def _summary(self, idx) -> None:
         res = self.result
         b = res.base
-        lines = [f"<b>{res.n_images} image{'s' if res.n_images != 1 else ''}</b>, unrefined: "
-                 f"mIoU {100 * b['miou']:.2f}, boundary F {100 * b['boundary_f']:.2f}"]
+        lines = [
+            f"<b>{res.n_images} image{'s' if res.n_images != 1 else ''}</b>, unrefined: "
+            f"mIoU {100 * b['miou']:.2f}, boundary F {100 * b['boundary_f']:.2f}"
+        ]
         hard = int(np.count_nonzero(res.hard))
         if not td.against_threshold(res):
-            lines.append("<span style='color:#e0a000'>hard offsets (.mat): the threshold has no "
-                         "effect, so the curves run over the scale</span>")
+            lines.append(
+                "<span style='color:#e0a000'>hard offsets (.mat): the threshold has no "
+                "effect, so the curves run over the scale</span>"
+            )
         elif hard:
-            lines.append(f"<span style='color:#e0a000'>{hard} of {res.n_images} offset files are "
-                         "hard: the threshold does not change those images</span>")
+            lines.append(
+                f"<span style='color:#e0a000'>{hard} of {res.n_images} offset files are "
+                "hard: the threshold does not change those images</span>"
+            )
         best = td.best_index(res, "miou")
         if best is not None:
-            lines.append(f"best mIoU: {td.describe(res, best)} → "
-                         f"{_signed(td.gains(res, 'miou')[best])} (boundary F "
-                         f"{_signed(td.gains(res, 'boundary_f')[best])})")
+            lines.append(
+                f"best mIoU: {td.describe(res, best)} → "
+                f"{_signed(td.gains(res, 'miou')[best])} (boundary F "
+                f"{_signed(td.gains(res, 'boundary_f')[best])})"
+            )
         s = self.state.setting
         if idx is None:
-            now = (f"threshold {s.threshold:g}, scale {s.scale:g}" if td.against_threshold(res)
-                   else f"scale {s.scale:g}")
+            now = f"threshold {s.threshold:g}, scale {s.scale:g}" if td.against_threshold(res) else f"scale {s.scale:g}"
             lines.append(f"current setting ({now}) is not on the sweep grid: click a point")
         else:
             t = td.tally(res, idx, "miou", plan=self.plan)
-            text = (f"<b>current</b> ({td.describe(res, idx)}): mIoU "
-                    f"{_signed(td.gains(res, 'miou')[idx])}, boundary F "
-                    f"{_signed(td.gains(res, 'boundary_f')[idx])}")
+            text = (
+                f"<b>current</b> ({td.describe(res, idx)}): mIoU "
+                f"{_signed(td.gains(res, 'miou')[idx])}, boundary F "
+                f"{_signed(td.gains(res, 'boundary_f')[idx])}"
+            )
             if res.n_images > 1:
                 text += f"; {t['gain']} images gain, {t['loss']} lose"
                 if t["worst"] is not None and t["worst"][1] < 0:
                     text += f" (worst {t['worst'][0]}: {_signed(t['worst'][1])})"
             lines.append(text)
         if res.errors:
-            lines.append(f"<span style='color:#f07070'>{len(res.errors)} sample(s) skipped: "
-                         f"{res.errors[0]}</span>")
+            lines.append(f"<span style='color:#f07070'>{len(res.errors)} sample(s) skipped: {res.errors[0]}</span>")
             self.summary.setToolTip("\n".join(res.errors))
         else:
             self.summary.setToolTip("")
@@ -534,8 +586,10 @@ class TunePanel(QWidget):
             self.hover.setText("")
             return
         res = self.result
-        self.hover.setText(f"{td.describe(res, idx)}: mIoU {_signed(td.gains(res, 'miou')[idx])}, "
-                           f"boundary F {_signed(td.gains(res, 'boundary_f')[idx])}")
+        self.hover.setText(
+            f"{td.describe(res, idx)}: mIoU {_signed(td.gains(res, 'miou')[idx])}, "
+            f"boundary F {_signed(td.gains(res, 'boundary_f')[idx])}"
+        )
 
     def apply(self, idx) -> None:
         """Apply the setting of grid index ``idx`` to the view (through the state) and show
@@ -573,8 +627,7 @@ class TunePanel(QWidget):
         if sort is not None:
             # the list's "loss, worst first" entry: Δ column, ascending (findData cannot
             # compare tuples, so the entries are compared here)
-            hits = [i for i in range(sort.count())
-                    if sort.itemData(i) == (4, Qt.SortOrder.AscendingOrder)]
+            hits = [i for i in range(sort.count()) if sort.itemData(i) == (4, Qt.SortOrder.AscendingOrder)]
             if hits:
                 sort.setCurrentIndex(hits[0])
         dock = getattr(self.window, "docks", {}).get("samples")

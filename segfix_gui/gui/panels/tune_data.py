@@ -7,6 +7,7 @@ Every figure is read from the sweep result — the engine's ``segfix_gui.core.sw
 the one ``segfix sweep`` prints — never recomputed here. Gains are in *points* (100 × the
 fraction the engine reports).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ METRIC_TITLES = {"miou": "mIoU gain", "boundary_f": "boundary-F gain"}  # over n
 
 
 # --- curves -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Series:
@@ -56,20 +58,21 @@ def series(res: SweepResult, metric: str = "miou", *, direction_index: int = 0) 
     if against_threshold(res):
         x = np.asarray(grid.thresholds, np.float64)
         l = direction_index
-        return [Series(f"scale {s:g}", x, g[:, j, l].copy(),
-                       tuple((i, j, l) for i in range(len(x))))
-                for j, s in enumerate(grid.scales)]
+        return [
+            Series(f"scale {s:g}", x, g[:, j, l].copy(), tuple((i, j, l) for i in range(len(x))))
+            for j, s in enumerate(grid.scales)
+        ]
     x = np.asarray(grid.scales, np.float64)
     return [Series("hard offsets", x, g[0, :, 0].copy(), tuple((0, j, 0) for j in range(len(x))))]
 
 
-def index_of(res: SweepResult, *, threshold: float, scale: float,
-             min_direction_prob: float = 0.0) -> tuple[int, int, int] | None:
+def index_of(
+    res: SweepResult, *, threshold: float, scale: float, min_direction_prob: float = 0.0
+) -> tuple[int, int, int] | None:
     """Grid index of a setting, or None when it is not on the grid (hard offsets: the scale
     alone decides). Values are compared at 6 decimals: a recommendation recorded in float32 in
     an offsets file (0.800000011920929) is the grid's 0.8."""
-    threshold, scale, min_direction_prob = (round(float(v), 6) for v in
-                                            (threshold, scale, min_direction_prob))
+    threshold, scale, min_direction_prob = (round(float(v), 6) for v in (threshold, scale, min_direction_prob))
     try:
         if against_threshold(res):
             return res.grid.index(threshold, scale, min_direction_prob)
@@ -106,16 +109,18 @@ def best_index(res: SweepResult, metric: str = "miou") -> tuple[int, int, int] |
 
 # --- samples at a setting ---------------------------------------------------------------------
 
-def tally(res: SweepResult, idx: tuple[int, int, int], metric: str = "miou", *,
-          plan: Plan | None = None) -> dict:
+
+def tally(res: SweepResult, idx: tuple[int, int, int], metric: str = "miou", *, plan: Plan | None = None) -> dict:
     """Images that gain, lose or do not change ``metric`` at ``idx``, and the worst one:
     ``{"gain": int, "loss": int, "same": int, "worst": (name, points) or None}``."""
-    g = 100.0 * (getattr(res, f"image_{metric}")[(slice(None),) + tuple(idx)]
-                 - getattr(res, f"image_base_{metric}"))
+    g = 100.0 * (getattr(res, f"image_{metric}")[(slice(None),) + tuple(idx)] - getattr(res, f"image_base_{metric}"))
     ok = np.isfinite(g)
-    out = {"gain": int(np.count_nonzero(ok & (g > 5e-5))),
-           "loss": int(np.count_nonzero(ok & (g < -5e-5))),
-           "same": int(np.count_nonzero(ok & (np.abs(g) <= 5e-5))), "worst": None}
+    out = {
+        "gain": int(np.count_nonzero(ok & (g > 5e-5))),
+        "loss": int(np.count_nonzero(ok & (g < -5e-5))),
+        "same": int(np.count_nonzero(ok & (np.abs(g) <= 5e-5))),
+        "worst": None,
+    }
     if ok.any():
         n = int(np.nanargmin(np.where(ok, g, np.nan)))
         key = res.keys[n]

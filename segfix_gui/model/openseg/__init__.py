@@ -11,6 +11,7 @@ Written from a reading of openseg's code (``lib/models/nets/segfix.py``,
 ``lib/models/backbones/hrnet/``, ``segmentor/tester_offset.py``); none of it is copied.
 Nothing here imports torch until it is used.
 """
+
 from __future__ import annotations
 
 ARCHS = ("hrnet48", "hrnext20")
@@ -19,11 +20,14 @@ ARCHS = ("hrnet48", "hrnext20")
 def __getattr__(name):
     if name in ("OpensegPredictor",):
         from . import predictor
+
         return getattr(predictor, name)
     if name in ("load_checkpoint", "read_checkpoint", "infer_arch", "is_openseg_checkpoint"):
         from . import checkpoint
+
         return getattr(checkpoint, name)
     if name in ("SegFixHRNet", "build", "ABN"):
         from . import nets
+
         return getattr(nets, name)
     raise AttributeError(name)

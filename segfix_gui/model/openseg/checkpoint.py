@@ -7,6 +7,7 @@ a file that needs code or arbitrary objects to unpickle is refused. Weights must
 network exactly (no missing, unexpected or mis-shaped keys): openseg's own loader is not
 strict, and a plain-BatchNorm build silently misses the heads' inplace-ABN keys.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,7 @@ from . import ARCHS
 # openseg's backbone names (config_dict['network']['backbone']) -> ours
 BACKBONES = {"hrnet48": "hrnet48", "hrnet2x20": "hrnext20"}
 # a key only each architecture has
-MARKERS = {"backbone.layer1.0.conv1.weight": "hrnet48",
-           "backbone.transition0.0.0.weight": "hrnext20"}
+MARKERS = {"backbone.layer1.0.conv1.weight": "hrnet48", "backbone.transition0.0.0.weight": "hrnext20"}
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
@@ -36,9 +36,12 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         glob = [ln for ln in lines if "GLOBAL" in ln or "global" in ln.split(":")[0]]
         if glob:  # the pickle asks for a function or class: never run it
-            raise InputError(path, "refused: the file holds code or objects other than tensors "
-                                   f"and plain containers ({glob[0][:120]}); only weights are "
-                                   "ever loaded") from None
+            raise InputError(
+                path,
+                "refused: the file holds code or objects other than tensors "
+                f"and plain containers ({glob[0][:120]}); only weights are "
+                "ever loaded",
+            ) from None
         why = [ln for ln in lines if not ln.startswith(("Weights only", "Please file", "Check the"))]
         raise InputError(path, f"not a readable checkpoint ({(why or lines or ['?'])[0][:200]})") from None
     except OSError as err:
@@ -46,11 +49,11 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     except Exception as err:  # noqa: BLE001 - any other failure to unpickle means a bad file
         raise InputError(path, f"not a readable checkpoint ({_first_line(err)})") from None
     if not isinstance(blob, dict):
-        raise InputError(path, f"not an openseg checkpoint (holds a {type(blob).__name__}, "
-                               "not a dict)")
+        raise InputError(path, f"not an openseg checkpoint (holds a {type(blob).__name__}, not a dict)")
     if blob.get("format") == "segfix-offset-net":
-        raise InputError(path, "these are segfix offset-network weights, not an openseg "
-                               "checkpoint: pass them with --weights")
+        raise InputError(
+            path, "these are segfix offset-network weights, not an openseg checkpoint: pass them with --weights"
+        )
     config = blob.get("config_dict") if isinstance(blob.get("config_dict"), dict) else {}
     if isinstance(blob.get("state_dict"), dict):
         state = blob["state_dict"]
@@ -59,8 +62,11 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     elif blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
         state = blob
     else:
-        raise InputError(path, "no state_dict in the checkpoint (expected 'state_dict', "
-                               f"'model' or a bare state dict; found {_names(blob)})")
+        raise InputError(
+            path,
+            "no state_dict in the checkpoint (expected 'state_dict', "
+            f"'model' or a bare state dict; found {_names(blob)})",
+        )
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise InputError(path, f"state_dict entry {bad[0]!r} is not a named tensor")
@@ -102,8 +108,9 @@ def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None, device:
     found = infer_arch(state, config)
     if arch is None:
         if found is None:
-            raise InputError(path, "cannot tell the architecture from the checkpoint; give it "
-                                   f"(--arch {' or '.join(ARCHS)})")
+            raise InputError(
+                path, f"cannot tell the architecture from the checkpoint; give it (--arch {' or '.join(ARCHS)})"
+            )
         arch = found
     elif found is not None and found != arch:
         raise InputError(path, f"the checkpoint holds an {found} network, not {arch} (--arch)")
@@ -117,12 +124,14 @@ def load_checkpoint(path: str | os.PathLike, *, arch: str | None = None, device:
             parts.append(f"{len(missing)} missing keys ({', '.join(missing[:3])})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected keys ({', '.join(unexpected[:3])})")
-        raise InputError(path, f"weights do not fit openseg's SegFix {arch} network: "
-                               + "; ".join(parts))
+        raise InputError(path, f"weights do not fit openseg's SegFix {arch} network: " + "; ".join(parts))
     for k, v in expected.items():
         if tuple(state[k].shape) != tuple(v.shape):
-            raise InputError(path, f"weights do not fit openseg's SegFix {arch} network: {k} "
-                                   f"has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+            raise InputError(
+                path,
+                f"weights do not fit openseg's SegFix {arch} network: {k} "
+                f"has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}",
+            )
         if not state[k].is_floating_point() or not torch.isfinite(state[k]).all():
             raise InputError(path, f"weight {k} is not finite floating point")
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)

@@ -17,6 +17,7 @@ Architectures (:data:`SPECS`): ``hrnet48`` (HRNet-W48: stride 4, 48+96+192+384 =
 channels) and ``hrnext20`` (openseg's ``hrnet2x20``, HRNet2x-W20: one stride-2 stem conv, a
 two-branch bottleneck stage, then 3/4/5 branches of widths 20…320: stride 2, 620 channels).
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,8 +42,7 @@ class ABN(nn.Module):
         self.register_buffer("running_var", torch.ones(channels))
 
     def forward(self, x):
-        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight.abs() + EPS,
-                         self.bias, False, 0.0, EPS)
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight.abs() + EPS, self.bias, False, 0.0, EPS)
         return F.leaky_relu(x, SLOPE) if self.activation else x
 
 
@@ -108,8 +108,9 @@ class Transition(nn.ModuleList):
                 layers.append(None if c == pre[i] else _conv_norm(pre[i], c, 1, True))
             else:
                 n = i + 1 - len(pre)
-                layers.append(nn.Sequential(*[
-                    _conv_norm(pre[-1], c if j == n - 1 else pre[-1], 2, True) for j in range(n)]))
+                layers.append(
+                    nn.Sequential(*[_conv_norm(pre[-1], c if j == n - 1 else pre[-1], 2, True) for j in range(n)])
+                )
         super().__init__(layers)
 
     def forward(self, ys: list) -> list:
@@ -138,9 +139,16 @@ class HRModule(nn.Module):
                 elif j == i:
                     row.append(None)
                 else:
-                    row.append(nn.Sequential(*[
-                        _conv_norm(ch[j], ch[i], 2, False) if k == i - j - 1
-                        else _conv_norm(ch[j], ch[j], 2, True) for k in range(i - j)]))
+                    row.append(
+                        nn.Sequential(
+                            *[
+                                _conv_norm(ch[j], ch[i], 2, False)
+                                if k == i - j - 1
+                                else _conv_norm(ch[j], ch[j], 2, True)
+                                for k in range(i - j)
+                            ]
+                        )
+                    )
             fuse.append(nn.ModuleList(row))
         self.fuse_layers = nn.ModuleList(fuse) if len(ch) > 1 else None
 
@@ -155,8 +163,7 @@ class HRModule(nn.Module):
                 if j == i:
                     y = y + xs[j]
                 elif j > i:
-                    y = y + F.interpolate(row[j](xs[j]), size=xs[i].shape[-2:], mode="bilinear",
-                                          align_corners=True)
+                    y = y + F.interpolate(row[j](xs[j]), size=xs[i].shape[-2:], mode="bilinear", align_corners=True)
                 else:
                     y = y + row[j](xs[j])
             out.append(F.relu(y))
@@ -167,11 +174,23 @@ class HRModule(nn.Module):
 # stem; stages: (block, branch widths, modules), 4 blocks per branch; first: index of the
 # first stage in the key names (transition{first-1} feeds stage{first}).
 SPECS = {
-    "hrnet48": {"stem": 2, "layer1": True, "first": 2, "stages": [
-        ("basic", (48, 96), 1), ("basic", (48, 96, 192), 4), ("basic", (48, 96, 192, 384), 3)]},
-    "hrnext20": {"stem": 1, "layer1": False, "first": 1, "stages": [
-        ("bottleneck", (32, 64), 1), ("basic", (20, 40, 80), 1),
-        ("basic", (20, 40, 80, 160), 4), ("basic", (20, 40, 80, 160, 320), 3)]},
+    "hrnet48": {
+        "stem": 2,
+        "layer1": True,
+        "first": 2,
+        "stages": [("basic", (48, 96), 1), ("basic", (48, 96, 192), 4), ("basic", (48, 96, 192, 384), 3)],
+    },
+    "hrnext20": {
+        "stem": 1,
+        "layer1": False,
+        "first": 1,
+        "stages": [
+            ("bottleneck", (32, 64), 1),
+            ("basic", (20, 40, 80), 1),
+            ("basic", (20, 40, 80, 160), 4),
+            ("basic", (20, 40, 80, 160, 320), 3),
+        ],
+    },
 }
 STRIDE = {"hrnet48": 4, "hrnext20": 2}
 
@@ -239,8 +258,9 @@ class SegFixHRNet(nn.Module):
     def forward(self, x):
         ys = self.backbone(x)
         size = ys[0].shape[-2:]
-        feats = torch.cat([ys[0]] + [F.interpolate(y, size=size, mode="bilinear", align_corners=True)
-                                     for y in ys[1:]], 1)
+        feats = torch.cat(
+            [ys[0]] + [F.interpolate(y, size=size, mode="bilinear", align_corners=True) for y in ys[1:]], 1
+        )
         return self.mask_head(feats), self.dir_head(feats)
 
 

@@ -18,6 +18,7 @@ only up to one tile, which is the same for images of at least 512×512. Its outp
 probabilities that openseg's tester thresholds away: ``boundary`` = mask probability,
 ``direction`` = the 8 probabilities in openseg's bin order (the same as ``DIRECTIONS[8]``).
 """
+
 from __future__ import annotations
 
 import os
@@ -62,9 +63,16 @@ class OpensegPredictor:
     batch : crops per network call
     """
 
-    def __init__(self, checkpoint: str | os.PathLike, *, arch: str | None = None,
-                 device: str = "auto", task: str | None = None, tile: int = TILE,
-                 batch: int = 1):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        *,
+        arch: str | None = None,
+        device: str = "auto",
+        task: str | None = None,
+        tile: int = TILE,
+        batch: int = 1,
+    ):
         from ...core.refine import resolve_device
 
         if task is not None and task not in SCALE:
@@ -81,22 +89,23 @@ class OpensegPredictor:
         h, w = (max(s, self.tile) for s in shape[:2])
         return [(y, x) for y in tile_starts(h, self.tile) for x in tile_starts(w, self.tile)]
 
-    def predict(self, image: np.ndarray, *, progress: Callable = _nothing,
-                check: Callable = _nothing) -> OffsetField:
+    def predict(self, image: np.ndarray, *, progress: Callable = _nothing, check: Callable = _nothing) -> OffsetField:
         """``(H, W, 3)`` uint8 RGB -> OffsetField (boundary (H, W), direction (8, H, W)
         float32) with the recommended setting. ``progress(done, total)`` is called after
         each batch of crops and ``check()`` before each (raise in it to cancel)."""
         b, d = self.probabilities(image, progress=progress, check=check)
         return OffsetField(boundary=b, direction=d, recommended=dict(self.recommended))
 
-    def predict_batch(self, images, *, batch: int = 1, progress: Callable = _nothing,
-                      check: Callable = _nothing) -> list[OffsetField]:
+    def predict_batch(
+        self, images, *, batch: int = 1, progress: Callable = _nothing, check: Callable = _nothing
+    ) -> list[OffsetField]:
         """Fields for several images, one after another (``batch`` is unused: crops are
         batched by the predictor's own ``batch``); ``progress`` counts each image's crops."""
         return [self.predict(im, progress=progress, check=check) for im in images]
 
-    def probabilities(self, image: np.ndarray, *, progress: Callable = _nothing,
-                      check: Callable = _nothing) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(
+        self, image: np.ndarray, *, progress: Callable = _nothing, check: Callable = _nothing
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(H, W, 3)`` uint8 RGB -> boundary ``(H, W)`` and direction ``(8, H, W)`` float32."""
         import torch
         import torch.nn.functional as F
@@ -120,17 +129,16 @@ class OpensegPredictor:
             progress(0, len(crops))
             for s in range(0, len(crops), self.batch):
                 check()
-                part = crops[s:s + self.batch]
-                xb = torch.stack([x[:, y:y + t, c:c + t] for y, c in part])
+                part = crops[s : s + self.batch]
+                xb = torch.stack([x[:, y : y + t, c : c + t] for y, c in part])
                 mask, direction = self.model(xb.contiguous(memory_format=cl))
                 out = torch.cat([torch.softmax(mask.float(), 1), direction.float()], 1)
                 out = F.interpolate(out, size=(t, t), mode="bilinear", align_corners=True)
                 for (y, c), o in zip(part, out):
-                    sums[:, y:y + t, c:c + t] += o
-                    count[:, y:y + t, c:c + t] += 1
+                    sums[:, y : y + t, c : c + t] += o
+                    count[:, y : y + t, c : c + t] += 1
                 progress(min(s + self.batch, len(crops)), len(crops))
             sums = (sums / count)[:, :h, :w]
             boundary = sums[1]
             direction = torch.softmax(sums[2:], 0)
-            return (boundary.cpu().numpy().astype(np.float32),
-                    direction.cpu().numpy().astype(np.float32))
+            return (boundary.cpu().numpy().astype(np.float32), direction.cpu().numpy().astype(np.float32))

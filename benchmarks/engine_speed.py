@@ -34,10 +34,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import original  # noqa: E402
-from segfix_gui.core.setting import Setting  # noqa: E402
+
 from segfix_gui.cli import main as segfix_main  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.targets import boundary_targets, gt_offset_field  # noqa: E402
 from segfix_gui.labels import get_label_space  # noqa: E402
 

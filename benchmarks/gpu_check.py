@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segfix_gui.core.setting import Setting  # noqa: E402
-from segfix_gui.core.refine import refine_labels  # noqa: E402
-from segfix_gui.core.targets import gt_offset_field  # noqa: E402
+from segfix_gui.core.refine import refine_labels
+from segfix_gui.core.setting import Setting
+from segfix_gui.core.targets import gt_offset_field
 
 
 def _time(fn, repeat: int) -> float:

@@ -111,8 +111,8 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    import PySide6
     import pyqtgraph
+    import PySide6
 
     return (
         f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python "
@@ -171,7 +171,8 @@ def startup(n: int) -> int:
         shown = statistics.median(v[0] for v in vals)
         first = statistics.median(v[1] for v in vals)
         print(
-            f"start-up, torch imported {'in the background (as shipped)' if mode == 'background' else 'on the main thread first'}: "
+            "start-up, torch imported "
+            f"{'in the background (as shipped)' if mode == 'background' else 'on the main thread first'}: "
             f"window shown {shown:.0f} ms, demo refined and drawn {first:.0f} ms "
             f"(medians of {len(vals)} processes)"
         )
@@ -204,8 +205,8 @@ def main(argv=None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from segfix_gui.io.samples import SamplePaths
     from segfix_gui.gui.window import MainWindow
+    from segfix_gui.io.samples import SamplePaths
 
     tmp = tempfile.TemporaryDirectory(prefix="segfix-gui-bench-")
     print("making the 1024×2048 sample…", flush=True)
@@ -299,7 +300,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         win.open_paths(paths, "cityscapes", remember=False)
         wait(
-            lambda: (
+            lambda prev=prev: (
                 st.sample is not prev
                 and st.result is not None
                 and st.result_is_current()
@@ -320,7 +321,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         spin.setValue(v)
         wait(
-            lambda: (
+            lambda v=v: (
                 st.result_is_current()
                 and st.result.setting.threshold == v
                 and table.rows

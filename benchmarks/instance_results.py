@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from make_instance_fixture import DATA, make_fixture  # noqa: E402
+
 from segfix_gui.cli import main as segfix  # noqa: E402
 
 

@@ -30,11 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator  # noqa: E402
 from segfix_gui.core.offsets import DIRECTIONS  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.targets import boundary_targets, gt_offset_field  # noqa: E402
 from segfix_gui.io.images import read_image, read_labels  # noqa: E402
 from segfix_gui.labels import get_label_space  # noqa: E402
@@ -95,8 +95,8 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    from segfix_gui.model.predictor import BUNDLED, OffsetPredictor
     from segfix_gui.model.data import split_files
+    from segfix_gui.model.predictor import BUNDLED, OffsetPredictor
 
     t_start = time.time()
     if args.oracle_table:
@@ -304,7 +304,7 @@ def oracle_table(data, *, every: int = 1) -> dict:
     tg = [boundary_targets(g, width=8, ignore_ids=space.ignore_ids) for g in gts]
     ev = SemanticEvaluator(space)
     wrong = total = 0
-    for g, c, (_, _, dist) in zip(gts, coarse, tg):
+    for g, c, (_, _, dist) in zip(gts, coarse, tg, strict=True):
         ev.add(g, c)
         near = (dist <= 1.5) & (space.to_eval(g) != 255)
         wrong += int((space.to_eval(c) != space.to_eval(g))[near].sum())
@@ -319,7 +319,7 @@ def oracle_table(data, *, every: int = 1) -> dict:
     def run(select, scale, reverse=0.0, seed=0):
         rng = np.random.default_rng(seed)
         ev = SemanticEvaluator(space)
-        for g, c, (band, bins, dist) in zip(gts, coarse, tg):
+        for g, c, (band, bins, dist) in zip(gts, coarse, tg, strict=True):
             m = select(dist) & band
             b = bins.astype(np.int64)
             if reverse:
@@ -354,6 +354,7 @@ def oracle_table(data, *, every: int = 1) -> dict:
 def cpu_timing(weights, repeat: int = 3) -> float:
     """Best wall time (s) of numpy image -> OffsetField for a 1024×2048 image on the CPU."""
     import torch
+
     from segfix_gui.model.predictor import OffsetPredictor
 
     pred = OffsetPredictor(weights, device="cpu")
@@ -371,8 +372,10 @@ def summary(rep: dict) -> str:
     lines = [
         f"val images {rep['val_images']}  weights {rep['weights']}  flip {rep['flip']}  smooth {rep['smooth']}",
         f"coarse (stride 8)      mIoU {rep['coarse']['miou']:.2f}  boundary F {rep['coarse']['boundary_f']:.2f}",
-        f"oracle w5 s2           mIoU {rep['oracle_width5_scale2']['miou']:.2f}  boundary F {rep['oracle_width5_scale2']['boundary_f']:.2f}",
-        f"oracle w2 s2           mIoU {rep['oracle_width2_scale2']['miou']:.2f}  boundary F {rep['oracle_width2_scale2']['boundary_f']:.2f}",
+        f"oracle w5 s2           mIoU {rep['oracle_width5_scale2']['miou']:.2f}  "
+        f"boundary F {rep['oracle_width5_scale2']['boundary_f']:.2f}",
+        f"oracle w2 s2           mIoU {rep['oracle_width2_scale2']['miou']:.2f}  "
+        f"boundary F {rep['oracle_width2_scale2']['boundary_f']:.2f}",
         f"predicted at defaults {rep['defaults']}: mIoU {rep['at_defaults']['miou']:.2f} "
         f"({rep['at_defaults']['d_miou']:+.2f}), boundary F {rep['at_defaults']['boundary_f']:.2f} "
         f"({rep['at_defaults']['d_boundary_f']:+.2f}), recovered {rep['at_defaults']['recovered_of_oracle_gain']}",

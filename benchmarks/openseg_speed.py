@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +71,12 @@ def main(argv=None) -> int:
             pred = OpensegPredictor(path, device=dev)
             pred.predict(rule_image(512, 512, 1))  # warm-up: one crop
             if args.full:
-                t_img = timed(lambda: pred.predict(big), dev)
+                t_img = timed(lambda p=pred: p.predict(big), dev)
                 how = f"whole image ({CROPS_PER_IMAGE} crops)"
             else:
                 image = rule_image(512, 512 + 170 * (args.crops - 1), 2)
                 assert len(pred.tiles(image.shape)) == args.crops
-                t = timed(lambda: pred.predict(image), dev)
+                t = timed(lambda p=pred, im=image: p.predict(im), dev)
                 t_img = CROPS_PER_IMAGE * t / args.crops
                 how = f"{args.crops} crops in {t:.1f} s, x {CROPS_PER_IMAGE}/{args.crops}"
             print(

@@ -53,8 +53,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.targets import gt_offset_field  # noqa: E402
 from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
 from segfix_gui.labels import get_label_space  # noqa: E402

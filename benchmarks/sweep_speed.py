@@ -48,12 +48,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.cli import main as segfix_main  # noqa: E402
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts  # noqa: E402
 from segfix_gui.core.offsets import OffsetField  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
+from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.targets import boundary_targets, gt_offset_field  # noqa: E402
 from segfix_gui.io.images import read_labels, write_labels  # noqa: E402
 from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import original  # noqa: E402
+
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator  # noqa: E402
 from segfix_gui.core.offsets import DIRECTIONS, angles_to_bins  # noqa: E402

@@ -13,7 +13,7 @@ from importlib import resources as _ilr
 from pathlib import Path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def resources_dir() -> Path:
     """The folder holding ``label_spaces/``, ``weights/`` and ``demo/``.
 

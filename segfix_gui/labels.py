@@ -277,7 +277,7 @@ def _cityscapes(train_ids: bool) -> LabelSpace:
     return LabelSpace("cityscapes", tuple(classes))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin(name: str) -> LabelSpace:
     if name == "cityscapes":
         return _cityscapes(False)

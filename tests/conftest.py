@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture
@@ -50,5 +50,5 @@ def open_window(qtbot, settings, dialogs):
     for w in made:
         if shiboken6.isValid(w) and shiboken6.isValid(w.runner):
             w.runner.cancel()
-            qtbot.waitUntil(lambda: not w.runner.busy(), timeout=30000)
+            qtbot.waitUntil(lambda w=w: not w.runner.busy(), timeout=30000)
             w.close()

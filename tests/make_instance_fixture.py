@@ -54,12 +54,12 @@ def make_fixture(out: str | Path, *, data: str | Path = DATA, upscale: int = 4, 
     """Write the fixture under ``out``; return its folders and files as a dict of Paths."""
     from PIL import Image
 
+    from segfix_gui.core.instances import InstanceSet
     from segfix_gui.core.offsets import OffsetField
     from segfix_gui.core.targets import gt_offset_field
     from segfix_gui.io.images import write_labels
     from segfix_gui.io.instances import write_instances
     from segfix_gui.io.offsets import write_offsets
-    from segfix_gui.core.instances import InstanceSet
 
     out, data = Path(out), Path(data)
     src = data / "gtFine" / "val" / CITY

@@ -199,7 +199,8 @@ Opened by `segfix-gui --demo`. Made by `{meta["made_by"]}` (see that script); do
 {
         "an upper bound of what SegFix can do for this simulated prediction, not what a trained offset network achieves"
         if meta["offsets_kind"] == "oracle"
-        else "what the bundled network achieves on this one frame at its recommended setting (a small model trained for "
+        else "what the bundled network achieves on this one frame at its recommended setting "
+        "(a small model trained for "
         + meta.get("offsets_training", "?")
         + ": expect a small gain, far below the oracle's; see docs/RESULTS.md)"
     }.

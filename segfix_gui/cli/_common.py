@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterable
 
 from ..errors import InputError
 
@@ -190,7 +190,7 @@ def run_batch(
         else:
             with ProcessPoolExecutor(max_workers=min(workers, len(items))) as ex:
                 futures = [ex.submit(_call, fn, it) for it in items]
-                for it, fut in zip(items, futures):
+                for it, fut in zip(items, futures, strict=True):
                     try:
                         done = fut.result()
                     except Exception as err:  # noqa: BLE001 - e.g. a worker killed for memory

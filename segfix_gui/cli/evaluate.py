@@ -7,7 +7,6 @@ import json
 import math
 import sys
 
-
 from ..errors import InputError
 from ._common import add_label_space, add_workers, positive_float, run_batch
 
@@ -129,7 +128,7 @@ def run(args) -> int:
             continue
         n += 1
         counts, ch = res
-        for ev, c in zip(evs, counts):
+        for ev, c in zip(evs, counts, strict=False):  # no refined folder: one set of counts
             ev.add_counts(*c)
         if ch:
             for k in change:

@@ -68,7 +68,7 @@ def _read(txt: str, root: str, gt_shape, gt_name: str):
 
 def _one(job, *, pred_root, refined_root, tol, min_iou):
     """Per-instance rows and the official inputs of one image."""
-    from ..core.instances import compare_instances, match_to_gt, instance_scores
+    from ..core.instances import compare_instances, instance_scores, match_to_gt
     from ..io.instances import read_instance_gt
 
     pred_txt, gt_path, ref_txt, key = job

@@ -110,8 +110,9 @@ def _predictor(args):
 
 
 def run(args) -> int:
-    from tqdm import tqdm
     import sys
+
+    from tqdm import tqdm
 
     from ..io.offsets import write_offsets
     from ..io.pairing import IMAGE_SUFFIXES, check_out_dir, list_files
@@ -138,7 +139,7 @@ def run(args) -> int:
         # checkpoints are slow (many crops per image on a CPU): show the crops too
         extra = {"progress": lambda d, n: bar.set_postfix_str(f"crop {d}/{n}")} if args.checkpoint is not None else {}
         fields = predictor.predict_batch([im for _, _, im in pending], batch=args.batch, **extra)
-        for (src, dst, _), field in zip(pending, fields):
+        for (_src, dst, _), field in zip(pending, fields, strict=True):
             try:
                 setting = field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob)
                 write_offsets(dst, field, fmt=args.format, setting=setting)

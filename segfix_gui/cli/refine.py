@@ -79,7 +79,7 @@ def run(args) -> int:
             )
     options = argparse.Namespace(threshold=args.threshold, scale=args.scale, min_direction_prob=args.min_direction_prob)
     fn = functools.partial(_refine_one, options=options, space_name=args.label_space, device=device)
-    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine", output=lambda job: job[-1]):
+    for _, _result, error in run_batch(fn, jobs, workers=args.workers, desc="refine", output=lambda job: job[-1]):
         if error:
             errors.append(error)
         else:

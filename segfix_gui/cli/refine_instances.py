@@ -7,8 +7,8 @@ import functools
 import shutil
 from pathlib import Path
 
-from ..errors import InputError
 from ..core.setting import INSTANCE_SCALE, range_text
+from ..errors import InputError
 from ._common import add_device, add_refine_options, add_workers, report, run_batch, setting_from_args
 
 

@@ -287,9 +287,9 @@ def _panel(draw, img, box, series, *, xs, xlabel, ylabel, title, best, font, sma
         for xa in range(int(left), int(right), 10):
             draw.line([(xa, y), (min(xa + 5, right), y)], fill=(90, 90, 90), width=1)
     draw.rectangle([left, top, right, bottom], outline=(60, 60, 60))
-    for label, colour, ys in series:
-        pts = [px(x, y) if y is not None and math.isfinite(y) else None for x, y in zip(xs, ys)]
-        for a, b in zip(pts, pts[1:]):
+    for _label, colour, ys in series:
+        pts = [px(x, y) if y is not None and math.isfinite(y) else None for x, y in zip(xs, ys, strict=True)]
+        for a, b in zip(pts, pts[1:], strict=False):
             if a and b:
                 draw.line([a, b], fill=colour, width=3)
         for p in pts:
@@ -353,9 +353,9 @@ def render_plot(res):
             xs = list(grid.thresholds)
             series = []
             for j, s in enumerate(grid.scales):
-                for l, m in enumerate(grid.min_direction_probs):
+                for k, m in enumerate(grid.min_direction_probs):
                     label = f"scale {s:g}" + (f", direction >= {m:g}" if show_mdp else "")
-                    series.append((label, COLOURS[len(series) % len(COLOURS)], [float(v) for v in gain[:, j, l]]))
+                    series.append((label, COLOURS[len(series) % len(COLOURS)], [float(v) for v in gain[:, j, k]]))
             xlabel = "boundary threshold"
             mark = (
                 None

@@ -81,11 +81,10 @@ def argparse_suppress():
 
 def run(args) -> int:
     from ..core.refine import resolve_device
+    from ..io.pairing import check_out_dir
     from ..labels import get_label_space
     from ..model.net import CONFIGS
     from ..model.train import TrainOptions, train
-
-    from ..io.pairing import check_out_dir
 
     get_label_space(args.label_space)
     check_out_dir(args.out, args.data)

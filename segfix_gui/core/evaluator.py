@@ -60,7 +60,7 @@ class Counts:
     change: np.ndarray
 
     def change_dict(self) -> dict[str, int]:
-        return {k: int(v) for k, v in zip(CHANGE_KINDS, self.change)}
+        return {k: int(v) for k, v in zip(CHANGE_KINDS, self.change, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class ImageEvaluator:
         """Counts without refinement."""
         return Counts(self.base_conf.copy(), self.base_bcounts.copy(), np.zeros(3, np.int64))
 
-    def _image(self) -> "_Image":
+    def _image(self) -> _Image:
         if self._img is None:
             g, p = self._maps
             self._img = _Image(g, p, self.space.n_classes, self.boundary_tol)
@@ -212,9 +212,9 @@ class ImageEvaluator:
         change = np.empty((T, S, M, 3), np.int64)
         img = self._image()
         for j, scale in enumerate(scales):
-            for l, mdp in enumerate(min_direction_probs):
-                if field.is_hard and l > 0:  # min_direction_prob does not apply to hard offsets
-                    conf[:, j, l], bcounts[:, j, l], change[:, j, l] = (
+            for d, mdp in enumerate(min_direction_probs):
+                if field.is_hard and d > 0:  # min_direction_prob does not apply to hard offsets
+                    conf[:, j, d], bcounts[:, j, d], change[:, j, d] = (
                         conf[:, j, 0],
                         bcounts[:, j, 0],
                         change[:, j, 0],
@@ -228,7 +228,7 @@ class ImageEvaluator:
                     k = c.count_at(thresholds[i])
                     state.add(c.dst[done:k], new[done:k])
                     done = k
-                    conf[i, j, l], bcounts[i, j, l], change[i, j, l] = state.counts()
+                    conf[i, j, d], bcounts[i, j, d], change[i, j, d] = state.counts()
         return conf, bcounts, change
 
 

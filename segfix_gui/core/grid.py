@@ -51,7 +51,7 @@ class SweepGrid:
         )
 
     @classmethod
-    def single(cls, setting: Setting) -> "SweepGrid":
+    def single(cls, setting: Setting) -> SweepGrid:
         """The grid of one setting (a set's evaluation at one setting is a one-point sweep)."""
         return cls((setting.threshold,), (setting.scale,), (setting.min_direction_prob,))
 
@@ -81,5 +81,5 @@ class SweepGrid:
     def index_of(self, setting: Setting) -> tuple:
         return self.index(setting.threshold, setting.scale, setting.min_direction_prob)
 
-    def setting(self, i: int, j: int, l: int) -> Setting:
-        return Setting(self.thresholds[i], self.scales[j], self.min_direction_probs[l])
+    def setting(self, i: int, j: int, k: int) -> Setting:
+        return Setting(self.thresholds[i], self.scales[j], self.min_direction_probs[k])

@@ -72,14 +72,14 @@ class InstanceSet:
         """(H, W) of the image."""
         return tuple(self.masks.shape[1:])
 
-    def with_masks(self, masks: np.ndarray) -> "InstanceSet":
+    def with_masks(self, masks: np.ndarray) -> InstanceSet:
         """The same instances (labels, scores, names) with other masks of the same shape."""
         masks = np.asarray(masks)
         if masks.shape != self.masks.shape:
             raise ValueError(f"masks must be {self.masks.shape}, got {masks.shape}")
         return replace(self, masks=masks)
 
-    def subset(self, keep: np.ndarray) -> "InstanceSet":
+    def subset(self, keep: np.ndarray) -> InstanceSet:
         """The instances where ``keep`` (bool (N,) or indices) selects."""
         idx = np.arange(len(self))[np.asarray(keep)]
         names = None if self.names is None else tuple(self.names[i] for i in idx)
@@ -148,7 +148,7 @@ def match_to_gt(instances: InstanceSet, gt_ids: np.ndarray, *, min_iou: float = 
             f"{instances.shape[0]}×{instances.shape[1]}"
         )
     table = gt_instances(gt_ids)
-    size_of = dict(zip(table.ids.tolist(), table.sizes.tolist()))
+    size_of = dict(zip(table.ids.tolist(), table.sizes.tolist(), strict=True))
     matched = np.zeros(len(instances), np.int64)
     taken: set[int] = set()
     order = np.argsort(-instances.scores, kind="stable")
@@ -159,7 +159,7 @@ def match_to_gt(instances: InstanceSet, gt_ids: np.ndarray, *, min_iou: float = 
             continue
         ids, inter = _overlaps(mask, gt_ids)
         best, best_iou = 0, min_iou
-        for g, n in zip(ids.tolist(), inter.tolist()):
+        for g, n in zip(ids.tolist(), inter.tolist(), strict=True):
             if g // THING_BASE != instances.label_ids[i] or g in taken:
                 continue
             iou = n / (area + size_of[g] - n)

@@ -256,7 +256,7 @@ class SemanticEvaluator:
         present: np.ndarray | None = None,
         *,
         boundary_tol: float = 3,
-    ) -> "SemanticEvaluator":
+    ) -> SemanticEvaluator:
         """An evaluator holding these counts (e.g. from :class:`~.evaluator.ImageEvaluator`)."""
         ev = cls(space, boundary_tol)
         ev.add_counts(conf, bcounts, present)
@@ -272,8 +272,12 @@ class SemanticEvaluator:
             "miou": mean_iou(iou),
             "pixel_accuracy": pixel_accuracy(conf),
             "boundary_f": mean_iou(bf),
-            "per_class_iou": {nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, iou)},
-            "per_class_boundary_f": {nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, bf)},
+            "per_class_iou": {
+                nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, iou, strict=True)
+            },
+            "per_class_boundary_f": {
+                nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, bf, strict=True)
+            },
         }
 
 

@@ -135,7 +135,7 @@ class OffsetField:
                 raise ValueError("a summary's bins and confidence must have the boundary's shape")
             self._cache["bins"], self._cache["conf"] = bins, conf
 
-    def summarized(self) -> "OffsetField":
+    def summarized(self) -> OffsetField:
         """The same field without the ``(K, H, W)`` direction probabilities: boundary, most
         likely bin and its probability, which is all refinement and the sweep read (a float16
         4096×8192 field: 604 MB → 134 MB). Hard fields come back as they are."""
@@ -148,7 +148,7 @@ class OffsetField:
         )
 
     @classmethod
-    def from_hard(cls, offsets: np.ndarray) -> "OffsetField":
+    def from_hard(cls, offsets: np.ndarray) -> OffsetField:
         """Field from ``(2, H, W)`` integer unit steps (boundary = 1 where non-zero)."""
         offsets = np.asarray(offsets)
         boundary = (offsets != 0).any(axis=0).astype(np.float32)

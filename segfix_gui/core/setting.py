@@ -83,7 +83,7 @@ class Setting:
         min_direction_prob: float | None = None,
         default_scale: float = DEFAULT_SCALE,
         **extra,
-    ) -> "Setting":
+    ) -> Setting:
         """The setting to use: explicit values, else the ``recommended`` ones (e.g. an offset
         field's), else the defaults (``default_scale`` for the scale). ``extra`` fields go to
         a subclass (the window's device)."""
@@ -97,11 +97,11 @@ class Setting:
         values = {k: v if v is not None else rec.get(k, base[k]) for k, v in given.items()}
         return cls(**values, **extra)
 
-    def with_(self, **changes) -> "Setting":
+    def with_(self, **changes) -> Setting:
         """A copy with ``changes`` applied (validated)."""
         return replace(self, **changes)
 
-    def refinement(self) -> "Setting":
+    def refinement(self) -> Setting:
         """The plain :class:`Setting` (without fields a subclass adds)."""
         return Setting(self.threshold, self.scale, self.min_direction_prob)
 

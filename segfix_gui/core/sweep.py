@@ -21,8 +21,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -177,8 +177,8 @@ class SweepResult:
         return self._row(self.grid.index_of(setting), per_class=True)
 
     def _row(self, idx, *, per_class: bool = False) -> dict:
-        i, j, l = idx
-        row = self.grid.setting(i, j, l).as_dict()
+        i, j, k = idx
+        row = self.grid.setting(i, j, k).as_dict()
         if per_class:
             row.update(
                 SemanticEvaluator.from_counts(
@@ -192,13 +192,13 @@ class SweepResult:
             miou_gain=float(self.miou[idx] - self.base["miou"]),
             boundary_f_gain=float(self.boundary_f[idx] - self.base["boundary_f"]),
         )
-        row.update(zip(CHANGE_KINDS, (int(v) for v in self.change[idx])))
+        row.update(zip(CHANGE_KINDS, (int(v) for v in self.change[idx]), strict=True))
         return row
 
     def rows(self) -> list[dict]:
         """One dict per setting (grid order: threshold slowest): setting, metrics, gains, changes."""
         T, S, M = self.grid.shape
-        return [self._row((i, j, l)) for i in range(T) for j in range(S) for l in range(M)]
+        return [self._row((i, j, k)) for i in range(T) for j in range(S) for k in range(M)]
 
     def best(self, metric: str = "miou") -> dict | None:
         """The setting with the highest ``metric`` (``"miou"``, ``"boundary_f"`` or
@@ -224,16 +224,16 @@ class SweepResult:
         ``metric``: ``"miou"`` or ``"boundary_f"`` (gain of that image's own figure, a fraction),
         or ``"net"`` (fixed − broken pixels). NaN where the image's figure is undefined.
         """
-        i, j, l = self.grid.index_of(setting)
+        i, j, k = self.grid.index_of(setting)
         if metric == "miou":
-            gains = self.image_miou[:, i, j, l] - self.image_base_miou
+            gains = self.image_miou[:, i, j, k] - self.image_base_miou
         elif metric == "boundary_f":
-            gains = self.image_boundary_f[:, i, j, l] - self.image_base_boundary_f
+            gains = self.image_boundary_f[:, i, j, k] - self.image_base_boundary_f
         elif metric == "net":
-            gains = (self.image_change[:, i, j, l, 0] - self.image_change[:, i, j, l, 1]).astype(float)
+            gains = (self.image_change[:, i, j, k, 0] - self.image_change[:, i, j, k, 1]).astype(float)
         else:
             raise ValueError(f"metric must be miou, boundary_f or net, not {metric!r}")
-        return {k: float(v) for k, v in zip(self.keys, gains)}
+        return {k: float(v) for k, v in zip(self.keys, gains, strict=True)}
 
 
 class SweepAccumulator:

@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from ..errors import InputError
-    from ..labels import get_label_space
     from ..io.samples import SamplePaths
+    from ..labels import get_label_space
     from .window import APP, ORG, MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -14,7 +14,6 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
-
 from .arrows import arrow_points, choose_stride, visible_box
 from .layers import (
     BACKGROUND,
@@ -41,11 +40,11 @@ class TitleItem(pg.LabelItem):
     """A view's title that never widens the view: a long title (the single view's) is clipped,
     not given a minimum width, so the ViewBox always fits the widget."""
 
-    def setText(self, text, **args) -> None:  # noqa: N802 - pyqtgraph name
+    def setText(self, text, **args) -> None:
         if text != getattr(self, "text", None) or args:  # the same title: no re-layout
             super().setText(text, **args)
 
-    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph name
+    def updateMin(self) -> None:
         super().updateMin()
         self.setMinimumWidth(0)
         self._sizeHint[Qt.SizeHint.MinimumSize] = (0, self._sizeHint[Qt.SizeHint.MinimumSize][1])
@@ -83,7 +82,7 @@ class ImageView(pg.GraphicsLayoutWidget):
         h, w = self.shape
         self.hovered.emit((r, c) if 0 <= r < h and 0 <= c < w else None)
 
-    def leaveEvent(self, ev) -> None:  # noqa: N802 - Qt name
+    def leaveEvent(self, ev) -> None:
         self.hovered.emit(None)
         super().leaveEvent(ev)
 

@@ -9,8 +9,8 @@ Functions take a ``check`` callable that raises to cancel between steps, and a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -15,11 +15,11 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from ..core.offsets import OffsetField
+from ..core.setting import Setting
 from ..errors import InputError
 from ..io.atomic import atomic_path, write_text
 from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
-from ..core.setting import Setting
 from ..io.samples import Sample
 from .compute import Result, table_rows
 
@@ -176,7 +176,7 @@ def figure_layers(
     after = photo + refined labels (or ground truth), diff = dimmed photo + change codes.
     ``layers``: the state's ``{name: LayerOptions}`` (visibility and opacity); None = the
     defaults. ``mark_radius``: diff marks widened as in the window (``layers.widen_codes``)."""
-    from .layers import widen_codes, diff_lut, display_ids, heat_image, heat_lut, label_lut
+    from .layers import diff_lut, display_ids, heat_image, heat_lut, label_lut, widen_codes
     from .state import DEFAULT_OPACITY, DEFAULT_VISIBLE
 
     def opt(name):

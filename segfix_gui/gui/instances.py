@@ -11,8 +11,8 @@ screen pixel thin at any zoom and all outlines of a view can be one graphics ite
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -131,7 +131,7 @@ def refine_instance_set(
     check()
     cmp = None if gt_ids is None else compare_instances(instances, after, gt_ids, tol=tol)
     check()
-    changed = np.array([not np.array_equal(a, b) for a, b in zip(instances.masks, after.masks)], bool)
+    changed = np.array([not np.array_equal(a, b) for a, b in zip(instances.masks, after.masks, strict=True)], bool)
     return InstanceResult(after, cmp, outlines_of(after, check=check), changed)
 
 

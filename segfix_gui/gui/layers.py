@@ -157,13 +157,13 @@ class FastImageItem(pg.ImageItem):
         self._alpha = 1.0
         super().__init__(*args, **kwargs)
 
-    def setImage(self, image=None, autoLevels=None, **kargs):  # noqa: N802 - pyqtgraph name
+    def setImage(self, image=None, autoLevels=None, **kargs):  # noqa: N803 - pyqtgraph names
         if kargs.get("lut") is not None:
             self._table = kargs["lut"]
             kargs["lut"] = self._scaled()
         super().setImage(image, autoLevels, **kargs)
 
-    def setLookupTable(self, lut, update=True):  # noqa: N802 - pyqtgraph name
+    def setLookupTable(self, lut, update=True):
         self._table = lut
         super().setLookupTable(self._scaled(), update)
 
@@ -372,7 +372,7 @@ class PixelsItem(pg.GraphicsObject):
         self._qimage = qimage
         self.update()
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt name
+    def boundingRect(self) -> QRectF:
         q = self._qimage
         return QRectF() if q is None else QRectF(0, 0, q.width(), q.height())
 
@@ -428,7 +428,7 @@ class ViewLayers:
         for item in (self.before_clip, self.after_clip, self.heat, self.diff_clip, self.arrows, self.link, self.marks):
             vb.addItem(item)
 
-    def show_composite(self, composite: "Composite | None") -> None:
+    def show_composite(self, composite: Composite | None) -> None:
         """Draw ``composite`` 's before and after images (None: nothing)."""
         before, after = composite.qimages() if composite is not None else (None, None)
         self.pixels_before.set_qimage(before)

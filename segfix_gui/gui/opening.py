@@ -58,7 +58,7 @@ class SetSource:
     offsets: str | None = None
     gt: str | None = None
 
-    def resolved(self) -> "SetSource":
+    def resolved(self) -> SetSource:
         """The role folders (a set folder's sub-folders found by ``folder_layout``)."""
         if self.folder is None:
             return self

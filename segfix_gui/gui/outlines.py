@@ -102,7 +102,7 @@ class OutlineItem(pg.GraphicsObject):
             self._rect = rect
         self.update()
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt name
+    def boundingRect(self) -> QRectF:
         return QRectF(self._rect)
 
     def paint(self, painter, *_args) -> None:

@@ -9,8 +9,8 @@ panel both call :func:`run_sweep`, which reads each sample's files once
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..core.grid import SweepGrid
 from ..core.setting import Setting

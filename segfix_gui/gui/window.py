@@ -8,9 +8,9 @@ import importlib
 import importlib.util
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
@@ -21,28 +21,27 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
+    QHeaderView,
     QLabel,
-    QScrollArea,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QTabBar,
     QTableWidget,
     QTableWidgetItem,
-    QTabBar,
     QTabWidget,
     QVBoxLayout,
-    QHeaderView,
     QWidget,
 )
 
 from ..errors import InputError
 from ..io.atomic import atomic_path
-from . import export
+from ..io.samples import INSTANCE_PARTS, PART_NAMES, PARTS, SamplePaths, demo_paths
+from . import export, opening
 from .canvas import Canvas
 from .panels import PANELS
-from ..io.samples import INSTANCE_PARTS, PART_NAMES, PARTS, SamplePaths, demo_paths
-from . import opening
 from .state import LAYERS, ViewerState
 from .theme import apply_dark
 
@@ -141,14 +140,14 @@ class MainWindow(QMainWindow):
         self._sync_exports()
         self._start_probe()
 
-    def closeEvent(self, ev) -> None:  # noqa: N802 - Qt name
+    def closeEvent(self, ev) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
         self.runner.shutdown()
         super().closeEvent(ev)
 
-    def event(self, ev) -> bool:  # noqa: D102 - Qt override
+    def event(self, ev) -> bool:
         if ev.type() in (QEvent.Type.Show, QEvent.Type.Resize, QEvent.Type.LayoutRequest):
             self._tab_check.start()
         return super().event(ev)
@@ -475,7 +474,7 @@ class MainWindow(QMainWindow):
         if "tune" in d and not d["tune"].isHidden() and not d["tune"].isFloating():
             self.resizeDocks([d["tune"]], [size["tune"]], Qt.Orientation.Vertical)
 
-    def showEvent(self, ev) -> None:  # noqa: N802 - Qt name
+    def showEvent(self, ev) -> None:
         super().showEvent(ev)
         if not self._sized:  # after a restored layout the user's sizes stand
             self._sized = True
@@ -773,11 +772,11 @@ class MainWindow(QMainWindow):
         self.state.step(delta, order)
 
     # --- drag and drop ------------------------------------------------------------------------
-    def dragEnterEvent(self, ev) -> None:  # noqa: N802 - Qt name
+    def dragEnterEvent(self, ev) -> None:
         if ev.mimeData().hasUrls():
             ev.acceptProposedAction()
 
-    def dropEvent(self, ev) -> None:  # noqa: N802 - Qt name
+    def dropEvent(self, ev) -> None:
         paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         self.open_dropped(paths)
         ev.acceptProposedAction()

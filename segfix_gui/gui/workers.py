@@ -22,8 +22,9 @@ from __future__ import annotations
 import queue
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -71,7 +72,7 @@ TORCH = TorchGate()
 """The process-wide gate (every :class:`Runner` uses it unless given another)."""
 
 
-class Cancelled(Exception):
+class Cancelled(Exception):  # noqa: N818 - a control-flow signal, like StopIteration
     """Raised inside a job by ``check()`` once the job has been cancelled."""
 
 
@@ -79,13 +80,13 @@ class Cancelled(Exception):
 class Job:
     kind: str
     gen: int
-    fn: Callable[["Job"], Any]
+    fn: Callable[[Job], Any]
     on_done: Callable[[Any], None] | None = None
     on_error: Callable[[str, bool], None] | None = None  # (message, is_input_error)
     label: str = ""
     needs_torch: bool = True
     cancel_event: threading.Event = field(default_factory=threading.Event)
-    _runner: "Runner | None" = field(default=None, repr=False)
+    _runner: Runner | None = field(default=None, repr=False)
 
     def check(self) -> None:
         if self.cancel_event.is_set():
@@ -174,7 +175,7 @@ class Runner(QObject):
             threading.Thread(target=self._loop, args=(q,), daemon=True, name=f"segfix-{job.kind}").start()
         self._queues[job.kind].put(job)
 
-    def _loop(self, q: "queue.SimpleQueue") -> None:
+    def _loop(self, q: queue.SimpleQueue) -> None:
         while True:
             job = q.get()
             if job is None:

@@ -21,9 +21,9 @@ import contextlib
 import math
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Sequence
 
 import numpy as np
 
@@ -244,7 +244,7 @@ def write_instances(
         if os.path.isabs(name) or top not in p.resolve().parents:
             raise ValueError(f"mask name {name!r} must stay inside {top}")
         targets.append(p)
-    text = format_pred_txt(list(zip(names, instances.label_ids, instances.scores)))
+    text = format_pred_txt(list(zip(names, instances.label_ids, instances.scores, strict=True)))
     copy_from = copy_from or {}
     with contextlib.ExitStack() as stack:
         # entered first, so renamed last: the .txt never names a mask not yet in place

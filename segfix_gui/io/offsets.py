@@ -53,7 +53,7 @@ def _npy_header(f, path: str, name: str) -> tuple[tuple, np.dtype]:
         elif version == (2, 0):
             shape, _, dtype = npformat.read_array_header_2_0(f)
         else:
-            shape, _, dtype = npformat._read_array_header(f, version)  # noqa: SLF001 - 3.0
+            shape, _, dtype = npformat._read_array_header(f, version)
     except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as err:
         raise InputError(
             path, f"member {name!r} is not a readable .npy array ({' '.join(str(err).split())[:120]})"
@@ -91,7 +91,7 @@ def _npz_headers(path: str) -> dict[str, tuple[tuple, np.dtype]]:
 
 def _check_declared(path: str, headers: dict) -> None:
     """Refuse sizes that would not fit in memory before any array is read."""
-    for key, (shape, dtype) in headers.items():
+    for key, (shape, _dtype) in headers.items():
         n = 1
         for s in shape:
             n *= s

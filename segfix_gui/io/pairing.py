@@ -135,7 +135,7 @@ def pair_folders(
                 r[role] = None
             continue
         suf, prefer = ROLES[role]
-        for r, (_, partner, error) in zip(rows, pair_with(files, root, folder, suf, prefer=prefer)):
+        for r, (_, partner, error) in zip(rows, pair_with(files, root, folder, suf, prefer=prefer), strict=True):
             r[role] = partner
             r["error"] = r["error"] or error
     return rows

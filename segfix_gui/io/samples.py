@@ -65,7 +65,7 @@ class SamplePaths:
     # error, one line naming the file): loading it fails with this message
     pairing_error: str | None = None
 
-    def with_part(self, part: str, path: str | None) -> "SamplePaths":
+    def with_part(self, part: str, path: str | None) -> SamplePaths:
         return replace(self, **{part: path})
 
     @property
@@ -77,11 +77,11 @@ class SamplePaths:
         need = ("instances", "offsets") if self.is_instances else ("pred",)
         return [p for p in need if getattr(self, p) is None]
 
-    def as_instances(self) -> "SamplePaths":
+    def as_instances(self) -> SamplePaths:
         """The same image and offsets as an instance sample (no label map, no label gt)."""
         return replace(self, pred=None, gt=None, name=None, info=(), summary=())
 
-    def as_semantic(self) -> "SamplePaths":
+    def as_semantic(self) -> SamplePaths:
         """The same image and offsets as a semantic sample (no instance files)."""
         return replace(self, instances=None, gt_instances=None, name=None, info=(), summary=())
 
@@ -100,11 +100,11 @@ class SamplePaths:
         return json.dumps({p: getattr(self, p) for p in JSON_KEYS})
 
     @classmethod
-    def from_json(cls, text: str) -> "SamplePaths":
+    def from_json(cls, text: str) -> SamplePaths:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SamplePaths":
+    def from_dict(cls, d: dict) -> SamplePaths:
         return cls(**{k: d.get(k) for k in JSON_KEYS})
 
 

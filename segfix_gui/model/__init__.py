@@ -77,12 +77,12 @@ def predict_timing(device: str, *, weights=None, shape=(1024, 2048), repeat: int
                 memory_format=torch.channels_last
             )
 
-            def net_only():
+            def net_only(pred=pred, x=x):
                 with torch.inference_mode():
                     pred._forward(x)
                 sync()
 
-            def full():
+            def full(pred=pred):
                 pred.predict(image)
                 sync()
 

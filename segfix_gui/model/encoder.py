@@ -116,7 +116,7 @@ def load_imagenet(encoder: EfficientNetLite0, path=None) -> int:
     if len(src) != len(dst):
         raise ValueError(f"ImageNet state dict has {len(src)} encoder tensors, model {len(dst)}")
     new = {}
-    for (sk, sv), (dk, dv) in zip(src, dst):
+    for (sk, sv), (dk, dv) in zip(src, dst, strict=True):
         if tuple(sv.shape) != tuple(dv.shape):
             raise ValueError(f"shape mismatch: {sk} {tuple(sv.shape)} vs {dk} {tuple(dv.shape)}")
         new[dk] = sv.to(dv.dtype)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.offsets import OffsetField, flip_bins
 from .._resources import resource
+from ..core.offsets import OffsetField, flip_bins
 from ..errors import InputError
 
 WEIGHTS_DIR = resource("weights")

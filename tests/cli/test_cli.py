@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-from segfix_gui.core.setting import Setting
 from segfix_gui.cli import main
 from segfix_gui.core.degrade import degrade
 from segfix_gui.core.refine import refine_labels
+from segfix_gui.core.setting import Setting
 from segfix_gui.core.targets import gt_offset_field
 from segfix_gui.io.offsets import read_offsets
 from segfix_gui.labels import get_label_space

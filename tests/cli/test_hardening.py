@@ -10,10 +10,8 @@ import errno
 import io
 import json
 import os
-import pickle
 import shutil
 import struct
-import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -327,9 +325,8 @@ def test_png_bomb_is_one_line_in_refine(tmp_path, capsys, size):
 
 
 def test_png_bomb_as_an_instance_mask_is_one_line(tmp_path, capsys):
-    from segfix_gui.io.instances import read_mask
-
     from segfix_gui.errors import InputError
+    from segfix_gui.io.instances import read_mask
 
     with pytest.raises(InputError, match="declares more than 268,435,456 pixels"):
         read_mask(_bomb(tmp_path / "m.png"))

@@ -8,11 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from segfix_gui.core.setting import Setting
 from segfix_gui import OffsetField, refine_labels, refine_masks
 from segfix_gui.core.offsets import DIRECTIONS, angles_to_bins, flip_bins
 from segfix_gui.core.refine import source_indices
-
+from segfix_gui.core.setting import Setting
 
 # --- direction bins ----------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from segfix_gui.core.instances import (
     InstanceSet,
     compare_instances,
     gt_instances,
-    mask_boundary_f,
     mask_bbox,
+    mask_boundary_f,
     mask_iou,
     mask_outline,
     match_to_gt,
@@ -29,7 +29,7 @@ from segfix_gui.errors import InputError
 from segfix_gui.io.instances import format_pred_txt, parse_pred_txt, read_instance_gt, read_instances, write_instances
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from make_instance_fixture import DATA, FRAME, make_fixture  # noqa: E402
+from make_instance_fixture import DATA, FRAME, make_fixture
 
 needs_data = pytest.mark.skipif(not (DATA / "gtFine").is_dir(), reason=f"shared Cityscapes sample not found at {DATA}")
 
@@ -81,7 +81,7 @@ def test_pred_txt_golden_round_trip(tmp_path):
     assert back.scores.tolist() == [0.9, 0.125, 1.0]
     assert back.names == inst.names
     # and written again it is the same text
-    assert format_pred_txt(zip(back.names, back.label_ids, back.scores)) == GOLDEN
+    assert format_pred_txt(zip(back.names, back.label_ids, back.scores, strict=True)) == GOLDEN
 
 
 def test_parser_accepts_blank_lines_and_tabs_and_float_label(tmp_path):

@@ -108,7 +108,7 @@ def test_evaluator_accumulates_over_images():
     gts = [rng.integers(0, 3, (20, 20)) for _ in range(3)]
     preds = [np.where(rng.random(g.shape) < 0.2, 1, g) for g in gts]
     ev = SemanticEvaluator(SPACE)
-    for g, p in zip(gts, preds):
+    for g, p in zip(gts, preds, strict=True):
         ev.add(g, p)
     whole = evaluate_pair(np.concatenate(gts), np.concatenate(preds), SPACE)
     assert ev.result()["per_class_iou"] == pytest.approx(whole["per_class_iou"])

@@ -83,7 +83,7 @@ def test_confusion_in_blocks_equals_one_block():
         np.testing.assert_array_equal(_confusion_eval(g, p, n, block=block), whole)
     # against a direct count
     expect = np.zeros((n, n + 1), np.int64)
-    for a, b in zip(g.ravel(), p.ravel()):
+    for a, b in zip(g.ravel(), p.ravel(), strict=True):
         if a != 255:
             expect[a, n if b == 255 else b] += 1
     np.testing.assert_array_equal(whole, expect)

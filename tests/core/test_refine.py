@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from segfix_gui.core.setting import Setting
 from segfix_gui.core.offsets import OffsetField
 from segfix_gui.core.refine import refine_labels, source_indices
+from segfix_gui.core.setting import Setting
 from segfix_gui.io.offsets import read_offsets, write_offsets
 
 DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint32, np.int64, bool]
@@ -81,7 +82,7 @@ def test_source_indices(case, colmajor):
     dst, src = source_indices(off)
     moving = (offsets != 0).any(0)
     assert sorted(dst.tolist()) == np.flatnonzero(moving).tolist()
-    pairs = dict(zip(dst.tolist(), src.tolist()))
+    pairs = dict(zip(dst.tolist(), src.tolist(), strict=True))
     for r in range(h):
         for c in range(w):
             if moving[r, c]:

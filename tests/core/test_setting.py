@@ -70,7 +70,7 @@ def test_hard_offsets_never_overflow_at_the_largest_scale():
 def test_to_offsets_takes_a_setting_only():
     f = OffsetField.from_hard(np.zeros((2, 3, 3), np.int16))
     with pytest.raises(TypeError):
-        f.to_offsets(threshold=0.5)  # noqa - the old loose-number call
+        f.to_offsets(threshold=0.5)
     with pytest.raises(TypeError):
         f.to_offsets({"threshold": 0.5, "scale": 2})
 

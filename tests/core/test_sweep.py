@@ -16,16 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segfix_gui.core.setting import Setting
 from segfix_gui.cli import main
 from segfix_gui.core.degrade import degrade
 from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts
 from segfix_gui.core.offsets import OffsetField
 from segfix_gui.core.refine import refine_labels
+from segfix_gui.core.setting import Setting
 from segfix_gui.core.sweep import SweepGrid, SweepSample, sweep, sweep_image
-from segfix_gui.io.samples import sweep_jobs
 from segfix_gui.io.images import read_labels, write_labels
 from segfix_gui.io.offsets import write_offsets
+from segfix_gui.io.samples import sweep_jobs
 from segfix_gui.labels import get_label_space
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -55,17 +55,17 @@ def soft_field(rng, h, w, *, k=8, dtype=np.float32) -> OffsetField:
 
 
 def naive(gt, pred, field, grid, *, tol=3):
-    """The straightforward path at every setting: {(i, j, l): (conf, bcounts, change)}."""
+    """The straightforward path at every setting: {(i, j, k): (conf, bcounts, change)}."""
     out = {}
     for i, t in enumerate(grid.thresholds):
         for j, s in enumerate(grid.scales):
-            for l, m in enumerate(grid.min_direction_probs):
+            for k, m in enumerate(grid.min_direction_probs):
                 offsets = field.to_offsets(Setting(threshold=t, scale=s, min_direction_prob=m))
                 refined = refine_labels(pred, offsets, device="cpu")
                 ev = SemanticEvaluator(SPACE, tol)
                 ev.add(gt, refined)
                 c = change_counts(change_codes(pred, refined, gt, SPACE))
-                out[i, j, l] = (ev.conf, ev.bcounts, [c["fixed"], c["broken"], c["swapped"]])
+                out[i, j, k] = (ev.conf, ev.bcounts, [c["fixed"], c["broken"], c["swapped"]])
     return out
 
 

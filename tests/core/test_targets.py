@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 
 from segfix_gui import boundary_targets, gt_offset_field, refine_labels
 from segfix_gui.core import targets as T
-from segfix_gui.core.offsets import DIRECTIONS, angles_to_bins
+from segfix_gui.core.offsets import angles_to_bins
 from segfix_gui.core.setting import Setting
 
 # --- ground-truth targets ---------------------------------------------------------------

@@ -21,21 +21,20 @@ pytest.importorskip("PySide6")
 # Test code below calls engine functions that import torch (degrade) on the main thread, so
 # torch is imported here first, before any window's worker threads exist (the window itself
 # imports it once, in one thread: see test_torch_is_imported_once_before_jobs_run).
-import torch  # noqa: E402,F401
+import torch
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
 
-from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from segfix_gui.core.setting import Setting  # noqa: E402
-from segfix_gui.core.metrics import change_codes, change_counts, evaluate_pair  # noqa: E402
-from segfix_gui.core.refine import refine_labels, source_indices  # noqa: E402
-from segfix_gui.core.degrade import degrade  # noqa: E402
-from segfix_gui.core.offsets import OffsetField  # noqa: E402
-from segfix_gui.io.images import read_image, read_labels, write_labels  # noqa: E402
-from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
-from segfix_gui.gui.layers import widen_codes  # noqa: E402
-from segfix_gui.labels import get_label_space  # noqa: E402
+from segfix_gui.core.degrade import degrade
+from segfix_gui.core.metrics import change_codes, change_counts, evaluate_pair
+from segfix_gui.core.offsets import OffsetField
+from segfix_gui.core.refine import refine_labels, source_indices
+from segfix_gui.core.setting import Setting
+from segfix_gui.gui.layers import widen_codes
+from segfix_gui.io.images import read_image, read_labels, write_labels
+from segfix_gui.io.offsets import read_offsets, write_offsets
+from segfix_gui.labels import get_label_space
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
@@ -717,7 +716,6 @@ def test_show_set_rows_replaces_a_running_evaluation(win, qtbot, set_folder):
 def test_device_choice_shows_machine(win, qtbot):
     c = win.panels["controls"]
     qtbot.waitUntil(lambda: c.machine.text().startswith("this machine:"), timeout=20000)
-    import torch
 
     assert c.device.model().item(2).isEnabled() == torch.cuda.is_available()
 

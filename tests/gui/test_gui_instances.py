@@ -19,23 +19,22 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  - imported here, on the main thread, before any window's threads
+import torch  # noqa: F401  - imported here, on the main thread, before any window's threads
+from PySide6.QtCore import Qt
 
-from PySide6.QtCore import Qt  # noqa: E402
-
-from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.core.instances import (
     compare_instances,
     mask_bbox,
-    mask_outline,  # noqa: E402
+    mask_outline,
     refine_instances,
 )
-from segfix_gui.io.images import read_image  # noqa: E402
-from segfix_gui.io.instances import read_instance_gt, read_instances  # noqa: E402
-from segfix_gui.io.offsets import read_offsets  # noqa: E402
+from segfix_gui.core.setting import Setting
+from segfix_gui.io.images import read_image
+from segfix_gui.io.instances import read_instance_gt, read_instances
+from segfix_gui.io.offsets import read_offsets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from make_instance_fixture import DATA, FRAME, make_fixture  # noqa: E402
+from make_instance_fixture import DATA, FRAME, make_fixture
 
 pytestmark = pytest.mark.skipif(not (DATA / "gtFine").is_dir(), reason=f"cityscapes_mini not found in {DATA}")
 
@@ -163,7 +162,7 @@ def test_outlines_one_item_per_view_and_class_colours(opened, fx):
     assert [i.count for i in panel.before_items] == [n, n]
     assert [i.count for i in panel.after_items] == [n, n]
     _before, after, _cmp = engine(fx)
-    for seg, mask in zip(st.result.instances.outlines.segments, after.masks):
+    for seg, mask in zip(st.result.instances.outlines.segments, after.masks, strict=True):
         assert np.array_equal(seg, outline_segments(mask))
     # class colours: persons red, cars blue (Cityscapes palette), one path per colour
     colours = {tuple(pen.color().getRgb()[:3]) for _p, _h, pen in panel.before_items[0]._groups}
@@ -183,7 +182,7 @@ def test_outline_segments_are_the_edges_of_core_outline():
         seg = outline_segments(mask)
         # every segment separates a mask pixel from a non-mask pixel or the border
         inside = np.zeros_like(mask)
-        for x0, y0, x1, y1 in seg.astype(int):
+        for x0, y0, x1, _y1 in seg.astype(int):
             cells = [(y0, x0 - 1), (y0, x0)] if x0 == x1 else [(y0 - 1, x0), (y0, x0)]
             vals = [mask[r, c] if 0 <= r < 23 and 0 <= c < 31 else False for r, c in cells]
             assert vals[0] != vals[1]
@@ -224,7 +223,7 @@ def test_select_zooms_to_instance_and_highlights(opened, qtbot):
     r0, c0, r1, c1 = panel.box_of(target)
     before_box = mask_bbox(st.sample.instances.masks[target])
     after_box = mask_bbox(st.result.instances.after.masks[target])
-    assert (r0, c0) == tuple(min(a, b) for a, b in zip(before_box[:2], after_box[:2]))
+    assert (r0, c0) == tuple(min(a, b) for a, b in zip(before_box[:2], after_box[:2], strict=True))
     (x0, x1), (y0, y1) = cv.left.vb.viewRange()
     assert x0 <= c0 and x1 >= c1 and y0 <= r0 and y1 >= r1  # the box is in view
     h, w = st.sample.shape
@@ -315,8 +314,8 @@ def test_drop_and_recent_and_back_to_semantic(win, qtbot, fx, dialogs):
 
 
 def test_open_instance_sample_dialog_and_tune_note(opened, fx):
-    from segfix_gui.io.samples import INSTANCE_PARTS
     from segfix_gui.gui.window import OpenSampleDialog
+    from segfix_gui.io.samples import INSTANCE_PARTS
 
     dlg = OpenSampleDialog(opened, opened.state.sample.paths, parts=INSTANCE_PARTS)
     assert list(dlg.edits) == ["image", "instances", "offsets", "gt_instances"]

@@ -12,14 +12,14 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
+import pyqtgraph as pg
+from PySide6.QtGui import QImage
 
-from segfix_gui.core.metrics import BROKEN, CHANGED, FIXED, SWAPPED, UNCHANGED  # noqa: E402
+from segfix_gui.core.metrics import BROKEN, CHANGED, FIXED, SWAPPED, UNCHANGED
 from segfix_gui.gui.layers import (
     BACKGROUND,
     DIFF_COLOURS,
-    DIFF_PRIORITY,  # noqa: E402
+    DIFF_PRIORITY,
     LEVELS,
     MIN_MARK_PX,
     Composite,
@@ -37,7 +37,7 @@ from segfix_gui.gui.layers import (
     set_lut_image,
     widen_codes,
 )
-from segfix_gui.labels import IGNORE, get_label_space  # noqa: E402
+from segfix_gui.labels import IGNORE, get_label_space
 
 CAMVID = get_label_space("camvid")
 CITY = get_label_space("cityscapes")
@@ -331,7 +331,7 @@ def test_composite_after_follows_changes_and_styles(qapp):
     comp = Composite(pred, lut, image, labels=labels, photo=photo)
     q_before, q_after = comp.qimages()
     shown = pred
-    for step in range(40):
+    for _step in range(40):
         kind = rng.integers(0, 5)
         if kind <= 1:  # a refinement: some pixels change
             shown = pred.copy()

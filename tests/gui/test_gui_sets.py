@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-
 import torch  # noqa: F401 - on the main thread, before any window's threads
 
 from segfix_gui.core.degrade import degrade

@@ -19,20 +19,19 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  - on the main thread, before any window's threads (degrade uses it)
+import torch  # noqa: F401  - on the main thread, before any window's threads (degrade uses it)
+from PySide6.QtCore import QPointF, Qt
 
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-
-from segfix_gui.core.setting import Setting  # noqa: E402
-from segfix_gui.core.degrade import degrade  # noqa: E402
-from segfix_gui.core.metrics import evaluate_pair  # noqa: E402
-from segfix_gui.core.offsets import OffsetField  # noqa: E402
-from segfix_gui.core.refine import refine_labels  # noqa: E402
-from segfix_gui.core.sweep import SweepGrid, SweepSample, sweep  # noqa: E402
-from segfix_gui.core.targets import gt_offset_field  # noqa: E402
-from segfix_gui.io.images import read_labels, write_labels  # noqa: E402
-from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
-from segfix_gui.labels import get_label_space  # noqa: E402
+from segfix_gui.core.degrade import degrade
+from segfix_gui.core.metrics import evaluate_pair
+from segfix_gui.core.offsets import OffsetField
+from segfix_gui.core.refine import refine_labels
+from segfix_gui.core.setting import Setting
+from segfix_gui.core.sweep import SweepGrid, SweepSample, sweep
+from segfix_gui.core.targets import gt_offset_field
+from segfix_gui.io.images import read_labels, write_labels
+from segfix_gui.io.offsets import read_offsets, write_offsets
+from segfix_gui.labels import get_label_space
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camvid" / "val"
 SPACE = get_label_space("camvid")
@@ -298,10 +297,10 @@ def test_direction_confidence_values_choose_the_curves(win, qtbot, sets):
     assert tune.direction_box.isVisibleTo(tune) and tune.direction_box.count() == 2
     ref = sweep(engine_items(sets["soft"]), SPACE, SweepGrid((0.2, 0.6), (2,), (0, 0.4)))
     assert not np.array_equal(ref.miou[:, 0, 0], ref.miou[:, 0, 1])  # the choice matters
-    for l in (0, 1):
-        tune.direction_box.setCurrentIndex(l)
+    for k in (0, 1):
+        tune.direction_box.setCurrentIndex(k)
         y = tune.curves["miou"][0].getData()[1]
-        assert np.array_equal(y, 100 * (ref.miou[:, 0, l] - ref.base["miou"]))
+        assert np.array_equal(y, 100 * (ref.miou[:, 0, k] - ref.base["miou"]))
     tune.apply((1, 0, 1))
     assert (win.state.setting.threshold, win.state.setting.min_direction_prob) == (0.6, 0.4)
     assert "direction ≥ 0.4" in tune.summary.text()

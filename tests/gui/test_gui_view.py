@@ -11,10 +11,9 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  (before any worker thread: see tests/gui/test_gui.py)
-
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import torch  # noqa: F401  (before any worker thread: see tests/gui/test_gui.py)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"

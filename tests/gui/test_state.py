@@ -14,24 +14,24 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts  # noqa: E402
-from segfix_gui.core.offsets import OffsetField  # noqa: E402
-from segfix_gui.core.refine import refine_labels  # noqa: E402
-from segfix_gui.core.setting import Setting  # noqa: E402
-from segfix_gui.core.targets import gt_offset_field  # noqa: E402
-from segfix_gui.gui.compute import ViewSetting  # noqa: E402
+from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts
+from segfix_gui.core.offsets import OffsetField
+from segfix_gui.core.refine import refine_labels
+from segfix_gui.core.setting import Setting
+from segfix_gui.core.targets import gt_offset_field
+from segfix_gui.gui.compute import ViewSetting
 from segfix_gui.gui.state import (
     DEFAULT_OPACITY,
     DEFAULT_VISIBLE,
     LAYERS,
-    LayerOptions,  # noqa: E402
+    LayerOptions,
     ViewerState,
 )
-from segfix_gui.gui.workers import Runner, TorchGate  # noqa: E402
-from segfix_gui.io.images import read_labels, write_labels, write_png  # noqa: E402
-from segfix_gui.io.offsets import read_offsets, write_offsets  # noqa: E402
-from segfix_gui.io.samples import SamplePaths, demo_paths  # noqa: E402
-from segfix_gui.labels import get_label_space  # noqa: E402
+from segfix_gui.gui.workers import Runner, TorchGate
+from segfix_gui.io.images import read_labels, write_labels, write_png
+from segfix_gui.io.offsets import read_offsets, write_offsets
+from segfix_gui.io.samples import SamplePaths, demo_paths
+from segfix_gui.labels import get_label_space
 
 SPACE = get_label_space("camvid")
 TIMEOUT = 20000
@@ -483,7 +483,7 @@ def test_open_set_evaluates_every_sample_like_the_engine(state, qtbot, three):
     assert ("indexChanged", (0,)) in rec.seen and rec.count("setChanged") >= 2
     assert st.setting.threshold == 0.25  # the first sample's own recommendation
     assert st.set_rows_setting == st.setting
-    for i, (row, paths) in enumerate(zip(st.set_rows, three)):
+    for i, (row, paths) in enumerate(zip(st.set_rows, three, strict=True)):
         before, after, _, _ = engine(paths, st.setting)
         assert (row.index, row.name, row.error) == (i, paths.name, None)
         assert row.miou_before == pytest.approx(before["miou"], rel=1e-9)

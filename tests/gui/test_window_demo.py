@@ -15,16 +15,15 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  - imported on the main thread before any window's threads
+import torch  # noqa: F401  - imported on the main thread before any window's threads
+from PySide6.QtCore import Qt
 
-from PySide6.QtCore import Qt  # noqa: E402
-
-from segfix_gui.core.metrics import evaluate_pair  # noqa: E402
-from segfix_gui.core.refine import refine_labels  # noqa: E402
-from segfix_gui.core.setting import Setting  # noqa: E402
-from segfix_gui.io.images import read_labels  # noqa: E402
-from segfix_gui.io.offsets import read_offsets  # noqa: E402
-from segfix_gui.labels import get_label_space  # noqa: E402
+from segfix_gui.core.metrics import evaluate_pair
+from segfix_gui.core.refine import refine_labels
+from segfix_gui.core.setting import Setting
+from segfix_gui.io.images import read_labels
+from segfix_gui.io.offsets import read_offsets
+from segfix_gui.labels import get_label_space
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"

@@ -15,19 +15,18 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  - imported on the main thread before any window's threads
+import torch  # noqa: F401  - imported on the main thread before any window's threads
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog  # noqa: E402
-
-from segfix_gui.core.instances import refine_instances  # noqa: E402
-from segfix_gui.core.setting import Setting  # noqa: E402
-from segfix_gui.io.instances import read_instances  # noqa: E402
-from segfix_gui.io.offsets import read_offsets  # noqa: E402
-from segfix_gui.io.samples import SamplePaths  # noqa: E402
+from segfix_gui.core.instances import refine_instances
+from segfix_gui.core.setting import Setting
+from segfix_gui.io.instances import read_instances
+from segfix_gui.io.offsets import read_offsets
+from segfix_gui.io.samples import SamplePaths
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from make_instance_fixture import CITY, DATA, FRAME, make_fixture  # noqa: E402
+from make_instance_fixture import CITY, DATA, FRAME, make_fixture
 
 pytestmark = pytest.mark.skipif(not (DATA / "gtFine").is_dir(), reason=f"cityscapes_mini not found in {DATA}")
 

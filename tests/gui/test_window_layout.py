@@ -11,11 +11,10 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  - imported on the main thread before any window's threads
+import torch  # noqa: F401  - imported on the main thread before any window's threads
+from PySide6.QtCore import Qt
 
-from PySide6.QtCore import Qt  # noqa: E402
-
-from segfix_gui.io.samples import demo_paths  # noqa: E402
+from segfix_gui.io.samples import demo_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"

@@ -13,18 +13,17 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
-import torch  # noqa: E402,F401  - imported on the main thread before any window's threads
+import pyqtgraph as pg
+import torch  # noqa: F401  - imported on the main thread before any window's threads
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QImage, QPainter
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QImage, QPainter  # noqa: E402
-
-from segfix_gui.core.degrade import degrade  # noqa: E402
-from segfix_gui.core.targets import gt_offset_field  # noqa: E402
-from segfix_gui.io.images import write_labels  # noqa: E402
-from segfix_gui.io.offsets import write_offsets  # noqa: E402
-from segfix_gui.io.samples import SamplePaths  # noqa: E402
-from segfix_gui.labels import get_label_space  # noqa: E402
+from segfix_gui.core.degrade import degrade
+from segfix_gui.core.targets import gt_offset_field
+from segfix_gui.io.images import write_labels
+from segfix_gui.io.offsets import write_offsets
+from segfix_gui.io.samples import SamplePaths
+from segfix_gui.labels import get_label_space
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from scipy.io import loadmat, savemat
 
-from segfix_gui.core.setting import Setting
 from segfix_gui import InputError, OffsetField, get_label_space, read_offsets, write_offsets
+from segfix_gui.core.setting import Setting
 from segfix_gui.io.images import read_labels, write_labels
 from segfix_gui.io.pairing import pair_key
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from segfix_gui.core.setting import Setting
 from segfix_gui.cli import main
 from segfix_gui.core.offsets import flip_bins
+from segfix_gui.core.setting import Setting
 from segfix_gui.errors import InputError
 from segfix_gui.io.offsets import read_offsets
 from segfix_gui.model.net import build
@@ -58,7 +58,7 @@ def test_predictor_shapes_dtypes_batches(tiny_weights):
     imgs = _images(np.random.default_rng(0), [(40, 56), (33, 70), (40, 56)])
     fields = pred.predict_batch(imgs, batch=2)
     assert [f.shape for f in fields] == [(40, 56), (33, 70), (40, 56)]
-    for f, im in zip(fields, imgs):
+    for f, im in zip(fields, imgs, strict=True):
         assert f.boundary.dtype == np.float32 and f.direction.dtype == np.float32
         assert f.direction.shape == (8,) + im.shape[:2]
         assert 0 <= f.boundary.min() and f.boundary.max() <= 1

@@ -42,7 +42,7 @@ def instance_text(space, instances, row: int, col: int) -> str:
     if not hits:
         return "no instance"
     names = instance_class_names(instances.subset(hits), space)
-    return ", ".join(f"{n} #{i + 1} ({instances.scores[i]:.2f})" for n, i in zip(names, hits))
+    return ", ".join(f"{n} #{i + 1} ({instances.scores[i]:.2f})" for n, i in zip(names, hits, strict=True))
 
 
 def gt_instance_text(space, gt_id: int) -> str:

@@ -48,7 +48,7 @@ class LegendPanel(QWidget):
             return
         self._space = space
         self.list.clear()
-        for i, (name, rgb) in enumerate(zip(space.names, space.colors)):
+        for i, (name, rgb) in enumerate(zip(space.names, space.colors, strict=True)):
             pm = QPixmap(14, 14)
             pm.fill(QColor(*(int(v) for v in rgb)))
             item = QListWidgetItem(QIcon(pm), name)

@@ -9,8 +9,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -76,7 +75,7 @@ class NumItem(QTableWidgetItem):
         self.setText(text)
         return True
 
-    def __lt__(self, other):  # noqa: D105
+    def __lt__(self, other):
         a, b = self.data(VALUE_ROLE), other.data(VALUE_ROLE)
         if isinstance(a, str) or isinstance(b, str):
             return str(a) < str(b)

@@ -117,7 +117,7 @@ class TunePanel(QWidget):
         self._validate()
         self._context_changed()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt name: the dock's first height
+    def sizeHint(self) -> QSize:
         return QSize(1100, 300)
 
     # --- construction -------------------------------------------------------------------------
@@ -400,7 +400,7 @@ class TunePanel(QWidget):
         self.result = res
         grid = res.grid
         mdp = self.state.setting.min_direction_prob
-        hits = [l for l, v in enumerate(grid.min_direction_probs) if abs(v - mdp) <= 1e-6]
+        hits = [k for k, v in enumerate(grid.min_direction_probs) if abs(v - mdp) <= 1e-6]
         self._direction = hits[0] if hits else 0
         many = td.against_threshold(res) and len(grid.min_direction_probs) > 1
         self.direction_box.blockSignals(True)
@@ -562,7 +562,7 @@ class TunePanel(QWidget):
         vb = self.plots[metric].getPlotItem().getViewBox()
         best, best_d = None, float(PICK_PX)
         for s in self.series[metric]:
-            for x, y, idx in zip(s.x, s.y, s.index):
+            for x, y, idx in zip(s.x, s.y, s.index, strict=True):
                 if not np.isfinite(y):
                     continue
                 p = vb.mapViewToScene(QPointF(float(x), float(y)))

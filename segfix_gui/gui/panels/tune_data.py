@@ -10,7 +10,6 @@ fraction the engine reports).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,9 +56,9 @@ def series(res: SweepResult, metric: str = "miou", *, direction_index: int = 0) 
     grid = res.grid
     if against_threshold(res):
         x = np.asarray(grid.thresholds, np.float64)
-        l = direction_index
+        k = direction_index
         return [
-            Series(f"scale {s:g}", x, g[:, j, l].copy(), tuple((i, j, l) for i in range(len(x))))
+            Series(f"scale {s:g}", x, g[:, j, k].copy(), tuple((i, j, k) for i in range(len(x))))
             for j, s in enumerate(grid.scales)
         ]
     x = np.asarray(grid.scales, np.float64)

@@ -127,7 +127,7 @@ class HRModule(nn.Module):
 
     def __init__(self, block, cin: list[int], planes: list[int], n: int):
         super().__init__()
-        self.branches = nn.ModuleList(_blocks(block, c, p, n) for c, p in zip(cin, planes))
+        self.branches = nn.ModuleList(_blocks(block, c, p, n) for c, p in zip(cin, planes, strict=True))
         ch = [p * block.expansion for p in planes]
         self.channels = ch
         fuse = []
@@ -153,7 +153,7 @@ class HRModule(nn.Module):
         self.fuse_layers = nn.ModuleList(fuse) if len(ch) > 1 else None
 
     def forward(self, xs: list) -> list:
-        xs = [branch(x) for branch, x in zip(self.branches, xs)]
+        xs = [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
         if self.fuse_layers is None:
             return xs
         out = []

@@ -22,7 +22,7 @@ probabilities that openseg's tester thresholds away: ``boundary`` = mask probabi
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -134,7 +134,7 @@ class OpensegPredictor:
                 mask, direction = self.model(xb.contiguous(memory_format=cl))
                 out = torch.cat([torch.softmax(mask.float(), 1), direction.float()], 1)
                 out = F.interpolate(out, size=(t, t), mode="bilinear", align_corners=True)
-                for (y, c), o in zip(part, out):
+                for (y, c), o in zip(part, out, strict=True):
                     sums[:, y : y + t, c : c + t] += o
                     count[:, y : y + t, c : c + t] += 1
                 progress(min(s + self.batch, len(crops)), len(crops))

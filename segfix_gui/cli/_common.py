@@ -137,24 +137,36 @@ def _unexpected(item, err: BaseException) -> str:
     return f"{_item_name(item)}: unexpected error ({err.__class__.__name__}{': ' + text if text else ''})"
 
 
-def _call(fn, item):
+def _call(fn, item, guard=None):
     try:
-        return item, fn(item), None
+        if guard is None:
+            return item, fn(item), None
+        with guard.active():  # in a worker process too: every file it writes is checked
+            return item, fn(item), None
     except InputError as err:
         return item, None, str(err)
     except Exception as err:  # noqa: BLE001 - one file's failure never stops the batch
         return item, None, _unexpected(item, err)
 
 
-def _drop_stale(item, error: str, output: Callable | None) -> str:
-    """Remove the output an earlier run left for an item that failed now, and say so."""
+def _drop_stale(item, error: str, output: Callable | None, guard=None) -> str:
+    """Remove the output an earlier run left for an item that failed now, and say so.
+
+    Nothing the guard refuses is removed (an input reached through a link, a file outside
+    the output folder): that is not an earlier run's output."""
+    from ..io.atomic import remove_output
+
     if output is None:
         return error
     path = output(item)
-    if path is None or not os.path.isfile(path):
+    if path is None or not os.path.isfile(path) or (guard is not None and guard.reason(path) is not None):
         return error
     try:
-        os.unlink(path)
+        if guard is None:
+            remove_output(path)
+        else:
+            with guard.active():
+                remove_output(path)
     except OSError as err:
         return f"{error} (the output of an earlier run, {path}, could not be removed: {err.strerror})"
     return f"{error} (the output of an earlier run, {path}, was removed)"
@@ -168,35 +180,52 @@ def run_batch(
     desc: str = "",
     total: int | None = None,
     output: Callable | None = None,
+    guard=None,
+    remove_stale: bool = True,
 ):
     """Run ``fn(item)`` for every item, in ``workers`` processes, with a progress bar.
 
     Yields ``(item, result, error)``; an :class:`InputError` becomes ``error`` (its message),
     any other exception ``"<file>: unexpected error (...)"``, and the batch goes on.
     ``output(item)``, when given, is the path an item writes: when the item fails, a file left
-    there by an earlier run is removed (and the error line says so), so an output folder never
-    mixes this run's results with stale ones. Results come in the order of ``items``.
+    there by an earlier run is removed (and the error line says so; not with
+    ``remove_stale=False``), so an output folder never mixes this run's results with stale
+    ones. ``guard`` (an :class:`~segfix_gui.io.atomic.OutputGuard`) checks every file the
+    items write or remove; with ``output``, items whose output it refuses, or two items of one
+    output (both named), fail before any runs. Results come in the order of ``items``.
     """
     from tqdm import tqdm
 
     items = list(items)
+    refused: dict[int, str] = {}
+    if guard is not None and output is not None:
+        refused = guard.refuse([(_item_name(it), output(it)) for it in items])
+    stale = output if remove_stale else None
+
+    def failed(it, err):
+        return err and _drop_stale(it, err, stale, guard)
+
     bar = tqdm(total=total or len(items), desc=desc, unit="file", disable=None, file=sys.stderr)
     try:
-        if workers <= 1 or len(items) <= 1:
-            for item in items:
-                it, res, err = _call(fn, item)
-                yield it, res, err and _drop_stale(it, err, output)
+        if workers <= 1 or len(items) - len(refused) <= 1:
+            for i, item in enumerate(items):
+                it, res, err = (item, None, refused[i]) if i in refused else _call(fn, item, guard)
+                yield it, res, failed(it, err)
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(items))) as ex:
-                futures = [ex.submit(_call, fn, it) for it in items]
-                for it, fut in zip(items, futures, strict=True):
-                    try:
-                        done = fut.result()
-                    except Exception as err:  # noqa: BLE001 - e.g. a worker killed for memory
-                        done = (it, None, _unexpected(it, err))
+            run = [it for i, it in enumerate(items) if i not in refused]
+            with ProcessPoolExecutor(max_workers=min(workers, len(run))) as ex:
+                futures = iter([ex.submit(_call, fn, it, guard) for it in run])
+                for i, it in enumerate(items):
+                    if i in refused:
+                        done = (it, None, refused[i])
+                    else:
+                        try:
+                            done = next(futures).result()
+                        except Exception as exc:  # noqa: BLE001 - e.g. a worker killed for memory
+                            done = (it, None, _unexpected(it, exc))
                     it, res, err = done
-                    yield it, res, err and _drop_stale(it, err, output)
+                    yield it, res, failed(it, err)
                     bar.update()
     finally:
         bar.close()

@@ -36,18 +36,22 @@ def _one(job, *, stride, space_name):
 
 
 def run(args) -> int:
-    from ..io.pairing import LABEL_SUFFIXES, check_out_dir, list_files
+    from ..io.atomic import OutputGuard
+    from ..io.pairing import LABEL_SUFFIXES, list_files
     from ..labels import get_label_space
 
     get_label_space(args.label_space)
-    out = check_out_dir(args.out, args.labels)
+    guard = OutputGuard.for_output(args.out, args.labels)
+    out = guard.out
     files = list_files(args.labels, LABEL_SUFFIXES)
     if not files:
         raise InputError(args.labels, "no label PNGs found")
     jobs = [(str(p), str(out / p.relative_to(args.labels))) for p in files]
     fn = functools.partial(_one, stride=args.stride, space_name=args.label_space)
     errors, done = [], 0
-    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="degrade", output=lambda job: job[-1]):
+    for _, _, error in run_batch(
+        fn, jobs, workers=args.workers, desc="degrade", output=lambda job: job[-1], guard=guard
+    ):
         if error:
             errors.append(error)
         else:

@@ -88,12 +88,14 @@ def _one(job, *, width, directions, fmt, space_name):
 
 
 def run(args) -> int:
-    from ..io.pairing import LABEL_SUFFIXES, check_out_dir, list_files
+    from ..io.atomic import OutputGuard
+    from ..io.pairing import LABEL_SUFFIXES, list_files
     from ..labels import get_label_space
 
     if args.label_space is not None:
         get_label_space(args.label_space)
-    out = check_out_dir(args.out, args.labels)
+    guard = OutputGuard.for_output(args.out, args.labels)
+    out = guard.out
     files = list_files(args.labels, LABEL_SUFFIXES)
     if not files:
         raise InputError(args.labels, "no label PNGs found")
@@ -102,7 +104,9 @@ def run(args) -> int:
         _one, width=args.width, directions=args.directions, fmt=args.format, space_name=args.label_space
     )
     errors, done = [], 0
-    for _, _, error in run_batch(fn, jobs, workers=args.workers, desc="gt-offsets", output=lambda job: job[-1]):
+    for _, _, error in run_batch(
+        fn, jobs, workers=args.workers, desc="gt-offsets", output=lambda job: job[-1], guard=guard
+    ):
         if error:
             errors.append(error)
         else:

@@ -114,8 +114,9 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
+    from ..io.atomic import OutputGuard
     from ..io.offsets import write_offsets
-    from ..io.pairing import IMAGE_SUFFIXES, check_out_dir, list_files
+    from ..io.pairing import IMAGE_SUFFIXES, list_files
 
     try:
         predictor = _predictor(args)
@@ -123,11 +124,15 @@ def run(args) -> int:
         if isinstance(err, InputError):
             raise
         raise InputError(None, str(err)) from None
-    out = check_out_dir(args.out, args.images)
+    guard = OutputGuard.for_output(args.out, args.images)
+    out = guard.out
     files = list_files(args.images, IMAGE_SUFFIXES)
     if not files:
         raise InputError(args.images, "no images found")
-    seen: dict[Path, Path] = {}
+    dsts = [(out / src.relative_to(args.images)).with_suffix("." + args.format) for src in files]
+    # x.png and x.jpg (or any two) would share one output: both refused, as outputs that
+    # would land on an input or outside --out are, before the network runs
+    refused = guard.refuse(list(zip(files, dsts, strict=True)))
     errors, done = [], 0
     bar = tqdm(total=len(files), desc="predict-offsets", unit="file", disable=None, file=sys.stderr)
     pending: list[tuple[Path, Path, object]] = []
@@ -142,7 +147,8 @@ def run(args) -> int:
         for (_src, dst, _), field in zip(pending, fields, strict=True):
             try:
                 setting = field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob)
-                write_offsets(dst, field, fmt=args.format, setting=setting)
+                with guard.active():
+                    write_offsets(dst, field, fmt=args.format, setting=setting)
                 done += 1
             except InputError as err:  # io.atomic names the output that cannot be written
                 errors.append(str(err))
@@ -150,13 +156,11 @@ def run(args) -> int:
         pending.clear()
 
     try:
-        for src in files:
-            dst = (out / src.relative_to(args.images)).with_suffix("." + args.format)
-            if dst in seen:
-                errors.append(str(InputError(src, f"same output name as {seen[dst].name}; skipped")))
+        for i, (src, dst) in enumerate(zip(files, dsts, strict=True)):
+            if i in refused:
+                errors.append(refused[i])
                 bar.update()
                 continue
-            seen[dst] = src
             try:
                 image = _read(src)
             except InputError as err:

@@ -52,7 +52,8 @@ def _refine_one(job, *, options, space_name, device: str):
 
 def run(args) -> int:
     from ..core.refine import resolve_device
-    from ..io.pairing import check_out_dir, pair_folders
+    from ..io.atomic import OutputGuard
+    from ..io.pairing import pair_folders
     from ..labels import get_label_space
 
     if args.label_space:
@@ -64,7 +65,8 @@ def run(args) -> int:
     rows = pair_folders("pred", {"pred": args.input, "offsets": args.offset})
     if not rows:
         raise InputError(args.input, "no prediction PNGs found")
-    out = check_out_dir(args.out, args.input, args.offset)
+    guard = OutputGuard.for_output(args.out, args.input, args.offset)
+    out = guard.out
     errors, done, jobs = [], 0, []
     for r in rows:
         if r["error"]:
@@ -79,7 +81,9 @@ def run(args) -> int:
             )
     options = argparse.Namespace(threshold=args.threshold, scale=args.scale, min_direction_prob=args.min_direction_prob)
     fn = functools.partial(_refine_one, options=options, space_name=args.label_space, device=device)
-    for _, _result, error in run_batch(fn, jobs, workers=args.workers, desc="refine", output=lambda job: job[-1]):
+    for _, _result, error in run_batch(
+        fn, jobs, workers=args.workers, desc="refine", output=lambda job: job[-1], guard=guard
+    ):
         if error:
             errors.append(error)
         else:

@@ -69,14 +69,15 @@ def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
 
 def run(args) -> int:
     from ..core.refine import resolve_device
+    from ..io.atomic import OutputGuard
     from ..io.instances import pair_instance_set
-    from ..io.pairing import check_out_dir
 
     try:
         device = resolve_device(args.device)
     except ValueError as err:
         raise InputError(None, str(err)) from None
-    out = check_out_dir(args.out, args.input, args.offset)
+    guard = OutputGuard.for_output(args.out, args.input, args.offset)
+    out = guard.out
     rows = pair_instance_set(instances=args.input, offsets=args.offset)
     errors, jobs = [], []
     for r in rows:
@@ -89,7 +90,17 @@ def run(args) -> int:
         _refine_one, options=options, device=device, in_root=str(Path(args.input)), out_root=str(out)
     )
     done, n_inst = 0, 0
-    for _, result, error in run_batch(fn, jobs, workers=args.workers, desc="refine-instances"):
+    in_root = Path(args.input)
+    batch = run_batch(
+        fn,
+        jobs,
+        workers=args.workers,
+        desc="refine-instances",
+        output=lambda job: str(out / Path(job[0]).relative_to(in_root)),
+        guard=guard,
+        remove_stale=False,  # (its masks would stay: an earlier run's output is left as it is)
+    )
+    for _, result, error in batch:
         if error:
             errors.append(error)
         else:

@@ -81,13 +81,13 @@ def argparse_suppress():
 
 def run(args) -> int:
     from ..core.refine import resolve_device
-    from ..io.pairing import check_out_dir
+    from ..io.atomic import OutputGuard
     from ..labels import get_label_space
     from ..model.net import CONFIGS
     from ..model.train import TrainOptions, train
 
     get_label_space(args.label_space)
-    check_out_dir(args.out, args.data)
+    guard = OutputGuard.for_output(args.out, args.data)
     if args.model not in CONFIGS:
         raise InputError(None, f"unknown --model {args.model!r} (known: {', '.join(CONFIGS)})")
     try:
@@ -117,16 +117,17 @@ def run(args) -> int:
                 "(pip install it, or pass --no-pretrained)",
             )
     command = "segfix " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
-    rec = train(
-        opts,
-        args.data,
-        args.out,
-        device=device,
-        resume=args.resume,
-        command=command,
-        train_limit=args.train_limit,
-        val_limit=args.val_limit,
-    )
+    with guard.active():  # every file of the run (log, checkpoint, weights, record) is checked
+        rec = train(
+            opts,
+            args.data,
+            args.out,
+            device=device,
+            resume=args.resume,
+            command=command,
+            train_limit=args.train_limit,
+            val_limit=args.val_limit,
+        )
     v = rec["validation"]
     print(
         f"trained {rec['epochs']} epochs in {rec['wall_seconds_training']:.0f} s on {device}; "

@@ -1,10 +1,16 @@
-"""Atomic writes: a temporary name beside the target, renamed when complete."""
+"""Atomic writes: a temporary name beside the target, renamed when complete; and the guard
+every file written or removed goes through (:class:`OutputGuard`): inputs are never written
+or removed, outputs land only inside the output folder, two inputs never share one output.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
@@ -21,11 +27,13 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
     The temporary file keeps the target's suffix so writers that look at it (PIL, numpy) work.
-    On error the temporary file is removed and ``path`` is left as it was; an ``OSError``
+    Refused (an :class:`InputError`, nothing written) when an active :class:`OutputGuard`
+    refuses ``path``. On error the temporary file is removed and ``path`` is left as it was; an ``OSError``
     (a parent that is a file, a read-only or full disk, ``path`` a folder) becomes an
     :class:`InputError` naming ``path``, so a batch reports it as that file's error line.
     """
     path = Path(path)
+    check_output(path)  # before any folder is made: a refused path leaves no trace
     if path.is_dir():
         raise InputError(path, "cannot write: is a folder")
     try:
@@ -65,3 +73,201 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+# --- the output guard ---------------------------------------------------------------------------
+
+_ACTIVE: contextvars.ContextVar[tuple[OutputGuard, ...]] = contextvars.ContextVar("segfix_output_guards", default=())
+
+
+def _inside(real: str, folder: str) -> bool:
+    """``real`` is ``folder`` or lies below it (both real paths)."""
+    return real == folder or real.startswith(folder if folder.endswith(os.sep) else folder + os.sep)
+
+
+def _real(path) -> str:
+    return os.path.realpath(os.fspath(path))
+
+
+def _linked(folders: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """What symlinks inside the input ``folders`` (``(real path, as given)``) lead to outside
+    them: ``([(real folder, description)], {real file: link})``. The commands follow such
+    links when they list their inputs, so what lies there is input too."""
+    found: list[tuple[str, str]] = []
+    files: dict[str, str] = {}
+    seen = {real for real, _ in folders}
+
+    def outside(real: str) -> bool:
+        return not any(_inside(real, r) for r, _ in (*folders, *found))
+
+    for _real_root, given in folders:
+        for top, dirs, names in os.walk(given, followlinks=True):
+            keep = []
+            for d in dirs:
+                full = os.path.join(top, d)
+                real = _real(full)
+                if real in seen:  # a loop, or a folder reached twice
+                    continue
+                seen.add(real)
+                keep.append(d)
+                if os.path.islink(full) and outside(real):
+                    found.append((real, f"{real} (linked from {full})"))
+            dirs[:] = keep
+            for n in names:
+                full = os.path.join(top, n)
+                if os.path.islink(full):
+                    real = _real(full)
+                    if outside(real):
+                        files.setdefault(real, full)
+    return found, files
+
+
+@dataclass(frozen=True, eq=False)
+class OutputGuard:
+    """Where a run may write and remove files, checked by real path (links followed).
+
+    A file is refused when its real path is one of the input ``files``, lies inside one of
+    the input ``folders`` (or a folder a symlinked sub-folder of one leads to), or, when
+    ``root`` is set, lies outside the output folder. :func:`atomic_path` and
+    :func:`remove_output` ask every guard made :meth:`active`; :meth:`refuse` checks a whole
+    batch of ``(input, output)`` pairs before any work, collisions included. Picklable: a
+    batch's worker processes get it with their work.
+    """
+
+    root: str | None = None  # real path of the output folder (None: anywhere but the inputs)
+    root_given: str | None = None  # the output folder as the user named it
+    folders: tuple[tuple[str, str], ...] = ()  # (real path, as given) of input folders
+    files: dict[str, str] = field(default_factory=dict)  # real path -> as given, of input files
+
+    @classmethod
+    def for_inputs(cls, *inputs, files: Iterable = (), out=None) -> OutputGuard:
+        """A guard of ``inputs`` (folders or files; None skipped) and the input ``files``;
+        with ``out``, outputs are allowed only inside that folder (:meth:`for_output`)."""
+        folders: list[tuple[str, str]] = []
+        named: dict[str, str] = {}
+        for inp in inputs:
+            if inp is None:
+                continue
+            real = _real(inp)
+            if os.path.isdir(real):
+                folders.append((real, os.fspath(inp)))
+            else:
+                named[real] = os.fspath(inp)
+        linked_folders, linked_files = _linked(folders)
+        folders += linked_folders
+        for real, link in linked_files.items():
+            named.setdefault(real, f"{real} (linked from {link})")
+        for f in files:
+            if f is not None:
+                named.setdefault(_real(f), os.fspath(f))
+        root = None if out is None else _real(out)
+        return cls(root=root, root_given=None if out is None else os.fspath(out), folders=tuple(folders), files=named)
+
+    @classmethod
+    def for_output(cls, out, *inputs, files: Iterable = ()) -> OutputGuard:
+        """The guard of a command writing into the folder ``out`` from ``inputs``: ``out``
+        is first checked as a whole (:func:`~segfix_gui.io.pairing.check_out_dir`)."""
+        from .pairing import check_out_dir
+
+        check_out_dir(out, *inputs)
+        return cls.for_inputs(*inputs, files=files, out=out)
+
+    @property
+    def out(self) -> Path | None:
+        """The output folder's real path."""
+        return None if self.root is None else Path(self.root)
+
+    def reason(self, path) -> str | None:
+        """Why ``path`` may not be written or removed, or None when it may."""
+        real = _real(path)
+        shown = os.path.abspath(os.fspath(path))
+        via = "" if real == shown else f" (real path {real})"
+        if real in self.files:
+            return f"it is the input file {self.files[real]}{via}; inputs are never overwritten or removed"
+        for folder, given in self.folders:
+            if _inside(real, folder):
+                return f"it is inside the input folder {given}{via}; inputs are never overwritten or removed"
+        if self.root is not None and not _inside(real, self.root):
+            return f"it is outside the output folder {self.root_given}{via}; outputs are written only inside it"
+        return None
+
+    def check(self, path) -> None:
+        """InputError ``<path>: refused: <why>`` when ``path`` may not be written."""
+        why = self.reason(path)
+        if why is not None:
+            raise InputError(path, f"refused: {why}")
+
+    def refuse(self, pairs: Sequence[tuple[object, object]]) -> dict[int, str]:
+        """Error lines of the ``(input, output)`` pairs that may not run, by index: an output
+        this guard refuses, or one output for two inputs (both named; the same real path,
+        or names differing only in case on a folder that ignores case)."""
+        errors: dict[int, str] = {}
+        by_real: dict[str, int] = {}
+        by_fold: dict[str, list[int]] = {}
+        for i, (_src, dst) in enumerate(pairs):
+            why = self.reason(dst)
+            if why is not None:
+                errors[i] = f"{dst}: refused: {why}"
+                continue
+            real = _real(dst)
+            if real in by_real:
+                _collide(pairs, errors, by_real[real], i)
+            else:
+                by_real[real] = i
+                by_fold.setdefault(real.casefold(), []).append(i)
+        for same in by_fold.values():
+            if len(same) > 1 and _ignores_case(_real(pairs[same[0]][1])):
+                for j in same[1:]:
+                    _collide(pairs, errors, same[0], j)
+        return errors
+
+    @contextlib.contextmanager
+    def active(self):
+        """Every write (:func:`atomic_path`) and removal (:func:`remove_output`) in this
+        thread is checked by this guard while the block runs."""
+        active = _ACTIVE.get()
+        if self in active:
+            yield self
+            return
+        token = _ACTIVE.set((*active, self))
+        try:
+            yield self
+        finally:
+            _ACTIVE.reset(token)
+
+
+def _collide(pairs, errors: dict[int, str], a: int, b: int) -> None:
+    (src_a, dst_a), (src_b, dst_b) = pairs[a], pairs[b]
+    errors[a] = f"{src_a}: refused: {src_b} would be written to the same output {dst_a}: rename one of them"
+    errors[b] = f"{src_b}: refused: {src_a} would be written to the same output {dst_b}: rename one of them"
+
+
+def _ignores_case(path: str) -> bool:
+    """Whether the folder ``path`` would be written in treats ``a`` and ``A`` as one name:
+    probed with a hidden file in its nearest existing folder (assumed so when it cannot be)."""
+    folder = os.path.dirname(path)
+    while folder and not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".segfix-case-probe-", dir=folder or None)
+    except OSError:
+        return True
+    os.close(fd)
+    try:
+        head, name = os.path.split(probe)
+        return os.path.exists(os.path.join(head, name.upper()))
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+
+
+def check_output(path) -> None:
+    """Refuse ``path`` (InputError, ``<path>: refused: <why>``) if an active guard does."""
+    for guard in _ACTIVE.get():
+        guard.check(path)
+
+
+def remove_output(path) -> None:
+    """Remove the output ``path`` (a file an earlier run wrote); refused as a write would be."""
+    check_output(path)
+    os.unlink(path)

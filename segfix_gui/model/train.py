@@ -260,12 +260,15 @@ def train(
     """Train, log and save (see module docstring). Returns the final record dict."""
     from tqdm import tqdm
 
-    from ..io.atomic import write_text
+    from ..io.atomic import check_output, write_text
     from .data import load_split
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
+    # every file the run writes, checked by an active guard (segfix train's) before any work
+    for name in ("log.csv", "last.pt", "last.tmp", "weights.pt", "record.json"):
+        check_output(out / name)
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(opts.seed)
     state = None
     if resume:

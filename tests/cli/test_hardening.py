@@ -678,3 +678,154 @@ def test_window_shows_one_message_naming_the_file(tmp_path, open_window, dialogs
         pytest.fail(f"open_paths raised {err!r}")
     qtbot.waitUntil(lambda: len(dialogs) > 0, timeout=20000)
     assert dialogs[0].startswith(f"{bad}: ") and expect in dialogs[0]
+
+
+# --- issue 19: inputs are never written or removed; outputs only inside --out --------------------
+#
+# Every file written or removed goes through one guard (io.atomic.OutputGuard) that checks its
+# real path: links inside --out can lead neither into an input folder nor out of --out, a report
+# file never lands on an input, and two inputs never share one output.
+
+
+def _dir_link(link: Path, target: Path) -> Path:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.relpath(target, link.parent), target_is_directory=True)
+    return link
+
+
+def _moving_npz(path: Path) -> Path:
+    """Hard offsets that move every label 3 columns: the refinement differs from its input."""
+    off = np.zeros((2, 12, 16), np.int8)
+    off[1] = 3
+    return _hard_npz(path, off)
+
+
+def _instance_pred(txt: Path, shape=(12, 16)) -> Path:
+    """``txt`` listing one car mask ``masks/<stem>.png`` beside it."""
+    mask = np.zeros(shape, np.uint8)
+    mask[2:8, 3:12] = 255
+    _png(txt.parent / "masks" / f"{txt.stem}.png", mask)
+    txt.write_text(f"masks/{txt.stem}.png 26 0.9\n")
+    return txt
+
+
+@pytest.mark.parametrize("command", ["refine", "degrade"])
+def test_out_sub_folder_linked_into_the_input_loses_nothing(tmp_path, capsys, command):
+    # out/a -> ../in/a: x.png was overwritten by its own output, and y.png (which fails) was
+    # deleted as "the output of an earlier run"
+    inp, offs, out = tmp_path / "in", tmp_path / "offsets", tmp_path / "out"
+    for name in ("a/x.png", "c/v.png", "c/w.png"):  # c/: fine, run by two worker processes
+        _png(inp / name, _labels())
+        _moving_npz((offs / name).with_suffix(".npz"))
+    if command == "refine":
+        _png(inp / "a" / "y.png", _labels())  # no offsets: fails
+        argv = ["refine", "--input", str(inp), "--offset", str(offs), "--out", str(out), "--device", "cpu"]
+    else:
+        (inp / "a" / "y.png").write_bytes(b"not a png")  # fails
+        argv = ["degrade", "--labels", str(inp), "--out", str(out), "--stride", "4"]
+    _dir_link(out / "a", inp / "a")
+    before = _tree(inp)
+    assert main([*argv, "--workers", "2"]) == 2
+    errs = _errors(capsys)
+    assert _tree(inp) == before
+    assert sorted(p.name for p in (out / "c").iterdir()) == ["v.png", "w.png"]
+    real_out = Path(os.path.realpath(out))
+    for name in ("x.png", "y.png"):
+        line = f"segfix: error: {real_out / 'a' / name}: refused: it is inside the input folder {inp} (real path "
+        assert any(e.startswith(line) for e in errs), errs
+
+
+def _outside_case(tmp_path, command):
+    """Inputs in in/sub/ for ``command``, and its argv writing to out/."""
+    inp, offs, out = tmp_path / "in", tmp_path / "offsets", tmp_path / "out"
+    if command == "predict-offsets":
+        (inp / "sub").mkdir(parents=True)
+        shutil.copy(DEMO / "image.jpg", inp / "sub" / "x.jpg")
+        return ["predict-offsets", "--images", str(inp), "--out", str(out), "--device", "cpu"]
+    _hard_npz(offs / "sub" / "x.npz", np.zeros((2, 12, 16), np.int8))
+    if command == "refine-instances":
+        (inp / "sub").mkdir(parents=True)
+        _instance_pred(inp / "sub" / "x_pred.txt")
+        return ["refine-instances", "--input", str(inp), "--offset", str(offs), "--out", str(out), "--device", "cpu"]
+    _png(inp / "sub" / "x.png", _labels())
+    if command == "refine":
+        return ["refine", "--input", str(inp), "--offset", str(offs), "--out", str(out), "--device", "cpu"]
+    return [command, "--labels", str(inp), "--out", str(out)]
+
+
+@pytest.mark.parametrize("command", ["refine", "degrade", "gt-offsets", "predict-offsets", "refine-instances"])
+def test_outputs_never_leave_out_through_a_linked_sub_folder(tmp_path, capsys, command):
+    # out/sub -> ../elsewhere: outputs were written into elsewhere/
+    argv = _outside_case(tmp_path, command)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _dir_link(tmp_path / "out" / "sub", elsewhere)
+    assert main(argv) == 2
+    (err,) = _errors(capsys)
+    real_out = Path(os.path.realpath(tmp_path / "out"))
+    assert err.startswith(f"segfix: error: {real_out / 'sub'}")
+    assert f": refused: it is outside the output folder {tmp_path / 'out'} (real path {elsewhere}" in err
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_two_inputs_of_one_output_are_both_refused(tmp_path, capsys, broken):
+    # x.png and x.PNG both went to out/x.npz; when x.PNG failed, x.png's fresh output was
+    # removed as "an earlier run's"
+    gt, out = tmp_path / "gt", tmp_path / "out"
+    _png(gt / "x.png", _labels())
+    if broken:
+        (gt / "x.PNG").write_bytes(b"not a png")
+    else:
+        _png(gt / "x.PNG", _labels(ids=(3, 4)))
+    assert main(["gt-offsets", "--labels", str(gt), "--out", str(out)]) == 2
+    errs = _errors(capsys)
+    real = Path(os.path.realpath(out)) / "x.npz"
+    assert sorted(errs) == [
+        f"segfix: error: {gt / 'x.PNG'}: refused: {gt / 'x.png'} would be written to the same output {real}: "
+        "rename one of them",
+        f"segfix: error: {gt / 'x.png'}: refused: {gt / 'x.PNG'} would be written to the same output {real}: "
+        "rename one of them",
+    ]
+    assert not real.exists()
+
+
+def test_two_inputs_meeting_through_a_link_inside_out_are_both_refused(tmp_path, capsys):
+    preds, offs = tmp_path / "preds", tmp_path / "offsets"
+    for sub in ("a", "b"):
+        _png(preds / sub / "x.png", _labels())
+        _moving_npz(offs / sub / "x.npz")
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)
+    _dir_link(out / "b", out / "a")  # out/b/x.png is out/a/x.png
+    assert _refine(preds, offs, out) == 2
+    errs = _errors(capsys)
+    assert len(errs) == 2 and all("would be written to the same output" in e for e in errs)
+    assert f"{preds / 'a' / 'x.png'}: refused: {preds / 'b' / 'x.png'}" in errs[0]
+    assert list((out / "a").iterdir()) == []
+
+
+def test_predict_offsets_refuses_both_inputs_of_one_output(tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(DEMO / "image.jpg", images / "x.jpg")
+    shutil.copy(DEMO / "image.jpg", images / "x.png")
+    out = tmp_path / "o"
+    assert main(["predict-offsets", "--images", str(images), "--out", str(out), "--device", "cpu"]) == 2
+    errs = _errors(capsys)
+    assert len(errs) == 2 and all("would be written to the same output" in e for e in errs)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_train_never_writes_through_a_link_into_its_data(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    victim = data / "notes.txt"
+    victim.write_text("keep me")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").symlink_to(victim)  # the log was opened for writing through the link
+    assert main(["train", "--data", str(data), "--out", str(run), "--no-pretrained", "--device", "cpu"]) == 2
+    (err,) = _errors(capsys)
+    assert err.startswith(f"segfix: error: {run / 'log.csv'}: refused: it is inside the input folder {data}")
+    assert victim.read_text() == "keep me"

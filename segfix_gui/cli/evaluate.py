@@ -98,11 +98,14 @@ def _clean(obj):
 
 def run(args) -> int:
     from ..core.metrics import SemanticEvaluator
-    from ..io.atomic import write_text
+    from ..io.atomic import OutputGuard, write_text
     from ..io.pairing import pair_folders
     from ..labels import get_label_space
 
     space = get_label_space(args.label_space)
+    guard = OutputGuard.for_inputs(args.gt, args.pred, args.refined)
+    if args.json:
+        guard.check(args.json)  # a report never lands on (or among) the inputs; said before any work
     # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
     rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined}, one_per_key=True)
     if not rows:
@@ -146,5 +149,6 @@ def run(args) -> int:
     print(f"{n} images, label space {space.name}")
     print_table(result)
     if args.json:
-        write_text(args.json, json.dumps(result, indent=2) + "\n")
+        with guard.active():
+            write_text(args.json, json.dumps(result, indent=2) + "\n")
     return 2 if errors else 0

@@ -202,10 +202,13 @@ def _clean(obj):
 
 def run(args) -> int:
     from ..cityscapes_eval import instance_level_ap
-    from ..io.atomic import write_text
+    from ..io.atomic import OutputGuard, write_text
     from ..io.instances import list_instance_gts, pair_instance_set
     from ..io.pairing import INSTANCE_GT_SUFFIX
 
+    guard = OutputGuard.for_inputs(args.gt, args.pred, args.refined)
+    if args.json:
+        guard.check(args.json)  # a report never lands on (or among) the inputs; said before any work
     gts = list_instance_gts(args.gt)
     if not gts:
         raise InputError(args.gt, f"no *{INSTANCE_GT_SUFFIX} files found")
@@ -263,5 +266,6 @@ def run(args) -> int:
     print(head)
     print_table(result)
     if args.json:
-        write_text(args.json, json.dumps(result, indent=2) + "\n")
+        with guard.active():
+            write_text(args.json, json.dumps(result, indent=2) + "\n")
     return 0

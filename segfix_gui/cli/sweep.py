@@ -407,14 +407,13 @@ def write_plot(path, res) -> None:
 # --------------------------------------------------------------------------- command
 
 
-def _check_output(path, option: str, suffix: str | None, inputs: set) -> None:
+def _check_output(path, option: str, suffix: str | None, guard) -> None:
     p = Path(path)
     if suffix and p.suffix.lower() != suffix:
         raise InputError(path, f"{option} must name a {suffix} file")
     if p.exists() and p.is_dir():
         raise InputError(path, f"{option} names a folder, not a file")
-    if p.exists() and p.resolve() in inputs:
-        raise InputError(path, f"{option} would overwrite an input file (inputs are never overwritten)")
+    guard.check(path)  # never on (or among) the inputs, paired or not
 
 
 def _sweep_one(job, *, space_name: str, grid, tol: float):
@@ -431,17 +430,20 @@ def run(args) -> int:
     import functools
 
     from ..core.sweep import SweepAccumulator
+    from ..io.atomic import OutputGuard
     from ..io.samples import sweep_jobs
     from ..labels import get_label_space
 
     space = get_label_space(args.label_space)
     grid = grid_from_args(args)
     jobs, errors = sweep_jobs(args.gt, args.pred, args.offsets)
-    inputs = {Path(x).resolve() for j in jobs for x in (j.gt, j.pred, j.offsets)}
+    guard = OutputGuard.for_inputs(
+        args.gt, args.pred, args.offsets, files=[x for j in jobs for x in (j.gt, j.pred, j.offsets)]
+    )
     if args.csv:
-        _check_output(args.csv, "--csv", None, inputs)
+        _check_output(args.csv, "--csv", None, guard)
     if args.plot:
-        _check_output(args.plot, "--plot", ".png", inputs)
+        _check_output(args.plot, "--plot", ".png", guard)
     for msg in errors:
         print(f"segfix: error: {msg}", file=sys.stderr)
     if not jobs:
@@ -462,7 +464,8 @@ def run(args) -> int:
     for path, write in ((args.csv, write_csv), (args.plot, write_plot)):
         if path:
             try:
-                write(path, res)
+                with guard.active():
+                    write(path, res)
             except OSError as err:
                 raise InputError(path, f"cannot write: {err.strerror or err}") from None
             print(f"wrote {path}")

@@ -768,6 +768,41 @@ def test_outputs_never_leave_out_through_a_linked_sub_folder(tmp_path, capsys, c
     assert list(elsewhere.iterdir()) == []
 
 
+def test_report_files_never_land_on_an_input(tmp_path, capsys):
+    gt, pred, offs = tmp_path / "gt", tmp_path / "pred", tmp_path / "offsets"
+    _png(gt / "x.png", _labels())
+    _png(pred / "x.png", _labels())
+    _hard_npz(offs / "x.npz", np.zeros((2, 12, 16), np.int8))
+    sweep_pred = tmp_path / "sweep_pred"  # z.png has no ground truth: it is not swept, but an input
+    _png(sweep_pred / "x.png", _labels())
+    _png(sweep_pred / "z.png", _labels())
+    ipred, igt = tmp_path / "ipred", tmp_path / "igt"
+    ipred.mkdir()
+    _instance_pred(ipred / "x_pred.txt")
+    _png(igt / "x_gtFine_instanceIds.png", np.full((12, 16), 7, np.uint16))
+    link = tmp_path / "report.json"
+    link.symlink_to(gt / "x.png")
+    before = _tree(tmp_path)
+    evaluate = ["evaluate", "--gt", str(gt), "--pred", str(pred)]
+    sweep = ["sweep", "--gt", str(gt), "--pred", str(sweep_pred), "--offsets", str(offs)]
+    sweep += ["--thresholds", "0.5", "--scales", "1"]
+    cases = [
+        (evaluate + ["--json", str(gt / "x.png")], gt / "x.png"),
+        (evaluate + ["--json", str(link)], link),
+        (evaluate + ["--json", str(pred / "metrics.json")], pred / "metrics.json"),  # among the inputs
+        (["evaluate-instances", "--gt", str(igt), "--pred", str(ipred), "--json", str(ipred / "x_pred.txt")], None),
+        (sweep + ["--csv", str(sweep_pred / "z.png")], sweep_pred / "z.png"),
+        (sweep + ["--plot", str(sweep_pred / "z.png")], sweep_pred / "z.png"),
+        (sweep + ["--plot", str(offs / "plot.png")], offs / "plot.png"),
+    ]
+    for argv, target in cases:
+        assert main(argv) == 2, argv
+        errs = _errors(capsys)
+        target = target or ipred / "x_pred.txt"
+        assert errs[-1].startswith(f"segfix: error: {target}: refused: it is inside the input folder"), errs
+        assert _tree(tmp_path) == before
+
+
 @pytest.mark.parametrize("broken", [False, True])
 def test_two_inputs_of_one_output_are_both_refused(tmp_path, capsys, broken):
     # x.png and x.PNG both went to out/x.npz; when x.PNG failed, x.png's fresh output was

@@ -162,7 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import InputError
     from ..io.samples import SamplePaths
     from ..labels import get_label_space
+    from . import export
     from .window import APP, ORG, MainWindow
+
+    if args.screenshot:  # never onto an input of the sample or set: refused before anything opens
+        try:
+            inputs = [args.image, args.pred, args.offsets, args.gt, args.instances, args.gt_instances]
+            export.check_screenshot(args.screenshot, *inputs, folder=args.folder)
+        except InputError as err:
+            print(f"segfix-gui: error: {err}", file=sys.stderr)
+            return 2
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORG)
@@ -261,9 +270,13 @@ def main(argv: list[str] | None = None) -> int:
             if status["code"]:  # a failure was reported: its message is out, end now
                 app.quit()
             elif ready and not busy:
-                try:
-                    win.save_screenshot(args.screenshot)
+                try:  # nor onto any file of what opened (the demo's, a set's every sample's)
+                    with export.output_guard(win.state.sample, win.state.set_samples).active():
+                        win.save_screenshot(args.screenshot)
                     print(f"screenshot written to {args.screenshot}")
+                except InputError as err:
+                    print(f"segfix-gui: error: {err}", file=sys.stderr)
+                    status["code"] = 2
                 except OSError as err:
                     print(f"segfix-gui: error: {args.screenshot}: {err}", file=sys.stderr)
                     status["code"] = 2

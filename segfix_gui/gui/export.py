@@ -1,13 +1,15 @@
 """Exports: refined labels (PNG), offsets (.npz / .mat), the IoU table (CSV) and a figure
 (before | after | diff with a legend and the setting, drawn offscreen from the layers' own
-colour tables). All atomic; an input file is never overwritten. (The screen grab of the
-current view is saved by the window.)"""
+colour tables). All atomic; no file of the open sample or of its set is ever written: every
+export goes through one :class:`~segfix_gui.io.atomic.OutputGuard` (:func:`output_guard`),
+which the window's screen grabs go through too."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,10 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 from ..core.offsets import OffsetField
 from ..core.setting import Setting
 from ..errors import InputError
-from ..io.atomic import atomic_path, write_text
+from ..io.atomic import OutputGuard, atomic_path, write_text
 from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
-from ..io.samples import Sample
+from ..io.samples import Sample, SamplePaths
 from .compute import Result, table_rows
 
 CSV_COLUMNS = ("class", "iou_before", "iou_after", "delta")
@@ -36,31 +38,71 @@ def input_files(sample: Sample) -> list[Path]:
     return files
 
 
-def check_not_input(path, sample: Sample) -> None:
-    """Refuse to write onto one of the sample's input files."""
-    target = Path(path).resolve()
-    for p in input_files(sample):
-        if p.resolve() == target:
-            raise InputError(
-                path, "is one of the open sample's input files; inputs are never overwritten — choose another name"
-            )
+def set_files(samples: Iterable[SamplePaths]) -> list[Path]:
+    """Every file of the samples of a set: prediction, offsets, image, ground truth, and an
+    instance sample's ``_pred.txt`` with the mask PNGs it lists (a file that cannot be read
+    lists none)."""
+    from ..io.instances import parse_pred_txt
+
+    files = []
+    for sp in samples:
+        files += [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances) if p]
+        if sp.instances:
+            try:
+                lines = parse_pred_txt(sp.instances)
+            except (InputError, OSError):
+                continue
+            files += [Path(os.path.normpath(Path(sp.instances).parent / e.mask)) for e in lines]
+    return files
 
 
-def export_refined(path, sample: Sample, result: Result) -> None:
-    """The refined labels as a single-channel PNG of ids (colours if the prediction was colour)."""
-    check_not_input(path, sample)
-    if sample.pred_is_colour:
-        write_png(path, sample.space.colorize(result.refined))
-    else:
-        write_labels(path, result.refined)
+def output_guard(sample: Sample | None, others: Sequence[SamplePaths] = ()) -> OutputGuard:
+    """The guard of every export and screen grab: no file of the open ``sample``, nor of any
+    other sample of its set (``others``: the set's samples), may be written."""
+    files = (input_files(sample) if sample is not None else []) + set_files(others)
+    return OutputGuard.for_inputs(files=files)
 
 
-def export_instances(path, sample: Sample, result: Result) -> list[Path]:
+def check_not_input(path, sample: Sample | None, others: Sequence[SamplePaths] = ()) -> None:
+    """Refuse to write onto one of the files of the open sample or of its set (``others``)."""
+    output_guard(sample, others).check(path)
+
+
+def check_screenshot(path, *inputs, folder: str | None = None) -> None:
+    """Refuse a screenshot onto the window's inputs, before anything is opened: one of the
+    ``inputs`` given (files, or anything inside a folder given), or for a set ``folder`` its
+    role folders (``preds/``, ``offsets/``, ...) and every file of its samples."""
+    from .opening import SetSource
+
+    folders, samples = [], []
+    if folder is not None:
+        try:
+            src = SetSource(folder)
+            r = src.resolved()
+            folders = [r.image, r.pred, r.offsets, r.gt]
+            samples = src.samples()
+        except InputError:  # opening it says so
+            pass
+    guard = OutputGuard.for_inputs(*inputs, *folders, files=set_files(samples))
+    guard.check(path)
+
+
+def export_refined(path, sample: Sample, result: Result, *, others: Sequence[SamplePaths] = ()) -> None:
+    """The refined labels as a single-channel PNG of ids (colours if the prediction was colour).
+    ``others``: the open set's samples, whose files are refused as the sample's own are."""
+    with output_guard(sample, others).active():
+        if sample.pred_is_colour:
+            write_png(path, sample.space.colorize(result.refined))
+        else:
+            write_labels(path, result.refined)
+
+
+def export_instances(path, sample: Sample, result: Result, *, others: Sequence[SamplePaths] = ()) -> list[Path]:
     """An instance sample's refined masks as a Cityscapes ``_pred.txt`` at ``path`` with one
     mask PNG per instance at the relative path its input line names (beside ``path``), as
     ``segfix refine-instances`` writes them: unchanged masks and the ``.txt`` are copied byte
     for byte, all files renamed into place only once all are written. Returns the files
-    written; refuses to write onto any input file."""
+    written; refuses to write onto any file of the sample or of its set (``others``)."""
     from ..io.instances import write_instances
 
     if not sample.is_instances or result is None or result.instances is None:
@@ -71,8 +113,9 @@ def export_instances(path, sample: Sample, result: Result) -> list[Path]:
     before, after = sample.instances, result.instances.after
     names = before.names or ()
     targets = [path] + [Path(os.path.normpath(path.parent / n)) for n in names]
-    for t in targets:
-        check_not_input(t, sample)
+    guard = output_guard(sample, others)
+    for t in targets:  # all refused before any is written
+        guard.check(t)
     src_txt = Path(sample.paths.instances)
     unchanged = {
         i: str(Path(os.path.normpath(src_txt.parent / n)))
@@ -80,16 +123,20 @@ def export_instances(path, sample: Sample, result: Result) -> list[Path]:
         if not result.instances.changed[i]
     }
     try:
-        write_instances(path, after, copy_from=unchanged, txt_from=src_txt, root=path.parent)
+        with guard.active():
+            write_instances(path, after, copy_from=unchanged, txt_from=src_txt, root=path.parent)
+    except InputError:
+        raise
     except ValueError as err:  # a mask path leading out of the chosen folder
         raise InputError(path, str(err)) from None
     return targets
 
 
-def export_offsets(path, sample: Sample, setting: Setting) -> None:
+def export_offsets(path, sample: Sample, setting: Setting, *, others: Sequence[SamplePaths] = ()) -> None:
     """The offset field, by suffix: ``.npz`` keeps the probabilities (with the current setting
     recorded as its recommendation), ``.mat`` writes openseg's thresholded unit steps."""
-    check_not_input(path, sample)
+    guard = output_guard(sample, others)
+    guard.check(path)
     suffix = Path(path).suffix.lower()
     if suffix not in (".npz", ".mat"):
         raise InputError(path, "offsets are written as .npz or .mat")
@@ -100,7 +147,8 @@ def export_offsets(path, sample: Sample, setting: Setting) -> None:
     if not f.is_hard:
         rec.update(threshold=setting.threshold, min_direction_prob=setting.min_direction_prob, scale=setting.scale)
     out = OffsetField(boundary=f.boundary, direction=f.direction, hard=f.hard, recommended=rec)
-    write_offsets(path, out, setting=setting)
+    with guard.active():
+        write_offsets(path, out, setting=setting)
 
 
 def setting_cells(setting, *, hard: bool = False) -> tuple[str, str, str]:
@@ -133,12 +181,16 @@ def iou_csv(before: dict, after: dict | None, *, sample_name: str = "", setting=
     return buf.getvalue()
 
 
-def export_iou_csv(path, sample: Sample, before: dict | None, after: dict | None, setting=None) -> None:
-    check_not_input(path, sample)
+def export_iou_csv(
+    path, sample: Sample, before: dict | None, after: dict | None, setting=None, *, others: Sequence[SamplePaths] = ()
+) -> None:
+    guard = output_guard(sample, others)
+    guard.check(path)
     if before is None:
         raise InputError(os.fspath(path), "no IoU table: the sample has no ground truth")
     hard = sample.field is not None and sample.field.is_hard
-    write_text(path, iou_csv(before, after, sample_name=sample.name, setting=setting, hard=hard))
+    with guard.active():
+        write_text(path, iou_csv(before, after, sample_name=sample.name, setting=setting, hard=hard))
 
 
 # --- figure ---------------------------------------------------------------------------------
@@ -364,15 +416,18 @@ def render_figure(
     return img
 
 
-def export_figure(path, sample: Sample, result: Result, before: dict | None = None, **options) -> None:
-    """:func:`render_figure` written as a PNG, atomically."""
-    check_not_input(path, sample)
+def export_figure(
+    path, sample: Sample, result: Result, before: dict | None = None, *, others: Sequence[SamplePaths] = (), **options
+) -> None:
+    """:func:`render_figure` written as a PNG, atomically (``others``: as for :func:`export_refined`)."""
+    guard = output_guard(sample, others)
+    guard.check(path)
     if sample.is_instances:
         raise InputError(
             path, "instance mode: the figure export draws label maps; export the view (screen grab) instead"
         )
     img = render_figure(sample, result, before, **options)
-    with atomic_path(path) as tmp:
+    with guard.active(), atomic_path(path) as tmp:
         if not img.save(os.fspath(tmp), "PNG"):
             raise OSError(f"Qt could not write {tmp}")
 

@@ -933,15 +933,17 @@ class MainWindow(QMainWindow):
             self._set_last_dir(path)
         try:
             if what == "instances":
-                written = export.export_instances(path, st.sample, st.result)
+                written = export.export_instances(path, st.sample, st.result, others=st.set_samples)
                 self.status_text.setText(f"wrote {path} and {len(written) - 1} mask PNGs")
                 return True
             if what == "refined":
-                export.export_refined(path, st.sample, st.result)
+                export.export_refined(path, st.sample, st.result, others=st.set_samples)
             elif what == "offsets":
-                export.export_offsets(path, st.sample, st.setting)
+                export.export_offsets(path, st.sample, st.setting, others=st.set_samples)
             elif what == "csv":
-                export.export_iou_csv(path, st.sample, st.before, st.result.after, st.result.setting)
+                export.export_iou_csv(
+                    path, st.sample, st.before, st.result.after, st.result.setting, others=st.set_samples
+                )
             elif what == "figure":
                 export.export_figure(
                     path,
@@ -951,11 +953,12 @@ class MainWindow(QMainWindow):
                     layers=st.layers,
                     hidden=st.hidden,
                     after_source=st.after_source,
+                    others=st.set_samples,
                     **options,
                 )
             elif what == "view":
-                export.check_not_input(path, st.sample)
-                self.save_view(path)
+                with export.output_guard(st.sample, st.set_samples).active():
+                    self.save_view(path)
             else:
                 raise ValueError(f"unknown export {what!r}")
         except InputError as err:

@@ -864,3 +864,37 @@ def test_train_never_writes_through_a_link_into_its_data(tmp_path, capsys):
     (err,) = _errors(capsys)
     assert err.startswith(f"segfix: error: {run / 'log.csv'}: refused: it is inside the input folder {data}")
     assert victim.read_text() == "keep me"
+
+
+def test_window_screenshot_onto_an_input_is_refused(tmp_path, capsys, qtbot):
+    from segfix_gui.gui.app import main as gui_main
+    from segfix_gui.io.images import read_labels, write_labels
+    from segfix_gui.labels import get_label_space
+
+    pred, offsets = tmp_path / "x.png", tmp_path / "x.npz"
+    shutil.copy(DEMO / "prediction.png", pred)
+    shutil.copy(DEMO / "offsets.npz", offsets)
+    link = tmp_path / "shot.png"
+    link.symlink_to(pred)
+    s = tmp_path / "set"
+    for sub in ("preds", "offsets"):
+        (s / sub).mkdir(parents=True)
+    space = get_label_space("camvid")
+    for n in ("a", "b"):
+        write_labels(s / "preds" / f"{n}.png", read_labels(DEMO / "prediction.png", space))
+        shutil.copy(DEMO / "offsets.npz", s / "offsets" / f"{n}.npz")
+    before = _tree(tmp_path)
+    single = ["--pred", str(pred), "--offsets", str(offsets)]
+    for argv, target in (
+        (single, pred),
+        (single, offsets),
+        (single, link),
+        (["--folder", str(s)], s / "preds" / "b.png"),  # another sample of the set
+        (["--folder", str(s)], s / "preds" / "new.png"),  # would join the set's predictions
+        (["--pred", str(s / "preds"), "--offsets", str(s / "offsets")], s / "offsets" / "a.npz"),
+    ):
+        assert gui_main([*argv, "--screenshot", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert err.count("\n") == 1 and err.startswith(f"segfix-gui: error: {target}: refused: it is "), err
+        assert _tree(tmp_path) == before

@@ -380,3 +380,50 @@ def test_figure_file_is_the_rendered_image(tiny, tmp_path):
     want = as_rgb(export.render_figure(sample, result, before, scale=2.0))
     np.testing.assert_array_equal(read_image(out), want)
     assert no_temporaries(tmp_path) == []
+
+
+# --- issue 19: no export lands on any file of the open set --------------------------------------
+
+
+def test_no_export_writes_onto_another_sample_of_the_set(tmp_path, qapp):
+    a = make_files(tmp_path / "a")
+    b = make_files(tmp_path / "b", seed=1)
+    sample, before, result = opened(a)
+    others = [a, b]
+    originals = {p: open(p, "rb").read() for p in (b.image, b.pred, b.offsets, b.gt)}
+    calls = [
+        lambda p: export.export_refined(p, sample, result, others=others),
+        lambda p: export.export_offsets(p, sample, SETTING, others=others),
+        lambda p: export.export_iou_csv(p, sample, before, result.after, SETTING, others=others),
+        lambda p: export.export_figure(p, sample, result, before, others=others),
+    ]
+    for target in originals:
+        for call in calls:
+            with pytest.raises(InputError) as err:
+                call(target)
+            assert str(err.value).startswith(f"{target}: refused: it is the input file")
+    for p, data in originals.items():
+        assert open(p, "rb").read() == data
+    assert no_temporaries(tmp_path / "b") == []
+
+
+def test_window_exports_refuse_every_file_of_the_open_set(tmp_path, open_window, dialogs, qtbot):
+    s = tmp_path / "set"
+    for n in ("a", "b"):
+        p = make_files(tmp_path / n, seed=ord(n))
+        for sub, src, name in (("preds", p.pred, "png"), ("offsets", p.offsets, "npz"), ("gt", p.gt, "png")):
+            (s / sub).mkdir(parents=True, exist_ok=True)
+            os.replace(src, s / sub / f"{n}.{name}")
+    w = open_window()
+    assert w.open_set(folder=str(s), space="camvid")
+    qtbot.waitUntil(
+        lambda: w.state.result is not None and w.state.result_is_current() and not w.runner.busy(), timeout=30000
+    )
+    assert w.state.sample.paths.pred == str(s / "preds" / "a.png")
+    other = {"refined": s / "preds" / "b.png", "offsets": s / "offsets" / "b.npz", "view": s / "gt" / "b.png"}
+    before = {p: p.read_bytes() for p in s.rglob("*") if p.is_file()}
+    for what, target in other.items():
+        assert not w.export(what, str(target))
+        assert dialogs[-1].startswith(f"{target}: refused: it is the input file"), dialogs
+    assert {p: p.read_bytes() for p in s.rglob("*") if p.is_file()} == before
+    assert w.export("refined", str(tmp_path / "fine.png"))  # anywhere else is fine

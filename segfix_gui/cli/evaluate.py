@@ -103,9 +103,9 @@ def run(args) -> int:
     from ..labels import get_label_space
 
     space = get_label_space(args.label_space)
-    guard = OutputGuard.for_inputs(args.gt, args.pred, args.refined)
-    if args.json:
-        guard.check(args.json)  # a report never lands on (or among) the inputs; said before any work
+    if args.json:  # a report never lands on (or among) the inputs; said before any work
+        guard = OutputGuard.for_inputs(args.gt, args.pred, args.refined)
+        guard.check(args.json)
     # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
     rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined}, one_per_key=True)
     if not rows:

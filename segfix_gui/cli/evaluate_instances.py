@@ -206,9 +206,9 @@ def run(args) -> int:
     from ..io.instances import list_instance_gts, pair_instance_set
     from ..io.pairing import INSTANCE_GT_SUFFIX
 
-    guard = OutputGuard.for_inputs(args.gt, args.pred, args.refined)
-    if args.json:
-        guard.check(args.json)  # a report never lands on (or among) the inputs; said before any work
+    if args.json:  # a report never lands on (or among) the inputs; said before any work
+        guard = OutputGuard.for_inputs(args.gt, args.pred, args.refined)
+        guard.check(args.json)
     gts = list_instance_gts(args.gt)
     if not gts:
         raise InputError(args.gt, f"no *{INSTANCE_GT_SUFFIX} files found")

@@ -437,9 +437,11 @@ def run(args) -> int:
     space = get_label_space(args.label_space)
     grid = grid_from_args(args)
     jobs, errors = sweep_jobs(args.gt, args.pred, args.offsets)
-    guard = OutputGuard.for_inputs(
-        args.gt, args.pred, args.offsets, files=[x for j in jobs for x in (j.gt, j.pred, j.offsets)]
-    )
+    guard = OutputGuard()
+    if args.csv or args.plot:
+        guard = OutputGuard.for_inputs(
+            args.gt, args.pred, args.offsets, files=[x for j in jobs for x in (j.gt, j.pred, j.offsets)]
+        )
     if args.csv:
         _check_output(args.csv, "--csv", None, guard)
     if args.plot:

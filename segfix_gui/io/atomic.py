@@ -216,7 +216,7 @@ class OutputGuard:
                 by_real[real] = i
                 by_fold.setdefault(real.casefold(), []).append(i)
         for same in by_fold.values():
-            if len(same) > 1 and _ignores_case(_real(pairs[same[0]][1])):
+            if len(same) > 1 and _ignores_case(_real(pairs[same[0]][1]), root=self.root):
                 for j in same[1:]:
                     _collide(pairs, errors, same[0], j)
         return errors
@@ -242,13 +242,18 @@ def _collide(pairs, errors: dict[int, str], a: int, b: int) -> None:
     errors[b] = f"{src_b}: refused: {src_a} would be written to the same output {dst_b}: rename one of them"
 
 
-def _ignores_case(path: str) -> bool:
+def _ignores_case(path: str, *, root: str | None = None) -> bool:
     """Whether the folder ``path`` would be written in treats ``a`` and ``A`` as one name:
-    probed with a hidden file in its nearest existing folder (assumed so when it cannot be)."""
+    probed with a hidden file in its nearest existing folder, never above the output folder
+    ``root`` (made first if need be); assumed so when it cannot be probed. Asked only when two
+    outputs' names differ in case alone."""
     folder = os.path.dirname(path)
     while folder and not os.path.isdir(folder):
         folder = os.path.dirname(folder)
     try:
+        if root is not None and not _inside(_real(folder or "."), root):
+            os.makedirs(root, exist_ok=True)
+            folder = root
         fd, probe = tempfile.mkstemp(prefix=".segfix-case-probe-", dir=folder or None)
     except OSError:
         return True

@@ -118,15 +118,18 @@ def test_guard_refuses_both_inputs_of_one_output(tmp_path, monkeypatch):
     # names differing only in case collide where the folder ignores case (probed)
     pairs = [("in/x.png", out / "x.png"), ("in/X.png", out / "X.png")]
     assert guard.refuse(pairs) == {}  # this folder tells them apart
-    monkeypatch.setattr(atomic, "_ignores_case", lambda path: True)
+    monkeypatch.setattr(atomic, "_ignores_case", lambda path, root=None: True)
     assert sorted(guard.refuse(pairs)) == [0, 1]
     # a batch's worker processes get the guard with their work
     again = pickle.loads(pickle.dumps(guard))
     assert again.reason(tmp_path / "in" / "a" / "x.png") == guard.reason(tmp_path / "in" / "a" / "x.png")
 
 
-def test_case_probe_leaves_nothing_behind(tmp_path):
+def test_case_probe_leaves_nothing_behind_and_stays_inside_out(tmp_path):
     from segfix_gui.io.atomic import _ignores_case
 
     assert _ignores_case(str(tmp_path / "not" / "yet" / "x.png")) in (True, False)
     assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "out"
+    assert _ignores_case(str(out / "sub" / "x.png"), root=str(out)) in (True, False)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and list(out.iterdir()) == []

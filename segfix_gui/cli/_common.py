@@ -214,7 +214,7 @@ def run_batch(
                 bar.update()
         else:
             run = [it for i, it in enumerate(items) if i not in refused]
-            with ProcessPoolExecutor(max_workers=min(workers, len(run))) as ex:
+            with ProcessPoolExecutor(max_workers=min(workers, len(run)), mp_context=_pool_context()) as ex:
                 futures = iter([ex.submit(_call, fn, it, guard) for it in run])
                 for i, it in enumerate(items):
                     if i in refused:
@@ -229,6 +229,14 @@ def run_batch(
                     bar.update()
     finally:
         bar.close()
+
+
+def _pool_context():
+    """Worker processes start from a fresh server process (``forkserver``), never forked from
+    this one: a fork copies the locks its other threads hold (Qt's, torch's) and can hang."""
+    import multiprocessing
+
+    return multiprocessing.get_context("forkserver")
 
 
 def report(errors: list[str], done: int, what: str) -> int:

@@ -521,6 +521,6 @@ def test_plot_must_be_png_and_not_an_input(folder, tmp_path, capsys):
     victim = folder / "pred" / "s0.png"
     before = victim.read_bytes()
     assert main(base + ["--plot", str(victim)]) == 2
-    assert "would overwrite an input file" in capsys.readouterr().err
+    assert "refused: it is the input file" in capsys.readouterr().err
     assert victim.read_bytes() == before
     assert not os.listdir(tmp_path)

@@ -21,7 +21,7 @@ from ..io.atomic import atomic_path, write_text
 from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
 from ..io.samples import Sample
-from .compute import Result, table_rows
+from ..session.compute import Result, table_rows
 
 CSV_COLUMNS = ("class", "iou_before", "iou_after", "delta")
 CSV_CONTEXT = ("sample", "threshold", "direction_confidence", "scale")
@@ -176,8 +176,8 @@ def figure_layers(
     after = photo + refined labels (or ground truth), diff = dimmed photo + change codes.
     ``layers``: the state's ``{name: LayerOptions}`` (visibility and opacity); None = the
     defaults. ``mark_radius``: diff marks widened as in the window (``layers.widen_codes``)."""
+    from ..session.session import DEFAULT_OPACITY, DEFAULT_VISIBLE
     from .layers import diff_lut, display_ids, heat_image, heat_lut, label_lut, widen_codes
-    from .state import DEFAULT_OPACITY, DEFAULT_VISIBLE
 
     def opt(name):
         if layers is None:

@@ -196,17 +196,20 @@ class MainWindow(QMainWindow):
         self, paths: SamplePaths, space: str | None = None, *, remember: bool = True, keep_setting: bool = False
     ) -> None:
         """Open one sample (in the background); on success it joins the recent list."""
-
-        def done() -> None:
-            if remember:
-                self.recent.remember(
-                    {"kind": "sample", "paths": json.loads(paths.to_json()), "space": self.session.space_name}
-                )
-
-        self.session.open_sample(paths, space, keep_setting=keep_setting, then=done)
+        self.session.open_sample(
+            paths, space, keep_setting=keep_setting, then=self._remember_sample if remember else None
+        )
 
     def open_parts(self, parts: dict[str, str], space: str | None = None) -> None:
-        self.session.open_parts(parts, space)
+        """Replace some parts of the open sample (files dropped or chosen one by one)."""
+        self.session.open_parts(parts, space, then=self._remember_sample)
+
+    def _remember_sample(self) -> None:
+        s = self.session
+        own = s._own_sample()
+        if own is not None:
+            entry = {"kind": "sample", "paths": json.loads(own.paths.to_json()), "space": s.space_name}
+            self.recent.remember(entry)
 
     def open_demo(self) -> None:
         self.session.open_demo()

@@ -228,20 +228,28 @@ def predict_field(
 OPTIONAL_PARTS = {False: ("image", "gt", "offsets"), True: ("image", "gt_instances")}
 
 
-def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing, report: Callable = _nothing) -> Loaded:
+def load(
+    paths: SamplePaths,
+    space,
+    *,
+    field=None,
+    check: Callable = _nothing,
+    report: Callable = _nothing,
+    partial: bool = True,
+) -> Loaded:
     """Read a sample and compute its numbers before refinement (an instance sample when
     ``paths.instances`` is set: ``space`` is then Cityscapes, whatever is asked).
 
-    A sample whose only fault is an optional partner (its image, ground truth or offsets file
-    cannot be read) opens without that partner: ``Loaded.notes`` says which and why. Any other
-    fault raises the engine's one-line InputError.
+    With ``partial``, a sample whose only fault is an optional partner (its image, ground
+    truth or offsets file cannot be read) opens without that partner: ``Loaded.notes`` says
+    which and why. Any other fault raises the engine's one-line InputError.
     """
     notes: list[str] = []
     while True:
         try:
             loaded = _load(paths, space, field=field, check=check, report=report)
         except InputError as err:
-            part = _optional_part_named(paths, err)
+            part = _optional_part_named(paths, err) if partial else None
             if part is None:
                 raise
             notes.append(f"{err} — opened without its {PART_NAMES[part]}")

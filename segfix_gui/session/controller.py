@@ -85,7 +85,18 @@ class Controller:
                 self.score_set()
 
     # --- opening -------------------------------------------------------------------------------
-    def load(self, paths: SamplePaths, space: str | None, *, keep_setting: bool, index: int | None, then=None) -> None:
+    def load(
+        self,
+        paths: SamplePaths,
+        space: str | None,
+        *,
+        keep_setting: bool,
+        index: int | None,
+        then=None,
+        partial: bool = True,
+    ) -> None:
+        """Open ``paths`` (``index``: the set's sample it is). ``partial``: an unreadable
+        optional partner is left out (else the whole sample fails and what was open stays)."""
         s = self.session
         space = space or s.space_name
 
@@ -121,7 +132,7 @@ class Controller:
         title = paths.title
         self.runner.submit(
             "load",
-            lambda job: load(paths, space, check=job.check, report=job.report),
+            lambda job: load(paths, space, check=job.check, report=job.report, partial=partial),
             on_done=done,
             on_error=failed,
             label=f"opening {title}",
@@ -364,6 +375,7 @@ class Controller:
         if plan is None or not plan.items or (s.sample is not None and s.sample.is_instances):
             return False
         space, signature = s.space_name, self.signature()
+        s.sweep = None  # a new sweep replaces the last one (a cancelled one leaves nothing)
 
         def done(res) -> None:
             if signature == self.signature():

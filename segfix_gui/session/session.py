@@ -168,12 +168,15 @@ class Session:
         gt_instances=None,
         keep_setting: bool = False,
         then: Callable[[], None] | None = None,
+        partial: bool = True,
     ) -> bool:
         """Open one sample (files given as ``paths`` or by part) in place of what is open.
 
-        An incomplete sample waits for its other parts (``pending``). On failure ``failed``
-        carries the one-line error and what was open stays. ``then()`` runs once it is open.
-        Returns False when the sample is incomplete.
+        An incomplete sample waits for its other parts (``pending``). A sample whose only
+        fault is an optional partner (image, ground truth, offsets) opens without it, its
+        one-line error in ``failed`` and ``sample_note`` (unless ``partial`` is False: then it
+        fails). On failure ``failed`` carries the one-line error and what was open stays.
+        ``then()`` runs once it is open. Returns False when the sample is incomplete.
         """
         if paths is None:
             given = {"image": image, "pred": pred, "offsets": offsets, "gt": gt}
@@ -184,15 +187,16 @@ class Session:
             self.pending = paths
             self.status = waiting
             return False
-        self.controller.load(paths, space, keep_setting=keep_setting, index=None, then=then)
+        self.controller.load(paths, space, keep_setting=keep_setting, index=None, then=then, partial=partial)
         return True
 
-    def open_parts(self, parts: dict[str, str], space: str | None = None) -> bool:
+    def open_parts(self, parts: dict[str, str], space: str | None = None, *, then=None) -> bool:
         """Replace some parts of the open (or pending) sample and open it (instance files turn
-        it into an instance sample, a label map back)."""
-        current = self.sample.paths if self.sample is not None else self.pending
+        it into an instance sample, a label map back). A part that cannot be read fails with
+        its one line, and what was open stays (it is the part the user just chose)."""
+        current = self._own_sample().paths if self.sample is not None else self.pending
         paths, keep = merge_parts(current, parts)
-        return self.open_sample(paths, space, keep_setting=keep)
+        return self.open_sample(paths, space, keep_setting=keep, partial=self.sample is None, then=then)
 
     def open_demo(self, *, upper_bound: bool = False) -> None:
         """The bundled demo sample (``upper_bound``: shown with offsets from its ground truth)."""

@@ -23,13 +23,13 @@ from segfix_gui.core.setting import Setting
 from segfix_gui.core.targets import gt_offset_field
 from segfix_gui.errors import InputError
 from segfix_gui.gui import export
-from segfix_gui.gui.compute import ViewSetting, load, refine
 from segfix_gui.gui.layers import DIFF_COLOURS, diff_lut, label_lut, mark_radius, widen_codes
-from segfix_gui.gui.state import LAYERS, LayerOptions
 from segfix_gui.io.images import read_image, read_labels, write_labels, write_png
 from segfix_gui.io.offsets import read_offsets, write_offsets
 from segfix_gui.io.samples import SamplePaths
 from segfix_gui.labels import get_label_space
+from segfix_gui.session.compute import ViewSetting, load, refine
+from segfix_gui.session.session import LAYERS, LayerOptions
 
 SPACE = get_label_space("camvid")
 BASE_RGB = (30, 31, 34)  # the panels' background under the layers

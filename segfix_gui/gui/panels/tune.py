@@ -305,6 +305,7 @@ class TunePanel(QWidget):
             self.size_label.setText(f"<span style='color:#f07070'>{err_text(grid)}</span>")
             return
         self._cancelled = False
+        self._had_result = False
         if not self.session.run_sweep(grid):
             self._scope_text()
             return

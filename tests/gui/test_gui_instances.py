@@ -154,7 +154,7 @@ def test_outlines_one_item_per_view_and_class_colours(opened, fx):
     from segfix_gui.gui.outlines import OutlineItem
     from segfix_gui.session.instances import outline_segments
 
-    st, panel, cv = opened.session, opened.panels["instances"], opened.canvas
+    st, cv = opened.session, opened.canvas
     n = len(st.sample.instances)
     for v in cv.views:  # one outline item per side of a view, however many instances
         for clip in (v.layers.before_clip, v.layers.after_clip):

@@ -17,7 +17,7 @@ AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
 # the default arrangement, as fractions of the window: the views keep most of it
-SIDE_FRACTION = {"left": (0.17, 270, 340), "right": (0.19, 270, 360)}  # share, min, max px
+SIDE_FRACTION = {"left": (0.18, 285, 340), "right": (0.2, 280, 360)}  # share, min, max px
 TUNE_FRACTION = (0.27, 200, 300)
 
 

@@ -23,6 +23,8 @@ the one ``segfix sweep`` prints); :func:`plan_set` / :func:`run_sweep` read each
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import threading
 from collections.abc import Callable
@@ -212,6 +214,11 @@ class SetScores:
         return next((e for i, e in self.errors if i == index), None)
 
     def rows(self) -> list[SetRow]:
+        """One :class:`SetRow` per sample, in the set's order."""
+        return list(self._rows)
+
+    @functools.cached_property
+    def _rows(self) -> tuple[SetRow, ...]:
         out = []
         errors = dict(self.errors)
         for i, name in enumerate(self.names):
@@ -222,9 +229,13 @@ class SetScores:
                 out.append(SetRow(i, name, error=errors[i], scored=True))
             else:
                 out.append(SetRow(i, name, scored=i in self.no_gt))
-        return out
+        return tuple(out)
 
     def counts(self) -> tuple[SemanticEvaluator, SemanticEvaluator, dict[str, int]] | None:
+        return self._counts
+
+    @functools.cached_property
+    def _counts(self) -> tuple[SemanticEvaluator, SemanticEvaluator, dict[str, int]] | None:
         """The set's totals: evaluators before and after, and the change counts (with
         ``changed`` and ``on_void`` — changed pixels whose ground truth is void); None before
         any sample is scored."""
@@ -250,6 +261,11 @@ class SetScores:
         (NaN as None): ``miou``, ``pixel_accuracy``, ``boundary_f``, ``per_class_iou``, …,
         ``refined: {…}``, ``change: {fixed, broken, swapped}``, ``images``; plus ``setting``
         and ``complete`` (False while samples are still being scored)."""
+        got = self._summary
+        return None if got is None else copy.deepcopy(got)
+
+    @functools.cached_property
+    def _summary(self) -> dict | None:
         got = self.counts()
         if got is None:
             return None

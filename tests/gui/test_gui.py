@@ -544,7 +544,7 @@ def test_folder_set_list_next_prev_sort(win, qtbot, set_folder):
     gains = [r.gain for r in sorted(rows, key=lambda r: -r.gain)]
     assert panel.order() == [r.index for r in sorted(rows, key=lambda r: (-r.gain, r.index))] == win.session.order()
     assert gains[0] >= gains[-1]
-    shown = [panel.table.item(r, 4).text() for r in range(3)]  # the list shows that order
+    shown = [panel.table.item(r, 3).text() for r in range(3)]  # the list shows that order
     assert shown == [f"{100 * g:+.2f}" if round(100 * g, 2) else "0.00" for g in gains]
     wait_result(qtbot, win)
 

@@ -131,13 +131,13 @@ def test_sample_names_show_what_tells_them_apart_with_the_full_name_in_a_tooltip
     qtbot.waitUntil(lambda: settled(w) and w.session.scores is not None and w.session.scores.done, timeout=60000)
     table = w.panels["samples"].table
     assert table.textElideMode() == Qt.TextElideMode.ElideLeft  # if still too long, the end stays
-    shown = {table.item(r, 1).text(): table.item(r, 1).toolTip() for r in range(table.rowCount())}
-    assert shown == {"07959": names[0], "08103": names[1]}
+    shown = {table.item(r, 0).text(): table.item(r, 0).toolTip() for r in range(table.rowCount())}
+    assert shown == {"07959": f"{names[0]} (sample 1 of 2)", "08103": f"{names[1]} (sample 2 of 2)"}
     # the whole short name fits its column at this size
     from PySide6.QtGui import QFontMetrics
 
     fm = QFontMetrics(table.font())
-    assert fm.horizontalAdvance("07959") + 8 <= table.columnWidth(1)
+    assert fm.horizontalAdvance("07959") + 8 <= table.columnWidth(0)
 
 
 def test_a_float32_recommendation_is_on_the_sweep_grid(open_window, qtbot):

@@ -51,7 +51,7 @@ class UnitSlider(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, STEPS)
         self.slider.setPageStep(50)
-        self.slider.setMinimumWidth(160)  # long enough to tune by mouse (a few pixels ≈ 0.01)
+        self.slider.setMinimumWidth(140)  # long enough to tune by mouse (a few pixels ≈ 0.01)
         self.spin = QDoubleSpinBox()
         self.spin.setRange(0.0, 1.0)
         self.spin.setDecimals(3)

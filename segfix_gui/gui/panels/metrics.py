@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +46,21 @@ SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f"
 GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
 VALUE_ROLE = Qt.ItemDataRole.UserRole
 SCOPES = (("sample", "this sample"), ("set", "the whole set"))
+CHANGE_TIP = (
+    "Pixels whose label refinement changed: fixed (wrong → right), broken (right → wrong), "
+    "swapped (wrong → another wrong), and those on void ground truth (not evaluated); the four add "
+    "up to all changed pixels"
+)
+
+
+def change_text(c: dict) -> str:
+    """``fixed + broken + swapped + on void = changed`` in the diff layer's colours."""
+    return (
+        f"<span style='color:rgb(40,200,60)'>fixed {c['fixed']:,}</span> + "
+        f"<span style='color:rgb(235,30,30)'>broken {c['broken']:,}</span> + "
+        f"<span style='color:rgb(255,176,0)'>swapped {c['swapped']:,}</span> + "
+        f"void gt {c['on_void']:,} = {c['changed']:,} changed"
+    )
 
 
 def delta_colour(d) -> QColor:
@@ -138,7 +153,7 @@ class MetricsPanel(QWidget):
         self.set_grid = SummaryGrid("the set")
         self.upper_line = QLabel("")
         self.upper_line.setWordWrap(True)
-        self.upper_btn = QPushButton("Score the set's upper bound")
+        self.upper_btn = QPushButton("Upper bound of the set")
         self.upper_btn.setToolTip(
             "Refine every sample with offsets made from its ground truth (as segfix gt-offsets), "
             "to compare the network's offsets with perfect ones over the whole set"
@@ -208,17 +223,31 @@ class MetricsPanel(QWidget):
         self.chart_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        split = QSplitter(Qt.Orientation.Vertical)
+        # the figures on top (scrolling when the dock is low: nothing is ever drawn over), then
+        # the per-class table and chart; the user moves the splitter's handles
+        top = QWidget()
+        tv = QVBoxLayout(top)
+        tv.setContentsMargins(0, 0, 0, 0)
+        tv.setSpacing(2)
+        tv.addWidget(self.warning)
+        tv.addWidget(self.sample_grid)
+        tv.addWidget(self.set_box)
+        tv.addLayout(scope_row)
+        tv.addStretch(1)
+        self.top_scroll = QScrollArea()
+        self.top_scroll.setWidget(top)
+        self.top_scroll.setWidgetResizable(True)
+        self.top_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.top_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.split = split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.top_scroll)
         split.addWidget(self.table)
         split.addWidget(self.chart_scroll)
-        split.setSizes([260, 260])
-        self.chart_scroll.setMinimumHeight(120)
+        split.setChildrenCollapsible(False)
+        self.table.setMinimumHeight(fm.height() * 3 + 10)
+        self.chart_scroll.setMinimumHeight(80)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.warning)
-        lay.addWidget(self.sample_grid)
-        lay.addWidget(self.set_box)
-        lay.addLayout(scope_row)
         lay.addWidget(split, 1)
         self.rows: list[tuple] = []
         self._names: list[str] | None = None
@@ -239,9 +268,8 @@ class MetricsPanel(QWidget):
         st = self.session
         before = st.before
         after = st.result.after if st.result is not None and st.sample is not None else None
-        title = (
-            "this sample" if not st.set_samples else f"this sample ({st.sample.name})" if st.sample else "this sample"
-        )
+        title = "this sample"
+        self.sample_grid.title.setToolTip(st.sample.name if st.sample is not None else "")
         if st.upper_bound:
             title += " — <span style='color:#ffd54a'>upper bound</span>"
         self.sample_grid.title.setText(f"<b>{title}</b>")
@@ -268,14 +296,9 @@ class MetricsPanel(QWidget):
         if st.sample.gt is None:
             self.counts.setText(f"no ground truth: {c['changed']:,} pixels changed ({st.result.moving:,} moved)")
             return
-        on_void = c["changed"] - c["fixed"] - c["broken"] - c["swapped"]
-        self.counts.setText(
-            f"<span style='color:rgb(40,200,60)'>fixed {c['fixed']:,}</span> + "
-            f"<span style='color:rgb(235,30,30)'>broken {c['broken']:,}</span> + "
-            f"<span style='color:rgb(255,176,0)'>swapped {c['swapped']:,}</span> + "
-            f"on void ground truth {on_void:,} = {c['changed']:,} pixels changed "
-            f"<span style='color:#888'>({st.result.moving:,} moved)</span>"
-        )
+        c = dict(c, on_void=c["changed"] - c["fixed"] - c["broken"] - c["swapped"])
+        self.counts.setText(change_text(c) + f" <span style='color:#888'>({st.result.moving:,} moved)</span>")
+        self.counts.setToolTip(CHANGE_TIP)
 
     def _warn(self, text, *_old) -> None:
         self.warning.setText(f"⚠ {text}" if text else "")
@@ -293,6 +316,26 @@ class MetricsPanel(QWidget):
         self.scope.blockSignals(False)
         self.refresh_set()
         self.refresh_table()
+        QTimer.singleShot(0, self.fit_figures)
+
+    def fit_figures(self) -> None:
+        """The splitter gives the figures on top the height they need (up to 60 % of the
+        panel), the table and the chart share the rest."""
+        total = sum(self.split.sizes())
+        if total <= 0:
+            return
+        need = self.top_scroll.widget().sizeHint().height() + 4
+        top = min(need, int(0.6 * total))
+        rest = total - top
+        self.split.setSizes([top, rest // 2, rest - rest // 2])
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if not self._fitted:
+            self._fitted = True
+            QTimer.singleShot(0, self.fit_figures)
+
+    _fitted = False
 
     def refresh_set(self, *_args) -> None:
         st = self.session
@@ -312,27 +355,24 @@ class MetricsPanel(QWidget):
                 state = f", scoring {sc.n_tried}/{n}"
             elif sc.setting != st.setting:
                 state = " <span style='color:#e0a000'>(an older setting: press R)</span>"
-            self.set_grid.title.setText(f"<b>the set</b> ({summary['images']} of {n} samples{state})")
-            self.set_grid.title.setToolTip(f"at {sc.setting.describe(hard=hard)}")
+            count = f"{n}" if summary["images"] == n else f"{summary['images']} of {n}"
+            self.set_grid.title.setText(f"<b>the set</b> ({count}){state}")
+            self.set_grid.title.setToolTip(f"{summary['images']} samples scored at {sc.setting.describe(hard=hard)}")
             self.set_grid.set_values(summary, summary["refined"])
             _b, _a, c = sc.counts()
-            self.set_grid.note.setText(
-                f"fixed {c['fixed']:,} + broken {c['broken']:,} + swapped {c['swapped']:,} + on void ground "
-                f"truth {c['on_void']:,} = {c['changed']:,} pixels changed"
-            )
+            self.set_grid.note.setText(change_text(c))
+            self.set_grid.note.setToolTip(CHANGE_TIP)
         up = st.upper_scores
         us = up.summary() if up is not None else None
         if us is None:
-            self.upper_line.setText(
-                "upper bound: scoring…" if up is not None else "<span style='color:#999'>upper bound: not scored</span>"
-            )
+            self.upper_line.setText("upper bound: scoring…" if up is not None else "")
             self.upper_btn.setVisible(up is None)
         else:
-            more = "" if up.done else f" (scoring {up.n_tried}/{n})"
+            more = "" if up.done else f", scoring {up.n_tried}/{n}"
             self.upper_line.setText(
-                f"<span style='color:#ffd54a'>upper bound</span> (ground-truth offsets, scale "
-                f"{up.setting.scale:g}){more}: mIoU {pct(us['miou'])} → {pct(us['refined']['miou'])} "
+                f"<span style='color:#ffd54a'>upper bound</span>: mIoU {pct(us['refined']['miou'])} "
                 f"({signed(us['refined']['miou'] - us['miou'])}), boundary F {pct(us['refined']['boundary_f'])}"
+                f" <span style='color:#888'>(ground-truth offsets, scale {up.setting.scale:g}{more})</span>"
             )
             self.upper_btn.setVisible(False)
         if self.scope_key() == "set":

@@ -25,10 +25,9 @@ from .metrics import NumItem, delta_colour
 TITLE = "Samples"
 AREA = "left"
 GROUP = "left-tabs"
-COLUMNS = ("#", "sample", "before", "after", "Δ")  # mIoU (%), said by the headers' tooltips
+COLUMNS = ("sample", "before", "after", "Δ")  # mIoU (%), said by the headers' tooltips
 COLUMN_TIPS = (
-    "position in the set's file order",
-    "sample name: the part that tells it from the others (hover for the full name)",
+    "sample name: the part that tells it from the others (hover for the full name and its place in the set)",
     "mIoU (%) without refinement",
     "mIoU (%) refined at the current setting",
     "mIoU gain in points (after − before)",
@@ -52,12 +51,11 @@ class SamplesPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         fm = self.table.fontMetrics()
-        for c, widest in ((2, "100.00"), (3, "100.00"), (4, "+10.00")):  # fixed: the name gets the rest
+        for c, widest in ((1, "100.00"), (2, "100.00"), (3, "+10.00")):  # fixed: the name gets the rest
             hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
-            hh.resizeSection(c, fm.horizontalAdvance(widest) + 12)
+            hh.resizeSection(c, fm.horizontalAdvance(widest) + 8)
         hh.setMinimumSectionSize(fm.horizontalAdvance("000") + 8)
         self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the distinguishing end stays
         self.table.setWordWrap(False)
@@ -102,11 +100,10 @@ class SamplesPanel(QWidget):
         self._items = []
         self.table.setRowCount(0)
         for i, (name, shown) in enumerate(zip(names, short, strict=True)):
-            num = NumItem(i, str(i + 1))
-            num.setData(INDEX_ROLE, i)
             item = QTableWidgetItem(shown)
-            item.setToolTip(name)
-            self._items.append((num, item, NumItem(None, ""), NumItem(None, ""), NumItem(None, "")))
+            item.setData(INDEX_ROLE, i)
+            item.setToolTip(self._tip(i))
+            self._items.append((item, NumItem(None, ""), NumItem(None, ""), NumItem(None, "")))
         self._order = []
         self.refresh()
 
@@ -117,7 +114,7 @@ class SamplesPanel(QWidget):
         model = self.table.model()
         blocked = model.blockSignals(True)
         try:
-            for i, (_num, name, b, a, d) in enumerate(self._items):
+            for i, (name, b, a, d) in enumerate(self._items):
                 r = rows.get(i)
                 have = r is not None and r.scored
                 b.set_shown(r.miou_before if have else None, pct(r.miou_before) if have else wait)
@@ -125,9 +122,9 @@ class SamplesPanel(QWidget):
                 g = r.gain if have else None
                 if d.set_shown(g, signed(g) if have else wait):
                     d.setForeground(QBrush(delta_colour(g)))
-                full = st.set_samples[i].title
+                full = self._tip(i)
                 if have and r.error:
-                    name.setToolTip(f"{full}: {r.error}")
+                    name.setToolTip(f"{full}\n{r.error}")
                     name.setForeground(QBrush(delta_colour(-1)))
                     for c in (b, a, d):
                         c.set_shown(None, "error")
@@ -140,9 +137,12 @@ class SamplesPanel(QWidget):
         if order != self._order:
             self._place(order)
         elif self._items:
-            model.dataChanged.emit(model.index(0, 2), model.index(len(self._items) - 1, len(COLUMNS) - 1))
+            model.dataChanged.emit(model.index(0, 1), model.index(len(self._items) - 1, len(COLUMNS) - 1))
         self._note()
         self._select(st.index)
+
+    def _tip(self, i: int) -> str:
+        return f"{self.session.set_samples[i].title} (sample {i + 1} of {len(self.session.set_samples)})"
 
     def _place(self, order: list[int]) -> None:
         """Put the rows in ``order`` (the items move; nothing is made anew)."""

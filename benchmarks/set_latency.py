@@ -225,12 +225,16 @@ t0 = time.perf_counter()
 from segfix_gui.session import Session
 s = Session()
 first = []
-s.events.scores.connect(lambda v, *_: first.append(time.perf_counter() - t0) if v is not None and v.n_scored and not first else None)
+def seen(v, *_):
+    if v is not None and v.n_scored and not first:
+        first.append(time.perf_counter() - t0)
+s.events.scores.connect(seen)
 s.open_folder(sys.argv[1], "camvid")
 while not (s.scores is not None and s.scores.done):
     s.jobs.wait(0.01) if s.jobs.busy() else s.jobs.process_events()
 done = time.perf_counter() - t0
-print(f"{done:.3f} {first[0] if first else float('nan'):.3f} {s.setting.threshold} {s.setting.scale} {s.setting.min_direction_prob}")
+st = s.setting
+print(f"{done:.3f} {first[0] if first else float('nan'):.3f} {st.threshold} {st.scale} {st.min_direction_prob}")
 s.close()
 """
 

@@ -99,7 +99,7 @@ class SamplesPanel(QWidget):
         short = short_names(names)
         self._items = []
         self.table.setRowCount(0)
-        for i, (name, shown) in enumerate(zip(names, short, strict=True)):
+        for i, shown in enumerate(short):
             item = QTableWidgetItem(shown)
             item.setData(INDEX_ROLE, i)
             item.setToolTip(self._tip(i))

@@ -22,6 +22,7 @@ from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
 from ..io.samples import Sample
 from ..session.compute import Result, table_rows
+from ..session.report import setting_text
 
 CSV_COLUMNS = ("class", "iou_before", "iou_after", "delta")
 CSV_CONTEXT = ("sample", "threshold", "direction_confidence", "scale")
@@ -221,13 +222,8 @@ def figure_layers(
 
 
 def _setting_text(sample: Sample, setting) -> str:
-    hard = sample.field is not None and sample.field.is_hard
-    if hard:
-        return f"scale {setting.scale:g} (hard offsets: already thresholded)"
-    return (
-        f"threshold {setting.threshold:.2f} · direction confidence ≥ "
-        f"{setting.min_direction_prob:.2f} · scale {setting.scale:g}"
-    )
+    """The setting to three decimals, as every exported figure states it."""
+    return setting_text(setting, hard=sample.field is not None and sample.field.is_hard)
 
 
 def render_figure(

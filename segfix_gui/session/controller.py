@@ -99,6 +99,7 @@ class Controller:
         optional partner is left out (else the whole sample fails and what was open stays)."""
         s = self.session
         space = space or s.space_name
+        asked_at = s.setting  # a setting chosen while the sample loads is the user's: it stays
 
         def done(loaded: Loaded) -> None:
             if index is not None and index != s.index:
@@ -109,7 +110,7 @@ class Controller:
             self._own, self._upper, self._upper_pending, self._want_upper = None, None, None, False
             alone = index is None
             with self.quiet():
-                s._show_loaded(loaded, keep_setting=keep_setting, index=index)
+                s._show_loaded(loaded, keep_setting=keep_setting or s.setting != asked_at, index=index)
                 if alone:
                     self.new_set([])
                     self._forget_sweep()

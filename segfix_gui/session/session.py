@@ -558,7 +558,7 @@ class Session:
         if not loaded.sample.paths.is_instances:
             self.space_name = loaded.sample.space.name
         was_instances = self.sample is not None and self.sample.is_instances
-        keep = keep_setting and self.sample is not None and was_instances == loaded.sample.is_instances
+        keep = keep_setting and (self.sample is None or was_instances == loaded.sample.is_instances)
         if self.upper_bound:
             self.upper_bound = False
         self.upper_ready = False

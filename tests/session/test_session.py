@@ -689,3 +689,40 @@ def test_labels_written_by_the_session_helpers_round_trip(tmp_path):
     g = np.zeros((4, 5), np.uint8)
     write_labels(tmp_path / "g.png", g)
     assert SamplePaths(pred=str(tmp_path / "g.png")).missing() == []
+
+
+def test_the_sets_table_and_figure(session, three, tmp_path):
+    """File ▸ Export the set's table / figure: every number the set's summary's (the engine's
+    counts), the setting to three decimals, and never onto a file of the set."""
+    import csv
+
+    from PIL import Image
+
+    from segfix_gui.errors import InputError
+    from segfix_gui.session.report import check_not_set_input, setting_text, write_set_csv, write_set_figure
+
+    s = session
+    s.open_set(three, "camvid")
+    s.set_setting(threshold=0.6)
+    summary = s.set_summary()
+    s.score_set_upper_bound()
+    assert s.wait(TIMEOUT)
+    out = tmp_path / "set.csv"
+    write_set_csv(out, s.scores, upper=s.upper_scores)
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    by = {(r["scope"], r["name"]): r for r in rows}
+    assert by[("set", "mIoU")]["before"] == repr(summary["miou"])
+    assert by[("set", "mIoU")]["after"] == repr(summary["refined"]["miou"])
+    assert by[("set", "mIoU")]["upper_bound_after"] == repr(s.upper_scores.summary()["refined"]["miou"])
+    for name, v in summary["refined"]["per_class_iou"].items():
+        assert by[("set", name)]["after"] == ("" if v is None else repr(v))
+    samples = [r for r in rows if r["scope"] == "sample"]
+    assert [r["name"] for r in samples] == [p.name for p in three]
+    assert {(r["images"], r["threshold"], r["scale"]) for r in rows} == {("3", "0.600", "2.000")}
+    assert setting_text(s.setting) == "threshold 0.600, scale 2.000, direction confidence ≥ 0.000"
+    fig = tmp_path / "set.png"
+    write_set_figure(fig, s.scores, upper=s.upper_scores)
+    with Image.open(fig) as im:
+        assert im.format == "PNG" and im.size[0] > 600
+    with pytest.raises(InputError, match="input files"):
+        check_not_set_input(three[1].gt, s.set_samples)

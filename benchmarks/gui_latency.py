@@ -136,7 +136,7 @@ win.show()
 app.processEvents()
 shown = time.perf_counter() - t0
 win.open_demo()
-st = win.state
+st = win.session
 while not (st.result is not None and st.result_is_current() and not win.runner.busy("refine")):
     app.processEvents()
     time.sleep(0.002)
@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     win.resize(1600, 1000)
     win.show()
     app.processEvents()
-    st = win.state
+    st = win.session
     st.set_setting(device=args.device)
 
     def wait(cond, timeout=120.0):

@@ -48,7 +48,7 @@ def open_window(qtbot, settings, dialogs):
 
     yield make
     for w in made:
-        if shiboken6.isValid(w) and shiboken6.isValid(w.runner):
+        if shiboken6.isValid(w):
             w.runner.cancel()
             qtbot.waitUntil(lambda w=w: not w.runner.busy(), timeout=30000)
             w.close()

@@ -1,6 +1,6 @@
 """Check the window's refinement path on a CUDA machine (no Qt needed).
 
-The window refines through ``segfix_gui.gui.compute.refine`` with the device chosen in its
+The window refines through ``segfix_gui.session.compute.refine`` with the device chosen in its
 controls. This runs that same function with ``device="cpu"`` and ``device="cuda"`` on the demo
 and on the 1024×2048 sample of ``benchmarks/gui_latency.py`` at several thresholds, checks the
 refined labels, diff codes and metrics are identical, and prints the timings of both.

@@ -30,6 +30,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -248,6 +249,7 @@ class _Image:
         pb[~self.valid.reshape(g.shape)] = -1
         self.pb = pb.ravel()
         self.disk = _disk(tol)
+        self.disk_i64 = np.ascontiguousarray(self.disk, np.int64)
         # near[word, pixel]: bit c set when a gt boundary pixel of class B*word + c is in the
         # disk, B the narrowest word that holds every class (8 for CamVid, 32 for Cityscapes)
         self.bits = next((b for b in (8, 16, 32) if n <= b), 64)
@@ -307,6 +309,16 @@ class _Image:
         return ((word >> (cls % self.bits).astype(word.dtype)) & word.dtype.type(1)).astype(bool)
 
 
+@functools.cache
+def _compiled_relabel():
+    """The compiled step of :mod:`.evaluator_kernel`, or None where numba is not installed."""
+    try:
+        from .evaluator_kernel import relabel
+    except ImportError:
+        return None
+    return relabel
+
+
 def _shifted(h: int, w: int, dr: int, dc: int):
     """Slices ``(dst, src)`` so that ``a[dst] = b[src]`` reads ``b[r + dr, c + dc]`` into
     ``a[r, c]`` wherever both are in the image."""
@@ -328,6 +340,7 @@ class _State:
         self.conf = base_conf.copy()
         self.bc = base_bc.copy()
         self.change = np.zeros(3, np.int64)
+        self._mark: np.ndarray | None = None  # the compiled step's scratch (made on first use)
 
     def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.conf.copy(), self.bc.copy(), self.change.copy()
@@ -373,7 +386,36 @@ class _State:
         )
 
     def _relabel(self, dst: np.ndarray, new: np.ndarray) -> None:
-        """Eval labels ``new`` into pixels ``dst``, and the boundary counts after them."""
+        """Eval labels ``new`` into pixels ``dst``, and the boundary counts after them (one
+        compiled pass, :mod:`.evaluator_kernel`; NumPy's steps where numba is not installed)."""
+        kernel = _compiled_relabel()
+        if kernel is None:
+            self._relabel_numpy(dst, new)
+            return
+        img = self.img
+        if self._mark is None:
+            self._mark = np.zeros(img.h * img.w, bool)
+        kernel(
+            self.p,
+            self.pb,
+            self.cnt,
+            self.bc,
+            np.ascontiguousarray(dst, np.int64),
+            np.ascontiguousarray(new, self.p.dtype),
+            img.valid,
+            img.gb,
+            img.near,
+            img.bits,
+            img.disk_i64,
+            img.h,
+            img.w,
+            img.n,
+            IGNORE,
+            self._mark,
+        )
+
+    def _relabel_numpy(self, dst: np.ndarray, new: np.ndarray) -> None:
+        """:meth:`_relabel` in NumPy steps (the fallback without numba, and its reference)."""
         img, n = self.img, self.img.n
         old = self.p[dst]
         moved = new != old

@@ -1,12 +1,14 @@
 """The inspector window (the only package that imports PySide6 and pyqtgraph).
 
-- ``state``    one QObject holding what is shown; signals, no drawing
-- ``compute``  the work, as engine calls (no Qt); ``workers`` runs it off the UI thread
-  (and imports torch once, in one thread)
-- ``instances``  instance mode's work (no Qt): refined masks and figures from
-  ``core.instances``, outline geometry; ``outlines`` draws them (one item per view)
-- ``canvas``, ``layers``, ``arrows``  the before | after views and their layers
+The window's state is the Qt-free :class:`segfix_gui.session.Session`; this package draws it
+and binds widgets to its fields.
+
+- ``window``   the main window: assembles the canvas, the docks, the actions, the status bar
+- ``actions``  the action table (menus, shortcuts); ``docks`` the panels' docks and layout;
+  ``recent`` recent files; ``status`` the status bar; ``dialogs`` open / shortcuts dialogs
+- ``bridge``   the session's results on the Qt event loop; widgets bound to session fields
+- ``canvas``, ``layers``, ``outlines``  the before | after views and their layers
 - ``panels/``  dock panels, one module each, listed in ``panels.PANELS``
-- ``window``   the main window (menus, shortcuts, drag-and-drop, export)
+- ``export``, ``saving``  File ▸ Export (the figure drawn offscreen)
 - ``app``      ``segfix-gui`` command line (``entry``)
 """

@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--size",
         metavar="WxH",
-        default="1600x1000",
-        help="window size for a screenshot or a first start (default: %(default)s)",
+        default=None,
+        help="window size (default: 1600x1000 for a screenshot; a first start fits the screen, at most 1600x1000)",
     )
     return p
 
@@ -162,13 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import InputError
     from ..io.samples import SamplePaths
     from ..labels import get_label_space
-    from . import export
+    from ..session.guard import check_screenshot, output_guard
     from .window import APP, ORG, MainWindow
 
     if args.screenshot:  # never onto an input of the sample or set: refused before anything opens
         try:
             inputs = [args.image, args.pred, args.offsets, args.gt, args.instances, args.gt_instances]
-            export.check_screenshot(args.screenshot, *inputs, folder=args.folder)
+            check_screenshot(args.screenshot, *inputs, folder=args.folder)
         except InputError as err:
             print(f"segfix-gui: error: {err}", file=sys.stderr)
             return 2
@@ -183,31 +183,39 @@ def main(argv: list[str] | None = None) -> int:
             print(f"segfix-gui: error: {err}", file=sys.stderr)
             return 2
     win = MainWindow()
-    if args.screenshot or not win.restore_layout():  # screenshots: the default arrangement
+    session = win.session
+    if args.size is not None:
         win.resize(*_size(args.size))
+    elif args.screenshot:  # screenshots: the default arrangement, at a known size
+        win.resize(1600, 1000)
+    elif not win.restore_layout():
+        win.fit_to_screen()
     if args.view:
-        win.state.set_view(mode=args.view)
+        session.set_view(mode=args.view)
     status = {"code": 0}
+    arranged = {"done": False}
 
-    def arrange(_loaded=None) -> None:
+    def arrange(sample, *_old) -> None:
+        if sample is None or arranged["done"]:
+            return
+        arranged["done"] = True  # once, for the first sample opened
         if args.region:
             r0, c0, r1, c1 = args.region
-            win.canvas.left.vb.setRange(xRange=(c0, c1), yRange=(r0, r1), padding=0)
+            session.set_camera((r0, c0, r1, c1))
         if args.inspect:
-            win.state.set_cursor(tuple(args.inspect))
-        if args.upper_bound and win.state.can_show_upper_bound()[0]:
-            win.state.show_upper_bound(True)
-        s = win.state.sample
-        if args.select is not None and s is not None and s.is_instances:
-            if 1 <= args.select <= len(s.instances):
-                win.state.select_instance(args.select - 1)
+            session.set_cursor(tuple(args.inspect))
+        if args.upper_bound and session.can_show_upper_bound()[0]:
+            session.show_upper_bound(True)
+        if args.select is not None and sample.is_instances:
+            if 1 <= args.select <= len(sample.instances):
+                session.select_instance(args.select - 1)
             else:
                 print(
-                    f"segfix-gui: warning: --select {args.select}: the sample has {len(s.instances)} instances",
+                    f"segfix-gui: warning: --select {args.select}: the sample has {len(sample.instances)} instances",
                     file=sys.stderr,
                 )
 
-    win.loaded.connect(arrange)
+    session.events.sample.connect(arrange)
 
     if args.screenshot:
 
@@ -217,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             # may run before app.exec() (a file that fails at once): quit from the event loop
             QTimer.singleShot(0, app.quit)
 
-        win.state.failed.disconnect(win.show_error)
-        win.state.failed.connect(fail)
+        session.failed.disconnect(win.show_error)
+        session.failed.connect(fail)
         win.show_error = fail  # a bad file ends the run with its message instead of a dialog
 
     if args.demo:
@@ -262,16 +270,18 @@ def main(argv: list[str] | None = None) -> int:
 
         def poll() -> None:
             ready = (not expect) or (
-                win.state.result is not None
-                and win.state.result_is_current()
-                and (win.state.upper_bound or not args.upper_bound or not win.state.can_show_upper_bound()[0])
+                session.result is not None
+                and session.result_is_current()
+                and (session.upper_bound or not args.upper_bound or not session.can_show_upper_bound()[0])
             )
             busy = any(win.runner.busy(k) for k in ("load", "refine", "set", "upper"))
+            if session.sample is None and session.sample_error:  # a set's first sample failed: show it
+                ready, busy = True, win.runner.busy("load")
             if status["code"]:  # a failure was reported: its message is out, end now
                 app.quit()
             elif ready and not busy:
                 try:  # nor onto any file of what opened (the demo's, a set's every sample's)
-                    with export.output_guard(win.state.sample, win.state.set_samples).active():
+                    with output_guard(win.session.sample, win.session.set_samples).active():
                         win.save_screenshot(args.screenshot)
                     print(f"screenshot written to {args.screenshot}")
                 except InputError as err:

@@ -1,7 +1,9 @@
 """The canvas: before | after views with linked pan/zoom, or one view with a swipe.
 
-Views listen to the :class:`~segfix_gui.gui.state.ViewerState` and draw; the only things they
-write back are the inspected pixel (mouse hover) and the swipe position (dragging its line).
+Views listen to the :class:`~segfix_gui.session.Session` and draw; what they write back is the
+inspected pixel (mouse hover), the swipe position (dragging its line) and the camera (what the
+views show after a pan or zoom); a camera set in the session (a script, the instance list)
+moves the views. A sample that failed to open shows its error in place of the views.
 A new panel or mode draws its own items on every view with :meth:`Canvas.add_overlay`.
 """
 
@@ -11,10 +13,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from ..core.metrics import BROKEN, CHANGED, FIXED, SWAPPED
-from .arrows import arrow_points, choose_stride, visible_box
+from ..session.arrows import arrow_points, choose_stride, visible_box
+from ..session.instances import instance_colours
+from ..session.session import Session
 from .layers import (
     BACKGROUND,
     DIFF_COLOURS,
@@ -30,10 +34,11 @@ from .layers import (
     set_lut_image,
     widen_codes,
 )
-from .state import ViewerState
+from .outlines import OutlineItem
 
 ARROW_DELAY_MS = 30  # pan/zoom: arrows are recomputed at most this often
 FIT_TOL = 0.02  # a view counts as fitted if the whole image shows and fills 98 % of one axis
+CAMERA_DELAY_MS = 60  # pan/zoom: the session's camera follows at most this often
 
 
 class TitleItem(pg.LabelItem):
@@ -145,9 +150,9 @@ class ViewKey(QWidget):
     """The key under the views: what the diff colours mean (with the counts) and, while the
     boundary layer shows, the heat map's colour scale."""
 
-    def __init__(self, state: ViewerState, parent=None):
+    def __init__(self, session: Session, parent=None):
         super().__init__(parent)
-        self.state = state
+        self.session = session
         self.setStyleSheet("QLabel { color: #d0d0d0; }")
         self.setAutoFillBackground(False)
         self.diff = QLabel()
@@ -164,15 +169,14 @@ class ViewKey(QWidget):
         row.addStretch(1)
         for w in (self.heat_title, self.heat, self.heat_end):
             row.addWidget(w)
-        state.resultChanged.connect(self.refresh)
-        state.sampleChanged.connect(self.refresh)
-        state.layersChanged.connect(lambda _n: self.refresh())
+        for ev in (session.events.result, session.events.sample, session.events.layers):
+            ev.connect(lambda *_: self.refresh())
         self.refresh()
 
     def refresh(self, radius: int | None = None) -> None:
         if radius is not None:
             self.radius = radius
-        st = self.state
+        st = self.session
         s = st.sample
         show_heat = s is not None and st.layers["boundary"].visible and s.field is not None
         for w in (self.heat_title, self.heat, self.heat_end):
@@ -204,11 +208,12 @@ class ViewKey(QWidget):
 
 
 class Canvas(QWidget):
-    """The sample's info line above one or two :class:`ImageView` s."""
+    """The sample's info line above one or two :class:`ImageView` s (or the error of a sample
+    that failed to open)."""
 
-    def __init__(self, state: ViewerState, parent=None):
+    def __init__(self, session: Session, parent=None):
         super().__init__(parent)
-        self.state = state
+        self.session = session
         self.info = QLabel("Open a sample: File ▸ Open, drop files here, or run segfix-gui --demo")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -223,11 +228,22 @@ class Canvas(QWidget):
         row.setSpacing(3)
         row.addWidget(self.left, 1)
         row.addWidget(self.right, 1)
+        views = QWidget()
+        views.setLayout(row)
+        # a sample that failed to open: its error where the views were (never the previous sample)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet(f"QLabel {{ background: {BACKGROUND}; color: #f07070; padding: 24px; }}")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(views)
+        self.stack.addWidget(self.error)
         # one click between the sample's own offsets and the upper bound (from its ground truth)
         self.upper_switch = QPushButton("")
         self.upper_switch.setCheckable(True)
         self.upper_switch.setVisible(False)
-        self.upper_switch.clicked.connect(lambda on: state.show_upper_bound(on))
+        self.upper_switch.clicked.connect(lambda on: session.show_upper_bound(on))
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 4, 0)
         head.setSpacing(4)
@@ -240,8 +256,8 @@ class Canvas(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(header)
-        lay.addLayout(row, 1)
-        self.key = ViewKey(state)
+        lay.addWidget(self.stack, 1)
+        self.key = ViewKey(session)
         lay.addWidget(self.key)
 
         self.swipe_line = pg.InfiniteLine(
@@ -255,6 +271,7 @@ class Canvas(QWidget):
         self._heat_lut = heat_lut()
         self._label_lut = None
         self._by_eval = False
+        self._shown_sample = None  # the sample the views were last drawn for
         self.composite: Composite | None = None  # the photo and the labels, blended (see layers)
         self._after_shown = None  # the labels array the composite's after side shows
         self._arrow_stride = None
@@ -266,6 +283,11 @@ class Canvas(QWidget):
         self._arrow_timer.timeout.connect(self.update_arrows)
         self.left.vb.sigRangeChanged.connect(lambda *_: self._arrow_timer.start())
         self.left.vb.sigResized.connect(lambda *_: self._arrow_timer.start())
+        self._camera_timer = QTimer(self)
+        self._camera_timer.setSingleShot(True)
+        self._camera_timer.setInterval(CAMERA_DELAY_MS)
+        self._camera_timer.timeout.connect(self._write_camera)
+        self.left.vb.sigRangeChanged.connect(lambda *_: self._camera_timer.start())
         # what the view showed before its size changed (fitted, or centre and zoom), kept across
         # resizes: toggling before | after ↔ single view or hiding docks never shrinks the image
         self._view_memo: tuple[bool, tuple | None] | None = None
@@ -277,34 +299,61 @@ class Canvas(QWidget):
         self._keep_timer.timeout.connect(self._keep_view)
         self.left.vb.sigRangeChanged.connect(self._remember_view)
         self.left.vb.sigResized.connect(self._resized)
-        self._mode = state.view_mode
+        self._mode = session.view_mode
         for v in self.views:
-            v.hovered.connect(self.state.set_cursor)
+            v.hovered.connect(self.session.set_cursor)
 
-        state.sampleChanged.connect(self._on_sample)
-        state.sampleChanged.connect(self._sync_upper)
-        state.sampleInfoChanged.connect(self._sync_upper)
-        state.setChanged.connect(self._sync_upper)
-        state.indexChanged.connect(self._sync_upper)
-        state.resultChanged.connect(self._on_result)
-        state.classesChanged.connect(self._on_classes)
-        state.layersChanged.connect(self._on_layer)
-        state.viewChanged.connect(self._on_view)
-        state.cursorChanged.connect(self._on_cursor)
-        state.settingChanged.connect(self._update_titles)
+        ev = session.events
+        ev.sample.connect(self._on_sample)
+        for e in (ev.sample, ev.upper_ready, ev.upper_bound):
+            e.connect(self._sync_upper)
+        for e in (ev.sample_note, ev.space_warning, ev.sample_error):
+            e.connect(self._update_info)
+        ev.result.connect(self._on_result)
+        ev.hidden.connect(self._on_classes)
+        ev.layers.connect(self._on_layers)
+        for e in (ev.view_mode, ev.swipe, ev.after_source):
+            e.connect(self._on_view)
+        ev.cursor.connect(self._on_cursor)
+        ev.camera.connect(self._on_camera)
+        for e in (ev.setting, ev.auto):
+            e.connect(self._update_titles)
+        # instance mode: the predicted masks' outlines on the before side, the refined on the after
+        self.outlines_before = self.add_overlay(lambda _v: OutlineItem(), side="before")
+        self.outlines_after = self.add_overlay(lambda _v: OutlineItem(), side="after")
+        self._outline_colours = None
+        for e in (ev.result, ev.min_score, ev.selected, ev.hidden):
+            e.connect(self._draw_outlines)
+        self._layers_shown = dict(session.layers)
         self._on_view()
-        for name in state.layers:
+        for name in session.layers:
             self._on_layer(name)
+        if session.sample is not None:
+            self._on_sample()
 
-    # --- state -> drawing ---------------------------------------------------------------------
-    def _on_sample(self) -> None:
-        s = self.state.sample
+    # --- session -> drawing -------------------------------------------------------------------
+    def _on_sample(self, *_args) -> None:
+        s = self.session.sample
+        if s is None:
+            self._shown_sample = None
+            self.composite, self._after_shown = None, None
+            for v in self.views:
+                v.shape = None
+                v.layers.clear()
+            self._draw_outlines()
+            if self.session.sample_error:
+                self.stack.setCurrentIndex(1)
+            self._update_info()
+            return
+        self.stack.setCurrentIndex(0)
+        new_image = self._shown_sample is None or self._shown_sample.shape != s.shape
+        self._shown_sample = s
         for v in self.views:
             v.shape = s.shape
             v.layers.clear()
         ids, self._by_eval = display_ids(s.pred, s.space)
-        self._label_lut = label_lut(s.space, self.state.hidden, by_eval=self._by_eval)
-        opt = self.state.layers
+        self._label_lut = label_lut(s.space, self.session.hidden, by_eval=self._by_eval)
+        opt = self.session.layers
         comp = Composite(
             ids,
             self._label_lut,
@@ -317,18 +366,57 @@ class Canvas(QWidget):
         for v in self.views:
             v.layers.show_composite(comp)
             set_lut_image(v.layers.heat, heat, self._heat_lut)
-        self.info.setText(self._info_html())
-        self.info.setToolTip("<br>".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in s.info_lines()))
+        self._update_info()
         self._on_view()
-        self.fit()
+        if self.session.camera is None or new_image:
+            self.fit()
+        else:
+            self._on_camera()
         self._update_titles()
+        self._outline_colours = instance_colours(s.instances, s.space) if s.is_instances else None
+        self._draw_outlines()
+
+    def _draw_outlines(self, *_args) -> None:
+        """Instance mode: each instance's outline in its class colour (hidden classes and
+        instances under the score threshold left out; the selected one highlighted)."""
+        st = self.session
+        s = st.sample
+        if s is None or not s.is_instances or st.inst_base is None:
+            for item in self.outlines_before + self.outlines_after:
+                item.set_outlines(None)
+            return
+        shown = st.shown_instances()
+        for item in self.outlines_before:
+            item.set_outlines(st.inst_base.outlines.segments, self._outline_colours, shown, st.selected, s.shape)
+        res = st.result.instances if st.result is not None else None
+        for item in self.outlines_after:
+            if res is None:
+                item.set_outlines(None)
+            else:
+                item.set_outlines(res.outlines.segments, self._outline_colours, shown, st.selected, s.shape)
+
+    def _update_info(self, *_args) -> None:
+        st = self.session
+        s = st.sample
+        if s is None:
+            if st.sample_error:
+                self.error.setText(f"This sample could not be opened:\n\n{st.sample_error}")
+                self.info.setText(f"<span style='color:#f07070'>{_esc(st.sample_error)}</span>")
+                self.info.setToolTip(st.sample_error)
+            return
+        self.info.setText(self._info_html())
+        tip = "<br>".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in s.info_lines())
+        for note in (st.sample_note, st.space_warning):
+            if note:
+                tip += f"<br><b>note</b>: {_esc(note)}"
+        self.info.setToolTip(tip)
 
     UPPER_TEXT = {False: "Show the upper bound", True: "Back to the sample's offsets"}
 
     def _sync_upper(self, *_args) -> None:
         """The header's switch: shown where the sample has ground truth; it says what a click
         shows (the header says what is shown)."""
-        st = self.state
+        st = self.session
         ok, why = st.can_show_upper_bound()
         self.upper_switch.setVisible(ok)
         self.upper_switch.setChecked(st.upper_bound)
@@ -339,19 +427,26 @@ class Canvas(QWidget):
             if st.upper_bound
             else "QPushButton { padding: 3px 8px; }"
         )
+        if st.sample is not None:
+            self.info.setText(self._info_html())
 
     def _info_html(self) -> str:
-        s = self.state.sample
+        st = self.session
+        s = st.sample
         parts = [f"<b>{_esc(s.name)}</b>"]
-        upper = self.state.upper_bound
+        upper = st.upper_bound
         parts += [
             f"<span style='color:#9ab'>{_esc(k)}:</span> "
             + (f"<span style='color:#ffd54a'>{_esc(v)}</span>" if upper and k == "offsets" else _esc(v))
             for k, v in s.info_lines(short=True)
         ]
-        return " &nbsp;·&nbsp; ".join(parts)
+        text = " &nbsp;·&nbsp; ".join(parts)
+        for note in (st.space_warning, st.sample_note):
+            if note:
+                text += f"<br><span style='color:#e0a000'>⚠ {_esc(note)}</span>"
+        return text
 
-    def _on_result(self) -> None:
+    def _on_result(self, *_args) -> None:
         self._set_after_labels()
         self._mark_radius = None
         self._update_marks()
@@ -362,10 +457,11 @@ class Canvas(QWidget):
     def _set_after_labels(self) -> None:
         """The after side shows the refined labels (or the ground truth): only the pixels whose
         label changed are blended anew."""
-        s, r, comp = self.state.sample, self.state.result, self.composite
+        st = self.session
+        s, r, comp = st.sample, st.result, self.composite
         if s is None or comp is None:
             return
-        gt = self.state.after_source == "gt" and s.gt is not None
+        gt = st.after_shows_gt()
         src = s.gt if gt else (r.refined if r is not None else None)
         if src is None or src is self._after_shown:
             return
@@ -378,18 +474,24 @@ class Canvas(QWidget):
         for v in self.views:
             v.layers.composite_changed()
 
-    def _on_classes(self) -> None:
-        if self.state.sample is None or self.composite is None:
+    def _on_classes(self, *_args) -> None:
+        if self.session.sample is None or self.composite is None:
             return
-        lut = label_lut(self.state.sample.space, self.state.hidden, by_eval=self._by_eval)
+        lut = label_lut(self.session.sample.space, self.session.hidden, by_eval=self._by_eval)
         if np.array_equal(lut, self._label_lut):  # e.g. a new sample: blended with it already
             return
         self._label_lut = lut
         self.composite.set_style(lut=lut)
         self._composite_changed()
 
+    def _on_layers(self, layers, *_args) -> None:
+        changed = [n for n, opt in layers.items() if self._layers_shown.get(n) != opt]
+        self._layers_shown = dict(layers)
+        for name in changed:
+            self._on_layer(name)
+
     def _on_layer(self, name: str) -> None:
-        opt = self.state.layers[name]
+        opt = self.session.layers[name]
         if name in ("image", "labels"):  # one opaque image per side (layers.Composite)
             if self.composite is not None:
                 self.composite.set_style(**{"photo" if name == "image" else "labels": (opt.visible, opt.opacity)})
@@ -402,8 +504,8 @@ class Canvas(QWidget):
         if name == "arrows":
             self.update_arrows()
 
-    def _on_view(self) -> None:
-        st = self.state
+    def _on_view(self, *_args) -> None:
+        st = self.session
         single = st.view_mode == "single"
         if st.view_mode != self._mode:
             self._mode = st.view_mode
@@ -425,25 +527,49 @@ class Canvas(QWidget):
         self.update_arrows()
 
     def _swipe_dragged(self) -> None:
-        if self.state.sample is not None:
-            self.state.set_view(swipe=self.swipe_line.value() / self.state.sample.shape[1])
+        if self.session.sample is not None:
+            self.session.set_view(swipe=self.swipe_line.value() / self.session.sample.shape[1])
 
-    def _on_cursor(self) -> None:
-        st = self.state
+    def _on_cursor(self, *_args) -> None:
+        st = self.session
         src = None
         if st.cursor is not None and st.result is not None:
             src = st.result.source_of(*st.cursor)
         for v in self.views:
             v.layers.set_link(st.cursor, src)
 
-    def _update_titles(self) -> None:
-        st = self.state
+    # --- the camera ---------------------------------------------------------------------------
+    def view_box(self) -> tuple[float, float, float, float]:
+        """(r0, c0, r1, c1) the left view shows."""
+        (x0, x1), (y0, y1) = self.left.vb.viewRange()
+        return (y0, x0, y1, x1)
+
+    def _write_camera(self) -> None:
+        """The session's camera follows a pan or zoom (None while the image is fitted)."""
+        if self.session.sample is None or self._keeping:
+            return
+        box = None if self.left.is_fitted() else tuple(round(v, 3) for v in self.view_box())
+        if box != self.session.camera:
+            self.session.set_camera(box)
+
+    def _on_camera(self, *_args) -> None:
+        """A camera set in the session (a script, the instance list): the views show it."""
+        cam = self.session.camera
+        if self.session.sample is None:
+            return
+        if cam is None:
+            if not self.left.is_fitted():
+                self.fit()
+            return
+        if all(abs(a - b) < 0.01 for a, b in zip(cam, self.view_box(), strict=True)):
+            return
+        r0, c0, r1, c1 = cam
+        self.left.vb.setRange(xRange=(c0, c1), yRange=(r0, r1), padding=0)
+
+    def _update_titles(self, *_args) -> None:
+        st = self.session
         inst = st.sample is not None and st.sample.is_instances
-        after = (
-            "ground truth"
-            if (st.after_source == "gt" and st.sample is not None and st.sample.gt is not None)
-            else ("refined instances" if inst else "refined")
-        )
+        after = "ground truth" if st.after_shows_gt() else ("refined instances" if inst else "refined")
         if (
             st.result is not None and after.startswith("refined") and not st.result_is_current() and not st.auto
         ):  # with auto refine, the new result is already on its way
@@ -465,7 +591,7 @@ class Canvas(QWidget):
     def _update_marks(self) -> None:
         """The diff layer: the true codes zoomed in; widened marks zoomed out, so a single
         changed pixel stays visible at any zoom."""
-        r = self.state.result
+        r = self.session.result
         if r is None:
             return
         radius = mark_radius(self.pixels_per_image_pixel())
@@ -486,9 +612,9 @@ class Canvas(QWidget):
         """Recompute the arrows (and the diff marks' width) for the visible rectangle and zoom
         (one curve per view)."""
         self._update_marks()
-        st = self.state
+        st = self.session
         views = [self.left]  # the "before" view (or the single one): arrows say what will move
-        if st.result is None or not st.layers["arrows"].visible:
+        if st.result is None or st.sample is None or not st.layers["arrows"].visible:
             for v in self.views:
                 v.layers.arrows.setData([], [])
             self.arrow_count = 0
@@ -518,7 +644,7 @@ class Canvas(QWidget):
     def _remember_view(self, *_args) -> None:
         """Note what the left view shows, unless the change came from a resize (then
         :meth:`_resized` restores what was noted before it)."""
-        if self._keeping or self._keep_timer.isActive() or self.state.sample is None:
+        if self._keeping or self._keep_timer.isActive() or self.session.sample is None:
             return
         size = (self.left.vb.width(), self.left.vb.height())
         if self._view_size is not None and size != self._view_size:
@@ -531,7 +657,7 @@ class Canvas(QWidget):
         self._keep_timer.start()  # once more when the layout has settled (linked views follow)
 
     def _keep_view(self) -> None:
-        if self._view_memo is None or self.state.sample is None:
+        if self._view_memo is None or self.session.sample is None:
             self._view_size = (self.left.vb.width(), self.left.vb.height())
             return
         fitted, zs = self._view_memo

@@ -1,15 +1,15 @@
 """Exports: refined labels (PNG), offsets (.npz / .mat), the IoU table (CSV) and a figure
 (before | after | diff with a legend and the setting, drawn offscreen from the layers' own
 colour tables). All atomic; no file of the open sample or of its set is ever written: every
-export goes through one :class:`~segfix_gui.io.atomic.OutputGuard` (:func:`output_guard`),
-which the window's screen grabs go through too."""
+export goes through one :class:`~segfix_gui.io.atomic.OutputGuard`
+(:func:`segfix_gui.session.guard.output_guard`), which the window's screen grabs go through too."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,72 +19,16 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 from ..core.offsets import OffsetField
 from ..core.setting import Setting
 from ..errors import InputError
-from ..io.atomic import OutputGuard, atomic_path, write_text
+from ..io.atomic import atomic_path, write_text
 from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
 from ..io.samples import Sample, SamplePaths
-from .compute import Result, table_rows
+from ..session.compute import Result, table_rows
+from ..session.guard import output_guard
+from ..session.report import setting_text
 
 CSV_COLUMNS = ("class", "iou_before", "iou_after", "delta")
 CSV_CONTEXT = ("sample", "threshold", "direction_confidence", "scale")
-
-
-def input_files(sample: Sample) -> list[Path]:
-    """Every file the sample was read from (an instance sample's mask PNGs included)."""
-    sp = sample.paths
-    files = [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances) if p is not None]
-    if sample.is_instances and sp.instances is not None and sample.instances.names:
-        files += [Path(sp.instances).parent / n for n in sample.instances.names]
-    return files
-
-
-def set_files(samples: Iterable[SamplePaths]) -> list[Path]:
-    """Every file of the samples of a set: prediction, offsets, image, ground truth, and an
-    instance sample's ``_pred.txt`` with the mask PNGs it lists (a file that cannot be read
-    lists none)."""
-    from ..io.instances import parse_pred_txt
-
-    files = []
-    for sp in samples:
-        files += [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances) if p]
-        if sp.instances:
-            try:
-                lines = parse_pred_txt(sp.instances)
-            except (InputError, OSError):
-                continue
-            files += [Path(os.path.normpath(Path(sp.instances).parent / e.mask)) for e in lines]
-    return files
-
-
-def output_guard(sample: Sample | None, others: Sequence[SamplePaths] = ()) -> OutputGuard:
-    """The guard of every export and screen grab: no file of the open ``sample``, nor of any
-    other sample of its set (``others``: the set's samples), may be written."""
-    files = (input_files(sample) if sample is not None else []) + set_files(others)
-    return OutputGuard.for_inputs(files=files)
-
-
-def check_not_input(path, sample: Sample | None, others: Sequence[SamplePaths] = ()) -> None:
-    """Refuse to write onto one of the files of the open sample or of its set (``others``)."""
-    output_guard(sample, others).check(path)
-
-
-def check_screenshot(path, *inputs, folder: str | None = None) -> None:
-    """Refuse a screenshot onto the window's inputs, before anything is opened: one of the
-    ``inputs`` given (files, or anything inside a folder given), or for a set ``folder`` its
-    role folders (``preds/``, ``offsets/``, ...) and every file of its samples."""
-    from .opening import SetSource
-
-    folders, samples = [], []
-    if folder is not None:
-        try:
-            src = SetSource(folder)
-            r = src.resolved()
-            folders = [r.image, r.pred, r.offsets, r.gt]
-            samples = src.samples()
-        except InputError:  # opening it says so
-            pass
-    guard = OutputGuard.for_inputs(*inputs, *folders, files=set_files(samples))
-    guard.check(path)
 
 
 def export_refined(path, sample: Sample, result: Result, *, others: Sequence[SamplePaths] = ()) -> None:
@@ -228,8 +172,8 @@ def figure_layers(
     after = photo + refined labels (or ground truth), diff = dimmed photo + change codes.
     ``layers``: the state's ``{name: LayerOptions}`` (visibility and opacity); None = the
     defaults. ``mark_radius``: diff marks widened as in the window (``layers.widen_codes``)."""
+    from ..session.session import DEFAULT_OPACITY, DEFAULT_VISIBLE
     from .layers import diff_lut, display_ids, heat_image, heat_lut, label_lut, widen_codes
-    from .state import DEFAULT_OPACITY, DEFAULT_VISIBLE
 
     def opt(name):
         if layers is None:
@@ -273,13 +217,8 @@ def figure_layers(
 
 
 def _setting_text(sample: Sample, setting) -> str:
-    hard = sample.field is not None and sample.field.is_hard
-    if hard:
-        return f"scale {setting.scale:g} (hard offsets: already thresholded)"
-    return (
-        f"threshold {setting.threshold:.2f} · direction confidence ≥ "
-        f"{setting.min_direction_prob:.2f} · scale {setting.scale:g}"
-    )
+    """The setting to three decimals, as every exported figure states it."""
+    return setting_text(setting, hard=sample.field is not None and sample.field.is_hard)
 
 
 def render_figure(

@@ -157,3 +157,36 @@ def test_threshold_moves_up_and_down_on_one_evaluator_equal_fresh_answers():
         np.testing.assert_array_equal(got.bcounts, ref.bcounts)
         np.testing.assert_array_equal(got.change, ref.change)
     assert ev._live is not None and ev._live[2] == ev.candidates(field, 2).count_at(0.1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    h=st.integers(3, 30),
+    w=st.integers(3, 30),
+    tol=st.sampled_from([1, 3, 5.5]),
+    thresholds=st.lists(st.floats(0, 1), min_size=2, max_size=6),
+)
+def test_the_compiled_step_equals_numpys(seed, h, w, tol, thresholds):
+    """The numba step (core.evaluator_kernel) and the NumPy fallback move every count alike,
+    query after query (thresholds up and down on one running state)."""
+    import segfix_gui.core.evaluator as evaluator
+
+    if evaluator._compiled_relabel() is None:
+        pytest.skip("numba is not installed: only the NumPy step exists")
+    rng = np.random.default_rng(seed)
+    gt, pred = scene(rng, h, w), scene(rng, h, w)
+    field = field_of(rng, h, w, "soft32")
+    compiled = ImageEvaluator(gt, pred, SPACE, boundary_tol=tol)
+    numpy_ev = ImageEvaluator(gt, pred, SPACE, boundary_tol=tol)
+    for t in thresholds:
+        s = Setting(threshold=t, scale=2)
+        a = compiled.at(field, s)
+        real = evaluator._State._relabel
+        evaluator._State._relabel = evaluator._State._relabel_numpy
+        try:
+            b = numpy_ev.at(field, s)
+        finally:
+            evaluator._State._relabel = real
+        for x, y in zip((a.conf, a.bcounts, a.change), (b.conf, b.bcounts, b.change), strict=True):
+            np.testing.assert_array_equal(x, y)

@@ -23,13 +23,13 @@ from segfix_gui.core.setting import Setting
 from segfix_gui.core.targets import gt_offset_field
 from segfix_gui.errors import InputError
 from segfix_gui.gui import export
-from segfix_gui.gui.compute import ViewSetting, load, refine
 from segfix_gui.gui.layers import DIFF_COLOURS, diff_lut, label_lut, mark_radius, widen_codes
-from segfix_gui.gui.state import LAYERS, LayerOptions
 from segfix_gui.io.images import read_image, read_labels, write_labels, write_png
 from segfix_gui.io.offsets import read_offsets, write_offsets
 from segfix_gui.io.samples import SamplePaths
 from segfix_gui.labels import get_label_space
+from segfix_gui.session.compute import ViewSetting, load, refine
+from segfix_gui.session.session import LAYERS, LayerOptions
 
 SPACE = get_label_space("camvid")
 BASE_RGB = (30, 31, 34)  # the panels' background under the layers
@@ -417,9 +417,9 @@ def test_window_exports_refuse_every_file_of_the_open_set(tmp_path, open_window,
     w = open_window()
     assert w.open_set(folder=str(s), space="camvid")
     qtbot.waitUntil(
-        lambda: w.state.result is not None and w.state.result_is_current() and not w.runner.busy(), timeout=30000
+        lambda: w.session.result is not None and w.session.result_is_current() and not w.runner.busy(), timeout=30000
     )
-    assert w.state.sample.paths.pred == str(s / "preds" / "a.png")
+    assert w.session.sample.paths.pred == str(s / "preds" / "a.png")
     other = {"refined": s / "preds" / "b.png", "offsets": s / "offsets" / "b.npz", "view": s / "gt" / "b.png"}
     before = {p: p.read_bytes() for p in s.rglob("*") if p.is_file()}
     for what, target in other.items():

@@ -9,7 +9,6 @@ import csv
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +56,8 @@ def win(open_window):
 def wait_result(qtbot, w):
     qtbot.waitUntil(
         lambda: (
-            w.state.result is not None
-            and w.state.result_is_current()
+            w.session.result is not None
+            and w.session.result_is_current()
             and not w.runner.busy("refine")
             and not w.runner.busy("load")
         ),
@@ -122,7 +121,7 @@ def table_values(panel):
 
 
 def test_demo_opens_with_honest_info(demo):
-    st = demo.state
+    st = demo.session
     assert st.sample.shape == (360, 480)
     assert st.sample.gt is not None and st.sample.image is not None
     header = demo.canvas.info.text()
@@ -135,13 +134,13 @@ def test_demo_opens_with_honest_info(demo):
 
 def test_threshold_move_table_equals_engine(win, qtbot, graded):
     field = open_graded(win, qtbot, graded)
-    s = win.state.sample
+    s = win.session.sample
     controls = win.panels["controls"]
     controls.threshold.slider.setValue(700)  # as a user dragging the slider: threshold 0.7
     wait_result(qtbot, win)
-    assert win.state.setting.threshold == pytest.approx(0.7)
+    assert win.session.setting.threshold == pytest.approx(0.7)
     off, refined, metrics, codes = engine(field, s.pred, s.gt, threshold=0.7)
-    res = win.state.result
+    res = win.session.result
     assert np.array_equal(res.offsets, off)
     assert np.array_equal(res.refined, refined)
 
@@ -156,10 +155,10 @@ def test_threshold_move_table_equals_engine(win, qtbot, graded):
         assert texts[name][1] == ("n/a" if exp_a is None else f"{100 * exp_a:.2f}")
         if a is not None and b is not None:
             assert d == pytest.approx(a - b)
-    lb, la, ld = win.panels["metrics"].summary["miou"]
+    lb, la, ld = win.panels["metrics"].sample_grid.cells["miou"]
     assert la.text() == f"{100 * metrics['miou']:.2f}"
     assert lb.text() == f"{100 * before['miou']:.2f}"
-    assert win.panels["metrics"].summary["boundary_f"][1].text() == f"{100 * metrics['boundary_f']:.2f}"
+    assert win.panels["metrics"].sample_grid.cells["boundary_f"][1].text() == f"{100 * metrics['boundary_f']:.2f}"
 
     # diff layer: the codes drawn are the engine's, and the counts shown are theirs
     drawn = win.canvas.right.layers.diff.image  # widened for display when zoomed out
@@ -174,7 +173,7 @@ def test_threshold_move_table_equals_engine(win, qtbot, graded):
     controls.threshold.spin.setValue(0.3)
     wait_result(qtbot, win)
     _, refined3, metrics3, _ = engine(field, s.pred, s.gt, threshold=0.3)
-    assert np.array_equal(win.state.result.refined, refined3)
+    assert np.array_equal(win.session.result.refined, refined3)
     assert not np.array_equal(refined3, refined)
     values3, _ = table_values(win.panels["metrics"])
     assert all(values3[n][1] == metrics3["per_class_iou"][n] for n in SPACE.names)
@@ -189,7 +188,7 @@ def check_chart_and_after(win):
     image is the refined labels blended over the photo, as a fresh Composite makes it."""
     from segfix_gui.gui.layers import Composite, display_ids, label_lut
 
-    panel, st = win.panels["metrics"], win.state
+    panel, st = win.panels["metrics"], win.session
     values, _ = table_values(panel)
     rows = panel.chart_rows(panel.rows)
     x0, width = panel.bars.opts["x0"], panel.bars.opts["width"]
@@ -208,81 +207,27 @@ def check_chart_and_after(win):
 
 def test_direction_confidence_and_scale_controls(win, qtbot, graded):
     field = open_graded(win, qtbot, graded)
-    s = win.state.sample
+    s = win.session.sample
     c = win.panels["controls"]
     c.scale.setValue(3.0)
     wait_result(qtbot, win)
     c.direction.spin.setValue(0.5)
     wait_result(qtbot, win)
     off, refined, _, _ = engine(field, s.pred, s.gt, threshold=0.5, scale=3.0, mdp=0.5)
-    assert np.array_equal(win.state.result.refined, refined)
+    assert np.array_equal(win.session.result.refined, refined)
 
 
 def test_stale_results_are_dropped(win, qtbot, graded):
     open_graded(win, qtbot, graded)
     for t in np.linspace(0.1, 0.9, 9):  # a fast drag: nine settings, no waiting
-        win.state.set_setting(threshold=float(t))
+        win.session.set_setting(threshold=float(t))
     wait_result(qtbot, win)
-    assert win.state.result.setting.threshold == pytest.approx(0.9)
+    assert win.session.result.setting.threshold == pytest.approx(0.9)
     assert win.runner.dropped >= 1
 
 
-def test_runner_drops_stale_and_cancels(qtbot):
-    from segfix_gui.gui.workers import Runner
-
-    r = Runner()
-    got = []
-
-    def slow(job):
-        for _ in range(50):
-            job.check()
-            time.sleep(0.01)
-        return "old"
-
-    r.submit("k", slow, on_done=got.append)
-    r.submit("k", lambda job: "new", on_done=got.append)
-    qtbot.waitUntil(lambda: not r.busy("k"), timeout=5000)
-    assert got == ["new"]
-    r.submit("k", slow, on_done=got.append)
-    r.cancel("k")
-    qtbot.waitUntil(lambda: not r.busy("k"), timeout=5000)
-    assert got == ["new"]
-
-
-def test_torch_is_imported_once_before_jobs_run(qtbot):
-    """Jobs that may reach torch wait for the one first import (run by whichever thread asks
-    first); a job submitted with needs_torch=False does not wait."""
-    import threading
-
-    from segfix_gui.gui.workers import Runner, TorchGate
-
-    release = threading.Event()
-    imports = []
-
-    def slow_import():
-        imports.append(threading.current_thread().name)
-        release.wait(10)
-
-    gate = TorchGate(slow_import)
-    r = Runner(gate=gate)
-    seen = {}
-    r.submit("probe", lambda job: gate.thread, on_done=lambda v: seen.setdefault("probe", v))
-    qtbot.waitUntil(lambda: imports != [], timeout=5000)  # the probe thread is importing
-    r.submit("refine", lambda job: gate.done, on_done=lambda v: seen.setdefault("refine", v))
-    r.submit("load", lambda job: gate.done, on_done=lambda v: seen.setdefault("load", v), needs_torch=False)
-    qtbot.waitUntil(lambda: "load" in seen, timeout=5000)
-    assert seen["load"] is False  # reading files does not wait for torch
-    qtbot.wait(100)
-    assert "refine" not in seen  # it waits while the import runs in another thread
-    release.set()
-    qtbot.waitUntil(lambda: "refine" in seen and "probe" in seen, timeout=5000)
-    assert seen["refine"] is True  # it ran only once the import was complete
-    assert imports == ["segfix-probe"] and seen["probe"] == "segfix-probe"
-    r.shutdown()
-
-
 def test_window_probe_imports_torch_in_one_thread(win, qtbot):
-    from segfix_gui.gui.workers import TORCH
+    from segfix_gui.session.jobs import TORCH
 
     qtbot.waitUntil(lambda: TORCH.done, timeout=20000)
     # the process-wide gate ran the import once; in this test process the main thread had
@@ -291,27 +236,17 @@ def test_window_probe_imports_torch_in_one_thread(win, qtbot):
     assert TORCH.thread in ("segfix-probe", "segfix-refine", "segfix-set", "segfix-sweep")
 
 
-def test_shutdown_leaves_nothing_busy(qtbot):
-    from segfix_gui.gui.workers import Runner
-
-    r = Runner()
-    r.submit("k", lambda job: time.sleep(0.3))
-    assert r.busy("k")
-    r.shutdown()
-    assert not r.busy()
-
-
 def test_auto_off_needs_refine_button(win, qtbot, graded):
     open_graded(win, qtbot, graded)
     c = win.panels["controls"]
     c.auto.setChecked(False)
-    first = win.state.result
+    first = win.session.result
     c.threshold.spin.setValue(0.8)
     qtbot.wait(200)
-    assert win.state.result is first and not win.state.result_is_current()
+    assert win.session.result is first and not win.session.result_is_current()
     qtbot.mouseClick(c.refine_btn, Qt.MouseButton.LeftButton)
     wait_result(qtbot, win)
-    assert win.state.result.setting.threshold == pytest.approx(0.8)
+    assert win.session.result.setting.threshold == pytest.approx(0.8)
 
 
 # --- layers, legend, inspector, views ---------------------------------------------------------
@@ -323,9 +258,9 @@ def test_hide_and_isolate_class(demo, qtbot):
     item = legend.list.item(road)
     rect = legend.list.visualItemRect(item)
     qtbot.mouseClick(legend.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert demo.state.hidden == {road}
+    assert demo.session.hidden == {road}
     road_id = next(c.id for c in SPACE.classes if c.name == "road")
-    st, comp = demo.state, demo.canvas.composite
+    st, comp = demo.session, demo.canvas.composite
     for shown, ids in ((comp.before, st.sample.pred), (comp.after, st.result.refined)):
         rgb = rgb_of(shown)
         assert np.array_equal(rgb[ids == road_id], photo_of(st)[ids == road_id])  # the photo alone
@@ -335,9 +270,9 @@ def test_hide_and_isolate_class(demo, qtbot):
     qtbot.mouseClick(
         legend.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, pos=rect.center()
     )
-    assert demo.state.hidden == set(range(SPACE.n_classes)) - {road}
+    assert demo.session.hidden == set(range(SPACE.n_classes)) - {road}
     qtbot.mouseClick(legend.show_all, Qt.MouseButton.LeftButton)
-    assert demo.state.hidden == set()
+    assert demo.session.hidden == set()
 
 
 def rgb_of(pixels: np.ndarray) -> np.ndarray:
@@ -353,7 +288,7 @@ def photo_of(state) -> np.ndarray:
 
 def test_layer_toggles_and_opacity(demo, qtbot):
     L = demo.canvas.left.layers
-    st = demo.state
+    st = demo.session
     panel = demo.panels["layers"]
     panel.sliders["labels"].setValue(30)
     assert st.layers["labels"].opacity == pytest.approx(0.3)
@@ -370,14 +305,14 @@ def test_layer_toggles_and_opacity(demo, qtbot):
     np.testing.assert_array_equal(rgb_of(demo.canvas.composite.before)[r, c], want)
     panel.checks["image"].setChecked(True)
     qtbot.keyClick(demo, Qt.Key.Key_3)  # boundary heat map on
-    assert demo.state.layers["boundary"].visible and L.heat.isVisible()
+    assert demo.session.layers["boundary"].visible and L.heat.isVisible()
     qtbot.keyClick(demo, Qt.Key.Key_4)  # arrows off
     assert not L.arrows.isVisible() and demo.canvas.arrow_count == 0
     assert not panel.checks["arrows"].isChecked()
 
 
 def test_inspector_and_source_link(demo, qtbot):
-    st = demo.state
+    st = demo.session
     dst, src = source_indices(st.result.offsets)
     w = st.sample.shape[1]
     i = len(dst) // 2
@@ -415,7 +350,7 @@ def test_inspector_and_source_link(demo, qtbot):
 
 
 def test_view_modes_swipe_and_ground_truth(demo, qtbot):
-    st, cv = demo.state, demo.canvas
+    st, cv = demo.session, demo.canvas
     assert not cv.right.isHidden()
     qtbot.keyClick(demo, Qt.Key.Key_V)
     assert st.view_mode == "single" and cv.right.isHidden()
@@ -450,7 +385,7 @@ def test_overlay_hook_draws_on_every_view(demo):
 
 
 def test_arrows_one_item_stride_from_zoom(demo, qtbot):
-    from segfix_gui.gui.arrows import MAX_ARROWS, arrow_points
+    from segfix_gui.session.arrows import MAX_ARROWS, arrow_points
 
     cv = demo.canvas
     cv.fit()
@@ -460,7 +395,7 @@ def test_arrows_one_item_stride_from_zoom(demo, qtbot):
     cv.left.vb.setRange(xRange=(200, 215), yRange=(200, 215), padding=0)
     cv.update_arrows()
     assert cv._arrow_stride == 1
-    off = demo.state.result.offsets
+    off = demo.session.result.offsets
     (x0, x1), (y0, y1) = cv.left.vb.viewRange()
     r0, r1 = max(int(np.floor(y0)), 0), min(int(np.ceil(y1)), 360)
     c0, c1 = max(int(np.floor(x0)), 0), min(int(np.ceil(x1)), 480)
@@ -489,19 +424,19 @@ def test_hard_mat_offsets_disable_threshold(win, qtbot, tmp_path):
     )
     wait_result(qtbot, win)
     c = win.panels["controls"]
-    assert win.state.sample.field.is_hard
+    assert win.session.sample.field.is_hard
     assert not c.threshold.isEnabled() and not c.direction.isEnabled()
     assert "hard" in c.threshold.toolTip()
-    s = win.state.sample
+    s = win.session.sample
     expect = refine_labels(s.pred, f.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu")
-    assert np.array_equal(win.state.result.refined, expect)
+    assert np.array_equal(win.session.result.refined, expect)
 
 
 # --- bad input, exports -----------------------------------------------------------------------
 
 
 def test_broken_files_show_dialog_and_keep_sample(demo, qtbot, tmp_path, dialogs):
-    st = demo.state
+    st = demo.session
     sample, result = st.sample, st.result
     small = OffsetField(boundary=np.zeros((36, 48), np.float32), direction=np.full((8, 36, 48), 0.125, np.float32))
     write_offsets(tmp_path / "small.npz", small)
@@ -522,7 +457,7 @@ def test_broken_files_show_dialog_and_keep_sample(demo, qtbot, tmp_path, dialogs
 
 
 def test_exports_read_back(demo, qtbot, tmp_path, dialogs):
-    st = demo.state
+    st = demo.session
     st.set_setting(threshold=0.4, scale=3.0, min_direction_prob=0.0)  # not the demo's recommendation
     wait_result(qtbot, demo)
     assert demo.export("refined", str(tmp_path / "refined.png"))
@@ -578,32 +513,39 @@ def set_folder(tmp_path_factory):
 
 def test_folder_set_list_next_prev_sort(win, qtbot, set_folder):
     assert win.open_set(folder=str(set_folder), space="camvid")
-    qtbot.waitUntil(lambda: len(win.state.set_rows) == 3 and not win.runner.busy("set"), timeout=30000)
+    qtbot.waitUntil(lambda: win.session.scores is not None and win.session.scores.done, timeout=30000)
     wait_result(qtbot, win)
     panel = win.panels["samples"]
     gt = read_labels(set_folder / "gt" / "a.png", SPACE)
     field = read_offsets(set_folder / "offsets" / "a.npz")
-    for row in win.state.set_rows:
+    rows = win.session.scores.rows()
+    assert len(rows) == 3
+    for row in rows:
         pred = read_labels(set_folder / "preds" / f"{row.name}.png", SPACE)
         # scored at the files' recommended setting, the one the first sample opens at
         refined = refine_labels(pred, field.to_offsets(field.setting()), device="cpu")
         assert row.miou_before == evaluate_pair(gt, pred, SPACE)["miou"]
         assert row.miou_after == evaluate_pair(gt, refined, SPACE)["miou"]
-    assert win.state.index == 0
-    assert win.state.set_rows_setting.refinement() == field.setting() == win.state.setting.refinement()
-    win.state.set_setting(threshold=0.3)  # what the user tuned stays while moving through the set
+    assert win.session.index == 0
+    assert win.session.scores.setting.refinement() == field.setting() == win.session.setting.refinement()
+    win.session.set_setting(threshold=0.3)  # what the user tuned stays while moving through the set
     wait_result(qtbot, win)
     qtbot.keyClick(win, Qt.Key.Key_N)
-    qtbot.waitUntil(lambda: win.state.index == 1, timeout=10000)
+    qtbot.waitUntil(lambda: win.session.index == 1, timeout=10000)
     wait_result(qtbot, win)
-    assert win.state.sample.name == "b"
-    assert win.state.result.setting.threshold == pytest.approx(0.3)
+    assert win.session.sample.name == "b"
+    assert win.session.result.setting.threshold == pytest.approx(0.3)
     qtbot.keyClick(win, Qt.Key.Key_P)
-    qtbot.waitUntil(lambda: win.state.index == 0, timeout=10000)
+    qtbot.waitUntil(lambda: win.session.index == 0, timeout=10000)
     panel.sort.setCurrentIndex(1)  # gain, best first
-    gains = [r.gain for r in sorted(win.state.set_rows, key=lambda r: -r.gain)]
-    assert panel.order() == [r.index for r in sorted(win.state.set_rows, key=lambda r: -r.gain)]
+    assert win.session.sort == "gain"
+    qtbot.waitUntil(lambda: win.session.scores.setting == win.session.setting and win.session.scores.done)
+    rows = win.session.scores.rows()
+    gains = [r.gain for r in sorted(rows, key=lambda r: -r.gain)]
+    assert panel.order() == [r.index for r in sorted(rows, key=lambda r: (-r.gain, r.index))] == win.session.order()
     assert gains[0] >= gains[-1]
+    shown = [panel.table.item(r, 3).text() for r in range(3)]  # the list shows that order
+    assert shown == [f"{100 * g:+.2f}" if round(100 * g, 2) else "0.00" for g in gains]
     wait_result(qtbot, win)
 
 
@@ -616,7 +558,7 @@ def test_role_folders_and_cli_folder_errors(win, qtbot, set_folder, dialogs):
         space="camvid",
     )
     wait_result(qtbot, win)
-    assert win.state.sample.gt is None
+    assert win.session.sample.gt is None
     assert "changed" in win.panels["metrics"].counts.text()
     assert not win.open_set(folder=str(set_folder / "images"))
     assert "needs sub-folders preds/" in dialogs[-1]
@@ -626,18 +568,18 @@ def test_recent_files_remembered(win, qtbot, settings, graded):
     from segfix_gui.gui.window import MainWindow
 
     open_graded(win, qtbot, graded)
-    assert win.recent()[0]["paths"]["offsets"] == graded[0]["offsets"]
+    assert win.recent.entries()[0]["paths"]["offsets"] == graded[0]["offsets"]
     w2 = MainWindow(settings=settings)
     qtbot.addWidget(w2)
-    acts = w2.recent_menu.actions()
+    acts = w2.recent.menu.actions()
     assert acts and acts[0].text() == graded[0]["pred"]
     acts[0].trigger()
     wait_result(qtbot, w2)
-    assert w2.state.sample.paths.offsets == graded[0]["offsets"]
+    assert w2.session.sample.paths.offsets == graded[0]["offsets"]
 
 
 def test_drop_files_replace_parts(demo, qtbot, tmp_path):
-    from segfix_gui.gui.drop import classify_files
+    from segfix_gui.session.drop import classify_files
 
     roles = classify_files(
         [DEMO / "image.jpg", DEMO / "prediction.png", DEMO / "offsets.npz", DEMO / "ground_truth.png"]
@@ -651,21 +593,21 @@ def test_drop_files_replace_parts(demo, qtbot, tmp_path):
     gt2 = tmp_path / "other_gt.png"
     write_labels(gt2, degrade(read_labels(DEMO / "ground_truth.png", SPACE), SPACE, stride=2))
     demo.open_dropped([str(gt2)])
-    qtbot.waitUntil(lambda: demo.state.sample.paths.gt == str(gt2), timeout=10000)
+    qtbot.waitUntil(lambda: demo.session.sample.paths.gt == str(gt2), timeout=10000)
     wait_result(qtbot, demo)
-    assert demo.state.sample.paths.pred == str(DEMO / "prediction.png")
+    assert demo.session.sample.paths.pred == str(DEMO / "prediction.png")
 
 
 def test_shortcuts_help_lists_actions(demo, qtbot):
-    from segfix_gui.gui.window import HelpDialog
+    from segfix_gui.gui.dialogs import HelpDialog
 
-    dlg = HelpDialog(demo)
+    dlg = HelpDialog(demo, demo.commands.specs)
     qtbot.addWidget(dlg)
     listed = {dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())}
     assert {"Refine now", "Next sample", "Threshold +0.05", "Export refined labels (PNG)…"} <= listed
-    t0 = demo.state.setting.threshold
+    t0 = demo.session.setting.threshold
     qtbot.keyClick(demo, Qt.Key.Key_BracketRight)
-    assert demo.state.setting.threshold == pytest.approx(min(t0 + 0.05, 1))
+    assert demo.session.setting.threshold == pytest.approx(min(t0 + 0.05, 1))
     wait_result(qtbot, demo)
 
 
@@ -691,26 +633,17 @@ def test_default_layout_fits_1200x800_without_stray_tab_bars(win, qtbot):
     assert "Tune" in [d.windowTitle() for d in docks] or win.docks["tune"].isVisible()
 
 
-def test_show_set_rows_replaces_a_running_evaluation(win, qtbot, set_folder):
-    from segfix_gui.gui.compute import ViewSetting as Setting
-    from segfix_gui.gui.sets import SetRow
-
-    st = win.state
-    # the set's evaluation starts once its first sample has loaded (at that sample's setting)
-    with qtbot.waitSignal(
-        win.runner.busyChanged, timeout=20000, check_params_cb=lambda kind, busy, _label: kind == "set" and busy
-    ):
-        assert win.open_set(folder=str(set_folder), space="camvid")
-    assert win.runner.busy("set")
-    rows = [SetRow(0, "a", 0.5, 0.6), SetRow(1, "b", 0.5, 0.4), SetRow(2, "c", 0.5, 0.5)]
-    changed = []
-    st.setChanged.connect(lambda: changed.append(True))
-    st.show_set_rows(rows, Setting(threshold=0.25))
-    assert changed and st.set_rows == rows and st.set_rows_setting == Setting(threshold=0.25)
-    qtbot.waitUntil(lambda: not win.runner.busy("set"), timeout=20000)
+def test_set_rows_follow_the_setting_and_the_note_says_it(win, qtbot, set_folder):
+    st = win.session
+    assert win.open_set(folder=str(set_folder), space="camvid")
+    qtbot.waitUntil(lambda: st.scores is not None and st.scores.done and not win.runner.busy(), timeout=30000)
+    st.set_setting(threshold=0.25)
+    qtbot.waitUntil(lambda: st.scores.setting == st.setting and st.scores.done, timeout=30000)
     wait_result(qtbot, win)
-    assert st.set_rows == rows  # the evaluation that was running did not replace them
     assert "threshold 0.25" in win.panels["samples"].note.text()
+    # the open sample's row is the Metrics panel's figure: one setting, one number
+    row = st.scores.rows()[st.index]
+    assert row.miou_after == pytest.approx(st.result.after["miou"], rel=1e-12)
 
 
 def test_device_choice_shows_machine(win, qtbot):

@@ -71,8 +71,8 @@ def win(open_window):
 def wait_result(qtbot, w):
     qtbot.waitUntil(
         lambda: (
-            w.state.result is not None
-            and w.state.result_is_current()
+            w.session.result is not None
+            and w.session.result_is_current()
             and not w.runner.busy("refine")
             and not w.runner.busy("load")
         ),
@@ -130,7 +130,7 @@ def nan_none(v):
 
 
 def test_open_instances_list_equals_engine(opened, fx):
-    st, panel = opened.state, opened.panels["instances"]
+    st, panel = opened.session, opened.panels["instances"]
     assert st.sample.is_instances and st.sample.shape == fx["shape"]
     assert st.setting.scale == 1.0  # instances refine at scale 1, as the original
     assert not opened.docks["instances"].visibleRegion().isEmpty()  # brought to the front
@@ -146,26 +146,26 @@ def test_open_instances_list_equals_engine(opened, fx):
     assert np.array_equal(st.result.instances.after.masks, after.masks)
     # the text shows the same numbers
     r = panel.row_of(0)
-    assert panel.table.item(r, 2).text() == (f"{100 * cmp.iou_before[0]:.1f} → {100 * cmp.iou_after[0]:.1f}")
+    assert panel.table.item(r, 2).text() == (f"{100 * cmp.iou_before[0]:.1f}→{100 * cmp.iou_after[0]:.1f}")
     assert "6 matched to ground truth" in panel.summary.text()
 
 
 def test_outlines_one_item_per_view_and_class_colours(opened, fx):
-    from segfix_gui.gui.instances import outline_segments
     from segfix_gui.gui.outlines import OutlineItem
+    from segfix_gui.session.instances import outline_segments
 
-    st, panel, cv = opened.state, opened.panels["instances"], opened.canvas
+    st, cv = opened.session, opened.canvas
     n = len(st.sample.instances)
     for v in cv.views:  # one outline item per side of a view, however many instances
         for clip in (v.layers.before_clip, v.layers.after_clip):
             assert sum(isinstance(c, OutlineItem) for c in clip.childItems()) == 1
-    assert [i.count for i in panel.before_items] == [n, n]
-    assert [i.count for i in panel.after_items] == [n, n]
+    assert [i.count for i in cv.outlines_before] == [n, n]
+    assert [i.count for i in cv.outlines_after] == [n, n]
     _before, after, _cmp = engine(fx)
     for seg, mask in zip(st.result.instances.outlines.segments, after.masks, strict=True):
         assert np.array_equal(seg, outline_segments(mask))
     # class colours: persons red, cars blue (Cityscapes palette), one path per colour
-    colours = {tuple(pen.color().getRgb()[:3]) for _p, _h, pen in panel.before_items[0]._groups}
+    colours = {tuple(pen.color().getRgb()[:3]) for _p, _h, pen in cv.outlines_before[0]._groups}
     assert colours == {(220, 20, 60), (0, 0, 142)}
     # side by side: predicted outlines in the left view, refined ones in the right view
     assert cv.left.layers.before_clip.isVisible() and not cv.left.layers.after_clip.isVisible()
@@ -173,7 +173,7 @@ def test_outlines_one_item_per_view_and_class_colours(opened, fx):
 
 
 def test_outline_segments_are_the_edges_of_core_outline():
-    from segfix_gui.gui.instances import outline_segments
+    from segfix_gui.session.instances import outline_segments
 
     rng = np.random.default_rng(1)
     for _ in range(20):
@@ -197,7 +197,7 @@ def test_outline_segments_are_the_edges_of_core_outline():
 
 
 def test_setting_change_refines_again_off_the_ui_thread(opened, qtbot, fx):
-    st, panel = opened.state, opened.panels["instances"]
+    st, panel = opened.session, opened.panels["instances"]
     opened.panels["controls"].threshold.spin.setValue(0.95)
     opened.panels["controls"].scale.setValue(2.0)
     wait_result(qtbot, opened)
@@ -210,7 +210,7 @@ def test_setting_change_refines_again_off_the_ui_thread(opened, qtbot, fx):
 
 
 def test_select_zooms_to_instance_and_highlights(opened, qtbot):
-    st, panel, cv = opened.state, opened.panels["instances"], opened.canvas
+    st, panel, cv = opened.session, opened.panels["instances"], opened.canvas
     target = 3  # a car (0.75)
     cv.fit()
     row = panel.row_of(target)
@@ -230,15 +230,15 @@ def test_select_zooms_to_instance_and_highlights(opened, qtbot):
     assert (x1 - x0) < 0.8 * w  # zoomed in, not the whole frame
     (x0, x1), (y0, y1) = cv.right.vb.viewRange()  # linked: the after view shows it too
     assert x0 <= c0 and x1 >= c1 and y0 <= r0 and y1 >= r1
-    for item in panel.before_items + panel.after_items:
+    for item in cv.outlines_before + cv.outlines_after:
         assert not item._selected.isEmpty()  # highlighted in every view
     panel.table.clearSelection()
     assert st.selected is None
-    assert panel.before_items[0]._selected.isEmpty()
+    assert cv.outlines_before[0]._selected.isEmpty()
 
 
 def test_score_threshold_hides_instances(opened, qtbot):
-    st, panel = opened.state, opened.panels["instances"]
+    st, panel, cv = opened.session, opened.panels["instances"], opened.canvas
     scores = st.sample.instances.scores
     panel.select(0)  # score 0.9 stays; select the lowest one to see it deselected
     low = int(np.argmin(scores))
@@ -248,7 +248,7 @@ def test_score_threshold_hides_instances(opened, qtbot):
     keep = [i for i in range(len(scores)) if scores[i] >= 0.78]
     assert st.min_score == pytest.approx(0.78)
     assert sorted(panel.visible_indices()) == keep
-    assert [i.count for i in panel.before_items + panel.after_items] == [len(keep)] * 4
+    assert [i.count for i in cv.outlines_before + cv.outlines_after] == [len(keep)] * 4
     assert st.selected is None  # it was hidden
     assert f"{len(keep)} shown" in panel.summary.text()
     # hiding a class in the legend hides its instances too
@@ -261,7 +261,7 @@ def test_score_threshold_hides_instances(opened, qtbot):
 
 
 def test_broken_pred_txt_dialog_and_previous_sample_stays(opened, qtbot, fx, tmp_path, dialogs):
-    st = opened.state
+    st = opened.session
     sample, result = st.sample, st.result
     bad = tmp_path / "x_pred.txt"
     bad.write_text("masks/a.png 26\n")
@@ -288,7 +288,7 @@ def test_broken_pred_txt_dialog_and_previous_sample_stays(opened, qtbot, fx, tmp
 
 
 def test_drop_and_recent_and_back_to_semantic(win, qtbot, fx, dialogs):
-    from segfix_gui.gui.drop import classify_files
+    from segfix_gui.session.drop import classify_files
 
     roles = classify_files([fx["pred_txt"], fx["gt_instance"], fx["off_zero"], fx["image"]])
     assert roles == {
@@ -299,7 +299,7 @@ def test_drop_and_recent_and_back_to_semantic(win, qtbot, fx, dialogs):
     }
     win.open_dropped([str(fx["pred_txt"]), str(fx["off_zero"])])
     wait_result(qtbot, win)
-    st = win.state
+    st = win.session
     assert st.sample.is_instances and st.sample.gt_instances is None
     assert not st.result.instances.changed.any()  # zero offsets change nothing
     assert "no ground truth" in win.panels["instances"].summary.text()
@@ -309,15 +309,15 @@ def test_drop_and_recent_and_back_to_semantic(win, qtbot, fx, dialogs):
     assert st.sample.paths.instances == str(fx["pred_txt"])
     cmp = st.result.instances.comparison
     assert np.array_equal(cmp.iou_before, cmp.iou_after, equal_nan=True)
-    assert win.recent()[0]["paths"]["instances"] == str(fx["pred_txt"])
+    assert win.recent.entries()[0]["paths"]["instances"] == str(fx["pred_txt"])
     assert dialogs == []
 
 
 def test_open_instance_sample_dialog_and_tune_note(opened, fx):
-    from segfix_gui.gui.window import OpenSampleDialog
+    from segfix_gui.gui.dialogs import OpenSampleDialog
     from segfix_gui.io.samples import INSTANCE_PARTS
 
-    dlg = OpenSampleDialog(opened, opened.state.sample.paths, parts=INSTANCE_PARTS)
+    dlg = OpenSampleDialog(opened, opened.session.sample.paths, parts=INSTANCE_PARTS)
     assert list(dlg.edits) == ["image", "instances", "offsets", "gt_instances"]
     assert dlg.paths().instances == str(fx["pred_txt"])  # prefilled with the open sample
     dlg.edits["gt_instances"].setText("")
@@ -330,7 +330,7 @@ def test_open_instance_sample_dialog_and_tune_note(opened, fx):
 
 
 def test_exports_in_instance_mode(opened, tmp_path, fx, dialogs):
-    mask = fx["pred_txt"].parent / opened.state.sample.instances.names[0]
+    mask = fx["pred_txt"].parent / opened.session.sample.instances.names[0]
     before = mask.read_bytes()
     assert not opened.export("view", str(mask))  # an input mask is never overwritten
     assert "never overwritten" in dialogs[-1] and mask.read_bytes() == before
@@ -343,7 +343,7 @@ def test_exports_in_instance_mode(opened, tmp_path, fx, dialogs):
 
 
 def test_inspector_names_instances(opened, qtbot):
-    st = opened.state
+    st = opened.session
     i = 0
     r0, c0, r1, c1 = mask_bbox(st.sample.instances.masks[i])
     rr, cc = np.nonzero(st.sample.instances.masks[i])

@@ -46,8 +46,8 @@ def network():
 
 def settled(w) -> bool:
     return (
-        w.state.result is not None
-        and w.state.result_is_current()
+        w.session.result is not None
+        and w.session.result_is_current()
         and not any(w.runner.busy(k) for k in ("load", "refine", "predict"))
     )
 
@@ -63,27 +63,27 @@ def open_without_offsets(w, qtbot, *, image=True, gt=True):
         ),
         "camvid",
     )
-    qtbot.waitUntil(lambda: w.state.sample is not None and settled(w), timeout=20000)
-    return w.state.sample
+    qtbot.waitUntil(lambda: w.session.sample is not None and settled(w), timeout=20000)
+    return w.session.sample
 
 
 @pytest.fixture
 def win(open_window):
     w = open_window(1400, 900)
-    w.state.set_setting(device="cpu")
+    w.session.set_setting(device="cpu")
     return w
 
 
 def test_open_without_offsets_then_predict(win, qtbot, network, dialogs):
     s = open_without_offsets(win, qtbot)
-    st = win.state
+    st = win.session
     assert s.field is None
     # image, labels and the metrics before are shown; refining changes nothing yet
     assert np.array_equal(st.result.refined, s.pred)
     before = evaluate_pair(s.gt, s.pred, SPACE)
     assert st.before["miou"] == pytest.approx(before["miou"])
     assert dict(s.info_lines())["offsets"].startswith("none yet")
-    act, btn = win.actions_by_name["predict_offsets"], win.panels["controls"].predict_btn
+    act, btn = win.commands["predict_offsets"], win.panels["controls"].predict_btn
     assert act.isEnabled() and btn.isEnabled()
     assert "Ctrl+Shift+P" in [k for spec in win.action_specs if spec.name == "predict_offsets" for k in spec.keys]
 
@@ -105,15 +105,15 @@ def test_open_without_offsets_then_predict(win, qtbot, network, dialogs):
     t = win.panels["metrics"].table
     shown = {t.item(r, 0).text(): t.item(r, 2).data(Qt.ItemDataRole.UserRole) for r in range(t.rowCount())}
     assert shown == after["per_class_iou"]
-    assert win.panels["metrics"].summary["miou"][1].text() == f"{100 * after['miou']:.2f}"
+    assert win.panels["metrics"].sample_grid.cells["miou"][1].text() == f"{100 * after['miou']:.2f}"
     assert "bundled offset network" in dict(st.sample.info_lines())["offsets"]
 
 
 def test_predicted_offsets_export_and_inspect(win, qtbot, network, tmp_path, dialogs):
     open_without_offsets(win, qtbot, gt=False)
-    st = win.state
+    st = win.session
     st.set_cursor((180, 240))  # the inspector with no field yet
-    win.predict_offsets()
+    win.commands["predict_offsets"].trigger()
     qtbot.waitUntil(lambda: st.sample.field is not None and settled(win), timeout=60000)
     st.set_cursor((181, 240))
     out = tmp_path / "predicted.npz"
@@ -133,7 +133,7 @@ def test_export_offsets_refused_without_field(win, qtbot, tmp_path, dialogs):
 
 def test_predict_needs_an_image(win, qtbot):
     open_without_offsets(win, qtbot, image=False)
-    act, btn = win.actions_by_name["predict_offsets"], win.panels["controls"].predict_btn
+    act, btn = win.commands["predict_offsets"], win.panels["controls"].predict_btn
     assert not act.isEnabled() and not btn.isEnabled()
     assert "image" in act.toolTip() and "image" in btn.toolTip()
 
@@ -147,12 +147,12 @@ def test_missing_or_broken_weights_dialog(win, qtbot, tmp_path, dialogs, monkeyp
         bad.write_bytes(b"not torch weights")
     monkeypatch.setattr(predictor, "BUNDLED", bad)
     open_without_offsets(win, qtbot)
-    sample = win.state.sample
-    win.actions_by_name["predict_offsets"].trigger()
+    sample = win.session.sample
+    win.commands["predict_offsets"].trigger()
     qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=30000)
     assert dialogs[0].startswith(str(bad)) and "\n" not in dialogs[0]
-    assert win.state.sample is sample and sample.field is None
-    win.state.set_setting(scale=1.0)  # still alive and refining
+    assert win.session.sample is sample and sample.field is None
+    win.session.set_setting(scale=1.0)  # still alive and refining
     qtbot.waitUntil(lambda: settled(win), timeout=20000)
     assert win.isVisible()
 
@@ -207,14 +207,14 @@ def test_demo_offsets_are_the_networks(network):
 
 def test_drop_image_and_prediction_opens_without_offsets(win, qtbot):
     win.open_dropped([str(DEMO / "image.jpg"), str(DEMO / "prediction.png")])
-    qtbot.waitUntil(lambda: win.state.sample is not None and settled(win), timeout=20000)
-    s = win.state.sample
+    qtbot.waitUntil(lambda: win.session.sample is not None and settled(win), timeout=20000)
+    s = win.session.sample
     assert s.field is None and s.image is not None
-    assert win.actions_by_name["predict_offsets"].isEnabled()
+    assert win.commands["predict_offsets"].isEnabled()
 
 
 def test_tune_plan_skips_a_sample_without_offsets(win, qtbot):
-    from segfix_gui.gui.sets import plan_sample
+    from segfix_gui.session.sets import plan_sample
 
     s = open_without_offsets(win, qtbot)
     plan = plan_sample(s)

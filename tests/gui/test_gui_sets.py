@@ -12,7 +12,6 @@ from segfix_gui.core.degrade import degrade
 from segfix_gui.core.metrics import evaluate_pair
 from segfix_gui.core.offsets import OffsetField
 from segfix_gui.core.refine import refine_labels
-from segfix_gui.gui.sets import SetRow
 from segfix_gui.io.images import read_labels, write_labels
 from segfix_gui.io.offsets import read_offsets, write_offsets
 from segfix_gui.io.samples import SamplePaths
@@ -38,7 +37,7 @@ def make_set(d: Path, rec: dict, names=("a", "b")) -> Path:
 
 def settled(qtbot, w):
     qtbot.waitUntil(
-        lambda: w.state.result is not None and w.state.result_is_current() and not w.runner.busy(), timeout=30000
+        lambda: w.session.result is not None and w.session.result_is_current() and not w.runner.busy(), timeout=30000
     )
 
 
@@ -58,15 +57,18 @@ def test_a_set_is_scored_at_its_files_recommended_setting(open_window, qtbot, tm
     w = open_window()
     assert w.open_set(folder=str(d), space="camvid")
     settled(qtbot, w)
-    st = w.state
+    st = w.session
     rec = read_offsets(d / "offsets" / "a.npz").setting()
     assert st.setting.refinement() == rec
-    assert st.set_rows_setting.refinement() == rec
-    for row in st.set_rows:
+    assert st.scores.setting.refinement() == rec and st.scores.done
+    for row in st.scores.rows():
         before, after = row_after(d, row.name, rec)
-        assert (row.miou_before, row.miou_after) == (before, after)
+        assert (row.miou_before, row.miou_after) == pytest.approx((before, after), rel=1e-12)
     # the list's first row and the Metrics panel tell the same story
-    assert st.set_rows[0].miou_after == st.result.after["miou"]
+    assert st.scores.rows()[0].miou_after == pytest.approx(st.result.after["miou"], rel=1e-12)
+    # and the set's summary is the sum of its samples, as segfix evaluate counts it
+    summary = st.set_summary(wait=False)
+    assert summary["images"] == 2 and summary["complete"]
 
 
 def test_opening_another_set_takes_that_sets_setting(open_window, qtbot, tmp_path):
@@ -75,20 +77,20 @@ def test_opening_another_set_takes_that_sets_setting(open_window, qtbot, tmp_pat
     w = open_window()
     w.open_set(folder=str(a), space="camvid")
     settled(qtbot, w)
-    w.state.set_setting(threshold=0.3, min_direction_prob=0.0, scale=3.0)  # tuned on set a
+    w.session.set_setting(threshold=0.3, min_direction_prob=0.0, scale=3.0)  # tuned on set a
     settled(qtbot, w)
     w.open_set(folder=str(b), space="camvid")
     settled(qtbot, w)
-    assert w.state.sample.paths.pred.startswith(str(b))
-    assert w.state.setting.refinement() == read_offsets(b / "offsets" / "a.npz").setting()
-    assert w.state.set_rows_setting == w.state.setting
+    assert w.session.sample.paths.pred.startswith(str(b))
+    assert w.session.setting.refinement() == read_offsets(b / "offsets" / "a.npz").setting()
+    assert w.session.scores.setting == w.session.setting
     # moving within the set keeps what is tuned there
-    w.state.set_setting(threshold=0.7)
+    w.session.set_setting(threshold=0.7)
     settled(qtbot, w)
-    w.state.step(1)
-    qtbot.waitUntil(lambda: w.state.index == 1, timeout=20000)
+    w.session.step(1)
+    qtbot.waitUntil(lambda: w.session.index == 1, timeout=20000)
     settled(qtbot, w)
-    assert w.state.setting.threshold == pytest.approx(0.7)
+    assert w.session.setting.threshold == pytest.approx(0.7)
 
 
 def test_tune_starts_at_the_open_samples_direction_confidence(open_window, qtbot, tmp_path):
@@ -100,8 +102,8 @@ def test_tune_starts_at_the_open_samples_direction_confidence(open_window, qtbot
     tune = w.panels["tune"]
     assert tune.fields["directions"].text() == "0.6"
     qtbot.keyClicks(tune.fields["directions"], ",0")  # the user's own text is kept
-    w.state.step(1)
-    qtbot.waitUntil(lambda: w.state.index == 1, timeout=20000)
+    w.session.step(1)
+    qtbot.waitUntil(lambda: w.session.index == 1, timeout=20000)
     settled(qtbot, w)
     assert tune.fields["directions"].text() == "0.6,0"
 
@@ -111,23 +113,25 @@ def test_predicted_offsets_reach_the_sample_list(open_window, qtbot, tmp_path):
     w = open_window()
     w.open_set(folder=str(d), space="camvid")
     settled(qtbot, w)
-    st = w.state
-    file_row = st.set_rows[0]
+    st = w.session
+    file_row = st.scores.rows()[0]
     f = st.sample.field
     flipped = OffsetField(
         boundary=f.boundary, direction=f.direction[::-1].copy(), recommended=NETWORK
     )  # another field, as Predict offsets installs
-    st.install_field(flipped, source="test")
+    st.controller.install_field(flipped, source="test")
     settled(qtbot, w)
-    qtbot.waitUntil(lambda: st.set_rows and st.set_rows[0] != file_row and not w.runner.busy("set"), timeout=30000)
-    assert st.set_rows[0].miou_after == st.result.after["miou"]
-    assert st.set_rows[1] == SetRow(1, "b", *row_after(d, "b", st.setting))
+    qtbot.waitUntil(lambda: st.scores.rows()[0] != file_row and not w.runner.busy("set"), timeout=30000)
+    assert st.scores.rows()[0].miou_after == pytest.approx(st.result.after["miou"], rel=1e-12)
+    b = st.scores.rows()[1]
+    assert (b.index, b.name) == (1, "b")
+    assert (b.miou_before, b.miou_after) == pytest.approx(row_after(d, "b", st.setting), rel=1e-12)
+    assert "predicted" not in w.canvas.info.text() or "test" in w.canvas.info.text()
+    assert "test" in dict(st.sample.info_lines(short=True))["offsets"]  # the header names the new offsets
 
 
 def test_single_sample_messages(open_window, qtbot, tmp_path):
     w = open_window()
-    notes: list[str] = []
-    w.state.notice.connect(notes.append)
     w.open_paths(
         SamplePaths(
             image=str(DEMO / "image.jpg"), pred=str(DEMO / "prediction.png"), gt=str(DEMO / "ground_truth.png")
@@ -139,6 +143,6 @@ def test_single_sample_messages(open_window, qtbot, tmp_path):
     tune = w.panels["tune"]
     tune._scope_text()
     assert "no offsets yet" in tune.scope.text() and "ground truth" not in tune.scope.text()
-    w.actions_by_name["eval_set"].trigger()
-    assert notes and "needs a folder set" in notes[-1]
-    assert "needs a folder set" in w.status_text.text()
+    assert not w.commands["export_set_csv"].isEnabled()  # no set: the set's exports are off
+    assert not w.export("set_csv", str(tmp_path / "x.csv"))
+    assert not (tmp_path / "x.csv").exists()

@@ -93,7 +93,7 @@ def idle(w) -> bool:
 
 def open_set(win, qtbot, folder):
     assert win.open_set(folder=str(folder), space="camvid")
-    qtbot.waitUntil(lambda: win.state.sample is not None and idle(win), timeout=30000)
+    qtbot.waitUntil(lambda: win.session.sample is not None and idle(win), timeout=30000)
     return win.panels["tune"]
 
 
@@ -117,7 +117,7 @@ def click_point(qtbot, tune, metric, x, y):
 
 
 def wait_refined(qtbot, w):
-    qtbot.waitUntil(lambda: w.state.result is not None and w.state.result_is_current() and idle(w), timeout=20000)
+    qtbot.waitUntil(lambda: w.session.result is not None and w.session.result_is_current() and idle(w), timeout=20000)
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_curves_equal_engine_and_click_applies_setting(win, qtbot, sets):
     # a real click on the point (threshold 0.3, scale 2) of the mIoU plot
     i, j = THRESHOLDS.index(0.3), SCALES.index(2.0)
     click_point(qtbot, tune, "miou", 0.3, 100 * (ref.miou[i, j, 0] - ref.base["miou"]))
-    qtbot.waitUntil(lambda: win.state.setting.threshold == 0.3 and win.state.setting.scale == 2.0, timeout=5000)
+    qtbot.waitUntil(lambda: win.session.setting.threshold == 0.3 and win.session.setting.scale == 2.0, timeout=5000)
     wait_refined(qtbot, win)
     controls = win.panels["controls"]
     assert controls.threshold.value() == pytest.approx(0.3) and controls.scale.value() == 2.0
@@ -163,26 +163,33 @@ def test_curves_equal_engine_and_click_applies_setting(win, qtbot, sets):
     assert "current</b> (threshold 0.3, scale 2)" in tune.summary.text()
 
     # the IoU table follows, and equals the engine at that setting
-    st = win.state
+    st = win.session
     s = st.sample
     items = engine_items(sets["soft"])
     k = [it.key for it in items].index(s.name)
     refined = refine_labels(items[k].pred, items[k].field.to_offsets(Setting(threshold=0.3, scale=2)), device="cpu")
     want = evaluate_pair(items[k].gt, refined, SPACE)
-    table = win.panels["metrics"].table
+    metrics = win.panels["metrics"]
+    metrics.scope.setCurrentIndex(0)  # the table shows the open sample (a set opens on the set)
+    table = metrics.table
     shown = {table.item(r, 0).text(): table.item(r, 2).data(Qt.ItemDataRole.UserRole) for r in range(table.rowCount())}
     assert shown == want["per_class_iou"]
     assert st.result.after["miou"] == want["miou"] == ref.image_miou[k, i, j, 0]
+    # and the set's figures at that setting are the sweep's (the whole set's, live)
+    qtbot.waitUntil(lambda: st.scores.setting == st.setting and st.scores.done, timeout=30000)
+    assert st.set_summary(wait=False)["refined"]["miou"] == pytest.approx(ref.miou[i, j, 0], rel=1e-12)
 
 
 def test_sort_samples_by_gain_at_chosen_setting(win, qtbot, sets):
     tune = open_set(win, qtbot, sets["soft"])
     ref = run_sweep(qtbot, tune)
     # not the setting the set was evaluated at on opening (0.5, 2): the list must follow
-    assert win.state.set_rows_setting.threshold == 0.5
+    assert win.session.scores.setting.threshold == 0.5
     i, j = THRESHOLDS.index(0.3), SCALES.index(1.0)
     tune.apply((i, j, 0))
     qtbot.mouseClick(tune.worst_btn, Qt.MouseButton.LeftButton)
+    st = win.session
+    qtbot.waitUntil(lambda: st.scores.setting == st.setting and st.scores.done, timeout=30000)
     samples = win.panels["samples"]
     assert samples.sort.currentText().startswith("loss")
     gains = ref.image_gains(Setting(0.3, 1.0))
@@ -191,10 +198,10 @@ def test_sort_samples_by_gain_at_chosen_setting(win, qtbot, sets):
     assert gains[str(order[0])] < 0 < gains[str(order[-1])]  # refinement hurts the noisy one
     # the list's numbers are what refine + evaluate give at that setting, for every sample
     items = engine_items(sets["soft"])
-    rs = win.state.set_rows_setting
+    rs = win.session.scores.setting
     assert (rs.threshold, rs.scale) == (0.3, 1.0)
     assert "threshold 0.30, scale 1" in samples.note.text()
-    for row in win.state.set_rows:
+    for row in win.session.scores.rows():
         it = items[row.index]
         refined = refine_labels(it.pred, it.field.to_offsets(Setting(threshold=0.3, scale=1)), device="cpu")
         assert row.miou_before == evaluate_pair(it.gt, it.pred, SPACE)["miou"]
@@ -244,10 +251,10 @@ def test_hard_offsets_plot_against_scale(win, qtbot, sets):
     axis = tune.plots["miou"].getPlotItem().getAxis("bottom").labelText
     assert "scale" in axis and "threshold has no effect" in axis
     assert "hard offsets" in tune.summary.text()
-    before = win.state.setting.threshold
+    before = win.session.setting.threshold
     click_point(qtbot, tune, "miou", 3.0, y[2])
-    qtbot.waitUntil(lambda: win.state.setting.scale == 3.0, timeout=5000)
-    assert win.state.setting.threshold == before  # no effect on hard offsets: left alone
+    qtbot.waitUntil(lambda: win.session.setting.scale == 3.0, timeout=5000)
+    assert win.session.setting.threshold == before  # no effect on hard offsets: left alone
     wait_refined(qtbot, win)
 
     # another set: the shown result no longer applies and is cleared
@@ -285,9 +292,9 @@ def test_single_sample_bad_grid_and_no_sample(win, qtbot, sets):
     assert not tune.worst_btn.isEnabled()  # no list to sort
     tune.apply_best("miou")
     best = ref.best("miou")
-    assert win.state.setting.threshold == best["threshold"]
+    assert win.session.setting.threshold == best["threshold"]
     wait_refined(qtbot, win)
-    assert win.state.result.after["miou"] == best["miou"]
+    assert win.session.result.after["miou"] == best["miou"]
 
 
 def test_direction_confidence_values_choose_the_curves(win, qtbot, sets):
@@ -302,6 +309,6 @@ def test_direction_confidence_values_choose_the_curves(win, qtbot, sets):
         y = tune.curves["miou"][0].getData()[1]
         assert np.array_equal(y, 100 * (ref.miou[:, 0, k] - ref.base["miou"]))
     tune.apply((1, 0, 1))
-    assert (win.state.setting.threshold, win.state.setting.min_direction_prob) == (0.6, 0.4)
+    assert (win.session.setting.threshold, win.session.setting.min_direction_prob) == (0.6, 0.4)
     assert "direction ≥ 0.4" in tune.summary.text()
     wait_refined(qtbot, win)

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.skipif(
 def wait_result(qtbot, w):
     qtbot.waitUntil(
         lambda: (
-            w.state.result is not None
-            and w.state.result_is_current()
+            w.session.result is not None
+            and w.session.result_is_current()
             and not w.runner.busy("refine")
             and not w.runner.busy("load")
         ),
@@ -60,7 +60,7 @@ def _ranges(view):
 
 
 def test_view_toggles_keep_the_fitted_view(demo, qtbot):
-    cv, st = demo.canvas, demo.state
+    cv, st = demo.canvas, demo.session
     h, w = st.sample.shape
     assert cv.left.is_fitted()
     fitted = _ranges(cv.left)
@@ -89,7 +89,7 @@ def test_view_toggles_keep_the_fitted_view(demo, qtbot):
 
 
 def test_view_toggle_keeps_centre_and_zoom_when_zoomed_in(demo, qtbot):
-    cv, st = demo.canvas, demo.state
+    cv, st = demo.canvas, demo.session
     cv.left.vb.setRange(xRange=(100, 200), yRange=(100, 200), padding=0)
     settle(qtbot)
     cx, cy, ppx = cv.left.zoom_state()
@@ -108,7 +108,7 @@ def test_layer_images_fast_formats_and_opacity(demo, qtbot):
 
     from segfix_gui.gui.layers import label_lut, rgb_view
 
-    st, cv = demo.state, demo.canvas
+    st, cv = demo.session, demo.canvas
     L = cv.left.layers
     before, after = cv.composite.qimages()
     assert before.format() == after.format() == QImage.Format.Format_RGB32  # drawn unblended
@@ -148,7 +148,7 @@ def test_widen_codes_keeps_true_marks_and_priority():
 
 
 def test_diff_marks_widened_when_zoomed_out_true_codes_kept(demo, qtbot):
-    cv, st = demo.canvas, demo.state
+    cv, st = demo.canvas, demo.session
     codes = st.result.codes.copy()
     cv.fit()
     cv.update_arrows()
@@ -166,7 +166,7 @@ def test_diff_marks_widened_when_zoomed_out_true_codes_kept(demo, qtbot):
 
 
 def test_view_key_shows_diff_counts_and_heat_scale(demo, qtbot):
-    key, st = demo.canvas.key, demo.state
+    key, st = demo.canvas.key, demo.session
     text = key.diff.text()
     for name in ("fixed", "broken", "swapped"):
         assert name in text and f"{st.result.counts[name]:,}" in text
@@ -189,7 +189,7 @@ def test_figure_export_is_offscreen_at_image_resolution(demo, qtbot, tmp_path):
     from segfix_gui.gui.layers import DIFF_COLOURS, label_lut
     from segfix_gui.io.images import read_image
 
-    st = demo.state
+    st = demo.session
     h, w = st.sample.shape
     path = tmp_path / "fig.png"
     assert demo.export("figure", str(path), scale=1.0)
@@ -219,7 +219,7 @@ def test_figure_and_csv_carry_the_setting(demo, qtbot, tmp_path):
 
     from segfix_gui.gui.export import iou_csv
 
-    st = demo.state
+    st = demo.session
     st.set_setting(threshold=0.35, scale=3.0, min_direction_prob=0.1)
     wait_result(qtbot, demo)
     assert demo.export("csv", str(tmp_path / "iou.csv"))

@@ -32,8 +32,8 @@ pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(), reason="de
 
 def settled(w):
     return (
-        w.state.result is not None
-        and w.state.result_is_current()
+        w.session.result is not None
+        and w.session.result_is_current()
         and not any(w.runner.busy(k) for k in ("load", "refine", "upper"))
     )
 
@@ -42,12 +42,12 @@ def settled(w):
 def demo(open_window, qtbot):
     w = open_window(1400, 900)
     w.open_demo()
-    qtbot.waitUntil(lambda: settled(w) and w.state._upper is not None, timeout=30000)
+    qtbot.waitUntil(lambda: settled(w) and w.session.upper_ready, timeout=30000)
     return w
 
 
 def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtbot, tmp_path):
-    st, canvas = demo.state, demo.canvas
+    st, canvas = demo.session, demo.canvas
     assert not st.upper_bound
     net = st.setting
     record = json.loads((ROOT / "resources" / "weights" / "offsetnet-camvid.json").read_text())
@@ -58,7 +58,7 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     assert "network" in canvas.info.text() and "UPPER BOUND" not in canvas.info.text()
     button = canvas.upper_switch
     assert button.isVisible() and "upper bound" in button.text()
-    assert demo.upper_action.isEnabled()
+    assert demo.commands["upper_bound"].isEnabled()
     f_network = st.result.after["boundary_f"] - st.before["boundary_f"]
 
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # one click
@@ -127,9 +127,9 @@ def test_no_upper_bound_without_ground_truth(open_window, qtbot):
         "camvid",
     )
     qtbot.waitUntil(lambda: settled(w), timeout=30000)
-    assert not w.canvas.upper_switch.isVisible() and not w.upper_action.isEnabled()
-    w.state.show_upper_bound(True)
-    assert not w.state.upper_bound
+    assert not w.canvas.upper_switch.isVisible() and not w.commands["upper_bound"].isEnabled()
+    w.session.show_upper_bound(True)
+    assert not w.session.upper_bound
 
 
 def test_upper_bound_flag_opens_the_demo_at_the_upper_bound(tmp_path):

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.skipif(not (DEMO / "sample.json").is_file(), reason="de
 
 def settled(w):
     return (
-        w.state.result is not None
-        and w.state.result_is_current()
+        w.session.result is not None
+        and w.session.result_is_current()
         and not any(w.runner.busy(k) for k in ("load", "refine", "set"))
     )
 
@@ -53,8 +53,8 @@ def test_views_keep_most_of_the_window_with_tune_open(open_window, qtbot, size, 
     W, H = size
     w = open_window(W, H)
     qtbot.wait(50)  # the first show's default sizes
-    w.state.open_set(demo_set(), "camvid")
-    qtbot.waitUntil(lambda: settled(w) and bool(w.state.set_rows), timeout=60000)
+    w.session.open_set(demo_set(), "camvid")
+    qtbot.waitUntil(lambda: settled(w) and w.session.scores is not None and w.session.scores.done, timeout=60000)
     w.show_panel("samples")
     qtbot.keyClick(w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # Tune
     qtbot.waitUntil(lambda: w.docks["tune"].isVisible(), timeout=5000)

@@ -31,8 +31,8 @@ DEMO = ROOT / "resources" / "demo"
 
 def settled(w):
     return (
-        w.state.result is not None
-        and w.state.result_is_current()
+        w.session.result is not None
+        and w.session.result_is_current()
         and not any(w.runner.busy(k) for k in ("load", "refine", "set", "sweep"))
     )
 
@@ -118,26 +118,26 @@ def test_tune_key_covers_no_point_and_no_star(open_window, qtbot):
     assert "best" in key
 
 
-def test_sample_names_are_cut_in_the_middle_with_the_full_name_in_a_tooltip(open_window, qtbot, tmp_path):
+def test_sample_names_show_what_tells_them_apart_with_the_full_name_in_a_tooltip(open_window, qtbot, tmp_path):
+    """Every CamVid frame starts 0016E5_: the list shows the part after it ("07959"), not
+    "001…959", and the full name in the tooltip."""
     names = ["0016E5_07959", "0016E5_08103"]
     paths = []
     for name in names:
         p, _ = blocks_sample(tmp_path, "camvid", 11, name=name)
         paths.append(SamplePaths(pred=p.pred, gt=p.gt, offsets=p.offsets, name=name))
     w = open_window(1400, 900)
-    w.state.open_set(paths, "camvid")
-    qtbot.waitUntil(lambda: settled(w) and bool(w.state.set_rows), timeout=60000)
+    w.session.open_set(paths, "camvid")
+    qtbot.waitUntil(lambda: settled(w) and w.session.scores is not None and w.session.scores.done, timeout=60000)
     table = w.panels["samples"].table
-    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle
-    for r in range(table.rowCount()):
-        item = table.item(r, 1)
-        assert item.toolTip() == item.text() and item.text() in names
-    # in a narrow column the distinguishing end stays visible
+    assert table.textElideMode() == Qt.TextElideMode.ElideLeft  # if still too long, the end stays
+    shown = {table.item(r, 0).text(): table.item(r, 0).toolTip() for r in range(table.rowCount())}
+    assert shown == {"07959": f"{names[0]} (sample 1 of 2)", "08103": f"{names[1]} (sample 2 of 2)"}
+    # the whole short name fits its column at this size
     from PySide6.QtGui import QFontMetrics
 
     fm = QFontMetrics(table.font())
-    shown = fm.elidedText(names[0], table.textElideMode(), fm.horizontalAdvance("0016E5_0") + 4)
-    assert shown.endswith(names[0][-2:]) and "…" in shown
+    assert fm.horizontalAdvance("07959") + 8 <= table.columnWidth(0)
 
 
 def test_a_float32_recommendation_is_on_the_sweep_grid(open_window, qtbot):
@@ -146,7 +146,7 @@ def test_a_float32_recommendation_is_on_the_sweep_grid(open_window, qtbot):
     w = open_window(1400, 900)
     w.open_demo()
     qtbot.waitUntil(lambda: settled(w), timeout=30000)
-    assert w.state.setting.threshold == 0.9
+    assert w.session.setting.threshold == 0.9
     tune = w.panels["tune"]
     tune.fields["thresholds"].setText("0.4,0.9")
     tune.fields["scales"].setText("1")

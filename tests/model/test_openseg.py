@@ -166,7 +166,7 @@ def test_cancel_between_crops(predictors):
 
 
 def test_gui_predict_field_uses_the_checkpoint(tmp_path):
-    from segfix_gui.gui.compute import predict_field
+    from segfix_gui.session.compute import predict_field
 
     reports = []
     path = tiny_checkpoint(tmp_path / "x20.pth")

@@ -36,7 +36,7 @@ def glyph(d_row: float, d_col: float) -> str:
 
 def instance_text(space, instances, row: int, col: int) -> str:
     """The instances covering a pixel, highest score first: ``car #4 (0.75)``."""
-    from ..instances import instance_class_names, instances_at
+    from ...session.instances import instance_class_names, instances_at
 
     hits = instances_at(instances, row, col)
     if not hits:
@@ -61,9 +61,9 @@ def class_text(space, label_id: int) -> str:
 
 
 class InspectorPanel(QWidget):
-    def __init__(self, window):
+    def __init__(self, session, actions):
         super().__init__()
-        self.state = st = window.state
+        self.session = st = session
         form = QFormLayout()
         self.values: dict[str, QLabel] = {}
         for name in FIELDS:
@@ -79,20 +79,19 @@ class InspectorPanel(QWidget):
         lay.addLayout(form)
         lay.addWidget(hint)
         lay.addStretch(1)
-        st.cursorChanged.connect(self.update_values)
-        st.resultChanged.connect(self.update_values)
-        st.sampleChanged.connect(self.update_values)
+        for e in (st.events.cursor, st.events.result, st.events.sample):
+            e.connect(self.update_values)
 
     def text(self, name: str) -> str:
         return self.values[name].text()
 
-    def update_values(self) -> None:
+    def update_values(self, *_args) -> None:
         for k, v in self.describe().items():
             self.values[k].setText(v)
 
     def describe(self) -> dict[str, str]:
         """The inspector's lines for the current cursor (``–`` where there is nothing)."""
-        st = self.state
+        st = self.session
         out = dict.fromkeys(FIELDS, "–")
         s, pos = st.sample, st.cursor
         if s is None or pos is None:
@@ -145,5 +144,5 @@ class InspectorPanel(QWidget):
 SCROLL = True  # in a scroll area: the dock may be lower than the form (small screens)
 
 
-def create(window) -> QWidget:
-    return InspectorPanel(window)
+def create(session, actions) -> QWidget:
+    return InspectorPanel(session, actions)

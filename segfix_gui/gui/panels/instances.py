@@ -2,10 +2,9 @@
 boundary F-score to its matched ground-truth instance before → after refinement; a score
 threshold that hides instances; selecting one zooms the views to it and highlights it.
 
-The outlines are drawn here too, through ``Canvas.add_overlay``: one
-:class:`~segfix_gui.gui.outlines.OutlineItem` per view for the predicted masks (the "before"
-side) and one for the refined masks (the "after" side), in each instance's class colour.
-Every figure is ``segfix_gui.core.instances.compare_instances``'s (held by the state).
+The canvas draws the outlines (:class:`~segfix_gui.gui.outlines.OutlineItem`, in each
+instance's class colour); selecting an instance here sets the session's selection and camera.
+Every figure is ``segfix_gui.core.instances.compare_instances``'s (held by the session).
 """
 
 from __future__ import annotations
@@ -17,8 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QVBoxLayout, QWidget
 
-from ..instances import instance_class_names, instance_colours
-from ..outlines import OutlineItem
+from ...session.instances import instance_class_names, instance_colours
 from .controls import UnitSlider
 from .metrics import FLAT, NumItem, delta_colour
 
@@ -40,33 +38,29 @@ def _num(v) -> float | None:
 
 
 def change_text(before, after) -> str:
-    """``"81.2 → 88.1"`` (percent), ``"81.2"`` without an "after", ``"no match"`` without a
+    """``"81.2→88.1"`` (percent), ``"81.2"`` without an "after", ``"no match"`` without a
     match."""
     b, a = _num(before), _num(after)
     if b is None:
         return "no match"
     if a is None:
         return f"{100 * b:.1f}"
-    return f"{100 * b:.1f} → {100 * a:.1f}"
+    return f"{100 * b:.1f}→{100 * a:.1f}"
 
 
 class InstancesPanel(QWidget):
-    def __init__(self, window):
+    def __init__(self, session, actions):
         super().__init__()
-        self.window = window
-        self.state = st = window.state
+        self.session = st = session
         self.summary = QLabel(
             "Open instance predictions: File ▸ Open instance sample (Ctrl+I), "
             "or segfix-gui --image F --instances F_pred.txt --offsets F"
         )
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.score = UnitSlider(SCORE_TIP)
+        self.score = UnitSlider("Hide under score", SCORE_TIP)
         self.score.on_change(st.set_min_score)
         srow = QHBoxLayout()
-        lab = QLabel("Hide under score")
-        lab.setToolTip(SCORE_TIP)
-        srow.addWidget(lab)
         srow.addWidget(self.score, 1)
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -78,9 +72,13 @@ class InstancesPanel(QWidget):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(CLASS, QHeaderView.ResizeMode.Stretch)
         fm = self.table.fontMetrics()  # fixed number columns: the class name gets the rest
-        for c, widest in ((SCORE, "score ▲"), (IOU, "100.0 → 100.0"), (BF, "100.0 → 100.0")):
+        for c, widest in ((SCORE, "score ▲"), (IOU, "100.0→100.0"), (BF, "100.0→100.0")):
             hh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
             hh.resizeSection(c, fm.horizontalAdvance(widest) + 10)
+        # the class name stays readable: a narrow dock scrolls the table sideways instead
+        hh.setMinimumSectionSize(fm.horizontalAdvance("0.00") + 10)
+        self.table.setMinimumWidth(0)
+        self._class_min = fm.horizontalAdvance("motorcycle") + 28  # the longest Cityscapes thing, and a swatch
         self.table.verticalHeader().setDefaultSectionSize(fm.height() + 6)
         for c, tip in (
             (IOU, "Mask IoU (%) to the matched ground-truth instance, before → after refinement; sorts by the change"),
@@ -102,27 +100,38 @@ class InstancesPanel(QWidget):
         lay.addWidget(self.table, 1)
         lay.addWidget(self.hint)
 
-        cv = window.canvas
-        self.before_items = cv.add_overlay(lambda _v: OutlineItem(), side="before")
-        self.after_items = cv.add_overlay(lambda _v: OutlineItem(), side="after")
         self._colours = None
         self._names: list[str] = []
         self._zoomed: int | None = None
-        st.sampleChanged.connect(self._on_sample)
-        st.resultChanged.connect(self._on_result)
-        st.instancesChanged.connect(self._on_view)
-        st.classesChanged.connect(self._on_view)
-        st.settingChanged.connect(self._summary)
+        ev = st.events
+        ev.sample.connect(self._on_sample)
+        ev.result.connect(self._on_result)
+        for e in (ev.min_score, ev.selected, ev.hidden):
+            e.connect(self._on_view)
+        ev.setting.connect(self._summary)
         self.score.set_value(st.min_score)
+        self._on_sample()
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        # the numbers keep their width; below that, the table scrolls rather than cut the names
+        hh = self.table.horizontalHeader()
+        fixed = sum(hh.sectionSize(c) for c in (SCORE, IOU, BF))
+        stretch = self.table.viewport().width() - fixed >= self._class_min
+        mode = QHeaderView.ResizeMode.Stretch if stretch else QHeaderView.ResizeMode.Interactive
+        if hh.sectionResizeMode(CLASS) != mode:
+            hh.setSectionResizeMode(CLASS, mode)
+            if not stretch:
+                hh.resizeSection(CLASS, self._class_min)
 
     # --- helpers tests and other panels read --------------------------------------------------
     def active(self) -> bool:
-        s = self.state.sample
+        s = self.session.sample
         return s is not None and s.is_instances
 
     def comparison(self):
         """The figures shown: the current result's comparison, else the masks' alone."""
-        st = self.state
+        st = self.session
         if st.result is not None and st.result.instances is not None:
             return st.result.instances.comparison
         return st.inst_base.comparison if st.inst_base is not None else None
@@ -141,16 +150,14 @@ class InstancesPanel(QWidget):
         return [self.index_at(r) for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
 
     # --- state -> widgets ---------------------------------------------------------------------
-    def _on_sample(self) -> None:
-        st = self.state
+    def _on_sample(self, *_args) -> None:
+        st = self.session
         self.table.setSortingEnabled(False)
         self.table.clearContents()
         if not self.active():
             self.table.setRowCount(0)
             self.table.setSortingEnabled(True)
             self._colours = None
-            for item in self.before_items + self.after_items:
-                item.set_outlines(None)
             self._summary()
             return
         inst = st.sample.instances
@@ -171,17 +178,15 @@ class InstancesPanel(QWidget):
                 self.table.setItem(i, c, item)
         self._fill_figures()
         self.table.setSortingEnabled(True)
-        for item in self.after_items:
-            item.set_outlines(None)
+        self._zoomed = None
         self._on_view()
 
-    def _on_result(self) -> None:
+    def _on_result(self, *_args) -> None:
         if not self.active():
             return
         self.table.setSortingEnabled(False)
         self._fill_figures()
         self.table.setSortingEnabled(True)
-        self._draw()
         self._summary()
 
     def _fill_figures(self) -> None:
@@ -218,11 +223,11 @@ class InstancesPanel(QWidget):
                         tip += f" → {100 * a:.2f} ({100 * d:+.2f})"
                     item.setToolTip(tip)
 
-    def _on_view(self) -> None:
+    def _on_view(self, *_args) -> None:
         """Score threshold, hidden classes or selection changed."""
         if not self.active():
             return
-        st = self.state
+        st = self.session
         shown = st.shown_instances()
         for r in range(self.table.rowCount()):
             self.table.setRowHidden(r, not shown[self.index_at(r)])
@@ -234,30 +239,13 @@ class InstancesPanel(QWidget):
             self.table.selectRow(row)
             self.table.scrollToItem(self.table.item(row, CLASS))
         self.table.blockSignals(False)
-        self._draw()
         self._summary()
         if st.selected is not None and st.selected != self._zoomed:
             self.zoom_to(st.selected)
         self._zoomed = st.selected
 
-    def _draw(self) -> None:
-        st = self.state
-        if not self.active():
-            return
-        shown = st.shown_instances()
-        shape = st.sample.shape
-        base = st.inst_base.outlines.segments
-        for item in self.before_items:
-            item.set_outlines(base, self._colours, shown, st.selected, shape)
-        res = st.result.instances if st.result is not None else None
-        for item in self.after_items:
-            if res is None:
-                item.set_outlines(None)
-            else:
-                item.set_outlines(res.outlines.segments, self._colours, shown, st.selected, shape)
-
-    def _summary(self) -> None:
-        st = self.state
+    def _summary(self, *_args) -> None:
+        st = self.session
         if not self.active():
             if st.sample is not None:
                 self.summary.setText(
@@ -290,9 +278,9 @@ class InstancesPanel(QWidget):
     def _picked(self) -> None:
         rows = {i.row() for i in self.table.selectedItems()}
         if not rows:
-            self.state.select_instance(None)
+            self.session.select_instance(None)
             return
-        self.state.select_instance(self.index_at(min(rows)))
+        self.session.select_instance(self.index_at(min(rows)))
 
     def select(self, index: int) -> None:
         """Select instance ``index`` as a click on its row would."""
@@ -303,7 +291,7 @@ class InstancesPanel(QWidget):
     def box_of(self, index: int) -> tuple[int, int, int, int] | None:
         """``(row0, col0, row1, col1)``: the instance's mask box before, and after refinement
         when there is a result (``core.instances.mask_bbox``), together."""
-        st = self.state
+        st = self.session
         boxes = [st.inst_base.outlines.boxes[index]]
         if st.result is not None and st.result.instances is not None:
             boxes.append(st.result.instances.outlines.boxes[index])
@@ -319,7 +307,7 @@ class InstancesPanel(QWidget):
             return
         r0, c0, r1, c1 = box
         m = max(MIN_MARGIN, ZOOM_MARGIN * max(r1 - r0, c1 - c0))
-        self.window.canvas.left.vb.setRange(xRange=(c0 - m, c1 + m), yRange=(r0 - m, r1 + m), padding=0)
+        self.session.set_camera((r0 - m, c0 - m, r1 + m, c1 + m))
 
 
 def _swatch(r: int, g: int, b: int):
@@ -330,5 +318,5 @@ def _swatch(r: int, g: int, b: int):
     return QIcon(pm)
 
 
-def create(window) -> QWidget:
-    return InstancesPanel(window)
+def create(session, actions) -> QWidget:
+    return InstancesPanel(session, actions)

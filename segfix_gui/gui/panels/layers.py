@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from ...session.session import LAYER_TITLES, LAYERS
 from ..canvas import diff_key
 from ..layers import DIFF_COLOURS
-from ..state import LAYER_TITLES, LAYERS
 
 TITLE = "Layers"
 AREA = "right"
@@ -16,9 +16,9 @@ KEYS = {name: str(i + 1) for i, name in enumerate(LAYERS)}
 
 
 class LayersPanel(QWidget):
-    def __init__(self, window):
+    def __init__(self, session, actions):
         super().__init__()
-        self.state = st = window.state
+        self.session = st = session
         grid = QGridLayout()
         self.checks: dict[str, QCheckBox] = {}
         self.sliders: dict[str, QSlider] = {}
@@ -40,15 +40,15 @@ class LayersPanel(QWidget):
         lay.addLayout(grid)
         lay.addWidget(self.key)
         lay.addStretch(1)
-        st.layersChanged.connect(self.sync)
-        st.resultChanged.connect(self._key)
-        st.sampleChanged.connect(self._key)
+        st.events.layers.connect(lambda *_: [self.sync(n) for n in LAYERS])
+        st.events.result.connect(self._key)
+        st.events.sample.connect(self._key)
         for n in LAYERS:
             self.sync(n)
         self._key()
 
     def sync(self, name: str) -> None:
-        opt = self.state.layers[name]
+        opt = self.session.layers[name]
         for w, setter, v in (
             (self.checks[name], QCheckBox.setChecked, opt.visible),
             (self.sliders[name], QSlider.setValue, int(round(opt.opacity * 100))),
@@ -57,8 +57,8 @@ class LayersPanel(QWidget):
             setter(w, v)
             w.blockSignals(False)
 
-    def _key(self) -> None:
-        st = self.state
+    def _key(self, *_args) -> None:
+        st = self.session
         counts = st.result.counts if st.result is not None else {}
         has_gt = st.sample is not None and st.sample.gt is not None
         rows = []
@@ -73,5 +73,5 @@ class LayersPanel(QWidget):
         self.key.setText("<b>Diff</b><table cellspacing='4'>" + "".join(rows) + "</table>")
 
 
-def create(window) -> QWidget:
-    return LayersPanel(window)
+def create(session, actions) -> QWidget:
+    return LayersPanel(session, actions)

@@ -21,9 +21,9 @@ GROUP = "right-tabs"
 
 
 class LegendPanel(QWidget):
-    def __init__(self, window):
+    def __init__(self, session, actions):
         super().__init__()
-        self.state = st = window.state
+        self.session = st = session
         self.list = QListWidget()
         self.list.itemClicked.connect(self._clicked)
         hint = QLabel("click: hide / show · Ctrl+click: isolate")
@@ -38,11 +38,14 @@ class LegendPanel(QWidget):
         lay.addWidget(self.list)
         lay.addLayout(row)
         self._space = None
-        st.sampleChanged.connect(self._rebuild)
-        st.classesChanged.connect(self._sync)
+        st.events.sample.connect(self._rebuild)
+        st.events.hidden.connect(self._sync)
+        self._rebuild()
 
-    def _rebuild(self) -> None:
-        space = self.state.sample.space
+    def _rebuild(self, *_args) -> None:
+        if self.session.sample is None:
+            return
+        space = self.session.sample.space
         if space is self._space:
             self._sync()
             return
@@ -60,12 +63,12 @@ class LegendPanel(QWidget):
         i = item.data(Qt.ItemDataRole.UserRole)
         mods = QApplication.keyboardModifiers()
         if mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier):
-            self.state.isolate_class(i)
+            self.session.isolate_class(i)
         else:
-            self.state.toggle_class(i)
+            self.session.toggle_class(i)
 
-    def _sync(self) -> None:
-        hidden = self.state.hidden
+    def _sync(self, *_args) -> None:
+        hidden = self.session.hidden
         for row in range(self.list.count()):
             item = self.list.item(row)
             off = item.data(Qt.ItemDataRole.UserRole) in hidden
@@ -76,5 +79,5 @@ class LegendPanel(QWidget):
             item.setToolTip("hidden" if off else "shown")
 
 
-def create(window) -> QWidget:
-    return LegendPanel(window)
+def create(session, actions) -> QWidget:
+    return LegendPanel(session, actions)

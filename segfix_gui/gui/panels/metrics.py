@@ -1,6 +1,8 @@
-"""Numbers: mIoU / pixel accuracy / boundary F before and after, change counts, a sortable
-per-class IoU table with Δ, and a bar chart of the per-class Δ. All from the engine's
-``SemanticEvaluator`` results held by the state."""
+"""Numbers: mIoU / pixel accuracy / boundary F before and after for the open sample and for the
+whole set at the current setting (and the set's upper bound once scored), what refinement
+changed, a per-class IoU table with Δ (the sample's or the set's), and a bar chart of the
+per-class Δ. Every number is the engine's: the sample's ``SemanticEvaluator`` results, the set's
+summed counts (:class:`~segfix_gui.session.sets.SetScores`)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,17 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QTableWidget,
@@ -24,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..compute import table_rows
+from ...session.compute import table_rows
+from ...session.format import pct, sign_of, signed
 
 TITLE = "Metrics"
 AREA = "right"
@@ -39,20 +45,28 @@ COLUMN_TIPS = (
 SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F"))
 GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
 VALUE_ROLE = Qt.ItemDataRole.UserRole
+SCOPES = (("sample", "this sample"), ("set", "the whole set"))
+CHANGE_TIP = (
+    "Pixels whose label refinement changed: fixed (wrong → right), broken (right → wrong), "
+    "swapped (wrong → another wrong), and those on void ground truth (not evaluated); the four add "
+    "up to all changed pixels"
+)
 
 
-def pct(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
-
-
-def signed(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:+.2f}"
+def change_text(c: dict) -> str:
+    """``fixed + broken + swapped + on void = changed`` in the diff layer's colours."""
+    return (
+        f"<span style='color:rgb(40,200,60)'>fixed {c['fixed']:,}</span> + "
+        f"<span style='color:rgb(235,30,30)'>broken {c['broken']:,}</span> + "
+        f"<span style='color:rgb(255,176,0)'>swapped {c['swapped']:,}</span> + "
+        f"void gt {c['on_void']:,} = {c['changed']:,} changed"
+    )
 
 
 def delta_colour(d) -> QColor:
-    if d is None or (isinstance(d, float) and math.isnan(d)) or abs(d) < 5e-7:
-        return FLAT
-    return GAIN if d > 0 else LOSS
+    """Green for a gain, red for a loss, grey for none — as the gain is shown (a gain that
+    rounds to 0.00 is none)."""
+    return {1: GAIN, -1: LOSS, 0: FLAT}[sign_of(d)]
 
 
 class NumItem(QTableWidgetItem):
@@ -84,28 +98,89 @@ class NumItem(QTableWidgetItem):
         return a < b
 
 
-class MetricsPanel(QWidget):
-    def __init__(self, window):
+class SummaryGrid(QWidget):
+    """Before / after / Δ of mIoU, pixel accuracy and boundary F under a heading."""
+
+    def __init__(self, title: str):
         super().__init__()
-        self.state = st = window.state
-        top = QWidget()
-        grid = QGridLayout(top)
-        grid.setContentsMargins(4, 4, 4, 4)
-        for col, text in enumerate(("", "before", "after", "Δ")):
-            h = QLabel(f"<b>{text}</b>")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 2, 4, 2)
+        grid.setVerticalSpacing(1)
+        self.title = QLabel(f"<b>{title}</b>")
+        self.title.setWordWrap(True)
+        grid.addWidget(self.title, 0, 0)
+        for col, text in enumerate(("before", "after", "Δ"), start=1):
+            h = QLabel(text)
+            h.setStyleSheet("color: #999;")
             h.setAlignment(Qt.AlignmentFlag.AlignRight)
             grid.addWidget(h, 0, col)
-        self.summary: dict[str, tuple[QLabel, QLabel, QLabel]] = {}
+        self.cells: dict[str, tuple[QLabel, QLabel, QLabel]] = {}
         for row, (key, text) in enumerate(SUMMARY, start=1):
             grid.addWidget(QLabel(text), row, 0)
             cells = tuple(QLabel("–") for _ in range(3))
             for col, lab in enumerate(cells, start=1):
                 lab.setAlignment(Qt.AlignmentFlag.AlignRight)
                 grid.addWidget(lab, row, col)
-            self.summary[key] = cells
-        self.counts = QLabel("")
-        self.counts.setWordWrap(True)
-        grid.addWidget(self.counts, len(SUMMARY) + 1, 0, 1, 4)
+            self.cells[key] = cells
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        grid.addWidget(self.note, len(SUMMARY) + 1, 0, 1, 4)
+
+    def set_values(self, before: dict | None, after: dict | None) -> None:
+        for key, _ in SUMMARY:
+            b = before[key] if before else None
+            a = after[key] if after else None
+            d = None if a is None or b is None else a - b
+            lb, la, ld = self.cells[key]
+            lb.setText(pct(b))
+            la.setText(pct(a))
+            ld.setText(signed(d))
+            style = f"color: {delta_colour(d).name()};"
+            if ld.styleSheet() != style:  # a new style sheet re-polishes the label
+                ld.setStyleSheet(style)
+
+
+class MetricsPanel(QWidget):
+    def __init__(self, session, actions):
+        super().__init__()
+        self.session = st = session
+        self.warning = QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("QLabel { color: #1e1f22; background: #e0a000; padding: 4px; }")
+        self.warning.setVisible(False)
+        self.sample_grid = SummaryGrid("this sample")
+        self.counts = self.sample_grid.note
+        self.set_grid = SummaryGrid("the set")
+        self.upper_line = QLabel("")
+        self.upper_line.setWordWrap(True)
+        self.upper_btn = QPushButton("Upper bound of the set")
+        self.upper_btn.setToolTip(
+            "Refine every sample with offsets made from its ground truth (as segfix gt-offsets), "
+            "to compare the network's offsets with perfect ones over the whole set"
+        )
+        self.upper_btn.clicked.connect(st.score_set_upper_bound)
+        up = QHBoxLayout()
+        up.setContentsMargins(4, 0, 4, 0)
+        up.addWidget(self.upper_line, 1)
+        up.addWidget(self.upper_btn)
+        self.set_box = QWidget()
+        sv = QVBoxLayout(self.set_box)
+        sv.setContentsMargins(0, 0, 0, 0)
+        sv.setSpacing(0)
+        sv.addWidget(self.set_grid)
+        sv.addLayout(up)
+        self.set_box.setVisible(False)
+
+        self.scope = QComboBox()
+        for key, text in SCOPES:
+            self.scope.addItem(text, key)
+        self.scope.setToolTip("Whose per-class IoU the table and the chart show")
+        self.scope.currentIndexChanged.connect(lambda _i: self.refresh_table())
+        scope_row = QHBoxLayout()
+        scope_row.setContentsMargins(4, 0, 4, 0)
+        self.scope_label = QLabel("per class:")
+        scope_row.addWidget(self.scope_label)
+        scope_row.addWidget(self.scope, 1)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -148,39 +223,180 @@ class MetricsPanel(QWidget):
         self.chart_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        split = QSplitter(Qt.Orientation.Vertical)
+        # the figures on top (scrolling when the dock is low: nothing is ever drawn over), then
+        # the per-class table and chart; the user moves the splitter's handles
+        top = QWidget()
+        tv = QVBoxLayout(top)
+        tv.setContentsMargins(0, 0, 0, 0)
+        tv.setSpacing(2)
+        tv.addWidget(self.warning)
+        tv.addWidget(self.sample_grid)
+        tv.addWidget(self.set_box)
+        tv.addLayout(scope_row)
+        tv.addStretch(1)
+        self.top_scroll = QScrollArea()
+        self.top_scroll.setWidget(top)
+        self.top_scroll.setWidgetResizable(True)
+        self.top_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.top_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.split = split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.top_scroll)
         split.addWidget(self.table)
         split.addWidget(self.chart_scroll)
-        split.setSizes([260, 260])
-        self.chart_scroll.setMinimumHeight(120)
+        split.setChildrenCollapsible(False)
+        self.table.setMinimumHeight(fm.height() * 3 + 10)
+        self.chart_scroll.setMinimumHeight(80)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(top)
         lay.addWidget(split, 1)
         self.rows: list[tuple] = []
         self._names: list[str] | None = None
         self._bar_names: list[str] | None = None  # the classes the bars show
         self._cells: dict[str, tuple] = {}
-        st.sampleChanged.connect(self.refresh)
-        st.resultChanged.connect(self.refresh)
+        ev = st.events
+        for e in (ev.sample, ev.result):
+            e.connect(self.refresh)
+        for e in (ev.scores, ev.upper_scores):
+            e.connect(self.refresh_set)
+        ev.set_samples.connect(self._set_opened)
+        ev.space_warning.connect(self._warn)
+        self.refresh()
+        self._set_opened()
 
-    # what tests and exports read: the rows as numbers, and the summary
-    def refresh(self) -> None:
-        st = self.state
+    # --- the sample ----------------------------------------------------------------------------
+    def refresh(self, *_args) -> None:
+        st = self.session
         before = st.before
         after = st.result.after if st.result is not None and st.sample is not None else None
-        for key, _ in SUMMARY:
-            b = before[key] if before else None
-            a = after[key] if after else None
-            d = None if a is None or b is None else a - b
-            lb, la, ld = self.summary[key]
-            lb.setText(pct(b))
-            la.setText(pct(a))
-            ld.setText(signed(d))
-            style = f"color: {delta_colour(d).name()};"
-            if ld.styleSheet() != style:  # a new style sheet re-polishes the label
-                ld.setStyleSheet(style)
+        title = "this sample"
+        self.sample_grid.title.setToolTip(st.sample.name if st.sample is not None else "")
+        if st.upper_bound:
+            title += " — <span style='color:#ffd54a'>upper bound</span>"
+        self.sample_grid.title.setText(f"<b>{title}</b>")
+        self.sample_grid.set_values(before, after)
         self._counts()
+        if self.scope_key() == "sample":
+            self.refresh_table()
+
+    def _counts(self) -> None:
+        st = self.session
+        if st.sample is None:
+            self.counts.setText(st.sample_error or "")
+            return
+        if st.result is None:
+            self.counts.setText("refining…")
+            return
+        c = st.result.counts
+        if st.sample.is_instances:
+            self.counts.setText(
+                f"instance mode: the figures per instance are in the Instances "
+                f"panel ({st.result.moving:,} pixels moved)"
+            )
+            return
+        if st.sample.gt is None:
+            self.counts.setText(f"no ground truth: {c['changed']:,} pixels changed ({st.result.moving:,} moved)")
+            return
+        c = dict(c, on_void=c["changed"] - c["fixed"] - c["broken"] - c["swapped"])
+        self.counts.setText(change_text(c) + f" <span style='color:#888'>({st.result.moving:,} moved)</span>")
+        self.counts.setToolTip(CHANGE_TIP)
+
+    def _warn(self, text, *_old) -> None:
+        self.warning.setText(f"⚠ {text}" if text else "")
+        self.warning.setVisible(bool(text))
+
+    # --- the set -------------------------------------------------------------------------------
+    def _set_opened(self, *_args) -> None:
+        st = self.session
+        semantic_set = bool(st.set_samples) and not st.set_is_instances
+        self.set_box.setVisible(semantic_set)
+        self.scope.setVisible(semantic_set)
+        self.scope_label.setVisible(semantic_set)
+        self.scope.blockSignals(True)
+        self.scope.setCurrentIndex(1 if semantic_set else 0)
+        self.scope.blockSignals(False)
+        self.refresh_set()
+        self.refresh_table()
+        QTimer.singleShot(0, self.fit_figures)
+
+    def fit_figures(self) -> None:
+        """The splitter gives the figures on top the height they need (up to 60 % of the
+        panel), the table and the chart share the rest."""
+        total = sum(self.split.sizes())
+        if total <= 0:
+            return
+        need = self.top_scroll.widget().sizeHint().height() + 4
+        top = min(need, int(0.6 * total))
+        rest = total - top
+        self.split.setSizes([top, rest // 2, rest - rest // 2])
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if not self._fitted:
+            self._fitted = True
+            QTimer.singleShot(0, self.fit_figures)
+
+    _fitted = False
+
+    def refresh_set(self, *_args) -> None:
+        st = self.session
+        sc = st.scores
+        if not st.set_samples or st.set_is_instances:
+            return
+        summary = sc.summary() if sc is not None else None
+        n = len(st.set_samples)
+        if summary is None:
+            self.set_grid.title.setText(f"<b>the set</b> ({n} samples): scoring…")
+            self.set_grid.set_values(None, None)
+            self.set_grid.note.setText("")
+        else:
+            hard = st.sample is not None and st.sample.field is not None and st.sample.field.is_hard
+            state = ""
+            if not sc.done:
+                state = f", scoring {sc.n_tried}/{n}"
+            elif sc.setting != st.setting:
+                state = " <span style='color:#e0a000'>(an older setting: press R)</span>"
+            count = f"{n}" if summary["images"] == n else f"{summary['images']} of {n}"
+            self.set_grid.title.setText(f"<b>the set</b> ({count}){state}")
+            self.set_grid.title.setToolTip(f"{summary['images']} samples scored at {sc.setting.describe(hard=hard)}")
+            self.set_grid.set_values(summary, summary["refined"])
+            _b, _a, c = sc.counts()
+            self.set_grid.note.setText(change_text(c))
+            self.set_grid.note.setToolTip(CHANGE_TIP)
+        up = st.upper_scores
+        us = up.summary() if up is not None else None
+        if us is None:
+            self.upper_line.setText("upper bound: scoring…" if up is not None else "")
+            self.upper_btn.setVisible(up is None)
+        else:
+            more = "" if up.done else f", scoring {up.n_tried}/{n}"
+            self.upper_line.setText(
+                f"<span style='color:#ffd54a'>upper bound</span>: mIoU {pct(us['refined']['miou'])} "
+                f"({signed(us['refined']['miou'] - us['miou'])}), boundary F {pct(us['refined']['boundary_f'])}"
+                f" <span style='color:#888'>(ground-truth offsets, scale {up.setting.scale:g}{more})</span>"
+            )
+            self.upper_btn.setVisible(False)
+        if self.scope_key() == "set":
+            self.refresh_table()
+
+    # --- the table and chart -------------------------------------------------------------------
+    def scope_key(self) -> str:
+        """Whose per-class figures the table shows: "set" (a set of label maps is open and
+        chosen) or "sample"."""
+        st = self.session
+        semantic_set = bool(st.set_samples) and not st.set_is_instances
+        return "set" if semantic_set and self.scope.currentData() == "set" else "sample"
+
+    def _scope_results(self) -> tuple[dict | None, dict | None]:
+        st = self.session
+        if self.scope_key() == "set":
+            sc = st.scores
+            summary = sc.summary() if sc is not None else None
+            return (summary, summary["refined"]) if summary else (None, None)
+        after = st.result.after if st.result is not None and st.sample is not None else None
+        return st.before, after
+
+    def refresh_table(self) -> None:
+        before, after = self._scope_results()
         self.table.setSortingEnabled(False)
         if before is None:
             self.rows = []
@@ -219,31 +435,6 @@ class MetricsPanel(QWidget):
         model.dataChanged.emit(model.index(0, 1), model.index(len(self.rows) - 1, len(COLUMNS) - 1))
         self.table.setSortingEnabled(True)
         self._chart(self.rows)
-
-    def _counts(self) -> None:
-        st = self.state
-        if st.sample is None:
-            self.counts.setText("")
-            return
-        if st.result is None:
-            self.counts.setText("refining…")
-            return
-        c = st.result.counts
-        if st.sample.is_instances:
-            self.counts.setText(
-                f"instance mode: the figures per instance are in the Instances "
-                f"panel ({st.result.moving:,} pixels moved)"
-            )
-            return
-        if st.sample.gt is None:
-            self.counts.setText(f"no ground truth: {c['changed']:,} pixels changed ({st.result.moving:,} moved)")
-            return
-        self.counts.setText(
-            f"<span style='color:rgb(40,200,60)'>fixed {c['fixed']:,}</span> · "
-            f"<span style='color:rgb(235,30,30)'>broken {c['broken']:,}</span> · "
-            f"<span style='color:rgb(255,176,0)'>swapped {c['swapped']:,}</span> pixels "
-            f"<span style='color:#888'>({c['changed']:,} changed, {st.result.moving:,} moved)</span>"
-        )
 
     def chart_rows(self, rows) -> list[tuple]:
         """The rows the chart draws: classes with a Δ (present in the ground truth or in either
@@ -290,5 +481,5 @@ class MetricsPanel(QWidget):
         pi.setXRange(-lim, lim, padding=0)
 
 
-def create(window) -> QWidget:
-    return MetricsPanel(window)
+def create(session, actions) -> QWidget:
+    return MetricsPanel(session, actions)

@@ -1,15 +1,16 @@
 """Tune: sweep the open folder set over thresholds × scales and pick a setting from the curves.
 
 The sweep is the engine's (:func:`segfix_gui.core.sweep.sweep`, the one ``segfix sweep``
-runs), in the window's :class:`~segfix_gui.gui.workers.Runner` as job kind ``"sweep"``: off
-the UI thread, with progress, and cancelled by the panel's Cancel, the status bar's Cancel or
-Esc. A cancelled sweep shows nothing (the runner drops its partial result).
+runs), run by the session (:meth:`~segfix_gui.session.Session.run_sweep`, job kind
+``"sweep"``): off the UI thread, with progress, and cancelled by the panel's Cancel, the status
+bar's Cancel or Esc. A cancelled sweep shows nothing; the last complete one is the session's
+``sweep``.
 
 Two plots: mIoU gain and boundary-F gain (points, against no refinement) over the threshold,
 one curve per scale; a ring marks the current setting, a star the best one. Clicking near a
-point applies its threshold / scale / direction confidence through the state, so the controls,
-the refined view and the IoU table follow, and the samples list gets every image's mIoU at
-that setting (sort it "loss, worst first" to find where refinement hurts).
+point applies its threshold / scale / direction confidence through the session, so the
+controls, the refined view, the set's figures and the samples list follow (sort the list "loss,
+worst first" to find where refinement hurts).
 
 Without a folder set the open sample is swept alone (if it has ground truth). Hard offsets
 (openseg ``.mat``) are already thresholded: the threshold has no effect, so the curve runs over
@@ -17,8 +18,6 @@ the scale instead, and the panel says so.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,9 +40,8 @@ from PySide6.QtWidgets import (
 
 from ...errors import InputError
 from ...io.ranges import parse_grid
-from .. import sets
-from ..compute import BOUNDARY_TOL
-from . import tune_data as td
+from ...session import tune as td
+from ...session.format import signed
 
 TITLE = "Tune"
 AREA = "bottom"
@@ -63,16 +61,12 @@ FIELD_TIPS = {
 class TunePanel(QWidget):
     """The Tune dock. ``result`` is the last *complete* sweep for the open set (or None)."""
 
-    def __init__(self, window):
+    def __init__(self, session, actions):
         super().__init__()
-        self.window = window
-        self.state = st = window.state
-        self.runner = st.runner
-        self.result = None
-        self.plan: sets.Plan | None = None
-        self._signature = None  # what the shown result was swept from
+        self.session = st = session
+        self.runner = st.jobs
         self._edited: set[str] = set()  # grid fields the user has typed in
-        self._job = None
+        self._cancelled = False
         self._direction = 0  # which direction confidence the curves show
         self.series: dict[str, list[td.Series]] = {m: [] for m in td.METRIC_TITLES}
         self.curves: dict[str, list[pg.PlotDataItem]] = {m: [] for m in td.METRIC_TITLES}
@@ -108,14 +102,28 @@ class TunePanel(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(split, 1)
 
-        st.setChanged.connect(self._context_changed)
-        st.sampleChanged.connect(self._follow_sample)
-        st.sampleChanged.connect(self._context_changed)
-        st.settingChanged.connect(self._mark_current)
-        self.runner.busyChanged.connect(self._busy)
+        ev = st.events
+        ev.sample.connect(self._follow_sample)
+        for e in (ev.sample, ev.set_samples):
+            e.connect(self._scope_text)
+        ev.sweep.connect(self._on_sweep)
+        ev.setting.connect(self._mark_current)
+        self.runner.busy_changed.connect(self._busy)
         self.runner.progress.connect(self._progress)
         self._validate()
-        self._context_changed()
+        self._scope_text()
+        self._on_sweep(st.sweep)
+
+    @property
+    def result(self):
+        """The shown sweep's result (the session's last complete sweep), or None."""
+        sw = self.session.sweep
+        return None if sw is None else sw.result
+
+    @property
+    def plan(self):
+        sw = self.session.sweep
+        return None if sw is None else sw.plan
 
     def sizeHint(self) -> QSize:
         return QSize(1100, 300)
@@ -170,10 +178,7 @@ class TunePanel(QWidget):
         self.best_btn.setToolTip("Apply the setting with the highest mIoU over the swept samples")
         self.best_btn.clicked.connect(lambda: self.apply_best("miou"))
         self.worst_btn = QPushButton("Samples: worst first")
-        self.worst_btn.setToolTip(
-            "Show every sample's mIoU at the current setting (from the sweep) "
-            "in the samples list, sorted with the biggest loss first"
-        )
+        self.worst_btn.setToolTip("Sort the samples list with the biggest loss at the current setting first")
         self.worst_btn.clicked.connect(self.show_worst_first)
         row2 = QHBoxLayout()
         row2.addWidget(self.best_btn)
@@ -223,43 +228,16 @@ class TunePanel(QWidget):
             self.plots[m], self.vlines[m], self.markers[m], self.stars[m] = pw, vline, marker, star
 
     # --- what would be swept ------------------------------------------------------------------
-    def _follow_sample(self) -> None:
+    def _follow_sample(self, *_args) -> None:
         """Until the user types a direction confidence, sweep at the open sample's (its
-        offsets' recommendation: the bundled network's 0.6 is what makes it help)."""
-        if "directions" not in self._edited and self.state.sample is not None:
-            self.fields["directions"].setText(f"{self.state.setting.min_direction_prob:g}")
+        offsets' recommendation: the bundled network's is what makes it help)."""
+        if "directions" not in self._edited and self.session.sample is not None:
+            self.fields["directions"].setText(f"{self.session.setting.min_direction_prob:g}")
 
-    def _current_plan(self) -> sets.Plan | None:
-        st = self.state
-        if st.set_samples:
-            return sets.plan_set(st.set_samples, in_memory=st.in_memory())
-        if st.sample is not None:
-            return sets.plan_sample(st.sample)
-        return None
+    def _current_plan(self):
+        return self.session.controller.plan()
 
-    def _current_signature(self):
-        st = self.state
-        if st.set_samples:
-            return (
-                "set",
-                tuple((p.pred, p.offsets, p.gt) for p in st.set_samples),
-                st.space_name,
-                tuple((i, id(s.field)) for i, s in st.in_memory().items()),
-            )
-        if st.sample is not None:
-            return ("sample", st.sample, st.space_name)
-        return None
-
-    def _context_changed(self, *_args) -> None:
-        sig = self._current_signature()
-        if self.runner.busy(KIND):  # a sweep of what was open: the runner drops its result
-            self.runner.cancel(KIND)
-        if self.result is not None and sig != self._signature:
-            self._clear("the samples changed since the sweep: run it again")
-            self._signature = None
-        self._scope_text()
-
-    def _scope_text(self) -> None:
+    def _scope_text(self, *_args) -> None:
         plan = self._current_plan()
         tip = ""
         if plan is None:
@@ -267,8 +245,8 @@ class TunePanel(QWidget):
                 "Needs a folder set (File ▸ Open folder set, with gt/), or an open sample with "
                 "ground truth (swept alone)."
             )
-        elif self.state.set_is_instances or (
-            plan.single and self.state.sample is not None and self.state.sample.is_instances
+        elif self.session.set_is_instances or (
+            plan.single and self.session.sample is not None and self.session.sample.is_instances
         ):
             text = (
                 "Instance mode: the sweep measures label maps (mIoU, boundary F). Open a folder set with gt/ to tune."
@@ -326,30 +304,16 @@ class TunePanel(QWidget):
         if isinstance(grid, InputError):
             self.size_label.setText(f"<span style='color:#f07070'>{err_text(grid)}</span>")
             return
-        plan = self._current_plan()
-        if plan is None or not plan.items:
+        self._cancelled = False
+        self._had_result = False
+        if not self.session.run_sweep(grid):
             self._scope_text()
             return
-        space_name = self.state.space_name
-        signature = self._current_signature()
         self._clear("sweeping…")
 
-        def done(res):  # the runner delivers only the latest, uncancelled sweep
-            self.plan, self._signature = plan, signature
-            self._show(res)
-
-        self._job = self.runner.submit(
-            KIND,
-            lambda job: sets.run_sweep(
-                plan, space_name, grid, boundary_tol=BOUNDARY_TOL, check=job.check, report=job.report
-            ),
-            on_done=done,
-            on_error=self._failed,
-            label="sweeping thresholds × scales",
-        )
-
     def cancel(self) -> None:
-        self.runner.cancel(KIND)
+        self._cancelled = True
+        self.session.cancel_sweep()
 
     def _busy(self, kind: str, busy: bool, _label: str) -> None:
         if kind != KIND:
@@ -361,7 +325,7 @@ class TunePanel(QWidget):
             self.run_btn.setEnabled(False)
         else:
             self._validate()
-            if self._job is not None and self._job.cancelled and self.result is None:
+            if self._cancelled and self.result is None:
                 self.summary.setText(
                     "<span style='color:#e0a000'>sweep cancelled: no result (a partial sweep is not shown)</span>"
                 )
@@ -372,14 +336,19 @@ class TunePanel(QWidget):
             self.progress_bar.setValue(done)
             self.progress_bar.setFormat(f"{done}/{total} images")
 
-    def _failed(self, message: str, _is_input: bool) -> None:
-        self.summary.setText(f"<span style='color:#f07070'>sweep failed: {message}</span>")
-        self.state.failed.emit(message)
-
     # --- showing ------------------------------------------------------------------------------
+    def _on_sweep(self, sweep, *_old) -> None:
+        if sweep is None:
+            self._clear("the samples changed since the sweep: run it again" if self._had_result else "")
+            self._had_result = False
+            self._scope_text()
+            return
+        self._had_result = True
+        self._show(sweep.result)
+
+    _had_result = False
+
     def _clear(self, text: str = "") -> None:
-        self.result = None
-        self.plan = None
         for m in td.METRIC_TITLES:
             for c in self.curves[m]:
                 self.plots[m].getPlotItem().removeItem(c)
@@ -397,9 +366,8 @@ class TunePanel(QWidget):
         self.worst_btn.setEnabled(False)
 
     def _show(self, res) -> None:
-        self.result = res
         grid = res.grid
-        mdp = self.state.setting.min_direction_prob
+        mdp = self.session.setting.min_direction_prob
         hits = [k for k, v in enumerate(grid.min_direction_probs) if abs(v - mdp) <= 1e-6]
         self._direction = hits[0] if hits else 0
         many = td.against_threshold(res) and len(grid.min_direction_probs) > 1
@@ -485,17 +453,17 @@ class TunePanel(QWidget):
         pi.setXRange(x0 - pad, x1 + pad, padding=0)
 
     def current_index(self):
-        """Grid index of the state's setting in the shown result, or None."""
+        """Grid index of the session's setting in the shown result, or None."""
         if self.result is None:
             return None
-        s = self.state.setting
+        s = self.session.setting
         return td.index_of(self.result, threshold=s.threshold, scale=s.scale, min_direction_prob=s.min_direction_prob)
 
-    def _mark_current(self) -> None:
+    def _mark_current(self, *_args) -> None:
         res = self.result
         if res is None:
             return
-        s = self.state.setting
+        s = self.session.setting
         idx = self.current_index()
         x = s.threshold if td.against_threshold(res) else s.scale
         for m in td.METRIC_TITLES:
@@ -533,7 +501,7 @@ class TunePanel(QWidget):
                 f"{_signed(td.gains(res, 'miou')[best])} (boundary F "
                 f"{_signed(td.gains(res, 'boundary_f')[best])})"
             )
-        s = self.state.setting
+        s = self.session.setting
         if idx is None:
             now = f"threshold {s.threshold:g}, scale {s.scale:g}" if td.against_threshold(res) else f"scale {s.scale:g}"
             lines.append(f"current setting ({now}) is not on the sweep grid: click a point")
@@ -592,13 +560,12 @@ class TunePanel(QWidget):
         )
 
     def apply(self, idx) -> None:
-        """Apply the setting of grid index ``idx`` to the view (through the state) and show
-        every sample's mIoU at it in the samples list."""
+        """Apply the setting of grid index ``idx`` (through the session: the view, the set's
+        figures and the samples list follow)."""
         res = self.result
         if res is None:
             return
-        self.state.set_setting(**td.setting_at(res, tuple(idx)))
-        self._push_rows(tuple(idx))
+        self.session.set_setting(**td.setting_at(res, tuple(idx)))
         self._mark_current()
 
     def apply_best(self, metric: str = "miou") -> None:
@@ -607,41 +574,19 @@ class TunePanel(QWidget):
             if idx is not None:
                 self.apply(idx)
 
-    def _push_rows(self, idx) -> None:
-        """The samples list shows the sweep's per-image mIoU at ``idx`` — the figures
-        ``evaluate_set`` would compute at that setting — so its gain / loss sort applies."""
-        st = self.state
-        if self.plan is None or self.plan.single or not st.set_samples:
-            return
-        st.show_set_rows(sets.sample_rows(self.result, self.plan, idx), replace(st.setting))
-
     def show_worst_first(self) -> None:
-        """Samples list: every sample's mIoU at the current setting, biggest loss first."""
-        idx = self.current_index()
-        if idx is None:
-            self.hover.setText("the current setting is not on the sweep grid: click a point first")
-            return
-        self._push_rows(idx)
-        panel = getattr(self.window, "panels", {}).get("samples")
-        sort = getattr(panel, "sort", None)
-        if sort is not None:
-            # the list's "loss, worst first" entry: Δ column, ascending (findData cannot
-            # compare tuples, so the entries are compared here)
-            hits = [i for i in range(sort.count()) if sort.itemData(i) == (4, Qt.SortOrder.AscendingOrder)]
-            if hits:
-                sort.setCurrentIndex(hits[0])
-        dock = getattr(self.window, "docks", {}).get("samples")
-        if dock is not None:
-            dock.raise_()
+        """The samples list sorted with the biggest loss at the current setting first."""
+        self.session.set_sort("loss")
 
 
 def _signed(points: float) -> str:
-    return "n/a" if not np.isfinite(points) else f"{points:+.2f}"
+    """Points (not a fraction) as the window shows gains (0.00 rather than −0.00)."""
+    return "n/a" if not np.isfinite(points) else signed(points / 100)
 
 
 def err_text(err: InputError) -> str:
     return err.problem if err.path is None else str(err)
 
 
-def create(window) -> QWidget:
-    return TunePanel(window)
+def create(session, actions) -> QWidget:
+    return TunePanel(session, actions)

@@ -1,4 +1,4 @@
-"""The work behind the window, as plain functions of the engine (no Qt, no drawing).
+"""The work behind a session, as plain functions of the engine (no Qt, no drawing).
 
 Everything the window shows is computed here by ``segfix_gui.core`` functions — the same
 ones the command line calls: offsets by ``OffsetField.to_offsets``, refined labels by
@@ -9,6 +9,7 @@ Functions take a ``check`` callable that raises to cancel between steps, and a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,7 +19,8 @@ from ..core.evaluator import ImageEvaluator
 from ..core.metrics import SemanticEvaluator, change_codes, change_counts
 from ..core.refine import refine_labels, resolve_device, source_indices, take_sources
 from ..core.setting import INSTANCE_SCALE, Setting
-from ..io.samples import Sample, SamplePaths, load_instance_sample, load_sample
+from ..errors import InputError
+from ..io.samples import PART_NAMES, Sample, SamplePaths, load_instance_sample, load_sample
 
 BOUNDARY_TOL = 3  # SemanticEvaluator's default tolerance, used for every figure shown
 DEVICES = ("auto", "cpu", "cuda")
@@ -77,12 +79,13 @@ def baseline(sample: Sample, *, prepare: bool = False) -> Baseline:
 class Loaded:
     """A loaded sample, its numbers before refinement (``before`` is None without gt), its
     :class:`Baseline`, and for an instance sample its
-    :class:`~segfix_gui.gui.instances.InstanceBase`."""
+    :class:`~segfix_gui.session.instances.InstanceBase`."""
 
     sample: Sample
     before: dict | None
     base: Baseline | None = None
     instances: object | None = None
+    notes: tuple[str, ...] = ()  # optional partners left out, one line each
 
 
 @dataclass(eq=False)
@@ -221,9 +224,53 @@ def predict_field(
     return field
 
 
-def load(paths: SamplePaths, space, *, field=None, check: Callable = _nothing, report: Callable = _nothing) -> Loaded:
+# the parts a sample can open without (the view then says what was left out)
+OPTIONAL_PARTS = {False: ("image", "gt", "offsets"), True: ("image", "gt_instances")}
+
+
+def load(
+    paths: SamplePaths,
+    space,
+    *,
+    field=None,
+    check: Callable = _nothing,
+    report: Callable = _nothing,
+    partial: bool = True,
+) -> Loaded:
     """Read a sample and compute its numbers before refinement (an instance sample when
-    ``paths.instances`` is set: ``space`` is then Cityscapes, whatever is asked)."""
+    ``paths.instances`` is set: ``space`` is then Cityscapes, whatever is asked).
+
+    With ``partial``, a sample whose only fault is an optional partner (its image, ground
+    truth or offsets file cannot be read) opens without that partner: ``Loaded.notes`` says
+    which and why. Any other fault raises the engine's one-line InputError.
+    """
+    notes: list[str] = []
+    while True:
+        try:
+            loaded = _load(paths, space, field=field, check=check, report=report)
+        except InputError as err:
+            part = _optional_part_named(paths, err) if partial else None
+            if part is None:
+                raise
+            notes.append(f"{err} — opened without its {PART_NAMES[part]}")
+            paths = paths.with_part(part, None)
+            continue
+        loaded.notes = tuple(notes)
+        return loaded
+
+
+def _optional_part_named(paths: SamplePaths, err: InputError) -> str | None:
+    """The optional part whose file ``err`` names (None: a required part, or no file)."""
+    if err.path is None:
+        return None
+    for part in OPTIONAL_PARTS[paths.is_instances]:
+        path = getattr(paths, part)
+        if path is not None and os.fspath(path) == err.path:
+            return part
+    return None
+
+
+def _load(paths: SamplePaths, space, *, field, check: Callable, report: Callable) -> Loaded:
     report(0, 2, "reading files")
     if paths.is_instances:
         from .instances import instance_base
@@ -263,7 +310,7 @@ def refine(
     :class:`~segfix_gui.core.evaluator.ImageEvaluator` — exact and incremental, so a threshold
     move on a 1024×2048 sample recomputes only what changed. The result equals
     ``SemanticEvaluator().add(gt, refined)`` exactly (tests check it). An instance sample's
-    masks are refined with the same offsets (:func:`segfix_gui.gui.instances.refine_instance_set`)
+    masks are refined with the same offsets (:func:`segfix_gui.session.instances.refine_instance_set`)
     into ``Result.instances``.
     """
     space = sample.space
@@ -317,6 +364,28 @@ def refine(
         )
     report(3, 3, "done")
     return Result(setting, device, offsets, refined, codes, counts, after, moving, inst, changed=changed)
+
+
+VOID_WARNING = 0.5  # a map mostly void in its label space is likely in another one
+
+
+def space_warning(sample: Sample) -> str | None:
+    """A one-line warning when the sample's ids hardly fit its label space: more than half of
+    the ground truth's pixels (the prediction's, without one) are void there — e.g. CamVid
+    files read as Cityscapes ids, every one of which exists but most are void. None when
+    they fit."""
+    from ..labels import IGNORE
+
+    ref, what = (sample.gt, "ground truth") if sample.gt is not None else (sample.pred, "prediction")
+    if ref is None or ref.size == 0:
+        return None
+    void = float(np.count_nonzero(sample.space.to_eval(ref) == IGNORE)) / ref.size
+    if void <= VOID_WARNING:
+        return None
+    return (
+        f"{100 * void:.0f} % of the {what}'s pixels are void (not evaluated) in the {sample.space.name} "
+        "label space: are these files in another label space? (View ▸ Label space)"
+    )
 
 
 def table_rows(before: dict, after: dict | None):

@@ -1,4 +1,4 @@
-"""What the window opens, decided without Qt (segfix_gui.gui.opening)."""
+"""What the window opens, decided without Qt (segfix_gui.session.opening)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from segfix_gui.errors import InputError
-from segfix_gui.gui.opening import NOTHING_DROPPED, SetSource, dropped, merge_parts, waiting_text
 from segfix_gui.io.images import write_labels
 from segfix_gui.io.samples import SamplePaths
+from segfix_gui.session.opening import NOTHING_DROPPED, SetSource, dropped, merge_parts, waiting_text
 
 
 def test_merge_parts_replaces_and_keeps_the_setting_unless_offsets_change():

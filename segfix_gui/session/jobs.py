@@ -1,32 +1,41 @@
-"""Work off the UI thread: one lane per kind of job, progress, cancel, stale results dropped.
+"""Work off the caller's thread: one lane per kind of job, progress, cancel, stale results dropped.
+
+No Qt here: the window and a script use the same :class:`Runner`.
 
 Each *kind* (``"load"``, ``"refine"``, ``"set"``, …) runs at most one job at a time. Submitting
 a job of a kind that is busy cancels the running one and queues the new one in its place
 (replacing any job still waiting), so dragging a slider never builds a backlog. A job's
-result is delivered only if no newer job of its kind has been submitted since: a result
-that arrives for stale settings is dropped (and counted in ``dropped``).
+result is delivered only if no newer job of its kind has been submitted since: a result that
+arrives for stale settings is dropped (and counted in ``dropped``).
 
 Job functions run in a Python thread and receive a :class:`Job`; they call ``job.check()``
-between steps (raises :class:`Cancelled`) and ``job.report(done, total, text)``.
+between steps (raises :class:`Cancelled`), ``job.report(done, total, text)`` for progress and
+``job.post(fn)`` to hand a partial result to the owner (rows of a set filling in).
+
+**Delivery.** Results, errors, progress and posts are queued in an inbox and run on the
+thread that calls :meth:`Runner.process_events` or :meth:`Runner.wait` — the owner's thread,
+so the state they change is only ever changed there. A script calls ``wait()``; the window
+sets a *waker* (:meth:`Runner.set_waker`), called from the worker thread whenever something
+arrives, which asks the Qt event loop to call ``process_events()``.
 
 torch is imported once, by one thread: :data:`TORCH` (a :class:`TorchGate`) does the import
 under a lock, and every job that may reach torch (all but those submitted with
 ``needs_torch=False``) passes the gate first, so no two threads ever run torch's first import
 at the same time (a concurrent first import can fail half-way, e.g. "operator prims::fft_r2c
-does not exist"). The window's device probe makes that import in the background at start-up,
-so the window shows before torch has loaded (~0.9 s on the 2-core machine).
+does not exist").
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from psygnal import Signal
 
 from ..errors import InputError
 
@@ -78,6 +87,8 @@ class Cancelled(Exception):  # noqa: N818 - a control-flow signal, like StopIter
 
 @dataclass(eq=False)
 class Job:
+    """One piece of work in a lane; what its function receives."""
+
     kind: str
     gen: int
     fn: Callable[[Job], Any]
@@ -94,34 +105,49 @@ class Job:
 
     def report(self, done: int, total: int, text: str = "") -> None:
         if self._runner is not None and not self.cancel_event.is_set():
-            self._runner._progress_from_thread.emit(self, int(done), int(total), str(text))
+            self._runner._put(("progress", self, (int(done), int(total), str(text))))
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` on the owner's thread, unless this job is stale or cancelled by then."""
+        if self._runner is not None and not self.cancel_event.is_set():
+            self._runner._put(("post", self, fn))
 
     @property
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
 
-class Runner(QObject):
-    """Runs jobs in threads; delivers results, errors and progress on the UI thread."""
+class Runner:
+    """Runs jobs in threads; delivers results, errors, posts and progress on the owner's thread.
 
-    progress = Signal(str, int, int, str)  # kind, done, total, text
-    busyChanged = Signal(str, bool, str)  # kind, busy, label
-    delivered = Signal(str)  # kind: a result was handed to on_done
-    _finished_from_thread = Signal(object, str, object, str)  # job, status, value, message
-    _progress_from_thread = Signal(object, int, int, str)
+    Signals (psygnal, emitted on the owner's thread)
+    -------------------------------------------------
+    progress(kind, done, total, text)
+    busy_changed(kind, busy, label)
+    delivered(kind) : a result was handed to ``on_done``
+    """
 
-    def __init__(self, parent=None, *, gate: TorchGate | None = None):
-        super().__init__(parent)
+    progress = Signal(str, int, int, str)
+    busy_changed = Signal(str, bool, str)
+    delivered = Signal(str)
+
+    def __init__(self, *, gate: TorchGate | None = None):
         self.gate = gate or TORCH
         self._gen: dict[str, int] = {}
         self._running: dict[str, Job] = {}
         self._pending: dict[str, Job] = {}
         self.dropped = 0
         self._queues: dict[str, queue.SimpleQueue] = {}
-        self._finished_from_thread.connect(self._on_finished)
-        self._progress_from_thread.connect(self._on_progress)
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._waker: Callable[[], None] | None = None
+        self._closed = False
 
     # --- public -------------------------------------------------------------------------------
+    def set_waker(self, fn: Callable[[], None] | None) -> None:
+        """``fn()`` is called from worker threads whenever something waits in the inbox (the
+        window posts a call of :meth:`process_events` to its event loop)."""
+        self._waker = fn
+
     def submit(
         self,
         kind: str,
@@ -165,10 +191,70 @@ class Runner(QObject):
     def latest(self, kind: str) -> int:
         return self._gen.get(kind, 0)
 
+    def process_events(self) -> int:
+        """Deliver what has arrived (results, errors, posts, progress) on this thread; the
+        number of items handled."""
+        n = 0
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return n
+            self._handle(item)
+            n += 1
+
+    def wait(self, timeout: float | None = None, *, kinds: tuple[str, ...] | None = None) -> bool:
+        """Deliver everything until no job (of ``kinds``, default: any but the probe) is running
+        or waiting; False if ``timeout`` seconds passed first. Blocks the calling thread: for
+        scripts and tests (the window never calls it)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def busy() -> bool:
+            lanes = set(self._running) | set(self._pending)
+            return any(k in lanes for k in kinds) if kinds else bool(lanes - {"probe"})
+
+        while True:
+            self.process_events()
+            if not busy():
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            try:
+                item = self._inbox.get(timeout=0.5 if left is None else min(left, 0.5))
+            except queue.Empty:
+                continue
+            self._handle(item)
+
+    def shutdown(self) -> None:
+        """Cancel everything and let the threads end (after their current step); nothing is
+        delivered any more, so nothing counts as busy."""
+        self.cancel(keep=())
+        self._closed = True
+        for q in self._queues.values():
+            q.put(None)
+        self._queues.clear()
+        kinds = set(self._running) | set(self._pending)
+        self._running.clear()
+        self._pending.clear()
+        for kind in kinds:
+            self.busy_changed.emit(kind, False, "")
+
     # --- internals ----------------------------------------------------------------------------
+    def _put(self, item) -> None:
+        if self._closed:
+            return
+        self._inbox.put(item)
+        waker = self._waker
+        if waker is not None:
+            try:
+                waker()
+            except RuntimeError:  # the window was closed and its waker deleted meanwhile
+                pass
+
     def _start(self, job: Job) -> None:
         self._running[job.kind] = job
-        self.busyChanged.emit(job.kind, True, job.label)
+        self.busy_changed.emit(job.kind, True, job.label)
         if job.kind not in self._queues:  # one long-lived thread per kind
             q: queue.SimpleQueue = queue.SimpleQueue()
             self._queues[job.kind] = q
@@ -181,19 +267,6 @@ class Runner(QObject):
             if job is None:
                 return
             self._run(job)
-
-    def shutdown(self) -> None:
-        """Cancel everything and let the threads end (after their current step); nothing is
-        delivered any more, so nothing counts as busy."""
-        self.cancel(keep=())
-        for q in self._queues.values():
-            q.put(None)
-        self._queues.clear()
-        kinds = set(self._running) | set(self._pending)
-        self._running.clear()
-        self._pending.clear()
-        for kind in kinds:
-            self.busyChanged.emit(kind, False, "")
 
     def _run(self, job: Job) -> None:
         try:
@@ -209,26 +282,31 @@ class Runner(QObject):
         except Exception as err:  # noqa: BLE001 - shown to the user, printed for developers
             traceback.print_exc()
             value, status, msg = None, "error", f"{err.__class__.__name__}: {err}"
-        try:
-            self._finished_from_thread.emit(job, status, value, msg)
-        except RuntimeError:  # the window was closed and its runner deleted meanwhile
-            pass
+        self._put(("finished", job, (status, value, msg)))
 
-    @Slot(object, int, int, str)
-    def _on_progress(self, job: Job, done: int, total: int, text: str) -> None:
-        if self._running.get(job.kind) is job and not job.cancelled:
-            self.progress.emit(job.kind, done, total, text)
+    def _fresh(self, job: Job) -> bool:
+        return job.gen == self._gen.get(job.kind) and not job.cancelled
 
-    @Slot(object, str, object, str)
-    def _on_finished(self, job: Job, status: str, value, msg: str) -> None:
+    def _handle(self, item) -> None:
+        what, job, payload = item
+        if what == "progress":
+            if self._running.get(job.kind) is job and not job.cancelled:
+                self.progress.emit(job.kind, *payload)
+        elif what == "post":
+            if self._running.get(job.kind) is job and self._fresh(job):
+                payload()
+        else:
+            self._finished(job, *payload)
+
+    def _finished(self, job: Job, status: str, value, msg: str) -> None:
         if self._running.get(job.kind) is job:
             del self._running[job.kind]
-        fresh = job.gen == self._gen.get(job.kind) and not job.cancelled
+        fresh = self._fresh(job)
         nxt = self._pending.pop(job.kind, None)
         if nxt is not None:
             self._start(nxt)
         else:
-            self.busyChanged.emit(job.kind, False, "")
+            self.busy_changed.emit(job.kind, False, "")
         if not fresh:
             self.dropped += 1
             return

@@ -1,4 +1,4 @@
-"""The window's compute path without Qt (segfix_gui.gui.compute): numbers equal the engine's."""
+"""The session's compute path (segfix_gui.session.compute): numbers equal the engine's."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_coun
 from segfix_gui.core.offsets import OffsetField
 from segfix_gui.core.refine import refine_labels
 from segfix_gui.core.setting import Setting
-from segfix_gui.gui import compute
 from segfix_gui.io.samples import Sample
 from segfix_gui.labels import get_label_space
+from segfix_gui.session import compute
 
 SPACE = get_label_space("camvid")
 

@@ -1,7 +1,6 @@
 """What the Tune panel shows, as plain functions of a :class:`~segfix_gui.core.sweep.SweepResult`
 (no Qt, no drawing): the curves, the point under the current setting, and the tally of
-samples that gain or lose at a chosen setting (what to sweep and each sample's row:
-:mod:`segfix_gui.gui.sets`).
+samples that gain or lose at a chosen setting (what to sweep: :mod:`segfix_gui.session.sets`).
 
 Every figure is read from the sweep result — the engine's ``segfix_gui.core.sweep.sweep``,
 the one ``segfix sweep`` prints — never recomputed here. Gains are in *points* (100 × the
@@ -14,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.sweep import SweepResult
-from ..sets import Plan
+from ..core.sweep import SweepResult
+from .format import sign_of
+from .sets import Plan
 
 DEFAULTS = {"thresholds": "0.1:0.9:0.1", "scales": "1,2,3", "directions": "0"}
 METRIC_TITLES = {"miou": "mIoU gain", "boundary_f": "boundary-F gain"}  # over no refinement (the y axis says so)
@@ -114,10 +114,11 @@ def tally(res: SweepResult, idx: tuple[int, int, int], metric: str = "miou", *, 
     ``{"gain": int, "loss": int, "same": int, "worst": (name, points) or None}``."""
     g = 100.0 * (getattr(res, f"image_{metric}")[(slice(None),) + tuple(idx)] - getattr(res, f"image_base_{metric}"))
     ok = np.isfinite(g)
-    out = {
-        "gain": int(np.count_nonzero(ok & (g > 5e-5))),
-        "loss": int(np.count_nonzero(ok & (g < -5e-5))),
-        "same": int(np.count_nonzero(ok & (np.abs(g) <= 5e-5))),
+    signs = np.array([sign_of(v / 100) if f else 0 for v, f in zip(g.tolist(), ok.tolist(), strict=True)], int)
+    out = {  # as shown: a gain that rounds to 0.00 points is no gain (nor loss)
+        "gain": int(np.count_nonzero(ok & (signs > 0))),
+        "loss": int(np.count_nonzero(ok & (signs < 0))),
+        "same": int(np.count_nonzero(ok & (signs == 0))),
         "worst": None,
     }
     if ok.any():

@@ -175,11 +175,11 @@ def evaluate_instance_folders(
     min_iou: float = 0.0,
     workers: int = 1,
     json_path=None,
-    skip=None,
+    skip=(),
 ) -> int:
     """Evaluate the ``_pred.txt`` predictions under ``pred`` (and ``refined``) against the
     ``*_gtFine_instanceIds.png`` under ``gt``; print the number of images and the table; write
-    ``json_path`` when given. ``skip``: a folder under ``pred`` that is not searched (refined
+    ``json_path`` when given. ``skip``: folders under ``pred`` that are not searched (refined
     outputs written inside it). Returns the exit status: 2, with nothing evaluated, when any
     prediction cannot be read (AP over part of the images is not the figure asked for)."""
     from ..cityscapes_eval import instance_level_ap
@@ -191,7 +191,7 @@ def evaluate_instance_folders(
     if not gts:
         raise InputError(gt, f"no *{INSTANCE_GT_SUFFIX} files found")
     refined = refined or None
-    rows = pair_instance_set(instances=pred, gt=gt, refined=refined)
+    rows = pair_instance_set(instances=pred, gt=gt, refined=refined, skip=skip)
     errors, jobs = [], []
     for r in rows:
         p, key = r["instances"], r["key"]

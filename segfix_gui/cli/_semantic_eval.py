@@ -85,11 +85,11 @@ def evaluate_folders(
     boundary_tol: float = 3.0,
     workers: int = 1,
     json_path=None,
-    skip=None,
+    skip=(),
 ) -> int:
     """Evaluate the predictions under ``pred`` (and ``refined``) against ``gt``; print the
-    number of images and the table; write ``json_path`` when given. ``skip``: a folder under
-    ``pred`` that is not searched (refined outputs written inside it). Returns the exit status
+    number of images and the table; write ``json_path`` when given. ``skip``: folders under
+    ``pred`` that are not searched (refined outputs written inside it). Returns the exit status
     (2 when some prediction could not be evaluated); InputError when none could."""
     from ..core.metrics import SemanticEvaluator
     from ..io.atomic import write_text
@@ -98,7 +98,7 @@ def evaluate_folders(
 
     space = get_label_space(label_space)
     # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
-    rows = pair_folders("pred", {"pred": pred, "gt": gt, "refined": refined}, one_per_key=True)
+    rows = pair_folders("pred", {"pred": pred, "gt": gt, "refined": refined}, one_per_key=True, skip=skip)
     if not rows:
         raise InputError(pred, "no prediction PNGs found")
     errors, jobs = [], []

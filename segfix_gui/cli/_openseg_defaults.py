@@ -35,7 +35,7 @@ class Plan:
     out : the output folder (links resolved), checked against every input
     gt : the ground truth to evaluate against (``--split val``), else None
     skip : folders not searched under the input (the output: openseg's default may lie inside it)
-    notes : one line per folder that a default chose, for the user
+    notes : where the command reads and writes, one line each, for the user
     """
 
     offset: Path | None
@@ -105,7 +105,7 @@ def resolve(args, *, kind: str, eval_only: bool = False) -> Plan:
     if eval_only and split != "val":
         raise InputError(None, "--eval-only scores the output against the val ground truth: it needs --split val")
     if split is None:
-        missing = [o for o, v in (("--offset", args.offset), ("--out", args.out)) if v is None and not eval_only]
+        missing = [o for o, v in (("--offset", args.offset), ("--out", args.out)) if v is None]
         if missing:
             raise InputError(
                 None,
@@ -130,7 +130,7 @@ def resolve(args, *, kind: str, eval_only: bool = False) -> Plan:
                 "offsets folder",
                 f"openseg's default for --split {split}, under DATA_ROOT; give --offset for another",
             )
-            notes.append(f"offsets: {offset}")
+        notes.append(f"offsets: {offset}")
     gt = None
     if split == "val":
         if kind == "semantic":
@@ -144,7 +144,7 @@ def resolve(args, *, kind: str, eval_only: bool = False) -> Plan:
             gt = _existing(
                 Path(root, "cityscapes", "val", "label"),
                 "ground-truth folder",
-                "openseg's for --split val, under DATA_ROOT",
+                "openseg's ground truth for --split val, under DATA_ROOT",
             )
         else:
             dataset = args.dataset_dir or _env("CITYSCAPES_DATASET")
@@ -170,11 +170,11 @@ def resolve(args, *, kind: str, eval_only: bool = False) -> Plan:
             "refined predictions folder",
             "--eval-only scores it; set by " + (f"openseg's default --out for {args.input}" if is_default else "--out"),
         )
-    elif is_default and Path(args.input).resolve() in out.resolve().parents:
-        checked = check_out_dir(out, *others)  # inside the input: allowed for openseg's default (not searched)
     else:
+        # inside the input: allowed for openseg's default, whose search then skips it
+        inside = is_default and Path(args.input).resolve() in out.resolve().parents
         try:
-            checked = check_out_dir(out, args.input, *others)
+            checked = check_out_dir(out, *([] if inside else [args.input]), *others)
         except InputError as err:
             if not is_default:
                 raise

@@ -104,6 +104,14 @@ def test_default_out_inside_the_input_is_never_read_back(semantic, capsys):
     assert set(_files(Path("preds"))) == {NAME, f"label_w_segfix/{NAME}"}
 
 
+def test_refine_split_val_does_not_evaluate_part_of_the_set(semantic, capsys):
+    shutil.copyfile(Path("run/label") / NAME, "run/label/no_offsets.png")
+    assert main(["refine", "--input", "run/label", "--split", "val"]) == 2
+    cap = capsys.readouterr()
+    assert "no offsets file for this prediction" in cap.err
+    assert "segfix: not evaluated against " in cap.err and "label space" not in cap.out
+
+
 def test_default_out_replaces_every_slash_label_as_openseg_does():
     from segfix_gui.cli._openseg_defaults import default_out
 
@@ -142,7 +150,7 @@ def test_refine_bad_set_ups_are_one_line_and_exit_2(semantic, capsys, monkeypatc
     elif case == "ground truth missing":
         shutil.rmtree(semantic / "cityscapes" / "val" / "label")
         gt = semantic / "cityscapes/val/label"
-        expect = f"{gt}: ground-truth folder not found (openseg's for --split val, under DATA_ROOT"
+        expect = f"{gt}: ground-truth folder not found (openseg's ground truth for --split val, under DATA_ROOT"
     else:
         monkeypatch.delenv("DATA_ROOT")
         argv += ["--offset", str(semantic / SEM_OFF)]

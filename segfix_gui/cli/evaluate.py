@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import json
-import math
-import sys
-
-from ..errors import InputError
-from ._common import add_label_space, add_workers, positive_float, run_batch
+from ._common import add_label_space, add_workers, positive_float
 
 
 def add_parser(sub) -> None:
@@ -33,122 +27,15 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _one(job, *, space_name, tol):
-    """Counts for one image: (conf, bcounts, present) before and (after, change) if refined."""
-    from ..core.metrics import SemanticEvaluator, change_codes, change_counts
-    from ..io.images import read_labels
-    from ..io.samples import check_size
-    from ..labels import get_label_space
-
-    gt_path, pred_path, ref_path = job
-    space = get_label_space(space_name)
-    gt = read_labels(gt_path, space)
-    out = []
-    maps = []
-    for path in (pred_path, ref_path):
-        if path is None:
-            continue
-        pred = read_labels(path, space)
-        check_size(path, "prediction", pred.shape, gt_path, gt.shape, ref_what="ground truth")
-        ev = SemanticEvaluator(space, tol)
-        ev.add(gt, pred)
-        out.append((ev.conf, ev.bcounts, ev.present))
-        maps.append(pred)
-    change = change_counts(change_codes(maps[0], maps[1], gt, space)) if len(maps) == 2 else None
-    return out, change
-
-
-def _fmt(v) -> str:
-    return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}"
-
-
-def print_table(result: dict, file=None) -> None:
-    file = file or sys.stdout
-    names = list(result["per_class_iou"])
-    refined = result.get("refined")
-    width = max(12, max(map(len, names)))
-    head = f"{'class':<{width}}  {'IoU':>5}"
-    if refined:
-        head += f"  {'refined':>7}  {'Δ':>5}"
-    print(head, file=file)
-    rows = [(n, result["per_class_iou"][n], refined["per_class_iou"][n] if refined else None) for n in names]
-    rows.append(("mIoU", result["miou"], refined["miou"] if refined else None))
-    rows.append(("pixel acc.", result["pixel_accuracy"], refined["pixel_accuracy"] if refined else None))
-    rows.append(("boundary F", result["boundary_f"], refined["boundary_f"] if refined else None))
-    for i, (n, a, b) in enumerate(rows):
-        if i == len(names):
-            print("-" * len(head), file=file)
-        line = f"{n:<{width}}  {_fmt(a)}"
-        if refined:
-            d = None if a is None or b is None or math.isnan(a) or math.isnan(b) else b - a
-            line += f"  {_fmt(b):>7}  " + ("  n/a" if d is None else f"{100 * d:+5.1f}")
-        print(line, file=file)
-    if refined:
-        c = result["change"]
-        print(f"changed pixels: {c['fixed']} fixed, {c['broken']} broken, {c['swapped']} swapped", file=file)
-
-
-def _clean(obj):
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    return obj
-
-
 def run(args) -> int:
-    from ..core.metrics import SemanticEvaluator
-    from ..io.atomic import OutputGuard, write_text
-    from ..io.pairing import pair_folders
-    from ..labels import get_label_space
+    from ._semantic_eval import evaluate_folders
 
-    space = get_label_space(args.label_space)
-    if args.json:  # a report never lands on (or among) the inputs; said before any work
-        guard = OutputGuard.for_inputs(args.gt, args.pred, args.refined)
-        guard.check(args.json)
-    # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
-    rows = pair_folders("pred", {"pred": args.pred, "gt": args.gt, "refined": args.refined}, one_per_key=True)
-    if not rows:
-        raise InputError(args.pred, "no prediction PNGs found")
-    errors, jobs = [], []
-    for r in rows:
-        p = r["pred"]
-        if r["error"]:
-            errors.append(r["error"])
-        elif r["gt"] is None:
-            errors.append(str(InputError(p, "no ground truth with this name")))
-        elif args.refined and r["refined"] is None:
-            errors.append(str(InputError(p, f"no refined prediction with this name in {args.refined}")))
-        else:
-            jobs.append((str(r["gt"]), str(p), str(r["refined"]) if args.refined else None))
-    evs = [SemanticEvaluator(space, args.boundary_tol) for _ in range(2)]
-    change = {"fixed": 0, "broken": 0, "swapped": 0}
-    fn = functools.partial(_one, space_name=args.label_space, tol=args.boundary_tol)
-    n = 0
-    for _, res, error in run_batch(fn, jobs, workers=args.workers, desc="evaluate"):
-        if error:
-            errors.append(error)
-            continue
-        n += 1
-        counts, ch = res
-        for ev, c in zip(evs, counts, strict=False):  # no refined folder: one set of counts
-            ev.add_counts(*c)
-        if ch:
-            for k in change:
-                change[k] += ch[k]
-    for msg in errors:
-        print(f"segfix: error: {msg}", file=sys.stderr)
-    if n == 0:
-        raise InputError(args.pred, "no prediction could be evaluated")
-    result = evs[0].result()
-    if args.refined:
-        result["refined"] = evs[1].result()
-        result["change"] = change
-    result["images"] = n
-    result = _clean(result)
-    print(f"{n} images, label space {space.name}")
-    print_table(result)
-    if args.json:
-        with guard.active():
-            write_text(args.json, json.dumps(result, indent=2) + "\n")
-    return 2 if errors else 0
+    return evaluate_folders(
+        gt=args.gt,
+        pred=args.pred,
+        refined=args.refined,
+        label_space=args.label_space,
+        boundary_tol=args.boundary_tol,
+        workers=args.workers,
+        json_path=args.json,
+    )

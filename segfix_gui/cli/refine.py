@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 from pathlib import Path
 
 from ..errors import InputError
 from ._common import add_device, add_label_space, add_refine_options, add_workers, report, run_batch, setting_from_args
+from ._openseg_defaults import add_split_option
 
 
 def add_parser(sub) -> None:
@@ -16,11 +18,14 @@ def add_parser(sub) -> None:
         help="refine label predictions with offsets",
         description="Move the labels of every prediction PNG in --input along its "
         "offsets (x.png with x.npz or x.mat) and write them to --out "
-        "under the same names.",
+        "under the same names. With --split val|test, --offset and --out "
+        "default to openseg's folders, and val evaluates the result as "
+        "segfix evaluate does.",
     )
     p.add_argument("--input", required=True, metavar="DIR", help="label predictions (PNG)")
-    p.add_argument("--offset", required=True, metavar="DIR", help="offset fields (.npz or .mat)")
-    p.add_argument("--out", required=True, metavar="DIR", help="where refined PNGs go")
+    p.add_argument("--offset", metavar="DIR", help="offset fields (.npz or .mat); required without --split")
+    p.add_argument("--out", metavar="DIR", help="where refined PNGs go; required without --split")
+    add_split_option(p, kind="semantic")
     add_refine_options(p)
     add_label_space(p, default=None)
     add_device(p)
@@ -55,6 +60,7 @@ def run(args) -> int:
     from ..io.atomic import OutputGuard
     from ..io.pairing import pair_folders
     from ..labels import get_label_space
+    from ._openseg_defaults import resolve
 
     if args.label_space:
         get_label_space(args.label_space)  # fail early on a bad name
@@ -62,10 +68,13 @@ def run(args) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         raise InputError(None, str(err)) from None
-    rows = pair_folders("pred", {"pred": args.input, "offsets": args.offset})
+    plan = resolve(args, kind="semantic")
+    rows = pair_folders("pred", {"pred": args.input, "offsets": plan.offset}, skip=plan.skip)
     if not rows:
         raise InputError(args.input, "no prediction PNGs found")
-    guard = OutputGuard.for_output(args.out, args.input, args.offset)
+    if args.split:
+        print("\n".join(plan.notes))
+    guard = OutputGuard.for_inputs(args.input, plan.offset, out=plan.out)  # plan.out: checked as a whole
     out = guard.out
     errors, done, jobs = [], 0, []
     for r in rows:
@@ -88,4 +97,20 @@ def run(args) -> int:
             errors.append(error)
         else:
             done += 1
-    return report(errors, done, "refined label maps")
+    status = report(errors, done, "refined label maps")
+    if plan.gt is None:
+        return status
+    if errors:
+        print(f"segfix: not evaluated against {plan.gt}: not every prediction was refined", file=sys.stderr)
+        return status
+    from ._semantic_eval import evaluate_folders
+
+    print()
+    return evaluate_folders(
+        gt=plan.gt,
+        pred=args.input,
+        refined=out,
+        label_space=args.label_space or "cityscapes",
+        workers=args.workers,
+        skip=plan.skip,
+    )

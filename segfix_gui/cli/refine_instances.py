@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import functools
 import shutil
+import sys
 from pathlib import Path
 
 from ..core.setting import INSTANCE_SCALE, range_text
 from ..errors import InputError
 from ._common import add_device, add_refine_options, add_workers, report, run_batch, setting_from_args
+from ._openseg_defaults import add_split_option
 
 
 def add_parser(sub) -> None:
@@ -20,11 +22,28 @@ def add_parser(sub) -> None:
         "offsets of that image (<name>.npz or <name>.mat under --offset; _pred and "
         "_leftImg8bit are ignored when pairing) and write the masks and the "
         "_pred.txt under --out with the same relative paths. A _pred.txt without "
-        "instances is copied as is.",
+        "instances is copied as is. With --split val|test, --offset and --out default "
+        "to openseg's folders, and val evaluates the result as segfix "
+        "evaluate-instances does.",
     )
     p.add_argument("--input", required=True, metavar="DIR", help="instance predictions")
-    p.add_argument("--offset", required=True, metavar="DIR", help="offset fields (.npz or .mat)")
-    p.add_argument("--out", required=True, metavar="DIR", help="where refined predictions go")
+    p.add_argument("--offset", metavar="DIR", help="offset fields (.npz or .mat); required without --split")
+    p.add_argument("--out", metavar="DIR", help="where refined predictions go; required without --split")
+    add_split_option(p, kind="instance")
+    p.add_argument(
+        "--dataset-dir",
+        "--dataset_dir",
+        dest="dataset_dir",
+        metavar="DIR",
+        help="Cityscapes folder whose gtFine/val is the ground truth of --split val (default: $CITYSCAPES_DATASET)",
+    )
+    p.add_argument(
+        "--eval-only",
+        "--eval_only",
+        dest="eval_only",
+        action="store_true",
+        help="with --split val: evaluate the predictions in --out without refining",
+    )
     add_refine_options(
         p,
         scale_help=(
@@ -71,14 +90,21 @@ def run(args) -> int:
     from ..core.refine import resolve_device
     from ..io.atomic import OutputGuard
     from ..io.instances import pair_instance_set
+    from ._openseg_defaults import resolve
 
     try:
         device = resolve_device(args.device)
     except ValueError as err:
         raise InputError(None, str(err)) from None
-    guard = OutputGuard.for_output(args.out, args.input, args.offset)
+    plan = resolve(args, kind="instance", eval_only=args.eval_only)
+    if args.eval_only:
+        print("\n".join(plan.notes))
+        return _evaluate(args, plan)
+    guard = OutputGuard.for_inputs(args.input, plan.offset, out=plan.out)  # plan.out: checked as a whole
     out = guard.out
-    rows = pair_instance_set(instances=args.input, offsets=args.offset)
+    rows = pair_instance_set(instances=args.input, offsets=plan.offset, skip=plan.skip)
+    if args.split:
+        print("\n".join(plan.notes))
     errors, jobs = [], []
     for r in rows:
         if r["error"]:  # two predictions of one image, or offsets that cannot be told apart
@@ -109,4 +135,19 @@ def run(args) -> int:
     status = report(errors, done, "instance prediction files")
     if not errors:
         print(f"{n_inst} masks refined")
-    return status
+    if plan.gt is None:
+        return status
+    if errors:
+        print(f"segfix: not evaluated against {plan.gt}: not every prediction was refined", file=sys.stderr)
+        return status
+    print()
+    return _evaluate(args, plan)
+
+
+def _evaluate(args, plan) -> int:
+    """The input and its refinement against the val ground truth, as ``segfix evaluate-instances``."""
+    from ._instance_eval import evaluate_instance_folders
+
+    return evaluate_instance_folders(
+        gt=plan.gt, pred=args.input, refined=plan.out, workers=args.workers, skip=plan.skip
+    )

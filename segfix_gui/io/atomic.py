@@ -184,8 +184,9 @@ class OutputGuard:
         via = "" if real == shown else f" (real path {real})"
         if real in self.files:
             return f"it is the input file {self.files[real]}{via}; inputs are never overwritten or removed"
+        carved = self.root is not None and _inside(real, self.root)  # an output folder inside an input one
         for folder, given in self.folders:
-            if _inside(real, folder):
+            if _inside(real, folder) and not (carved and _inside(self.root, folder)):
                 return f"it is inside the input folder {given}{via}; inputs are never overwritten or removed"
         if self.root is not None and not _inside(real, self.root):
             return f"it is outside the output folder {self.root_given}{via}; outputs are written only inside it"

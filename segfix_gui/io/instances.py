@@ -270,11 +270,12 @@ def read_instance_gt(path: str | os.PathLike) -> np.ndarray:
     return arr.astype(np.int32)
 
 
-def list_pred_txts(folder: str | os.PathLike) -> list[Path]:
-    """The ``*_pred.txt`` files under ``folder`` (recursively, sorted)."""
+def list_pred_txts(folder: str | os.PathLike, *, skip=()) -> list[Path]:
+    """The ``*_pred.txt`` files under ``folder`` (recursively, sorted; sub-folders in ``skip``
+    are not searched)."""
     from .pairing import list_files
 
-    return list_files(folder, PRED_TXT_SUFFIXES)
+    return list_files(folder, PRED_TXT_SUFFIXES, skip=skip)
 
 
 def list_instance_gts(folder: str | os.PathLike) -> list[Path]:
@@ -292,6 +293,7 @@ def pair_instance_set(
     image: str | os.PathLike | None = None,
     gt: str | os.PathLike | None = None,
     refined: str | os.PathLike | None = None,
+    skip=(),
 ) -> list[dict]:
     """An instance set's files, one row per ``*_pred.txt`` under ``instances``, paired by name
     (``x_leftImg8bit_pred.txt`` with ``x.npz`` / ``x_leftImg8bit.npz``, ``x_leftImg8bit.png``,
@@ -302,11 +304,12 @@ def pair_instance_set(
 
     Two ``_pred.txt`` of one image in one folder (``x_pred.txt`` beside
     ``x_leftImg8bit_pred.txt``) are each an ``error``: which one is meant cannot be told.
-    InputError when ``instances`` holds no ``_pred.txt``.
+    InputError when ``instances`` holds no ``_pred.txt``. ``skip``: sub-folders of
+    ``instances`` not searched (an output folder inside it).
     """
     from .pairing import pair_folders
 
-    txts = list_pred_txts(instances)
+    txts = list_pred_txts(instances, skip=skip)
     if not txts:
         raise InputError(instances, f"no *{PRED_TXT_SUFFIXES[0]} files found")
     return pair_folders(

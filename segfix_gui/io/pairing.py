@@ -55,11 +55,13 @@ def pair_key(path: str | os.PathLike) -> str:
     return stem
 
 
-def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
+def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...], *, skip=()) -> list[Path]:
     """Files under ``folder`` (recursively) whose name ends with one of ``suffixes`` (lower-case:
     ``.png``, or a longer ending such as ``_pred.txt``), sorted, hidden ones skipped.
 
     Symlinked sub-folders are followed; a folder reached twice (a link loop) is searched once.
+    ``skip``: sub-folders not searched, however they are reached (an output folder inside the
+    input folder, as openseg's default ``<input>/label_w_segfix``).
     """
     folder = Path(folder)
     if not folder.exists():
@@ -67,7 +69,7 @@ def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Pat
     if not folder.is_dir():
         raise InputError(folder, "is not a folder")
     out = []
-    seen = {os.path.realpath(folder)}
+    seen = {os.path.realpath(folder)} | {os.path.realpath(d) for d in skip}
     # symlinked sub-folders are followed (a set of cities linked in is searched); one that leads
     # to a folder already searched (a loop, or a second link to the same folder) is not
     for root, dirs, files in os.walk(folder, followlinks=True):
@@ -90,6 +92,7 @@ def pair_folders(
     *,
     primary_files: list[Path] | None = None,
     one_per_key: bool = False,
+    skip=(),
 ) -> list[dict]:
     """Pair the files of ``folders[primary]`` with the files of the other folders
     (:func:`pair_with`: the same relative place first, else the same key when unambiguous).
@@ -103,6 +106,7 @@ def pair_folders(
     one_per_key : two leading files of one key in one folder (``x_pred.txt`` beside
         ``x_leftImg8bit_pred.txt``: two files for one image) each get an ``error`` naming
         the other (their partners are still filled in)
+    skip : sub-folders of ``folders[primary]`` not searched (see :func:`list_files`)
 
     Returns
     -------
@@ -113,7 +117,7 @@ def pair_folders(
     """
     suffixes, _ = ROLES[primary]
     root = folders[primary]
-    files = primary_files if primary_files is not None else list_files(root, suffixes)
+    files = primary_files if primary_files is not None else list_files(root, suffixes, skip=skip)
     rows = [{"key": pair_key(p), "error": None, primary: Path(p)} for p in files]
     if one_per_key:
         at: dict[str, list[dict]] = {}  # relative place -> its rows

@@ -211,7 +211,7 @@ def test_evaluate_counts_only_gtFine_instanceIds_as_unevaluated_ground_truth(tmp
 
 
 def test_evaluate_unexpected_error_names_the_prediction_file(tmp_path, capsys, monkeypatch):
-    import segfix_gui.cli.evaluate_instances as ev
+    import segfix_gui.cli._instance_eval as ev
 
     p = _pred(tmp_path / "pred" / "x_pred.txt")
     _gt(tmp_path / "gt" / "x_gtFine_instanceIds.png")

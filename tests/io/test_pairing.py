@@ -84,3 +84,17 @@ def test_semantic_sets_keep_both_files_of_one_name(tmp_path):
     _touch(tmp_path / "p" / "x.png", tmp_path / "p" / "x_leftImg8bit.png", tmp_path / "o" / "x.npz")
     rows = pair_folders("pred", {"pred": tmp_path / "p", "offsets": tmp_path / "o"})
     assert [(r["error"], r["offsets"]) for r in rows] == [(None, tmp_path / "o" / "x.npz")] * 2
+
+
+def test_a_skipped_sub_folder_is_not_searched_however_it_is_reached(tmp_path):
+    """An output folder inside the input (openseg's ``<input>/label_w_segfix``) holds no inputs."""
+    pred, out, off = tmp_path / "pred", tmp_path / "pred" / "label_w_segfix", tmp_path / "off"
+    _touch(pred / "x.png", pred / "x_pred.txt", out / "x.png", out / "x_pred.txt", off / "x.npz")
+    rows = pair_folders("pred", {"pred": pred, "offsets": off}, skip=(out,))
+    assert [(r["pred"], r["offsets"], r["error"]) for r in rows] == [(pred / "x.png", off / "x.npz", None)]
+    assert [r["instances"] for r in pair_instance_set(instances=pred, skip=(out,))] == [pred / "x_pred.txt"]
+    assert len(pair_folders("pred", {"pred": pred})) == 2  # not skipped: searched
+    elsewhere = tmp_path / "elsewhere"
+    _touch(elsewhere / "y.png")
+    (pred / "link").symlink_to(elsewhere, target_is_directory=True)
+    assert [r["pred"] for r in pair_folders("pred", {"pred": pred}, skip=(out, elsewhere))] == [pred / "x.png"]

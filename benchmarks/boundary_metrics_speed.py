@@ -1,0 +1,114 @@
+"""Cost of the boundary measures against ``SemanticEvaluator.add`` on one 1024×2048 map, same run.
+
+    python benchmarks/boundary_metrics_speed.py [--repeat 7] [--json FILE]
+
+Map: the ``cityscapes_mini`` ground truth (``../shared/data``, 128×256 Cityscapes label ids)
+enlarged 8× by nearest neighbour to 1024×2048; prediction: ``degrade(gt, cityscapes, stride=8)``
+(a simulated stride-8 network). Timed, best and median of ``--repeat`` after one warm-up call
+(numba compiles and caches its kernels on the first):
+
+- baseline: ``SemanticEvaluator(space).add(gt, pred)`` (confusion matrix + boundary F at 3 px);
+- all the new measures together: ``gt_borders`` (distance to the border, boundary IoU band,
+  1-px boundaries of the ground truth) + ``border_counts`` (error profile, boundary IoU, boundary
+  F at 1, 3, 5 px, trimap IoU at 1–10 px);
+- their parts, and ``border_counts`` alone (the cost per further prediction of one image, e.g.
+  per setting of a sweep, when the ground-truth part is kept).
+
+The goal (issue 21): all new measures together at most 3× ``add``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from segfix_gui.core.degrade import degrade  # noqa: E402
+from segfix_gui.core.distance import other_label_sq_distance, own_label_band  # noqa: E402
+from segfix_gui.core.metrics import (  # noqa: E402
+    BorderOptions,
+    SemanticEvaluator,
+    border_counts,
+    gt_borders,
+)
+from segfix_gui.labels import get_label_space  # noqa: E402
+
+GT = ROOT.parent / "shared/data/cityscapes_mini/gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelIds.png"
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    fn()  # warm-up (compilation, caches)
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return min(ts), float(np.median(ts))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--json", metavar="FILE")
+    args = ap.parse_args(argv)
+
+    from PIL import Image
+
+    space = get_label_space("cityscapes")
+    gt = np.kron(np.asarray(Image.open(GT)), np.ones((8, 8), np.uint8))
+    pred = degrade(gt, space, stride=8)
+    g = space.to_eval(gt)
+    opts = BorderOptions()
+    prepared = gt_borders(gt, space, options=opts)
+
+    def all_new():
+        border_counts(gt_borders(gt, space, options=opts), pred, space)
+
+    rows = {
+        "SemanticEvaluator.add (baseline)": lambda: SemanticEvaluator(space).add(gt, pred),
+        "all new measures (gt_borders + border_counts)": all_new,
+        "  gt_borders": lambda: gt_borders(gt, space, options=opts),
+        "    distance to the border (squared, exact)": lambda: other_label_sq_distance(g),
+        "    boundary IoU band": lambda: own_label_band(g, prepared.dilation),
+        "  border_counts (one more prediction)": lambda: border_counts(prepared, pred, space),
+        "add with borders=BorderOptions() (all in one call)": lambda: SemanticEvaluator(space, borders=opts).add(
+            gt, pred
+        ),
+    }
+    res = {name: timed(fn, args.repeat) for name, fn in rows.items()}
+    base = res["SemanticEvaluator.add (baseline)"][1]
+    print(
+        f"1024×2048 map, {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}, median (best) of {args.repeat}"
+    )
+    for name, (best, med) in res.items():
+        print(f"{name:<52} {1000 * med:8.1f} ms ({1000 * best:7.1f})  {med / base:5.2f}× add")
+    ratio = res["all new measures (gt_borders + border_counts)"][1] / base
+    print(f"all new measures / add: {ratio:.2f} (goal: at most 3)")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "median_ms": {k: 1000 * v[1] for k, v in res.items()},
+                    "best_ms": {k: 1000 * v[0] for k, v in res.items()},
+                    "ratio": ratio,
+                    "load_average": os.getloadavg()[0],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -236,9 +236,10 @@ def test_boundary_ap_is_at_most_ap_and_one_for_perfect_masks(clean_cwd, tmp_path
     perfect = [(inst == i, i // 1000, 0.5) for i in (int(i) for i in np.unique(inst)) if i >= 1000 and i % 1000]
     res = ce.instance_level_ap([gt], [perfect], iou_type="boundary")
     assert res.ap == 1.0 and res.iou_type == "boundary" and res.dilation_ratio == 0.005
-    assert res.as_dict()["dilation_ratio"] == 0.005 and "dilation_ratio" not in ce.instance_level_ap(
-        [gt], [perfect]
-    ).as_dict()
+    assert (
+        res.as_dict()["dilation_ratio"] == 0.005
+        and "dilation_ratio" not in ce.instance_level_ap([gt], [perfect]).as_dict()
+    )
     preds = _varied_predictions(inst)
     mask_ap = ce.instance_level_ap([gt], [preds])
     boundary_ap = ce.instance_level_ap([gt], [preds], iou_type="boundary")

@@ -1,4 +1,5 @@
-"""``segfix evaluate-instances``: official Cityscapes AP / AP50, per-instance boundary figures."""
+"""``segfix evaluate-instances``: official Cityscapes AP / AP50, Boundary AP, per-instance boundary
+figures."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def add_parser(sub) -> None:
         "evaluate-instances",
         help="AP of instance predictions (and refined ones)",
         description="AP and AP50, overall and per class, by cityscapesscripts' official "
-        "evalInstanceLevelSemanticLabeling, plus the mask IoU and boundary F-score "
+        "evalInstanceLevelSemanticLabeling, Boundary AP (the Boundary IoU paper's Cityscapes "
+        "evaluation: a pair overlaps by min(mask IoU, boundary IoU)), plus the mask IoU and boundary F-score "
         "of every predicted instance to its matched ground-truth instance. "
         "Predictions (<name>_pred.txt) pair with ground truth "
         "(<name>_gtFine_instanceIds.png) by name.",
@@ -44,6 +46,14 @@ def add_parser(sub) -> None:
         help="per-instance figures: a prediction is matched to the ground-truth "
         "instance of its class with the highest mask IoU above this "
         "(default: 0, any overlap); the official AP does its own matching",
+    )
+    p.add_argument(
+        "--dilation-ratio",
+        type=positive_float,
+        default=0.005,
+        metavar="R",
+        help="Boundary AP: boundary band width as a fraction of the image diagonal (default: 0.005, the "
+        "Boundary IoU authors' value for Cityscapes)",
     )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     add_workers(p)
@@ -165,6 +175,21 @@ def print_table(result: dict, file=None) -> None:
         f"{result['min_region_size']} px are ignored)",
         file=file,
     )
+    if "boundary_ap" in result:
+        b = result["boundary_ap"]
+        rb = ref["boundary_ap"] if ref else None
+        line = f"{'Boundary AP':<{width}}  {_pct(b['ap'])}"
+        if ref:
+            line += f"  {_pct(rb['ap']):>7}  {_delta(b['ap'], rb['ap'])}"
+        line += f"  {_pct(b['ap50'])}"
+        if ref:
+            line += f"  {_pct(rb['ap50']):>7}  {_delta(b['ap50'], rb['ap50'])}"
+        print(line, file=file)
+        print(
+            f"(Boundary AP: a pair overlaps by min(mask IoU, boundary IoU), boundaries "
+            f"{b['dilation_ratio']:g} of the image diagonal wide; per class in the JSON)",
+            file=file,
+        )
     s = result["instances"]
     print(
         f"\nper instance, to its matched ground truth ({s['matched']} of {s['instances']} predictions matched):",
@@ -242,17 +267,24 @@ def run(args) -> int:
         print(f"segfix: {len(errors)} of {len(rows)} predictions could not be read; nothing evaluated", file=sys.stderr)
         return 2
     gt_list = [job[1] for job, _ in results]
-    ap = instance_level_ap(gt_list, [r["official"] for _, r in results])
+
+    def both_aps(key):
+        preds = [r[key] for _, r in results]
+        ap = instance_level_ap(gt_list, preds).as_dict()
+        ap["boundary_ap"] = instance_level_ap(
+            gt_list, preds, iou_type="boundary", dilation_ratio=args.dilation_ratio
+        ).as_dict()
+        return ap
+
     result = {
         "images": len(results),
-        **ap.as_dict(),
+        **both_aps("official"),
         "boundary_tol": args.boundary_tol,
         "min_iou": args.min_iou,
         "instances": _summary([r["before"] for _, r in results]),
     }
     if refined is not None:
-        ap_r = instance_level_ap(gt_list, [r["official_refined"] for _, r in results])
-        result["refined"] = {**ap_r.as_dict(), "instances": _summary([r["after"] for _, r in results])}
+        result["refined"] = {**both_aps("official_refined"), "instances": _summary([r["after"] for _, r in results])}
         result["refined_aligned"] = all(r["aligned"] for _, r in results)
     result["per_instance"] = [row for _, r in results for row in r["rows"]]
     result = _clean(result)

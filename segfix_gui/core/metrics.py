@@ -44,6 +44,7 @@ import numpy as np
 from ..labels import IGNORE, LabelSpace
 from .distance import (
     INF,
+    boundary_iou_pixel_counts,
     distance_keys,
     match_sq_distance_counts,
     other_label_sq_distance,
@@ -469,6 +470,32 @@ def border_counts(borders: GtBorders, pred: np.ndarray, space: LabelSpace) -> Bo
     if space.n_classes != borders.n:
         raise ValueError(f"the ground truth was prepared for {borders.n} classes, {space.name} has {space.n_classes}")
     return _border_counts_eval(borders, space.to_eval(pred))
+
+
+def boundary_iou_counts(
+    gt: np.ndarray,
+    pred: np.ndarray,
+    space: LabelSpace,
+    *,
+    dilation_ratio: float = 0.005,
+    gt_band: np.ndarray | None = None,
+) -> np.ndarray:
+    """``(C, 2)`` int64 boundary IoU intersection and union pixels per class of one image — the
+    ``biou`` of :func:`border_counts` alone, for callers that score many predictions of one
+    image by boundary IoU only (a sweep).
+
+    ``gt_band``: ``own_label_band(space.to_eval(gt), boundary_dilation(gt.shape, ratio))`` when
+    it is kept from an earlier call (``(H, W)`` bool; :attr:`GtBorders.band` is the same).
+    """
+    g, p = _eval_pair(gt, pred, space)
+    return _boundary_iou_eval(g, p, space.n_classes, dilation_ratio, gt_band)
+
+
+def _boundary_iou_eval(g, p, n: int, dilation_ratio: float, gt_band=None) -> np.ndarray:
+    d = boundary_dilation(g.shape, dilation_ratio)
+    if gt_band is None:
+        gt_band = own_label_band(g, d)
+    return boundary_iou_pixel_counts(g, p, gt_band, own_label_band(p, d), n, IGNORE)
 
 
 def _rate(errors, pixels) -> list:

@@ -255,25 +255,54 @@ def match_sq_distance_counts(src: np.ndarray, dst: np.ndarray, tols, n: int) -> 
     return matched, total
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _key_of(s, max_px):
+    """``2·floor(sqrt(s)) + (s is not a square)``, or ``2·(max_px + 1)`` when floor(sqrt(s)) > max_px."""
+    if s > (max_px + 1) * (max_px + 1) - 1:
+        return np.uint8(2 * (max_px + 1))
+    k = np.int64(np.sqrt(np.float64(s)))
+    while k * k > s:
+        k -= 1
+    while (k + 1) * (k + 1) <= s:
+        k += 1
+    return np.uint8(2 * k + (1 if k * k != s else 0))
+
+
 @numba.njit(nogil=True, cache=True)
 def _keys(sq, valid, max_px, out):
     h, w = sq.shape
-    cap = np.uint8(2 * (max_px + 1))
     for r in range(h):
         for c in range(w):
-            if not valid[r, c]:
-                out[r, c] = 0
-                continue
-            s = sq[r, c]
-            if s > (max_px + 1) * (max_px + 1) - 1:  # floor(d) > max_px
-                out[r, c] = cap
-                continue
-            k = np.int64(np.sqrt(np.float64(s)))
-            while k * k > s:
-                k -= 1
-            while (k + 1) * (k + 1) <= s:
-                k += 1
-            out[r, c] = np.uint8(2 * k + (1 if k * k != s else 0))
+            out[r, c] = _key_of(sq[r, c], max_px) if valid[r, c] else np.uint8(0)
+
+
+@numba.njit(nogil=True, cache=True)
+def _row_envelope_keys(lab, colsq, valid, max_px, out, inf):
+    """:func:`_row_envelope` writing each pixel's distance key instead of its squared distance."""
+    h, w = lab.shape
+    v = np.empty(w + 2, np.int64)
+    f = np.empty(w + 2, np.int64)
+    zn = np.empty(w + 3, np.int64)
+    zd = np.empty(w + 3, np.int64)
+    row = np.empty(w, np.int64)
+    for r in range(h):
+        _envelope_1d(lab[r], colsq[r], row, v, f, zn, zd, inf)
+        for c in range(w):
+            out[r, c] = _key_of(row[c], max_px) if valid[r, c] else np.uint8(0)
+
+
+def other_label_distance_keys(labels: np.ndarray, valid: np.ndarray, max_px: int) -> np.ndarray:
+    """``distance_keys(other_label_sq_distance(labels), valid, max_px)`` in one go (no ``(H, W)``
+    int64 map of squared distances is kept)."""
+    lab = np.ascontiguousarray(labels)
+    if lab.ndim != 2:
+        raise ValueError(f"labels must be (H, W), got shape {lab.shape}")
+    out = np.empty(lab.shape, np.uint8)
+    if lab.size:
+        colsq = np.empty(lab.shape, np.int64)
+        _col_sq(lab, colsq, INF)
+        _row_envelope_keys(lab, colsq, np.ascontiguousarray(valid, bool), int(max_px), out, INF)
+    return out
 
 
 def distance_keys(sq: np.ndarray, valid: np.ndarray, max_px: int) -> np.ndarray:

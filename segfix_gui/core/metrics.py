@@ -45,8 +45,8 @@ from ..labels import IGNORE, LabelSpace
 from .distance import (
     INF,
     boundary_iou_pixel_counts,
-    distance_keys,
     match_sq_distance_counts,
+    other_label_distance_keys,
     other_label_sq_distance,
     own_label_band,
     region_counts,
@@ -358,7 +358,7 @@ class GtBorders:
 
 def _gt_borders_eval(g: np.ndarray, n: int, options: BorderOptions) -> GtBorders:
     g = np.ascontiguousarray(g)
-    key = distance_keys(other_label_sq_distance(g), g != IGNORE, options.max_px)
+    key = other_label_distance_keys(g, g != IGNORE, options.max_px)
     dilation = boundary_dilation(g.shape, options.dilation_ratio)
     return GtBorders(g, n, options, dilation, key, own_label_band(g, dilation), boundary_classes(g, n))
 

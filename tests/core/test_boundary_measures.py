@@ -15,7 +15,13 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage as ndi
 
 from segfix_gui.core.degrade import degrade
-from segfix_gui.core.distance import INF, other_label_sq_distance, own_label_band
+from segfix_gui.core.distance import (
+    INF,
+    distance_keys,
+    other_label_distance_keys,
+    other_label_sq_distance,
+    own_label_band,
+)
 from segfix_gui.core.metrics import (
     BorderCounts,
     BorderOptions,
@@ -142,6 +148,19 @@ label_maps = hnp.arrays(
 def test_sq_distance_equals_brute_force(lab, zoom):
     lab = np.kron(lab, np.ones((zoom, zoom), np.uint8))[:20, :20]
     assert np.array_equal(other_label_sq_distance(lab), brute_sq_distance(lab))
+
+
+@settings(max_examples=80, deadline=None)
+@given(label_maps, st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_distance_keys_in_one_pass_equal_keys_of_the_distances(lab, max_px, seed):
+    lab = np.kron(lab, np.ones((3, 2), np.uint8))
+    valid = np.random.default_rng(seed).random(lab.shape) < 0.8
+    keys = other_label_distance_keys(lab, valid, max_px)
+    assert np.array_equal(keys, distance_keys(other_label_sq_distance(lab), valid, max_px))
+    d = np.sqrt(brute_sq_distance(lab).astype(float))
+    k = np.where(np.isfinite(d) & (d < max_px + 1), np.floor(d), max_px + 1).astype(int)
+    frac = (k <= max_px) & (d != np.floor(d))
+    assert np.array_equal(keys, np.where(valid, 2 * k + frac, 0))
 
 
 def test_sq_distance_one_label_is_inf_and_edges_are_no_border():

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from segfix_gui.core.degrade import degrade  # noqa: E402
-from segfix_gui.core.distance import other_label_sq_distance, own_label_band  # noqa: E402
+from segfix_gui.core.distance import other_label_distance_keys, own_label_band  # noqa: E402
+from segfix_gui.labels import IGNORE  # noqa: E402
 from segfix_gui.core.metrics import (  # noqa: E402
     BorderOptions,
     SemanticEvaluator,
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
         "SemanticEvaluator.add (baseline)": lambda: SemanticEvaluator(space).add(gt, pred),
         "all new measures (gt_borders + border_counts)": all_new,
         "  gt_borders": lambda: gt_borders(gt, space, options=opts),
-        "    distance to the border (squared, exact)": lambda: other_label_sq_distance(g),
+        "    distance to the border (exact), binned": lambda: other_label_distance_keys(g, g != IGNORE, 20),
         "    boundary IoU band": lambda: own_label_band(g, prepared.dilation),
         "  border_counts (one more prediction)": lambda: border_counts(prepared, pred, space),
         "add with borders=BorderOptions() (all in one call)": lambda: SemanticEvaluator(space, borders=opts).add(

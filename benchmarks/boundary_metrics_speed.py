@@ -34,14 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.distance import other_label_distance_keys, own_label_band  # noqa: E402
-from segfix_gui.labels import IGNORE  # noqa: E402
 from segfix_gui.core.metrics import (  # noqa: E402
     BorderOptions,
     SemanticEvaluator,
     border_counts,
     gt_borders,
 )
-from segfix_gui.labels import get_label_space  # noqa: E402
+from segfix_gui.labels import IGNORE, get_label_space  # noqa: E402
 
 GT = ROOT.parent / "shared/data/cityscapes_mini/gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelIds.png"
 

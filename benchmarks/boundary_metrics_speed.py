@@ -15,6 +15,12 @@ enlarged 8× by nearest neighbour to 1024×2048; prediction: ``degrade(gt, citys
   per setting of a sweep, when the ground-truth part is kept).
 
 The goal (issue 21): all new measures together at most 3× ``add``.
+
+``--sweep N`` also times ``segfix sweep``'s engine (``core.sweep.sweep``) on the first N CamVid
+val images (9 thresholds × 3 scales), without and with boundary IoU (``dilation_ratio=0.005``,
+what ``--boundary-iou`` adds), in the same run. Offsets: SYNTHETIC soft fields (uniform random
+boundary probabilities, Dirichlet directions, seed 0) so that every threshold moves other pixels —
+the worst case for the boundary IoU pass, which runs once per distinct refined map.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--sweep", type=int, default=0, metavar="N", help="also time a sweep of N CamVid val images")
     args = ap.parse_args(argv)
 
     from PIL import Image
@@ -94,6 +101,8 @@ def main(argv=None) -> int:
         print(f"{name:<52} {1000 * med:8.1f} ms ({1000 * best:7.1f})  {med / base:5.2f}× add")
     ratio = res["all new measures (gt_borders + border_counts)"][1] / base
     print(f"all new measures / add: {ratio:.2f} (goal: at most 3)")
+    if args.sweep:
+        res.update(sweep_timing(args.sweep))
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -108,6 +117,33 @@ def main(argv=None) -> int:
             + "\n"
         )
     return 0
+
+
+def sweep_timing(n: int) -> dict:
+    from segfix_gui.core.offsets import OffsetField
+    from segfix_gui.core.sweep import SweepGrid, SweepSample, sweep
+    from segfix_gui.io.images import read_labels
+
+    space = get_label_space("camvid")
+    rng = np.random.default_rng(0)
+    samples = []
+    for path in sorted((ROOT.parent / "shared/data/camvid/val/labels").glob("*.png"))[:n]:
+        gt = read_labels(path, space)
+        h, w = gt.shape
+        field = OffsetField(
+            boundary=rng.random((h, w)).astype(np.float32),
+            direction=rng.dirichlet(np.full(8, 0.7), size=(h, w)).transpose(2, 0, 1).astype(np.float32),
+        )
+        samples.append(SweepSample(path.stem, gt, degrade(gt, space, stride=8), field))
+    grid = SweepGrid(thresholds=tuple(np.round(np.arange(0.1, 0.95, 0.1), 2)), scales=(1, 2, 3))
+    out = {}
+    for name, ratio in (("sweep, 27 settings", None), ("sweep, 27 settings, with boundary IoU", 0.005)):
+        t = time.perf_counter()
+        sweep(samples, space, grid, dilation_ratio=ratio)
+        out[name] = (time.perf_counter() - t,) * 2
+    a, b = (v[0] for v in out.values())
+    print(f"sweep of {n} CamVid val images × 27 settings: {a:.1f} s, with boundary IoU {b:.1f} s ({b / a:.2f}×)")
+    return out
 
 
 if __name__ == "__main__":

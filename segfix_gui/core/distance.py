@@ -18,6 +18,10 @@ Each is one or two passes over the label map, exact in integer arithmetic:
 - :func:`match_sq_distance_counts` — for the boundary F-score at several tolerances: for each
   1-px boundary pixel, the nearest same-class boundary pixel of the other map, searched over
   the tolerance disk ordered by distance.
+- :func:`other_label_distance_keys` / :func:`distance_keys` — each pixel's distance binned for
+  the error profile and the trimap bands; :func:`region_counts` and
+  :func:`boundary_iou_pixel_counts` — the per-class counts of one (ground truth, prediction)
+  pair in one pass over the pixels.
 
 Compiled once per dtype signature and cached on disk (``cache=True``); ``nogil``.
 """

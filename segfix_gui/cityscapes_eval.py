@@ -37,13 +37,31 @@ Public functions:
 
 - :func:`pixel_level_iou` — per-class IoU from ``evalPixelLevelSemanticLabeling``;
 - :func:`instance_level_ap` — AP and AP50, overall and per class, from
-  ``evalInstanceLevelSemanticLabeling``.
+  ``evalInstanceLevelSemanticLabeling``; with ``iou_type="boundary"``, **Boundary AP** as the
+  Boundary IoU authors' Cityscapes evaluation computes it (boundary-iou-api,
+  ``boundary_iou/cityscapes_instance_api``, ``--iou-type boundary``, dilation ratio 0.005).
+
+Boundary AP is the official pipeline (file reading, ground-truth instances, the mask matching
+of ``assignGt2Preds``, ``computeAverages``) with two functions replaced for the call only:
+
+- the matching is the official one, then every ground-truth instance (groups too) and every
+  prediction gets its boundary, ``mask_to_boundary`` of its mask
+  (:func:`segfix_gui.core.metrics.mask_to_boundary`), and its boundary pixel count; each
+  (ground truth, prediction) pair gets its boundary intersection, and a pair whose boundaries
+  do not meet is no pair (the authors' rule: both intersections must be non-zero);
+- AP (:func:`_evaluate_matches`) counts a pair as overlapping by ``min(mask IoU, boundary
+  IoU)`` instead of the mask IoU, with everything else of ``evaluateMatches`` unchanged:
+  groups, small and void regions ignored as the official code ignores them, the same
+  precision–recall curve and its step-wise integral. With the mask IoU alone it gives the
+  official AP exactly (``tests/test_cityscapes_eval.py``); the boundary variant is checked
+  against the authors' own code by ``benchmarks/boundary_iou_official.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import math
@@ -62,6 +80,8 @@ import numpy as np
 from .errors import InputError
 
 _LOCK = threading.RLock()
+BOUNDARY_AP_RATIO = 0.005
+"""The dilation ratio of Boundary AP on Cityscapes (the authors' evaluation script's default)."""
 _ENV_VARS = ("CITYSCAPES_DATASET", "CITYSCAPES_RESULTS", "CITYSCAPES_EXPORT_DIR")
 _PIXEL = "cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling"
 _INSTANCE = "cityscapesscripts.evaluation.evalInstanceLevelSemanticLabeling"
@@ -141,12 +161,14 @@ class _Session:
 
 
 @contextlib.contextmanager
-def official_eval():
+def official_eval(*, boundary_ratio: float | None = None):
     """Context manager around a call into cityscapesscripts' evaluation modules.
 
     Yields a session with ``.pixel`` and ``.instance`` (the two modules), ``.tmp`` (a
     private temporary folder, removed on exit) and ``.args(module, **overrides)``. On exit
     every patched module global, ``sys.stdout`` and the environment are as they were.
+    With ``boundary_ratio``, the instance module's matching and AP are those of Boundary AP
+    at that dilation ratio (see the module).
 
     Raises
     ------
@@ -174,6 +196,11 @@ def official_eval():
             (instance, "writeDict2JSON", write_json),
             (pixel, "writeDict2JSON", write_json),
         ]
+        if boundary_ratio is not None:
+            patches += [
+                (instance, "assignGt2Preds", _boundary_assign(instance.assignGt2Preds, boundary_ratio)),
+                (instance, "evaluateMatches", functools.partial(_evaluate_matches, boundary=True)),
+            ]
         try:
             for module, name, value in patches:
                 saved.append((module, name, module.__dict__.get(name, _MISSING)))
@@ -260,17 +287,25 @@ class InstanceAP:
     ap50: float
     per_class: dict
     min_region_size: int
+    iou_type: str = "segm"
+    dilation_ratio: float | None = None
 
     def as_dict(self) -> dict:
+        """``ap``, ``ap50``, ``per_class``, ``min_region_size`` (None for NaN); Boundary AP adds
+        its ``dilation_ratio``."""
+
         def clean(v):
             return None if isinstance(v, float) and math.isnan(v) else v
 
-        return {
+        out = {
             "ap": clean(self.ap),
             "ap50": clean(self.ap50),
             "per_class": {k: {m: clean(x) for m, x in v.items()} for k, v in self.per_class.items()},
             "min_region_size": self.min_region_size,
         }
+        if self.iou_type == "boundary":
+            out["dilation_ratio"] = self.dilation_ratio
+        return out
 
 
 def _place_mask(mask, dst: Path) -> None:
@@ -292,8 +327,17 @@ def _place_mask(mask, dst: Path) -> None:
     Image.fromarray(np.where(arr != 0, 255, 0).astype(np.uint8)).save(dst, format="PNG")
 
 
-def instance_level_ap(gt_paths: Sequence[str | os.PathLike], predictions: Sequence[Iterable[tuple]]) -> InstanceAP:
+def instance_level_ap(
+    gt_paths: Sequence[str | os.PathLike],
+    predictions: Sequence[Iterable[tuple]],
+    *,
+    iou_type: str = "segm",
+    dilation_ratio: float = BOUNDARY_AP_RATIO,
+) -> InstanceAP:
     """AP and AP50 by cityscapesscripts' ``evalInstanceLevelSemanticLabeling``.
+
+    ``iou_type="boundary"`` gives Boundary AP instead (overlap = min(mask IoU, boundary IoU),
+    boundaries by ``mask_to_boundary`` at ``dilation_ratio``; see the module).
 
     Parameters
     ----------
@@ -313,6 +357,12 @@ def instance_level_ap(gt_paths: Sequence[str | os.PathLike], predictions: Sequen
     """
     from cityscapesscripts.helpers.labels import id2label
 
+    if iou_type not in ("segm", "boundary"):
+        raise ValueError(f"iou_type must be 'segm' or 'boundary', not {iou_type!r}")
+    dilation_ratio = float(dilation_ratio)
+    if not (math.isfinite(dilation_ratio) and dilation_ratio > 0):
+        raise ValueError(f"dilation_ratio must be a number > 0, not {dilation_ratio!r}")
+    boundary = iou_type == "boundary"
     gt = [os.path.abspath(p) for p in gt_paths]
     predictions = [list(p) for p in predictions]
     if len(gt) != len(predictions):
@@ -322,7 +372,7 @@ def instance_level_ap(gt_paths: Sequence[str | os.PathLike], predictions: Sequen
     for p in gt:
         if not os.path.isfile(p):
             raise InputError(p, "file not found")
-    with official_eval() as ev:
+    with official_eval(boundary_ratio=dilation_ratio if boundary else None) as ev:
         root = ev.tmp / "results"
         txts = []
         for i, insts in enumerate(predictions):
@@ -351,4 +401,169 @@ def instance_level_ap(gt_paths: Sequence[str | os.PathLike], predictions: Sequen
         ap50=_float(avg["allAp50%"]),
         per_class=per_class,
         min_region_size=int(args.minRegionSizes[0]),
+        iou_type=iou_type,
+        dilation_ratio=dilation_ratio if boundary else None,
     )
+
+
+# --------------------------------------------------------------------------- Boundary AP
+
+
+def _boundary_assign(official_assign, ratio: float):
+    """``assignGt2Preds`` of Boundary AP: the official matching, then boundaries.
+
+    Adds ``pixelCountBoundary`` to every ground-truth instance and prediction, and
+    ``boundary_intersection`` to every pair (in both of the pair's copies); drops the pairs
+    whose boundaries do not meet.
+    """
+    from PIL import Image
+
+    from .core.metrics import mask_to_boundary
+
+    def assign(gt_instances_orig, gt_image, pred_info, args):
+        gt_instances, pred_instances = official_assign(gt_instances_orig, gt_image, pred_info, args)
+        gt_np = np.array(gt_image)
+        gt_boundary, gt_count = {}, {}
+        for insts in gt_instances.values():
+            for g in insts:
+                b = mask_to_boundary(gt_np == g["instID"], ratio)
+                gt_boundary[g["instID"]] = b
+                gt_count[g["instID"]] = g["pixelCountBoundary"] = int(np.count_nonzero(b))
+        pred_count, pair = {}, {}
+        for preds in pred_instances.values():
+            for p in preds:
+                mask = np.array(Image.open(p["imgName"]).convert("L")) != 0
+                b = mask_to_boundary(mask, ratio)
+                pred_count[p["predID"]] = p["pixelCountBoundary"] = int(np.count_nonzero(b))
+                kept = []
+                for g in p["matchedGt"]:
+                    inter = int(np.count_nonzero(gt_boundary[g["instID"]] & b))
+                    pair[(g["instID"], p["predID"])] = inter
+                    if inter > 0:
+                        g["boundary_intersection"] = inter
+                        g["pixelCountBoundary"] = gt_count[g["instID"]]
+                        kept.append(g)
+                p["matchedGt"] = kept
+        for insts in gt_instances.values():
+            for g in insts:
+                kept = []
+                for p in g["matchedPred"]:
+                    inter = pair[(g["instID"], p["predID"])]
+                    if inter > 0:
+                        p["boundary_intersection"] = inter
+                        p["pixelCountBoundary"] = pred_count[p["predID"]]
+                        kept.append(p)
+                g["matchedPred"] = kept
+        return gt_instances, pred_instances
+
+    return assign
+
+
+def _pair_overlap(inter, gt, pred, boundary_inter, boundary: bool) -> float:
+    """Mask IoU of a pair; with ``boundary``, the smaller of it and the boundary IoU."""
+    iou = float(inter) / (gt["pixelCount"] + pred["pixelCount"] - inter)
+    if boundary:
+        biou = float(boundary_inter) / (gt["pixelCountBoundary"] + pred["pixelCountBoundary"] - boundary_inter)
+        iou = min(iou, biou)
+    return iou
+
+
+def _image_examples(preds, gts, threshold, keep_gt, ignored_gt, boundary):
+    """One image's (is true, score) examples of one class at one overlap, and its ground-truth
+    instances with no prediction above the overlap ("hard" false negatives)."""
+    gts = [g for g in gts if keep_gt(g)]
+    true, score, matched = [1.0] * len(gts), [-math.inf] * len(gts), [False] * len(gts)
+    extra_true, extra_score = [], []
+    hard_fns = 0
+    for i, g in enumerate(gts):
+        found = False
+        for p in g["matchedPred"]:
+            if _pair_overlap(p["intersection"], g, p, p.get("boundary_intersection"), boundary) > threshold:
+                if matched[i]:  # a second prediction of one instance: the lower score is a false positive
+                    extra_true.append(0.0)
+                    extra_score.append(min(score[i], p["confidence"]))
+                    score[i] = max(score[i], p["confidence"])
+                else:
+                    found = matched[i] = True
+                    score[i] = p["confidence"]
+        hard_fns += not found
+    ex_true = [t for t, m in zip(true, matched, strict=True) if m] + extra_true
+    ex_score = [s for s, m in zip(score, matched, strict=True) if m] + extra_score
+    for p in preds:
+        if any(
+            _pair_overlap(g["intersection"], g, p, g.get("boundary_intersection"), boundary) > threshold
+            for g in p["matchedGt"]
+        ):
+            continue
+        ignored = p["voidIntersection"]
+        for g in p["matchedGt"]:
+            if g["instID"] < 1000:  # a group
+                ignored += g["intersection"]
+            if ignored_gt(g):  # too small or too far
+                ignored += g["intersection"]
+        if float(ignored) / p["pixelCount"] <= threshold:  # mostly on what counts: a false positive
+            ex_true.append(0.0)
+            ex_score.append(p["confidence"])
+    return ex_true, ex_score, hard_fns
+
+
+def _average_precision(y_true: np.ndarray, y_score: np.ndarray, hard_fns: int) -> float:
+    """Area under the precision–recall curve, cityscapesscripts' way: one point per distinct
+    score (examples scoring at least it are positive), a first point (recall 0, precision 1),
+    and the step-wise integral of precision over recall with centred step widths."""
+    order = np.argsort(y_score)
+    scores, trues = y_score[order], y_true[order]
+    below = np.append(np.cumsum(trues), 0)  # below[i - 1]: true examples before i; below[-1] = 0
+    n_true = below[-2]
+    _, first = np.unique(scores, return_index=True)
+    before = below[first - 1]
+    tp = n_true - before
+    fp = len(scores) - first - tp
+    fn = before + hard_fns
+    precision = np.append(tp / (tp + fp), 1.0)
+    recall = np.append(tp / (tp + fn), 0.0)
+    padded = np.concatenate([recall[:1], recall, [0.0]])
+    widths = 0.5 * padded[:-2] - 0.5 * padded[2:]
+    return float(np.dot(precision, widths))
+
+
+def _evaluate_matches(matches: dict, args, *, boundary: bool) -> np.ndarray:
+    """AP array ``(distances, classes, overlaps)`` of the official ``evaluateMatches``, with
+    the overlap of a pair ``min(mask IoU, boundary IoU)`` when ``boundary``."""
+    sizes, dists, confs = args.minRegionSizes, args.distanceThs, args.distanceConfs
+    if not args.distanceAvailable:
+        sizes, dists, confs = sizes[:1], dists[:1], confs[:1]
+    if not len(sizes) == len(dists) == len(confs):
+        raise ValueError("region sizes, distance thresholds and confidences differ in number")
+    ap = np.zeros((len(dists), len(args.instLabels), len(args.overlaps)), float)
+    for d, (min_size, dist_th, dist_conf) in enumerate(zip(sizes, dists, confs, strict=True)):
+
+        def keep_gt(g, min_size=min_size, dist_th=dist_th, dist_conf=dist_conf):
+            return (
+                g["instID"] >= 1000
+                and g["pixelCount"] >= min_size
+                and g["medDist"] <= dist_th
+                and g["distConf"] >= dist_conf
+            )
+
+        def ignored_gt(g, min_size=min_size, dist_th=dist_th, dist_conf=dist_conf):
+            return g["pixelCount"] < min_size or g["medDist"] > dist_th or g["distConf"] < dist_conf
+
+        for o, threshold in enumerate(args.overlaps):
+            for c, label in enumerate(args.instLabels):
+                y_true, y_score, hard_fns = [], [], 0
+                have_gt = have_pred = False
+                for img in matches.values():
+                    preds = img["prediction"][label]
+                    gts = img["groundTruth"][label]
+                    have_gt |= any(keep_gt(g) for g in gts)
+                    have_pred |= bool(preds)
+                    t, s_, h = _image_examples(preds, gts, threshold, keep_gt, ignored_gt, boundary)
+                    y_true += t
+                    y_score += s_
+                    hard_fns += h
+                if have_gt and have_pred:
+                    ap[d, c, o] = _average_precision(np.array(y_true, float), np.array(y_score, float), hard_fns)
+                else:
+                    ap[d, c, o] = 0.0 if have_gt else math.nan
+    return ap

@@ -164,3 +164,98 @@ def test_instance_ap_rejects_unknown_label(tmp_path):
     Image.fromarray(np.full((8, 8), 26001, np.uint16)).save(gt)
     with pytest.raises(ValueError, match="not a Cityscapes label id"):
         ce.instance_level_ap([gt], [[(np.ones((8, 8), bool), 99, 0.5)]])
+
+
+# --------------------------------------------------------------------------- Boundary AP
+
+
+def _upscaled_gt(tmp_path, k: int = 4) -> tuple[Path, np.ndarray]:
+    """The frame's instance ids enlarged k× (persons pass the 100 px limit), as a file."""
+    inst = np.asarray(Image.open(_gt_instance_path())).astype(np.int64)
+    inst = np.kron(inst, np.ones((k, k), np.int64)).astype(np.uint16)
+    path = tmp_path / f"{FRAME}_gtFine_instanceIds.png"
+    Image.fromarray(inst).save(path)
+    return path, inst
+
+
+def _varied_predictions(inst: np.ndarray) -> list[tuple]:
+    """Predictions that exercise every rule of the official AP: degraded masks, a duplicate with
+    a lower score, a shifted mask, a mask over a group (id 26000 / 24000), one mostly on void,
+    one of a class without ground truth, a far false positive, an empty one, a tie in scores."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from make_instance_fixture import degrade_mask
+
+    preds = []
+    for j, i in enumerate(int(i) for i in np.unique(inst) if i >= 1000 and i % 1000):
+        preds.append((degrade_mask(inst == i, stride=8), i // 1000, round(0.9 - 0.05 * j, 2)))
+    big = inst == 26002
+    preds.append((big, 26, 0.3))  # duplicate of a car, lower score
+    preds.append((np.roll(big, 9, axis=1), 26, 0.6))  # shifted: matches at low overlaps only
+    preds.append((np.roll(big, 3, axis=0), 26, 0.6))  # a tie in scores
+    preds.append((inst == 26000, 26, 0.5))  # exactly the car group
+    preds.append(((inst == 24000) | (inst == 24001), 24, 0.45))  # a person and the person group
+    void = np.zeros(inst.shape, bool)
+    void[-40:, :60] = True  # ego vehicle / out of roi at the bottom left
+    preds.append((void, 24, 0.4))
+    fp = np.zeros(inst.shape, bool)
+    fp[10:40, 500:560] = True  # sky: a false positive
+    preds.append((fp, 26, 0.7))
+    preds.append((fp, 28, 0.2))  # bus: no ground truth of the class
+    preds.append((np.zeros(inst.shape, bool), 26, 0.99))  # empty: skipped
+    return preds
+
+
+@needs_data
+@pytest.mark.parametrize("k", [1, 4])
+def test_our_ap_equals_the_official_with_the_mask_iou(clean_cwd, tmp_path, monkeypatch, k):
+    """The AP computation of Boundary AP, run with the mask IoU as overlap, is the official one."""
+    module = ce._import(ce._INSTANCE)
+    original = module.evaluateMatches
+    seen = []
+
+    def spy(matches, args):
+        official = original(matches, args)
+        seen.append((official, ce._evaluate_matches(matches, args, boundary=False)))
+        return official
+
+    monkeypatch.setattr(module, "evaluateMatches", spy)
+    gt, inst = _upscaled_gt(tmp_path, k)
+    preds = _varied_predictions(inst)
+    ce.instance_level_ap([gt], [preds])
+    ce.instance_level_ap([gt, gt], [preds, preds[::2]])  # two images, one with fewer predictions
+    assert len(seen) == 2
+    for official, ours in seen:
+        assert official.shape == ours.shape
+        np.testing.assert_array_equal(ours, official)  # NaN where official is NaN, else equal
+        assert np.isfinite(official).any()
+
+
+@needs_data
+def test_boundary_ap_is_at_most_ap_and_one_for_perfect_masks(clean_cwd, tmp_path):
+    gt, inst = _upscaled_gt(tmp_path, 4)
+    perfect = [(inst == i, i // 1000, 0.5) for i in (int(i) for i in np.unique(inst)) if i >= 1000 and i % 1000]
+    res = ce.instance_level_ap([gt], [perfect], iou_type="boundary")
+    assert res.ap == 1.0 and res.iou_type == "boundary" and res.dilation_ratio == 0.005
+    assert (
+        res.as_dict()["dilation_ratio"] == 0.005
+        and "dilation_ratio" not in ce.instance_level_ap([gt], [perfect]).as_dict()
+    )
+    preds = _varied_predictions(inst)
+    mask_ap = ce.instance_level_ap([gt], [preds])
+    boundary_ap = ce.instance_level_ap([gt], [preds], iou_type="boundary")
+    assert boundary_ap.ap < mask_ap.ap  # degraded borders cost more in boundary IoU
+    for name, v in boundary_ap.per_class.items():
+        if not math.isnan(v["ap"]):
+            assert v["ap"] <= mask_ap.per_class[name]["ap"] + 1e-12
+    # a wider band forgives more
+    wide = ce.instance_level_ap([gt], [preds], iou_type="boundary", dilation_ratio=0.05)
+    assert wide.ap >= boundary_ap.ap
+
+
+def test_boundary_ap_options_are_checked(tmp_path):
+    gt = tmp_path / "g_gtFine_instanceIds.png"
+    Image.fromarray(np.full((8, 8), 26001, np.uint16)).save(gt)
+    with pytest.raises(ValueError, match="iou_type"):
+        ce.instance_level_ap([gt], [[]], iou_type="bbox")
+    with pytest.raises(ValueError, match="dilation_ratio"):
+        ce.instance_level_ap([gt], [[]], iou_type="boundary", dilation_ratio=0)

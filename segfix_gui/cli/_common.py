@@ -101,6 +101,65 @@ def positive_int(text: str) -> int:
     return v
 
 
+def add_border_options(p: argparse.ArgumentParser, *, only_boundary_iou: bool = False) -> None:
+    """Options of the boundary measures (:class:`segfix_gui.core.metrics.BorderOptions`);
+    ``only_boundary_iou``: the boundary IoU's dilation ratio only."""
+    p.add_argument(
+        "--dilation-ratio",
+        type=positive_float,
+        default=0.005,
+        metavar="R",
+        help="boundary IoU: band width as a fraction of the image diagonal, as the Boundary IoU "
+        "paper's mask_to_boundary (default: 0.005, its Cityscapes value: 11 px at 1024×2048)",
+    )
+    if only_boundary_iou:
+        return
+    p.add_argument(
+        "--boundary-f-at",
+        default="1,3,5",
+        metavar="PX",
+        help="tolerances of the boundary F-score reported as boundary_f_at (default: 1,3,5)",
+    )
+    p.add_argument(
+        "--trimap-widths",
+        default="1:10:1",
+        metavar="PX",
+        help="band widths of the trimap IoU, integers (default: 1:10:1)",
+    )
+    p.add_argument(
+        "--profile-max-px",
+        type=positive_int,
+        default=20,
+        metavar="PX",
+        help="the error profile's bins: 1 px to this, then one beyond (default: 20, at most 100)",
+    )
+
+
+def border_options_from_args(args):
+    """The :class:`~segfix_gui.core.metrics.BorderOptions` of :func:`add_border_options`'
+    options; a bad value is an :class:`InputError` naming the option."""
+    from ..core.metrics import BorderOptions
+    from ..io.ranges import parse_values
+
+    if not hasattr(args, "boundary_f_at"):
+        try:
+            return BorderOptions(dilation_ratio=args.dilation_ratio)
+        except ValueError as err:
+            raise InputError(None, f"--dilation-ratio: {err}") from None
+    if not 1 <= args.profile_max_px <= 100:
+        raise InputError(None, f"--profile-max-px: must be from 1 to 100, not {args.profile_max_px}")
+    tols = parse_values(args.boundary_f_at, "--boundary-f-at", low=0, high=1000, low_open=True)
+    widths = parse_values(args.trimap_widths, "--trimap-widths", low=1, high=args.profile_max_px)
+    if any(w != int(w) for w in widths):
+        raise InputError(None, f"--trimap-widths {args.trimap_widths!r}: widths are whole pixels")
+    return BorderOptions(
+        max_px=args.profile_max_px,
+        dilation_ratio=args.dilation_ratio,
+        f_tols=tols,
+        trimap_widths=tuple(int(w) for w in widths),
+    )
+
+
 def add_label_space(p: argparse.ArgumentParser, default: str = "camvid") -> None:
     p.add_argument(
         "--label-space",

@@ -131,6 +131,21 @@ def print_table(result: dict, file=None) -> None:
         f"{result['min_region_size']} px are ignored)",
         file=file,
     )
+    if "boundary_ap" in result:
+        b = result["boundary_ap"]
+        rb = ref["boundary_ap"] if ref else None
+        line = f"{'Boundary AP':<{width}}  {_pct(b['ap'])}"
+        if ref:
+            line += f"  {_pct(rb['ap']):>7}  {_delta(b['ap'], rb['ap'])}"
+        line += f"  {_pct(b['ap50'])}"
+        if ref:
+            line += f"  {_pct(rb['ap50']):>7}  {_delta(b['ap50'], rb['ap50'])}"
+        print(line, file=file)
+        print(
+            f"(Boundary AP: a pair overlaps by min(mask IoU, boundary IoU), boundaries "
+            f"{b['dilation_ratio']:g} of the image diagonal wide; per class in the JSON)",
+            file=file,
+        )
     s = result["instances"]
     print(
         f"\nper instance, to its matched ground truth ({s['matched']} of {s['instances']} predictions matched):",
@@ -173,6 +188,7 @@ def evaluate_instance_folders(
     refined=None,
     boundary_tol: float = 3.0,
     min_iou: float = 0.0,
+    dilation_ratio: float = 0.005,
     workers: int = 1,
     json_path=None,
     skip=(),
@@ -180,7 +196,8 @@ def evaluate_instance_folders(
     """Evaluate the ``_pred.txt`` predictions under ``pred`` (and ``refined``) against the
     ``*_gtFine_instanceIds.png`` under ``gt``; print the number of images and the table; write
     ``json_path`` when given. ``skip``: folders under ``pred`` that are not searched (refined
-    outputs written inside it). Returns the exit status: 2, with nothing evaluated, when any
+    outputs written inside it); ``dilation_ratio``: Boundary AP's band, a fraction of the image
+    diagonal. Returns the exit status: 2, with nothing evaluated, when any
     prediction cannot be read (AP over part of the images is not the figure asked for)."""
     from ..cityscapes_eval import instance_level_ap
     from ..io.atomic import OutputGuard, write_text
@@ -224,17 +241,24 @@ def evaluate_instance_folders(
         print(f"segfix: {len(errors)} of {len(rows)} predictions could not be read; nothing evaluated", file=sys.stderr)
         return 2
     gt_list = [job[1] for job, _ in results]
-    ap = instance_level_ap(gt_list, [r["official"] for _, r in results])
+
+    def both_aps(key):
+        preds = [r[key] for _, r in results]
+        ap = instance_level_ap(gt_list, preds).as_dict()
+        ap["boundary_ap"] = instance_level_ap(
+            gt_list, preds, iou_type="boundary", dilation_ratio=dilation_ratio
+        ).as_dict()
+        return ap
+
     result = {
         "images": len(results),
-        **ap.as_dict(),
+        **both_aps("official"),
         "boundary_tol": boundary_tol,
         "min_iou": min_iou,
         "instances": _summary([r["before"] for _, r in results]),
     }
     if refined is not None:
-        ap_r = instance_level_ap(gt_list, [r["official_refined"] for _, r in results])
-        result["refined"] = {**ap_r.as_dict(), "instances": _summary([r["after"] for _, r in results])}
+        result["refined"] = {**both_aps("official_refined"), "instances": _summary([r["after"] for _, r in results])}
         result["refined_aligned"] = all(r["aligned"] for _, r in results)
     result["per_instance"] = [row for _, r in results for row in r["rows"]]
     result = _clean(result)

@@ -1,6 +1,8 @@
 """Semantic evaluation of folders, shared by ``segfix evaluate`` and ``segfix refine --split val``:
 ground truth, predictions and (optionally) refined predictions paired by name, the figures
-printed as a table (and written as JSON when asked)."""
+printed as a table with the boundary measures (boundary IoU, the error profile by distance to the
+border, boundary F at several tolerances, trimap IoU), written as JSON and the profile drawn when
+asked."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from ..errors import InputError
 from ._common import run_batch
 
 
-def _one(job, *, space_name, tol):
-    """Counts for one image: (conf, bcounts, present) before and (after, change) if refined."""
-    from ..core.metrics import SemanticEvaluator, change_codes, change_counts
+def _one(job, *, space_name, tol, options):
+    """Counts for one image: (conf, bcounts, present, border) before and (after, change) if
+    refined. The ground truth's part of the boundary measures is made once for both."""
+    from ..core.metrics import SemanticEvaluator, change_codes, change_counts, gt_borders
     from ..io.images import read_labels
     from ..io.samples import check_size
     from ..labels import get_label_space
@@ -23,6 +26,7 @@ def _one(job, *, space_name, tol):
     gt_path, pred_path, ref_path = job
     space = get_label_space(space_name)
     gt = read_labels(gt_path, space)
+    borders = gt_borders(gt, space, options=options)
     out = []
     maps = []
     for path in (pred_path, ref_path):
@@ -30,9 +34,9 @@ def _one(job, *, space_name, tol):
             continue
         pred = read_labels(path, space)
         check_size(path, "prediction", pred.shape, gt_path, gt.shape, ref_what="ground truth")
-        ev = SemanticEvaluator(space, tol)
-        ev.add(gt, pred)
-        out.append((ev.conf, ev.bcounts, ev.present))
+        ev = SemanticEvaluator(space, tol, options)
+        ev.add(gt, pred, gt_borders=borders)
+        out.append((ev.conf, ev.bcounts, ev.present, ev.border))
         maps.append(pred)
     change = change_counts(change_codes(maps[0], maps[1], gt, space)) if len(maps) == 2 else None
     return out, change
@@ -55,6 +59,8 @@ def print_table(result: dict, file=None) -> None:
     rows.append(("mIoU", result["miou"], refined["miou"] if refined else None))
     rows.append(("pixel acc.", result["pixel_accuracy"], refined["pixel_accuracy"] if refined else None))
     rows.append(("boundary F", result["boundary_f"], refined["boundary_f"] if refined else None))
+    if "boundary_iou" in result:
+        rows.append(("boundary IoU", result["boundary_iou"], refined["boundary_iou"] if refined else None))
     for i, (n, a, b) in enumerate(rows):
         if i == len(names):
             print("-" * len(head), file=file)
@@ -66,6 +72,46 @@ def print_table(result: dict, file=None) -> None:
     if refined:
         c = result["change"]
         print(f"changed pixels: {c['fixed']} fixed, {c['broken']} broken, {c['swapped']} swapped", file=file)
+    if "error_profile" in result:
+        print_boundary(result, file=file)
+
+
+def _fmt2(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}"
+
+
+def _series(values) -> str:
+    return " / ".join(_fmt(v).strip() for v in values)
+
+
+def print_boundary(result: dict, file=None) -> None:
+    """Boundary F at each tolerance, trimap IoU at each width, and the error profile."""
+    file = file or sys.stdout
+    refined = result.get("refined")
+    print(file=file)
+    for title, key in (("boundary F at", "boundary_f_at"), ("trimap mIoU at", "trimap_iou")):
+        print(f"{title} {', '.join(result[key])} px:", file=file)
+        print(f"  {'prediction':<10}  {_series(result[key].values())}", file=file)
+        if refined:
+            print(f"  {'refined':<10}  {_series(refined[key].values())}", file=file)
+    prof = result["error_profile"]
+    print(f"\n{'distance':>8}  {'pixels':>10}  {'error %':>7}", end="", file=file)
+    print(f"  {'refined':>7}  {'Δ':>7}" if refined else "", file=file)
+    rows = [
+        (f"{b} px", n, r, None) for b, n, r in zip(prof["bins_px"], prof["pixels"], prof["error_rate"], strict=True)
+    ]
+    rows.append((f">{prof['beyond_px'] - 1} px", prof["pixels_beyond"], prof["error_rate_beyond"], None))
+    if refined:
+        rp = refined["error_profile"]
+        after = rp["error_rate"] + [rp["error_rate_beyond"]]
+        rows = [(d, n, r, a) for (d, n, r, _), a in zip(rows, after, strict=True)]
+    for d, n, r, a in rows:
+        line = f"{d:>8}  {n:>10}  {_fmt2(r):>7}"
+        if refined:
+            delta = None if r is None or a is None else a - r
+            line += f"  {_fmt2(a):>7}  " + ("    n/a" if delta is None else f"{100 * delta:+7.2f}")
+        print(line, file=file)
+    print("(pixels not void in the ground truth, by distance to the nearest pixel of another label)", file=file)
 
 
 def _clean(obj):
@@ -85,20 +131,25 @@ def evaluate_folders(
     boundary_tol: float = 3.0,
     workers: int = 1,
     json_path=None,
+    plot_path=None,
+    options=None,
     skip=(),
 ) -> int:
     """Evaluate the predictions under ``pred`` (and ``refined``) against ``gt``; print the
-    number of images and the table; write ``json_path`` when given. ``skip``: folders under
+    number of images and the table; write ``json_path`` (the figures) and ``plot_path`` (the
+    error profile, :func:`write_profile_plot`) when given; ``options``: the boundary measures'
+    :class:`~segfix_gui.core.metrics.BorderOptions` (None: the defaults). ``skip``: folders under
     ``pred`` that are not searched (refined outputs written inside it). Returns the exit status
     (2 when some prediction could not be evaluated); InputError when none could."""
-    from ..core.metrics import SemanticEvaluator
+    from ..core.metrics import BorderOptions, SemanticEvaluator
     from ..io.atomic import OutputGuard, write_text
     from ..io.pairing import pair_folders
     from ..labels import get_label_space
 
-    if json_path:  # a report never lands on (or among) the inputs; said before any work
-        guard = OutputGuard.for_inputs(gt, pred, refined)
-        guard.check(json_path)
+    guard = OutputGuard.for_inputs(gt, pred, refined)
+    for report in (json_path, plot_path):  # a report never lands on (or among) the inputs; said before any work
+        if report:
+            guard.check(report)
     space = get_label_space(label_space)
     # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
     rows = pair_folders("pred", {"pred": pred, "gt": gt, "refined": refined}, one_per_key=True, skip=skip)
@@ -115,9 +166,11 @@ def evaluate_folders(
             errors.append(str(InputError(p, f"no refined prediction with this name in {refined}")))
         else:
             jobs.append((str(r["gt"]), str(p), str(r["refined"]) if refined else None))
-    evs = [SemanticEvaluator(space, boundary_tol) for _ in range(2)]
+    if options is None:
+        options = BorderOptions()
+    evs = [SemanticEvaluator(space, boundary_tol, options) for _ in range(2)]
     change = {"fixed": 0, "broken": 0, "swapped": 0}
-    fn = functools.partial(_one, space_name=label_space, tol=boundary_tol)
+    fn = functools.partial(_one, space_name=label_space, tol=boundary_tol, options=options)
     n = 0
     for _, res, error in run_batch(fn, jobs, workers=workers, desc="evaluate"):
         if error:
@@ -125,8 +178,8 @@ def evaluate_folders(
             continue
         n += 1
         counts, ch = res
-        for ev, c in zip(evs, counts, strict=False):  # no refined folder: one set of counts
-            ev.add_counts(*c)
+        for ev, (conf, bcounts, present, border) in zip(evs, counts, strict=False):  # no refined: one set
+            ev.add_counts(conf, bcounts, present, border=border)
         if ch:
             for k in change:
                 change[k] += ch[k]
@@ -145,4 +198,62 @@ def evaluate_folders(
     if json_path:
         with guard.active():
             write_text(json_path, json.dumps(result, indent=2) + "\n")
+    if plot_path:
+        try:
+            with guard.active():
+                write_profile_plot(plot_path, result)
+        except OSError as err:
+            raise InputError(plot_path, f"cannot write: {err.strerror or err}") from None
+        print(f"wrote {plot_path}")
     return 2 if errors else 0
+
+
+def write_profile_plot(path, result: dict) -> None:
+    """PNG of the error rate by distance to the border (left; pixel counts as grey bars) and
+    the trimap mIoU by band width (right), before and, with ``refined``, after. Drawn by
+    matplotlib's Agg canvas (no display), written atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ..io.atomic import atomic_path
+
+    refined = result.get("refined")
+    prof = result["error_profile"]
+    labels = [str(b) for b in prof["bins_px"]] + [f">{prof['beyond_px'] - 1}"]
+    xs = list(range(1, len(labels) + 1))
+
+    def pct(values):
+        return [float("nan") if v is None else 100 * v for v in values]
+
+    fig = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax, ax2 = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    bars = ax.twinx()
+    bars.bar(xs[:-1], prof["pixels"], color="0.88", width=0.8, zorder=0)
+    top = max(prof["pixels"] + [1]) * 1.15
+    bars.set_ylim(0, top)  # the bin beyond is far larger: its count is written instead
+    bars.text(xs[-1], 0.1 * top, f"{prof['pixels_beyond']:,}\npx", ha="center", va="bottom", fontsize=7, color="0.45")
+    bars.set_ylabel("pixels (not void)", color="0.45")
+    bars.tick_params(axis="y", colors="0.45")
+    ax.set_zorder(bars.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    series = [("prediction", result, "tab:red")] + ([("refined", refined, "tab:green")] if refined else [])
+    for name, r, colour in series:
+        p = r["error_profile"]
+        ax.plot(xs, pct(p["error_rate"] + [p["error_rate_beyond"]]), "o-", color=colour, label=name, ms=4)
+    ax.set_xticks(xs, labels, fontsize=8)
+    ax.set_xlabel("distance to the nearest pixel of another label (px, floor)")
+    ax.set_ylabel("error rate (%)")
+    ax.set_title(f"Errors by distance to the border ({result.get('images', '?')} images)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    for name, r, colour in series:
+        ws = [int(w) for w in r["trimap_iou"]]
+        ax2.plot(ws, pct(r["trimap_iou"].values()), "o-", color=colour, label=name, ms=4)
+    ax2.set_xlabel("band width w (px)")
+    ax2.set_ylabel("mIoU of the pixels within w px of a border (%)")
+    ax2.set_title("Trimap IoU")
+    ax2.grid(alpha=0.3)
+    ax2.legend()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

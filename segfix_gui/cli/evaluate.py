@@ -1,8 +1,10 @@
-"""``segfix evaluate``: mIoU, pixel accuracy, boundary F-score, and what refinement changed."""
+"""``segfix evaluate``: mIoU, pixel accuracy, boundary F-score, the boundary measures (boundary
+IoU, the error profile by distance to the border, boundary F at several tolerances, trimap IoU)
+and what refinement changed; ``--plot`` draws the profile before and after."""
 
 from __future__ import annotations
 
-from ._common import add_label_space, add_workers, positive_float
+from ._common import add_border_options, add_label_space, add_workers, border_options_from_args, positive_float
 
 
 def add_parser(sub) -> None:
@@ -22,6 +24,12 @@ def add_parser(sub) -> None:
         help="boundary F-score tolerance in pixels (default: 3)",
     )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw the error rate by distance to the border (and the trimap IoU), before and after refinement",
+    )
+    add_border_options(p)
     add_label_space(p)
     add_workers(p)
     p.set_defaults(func=run)
@@ -38,4 +46,6 @@ def run(args) -> int:
         boundary_tol=args.boundary_tol,
         workers=args.workers,
         json_path=args.json,
+        plot_path=args.plot,
+        options=border_options_from_args(args),
     )

@@ -1,4 +1,5 @@
-"""``segfix evaluate-instances``: official Cityscapes AP / AP50, per-instance boundary figures."""
+"""``segfix evaluate-instances``: official Cityscapes AP / AP50, Boundary AP, per-instance boundary
+figures."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ def add_parser(sub) -> None:
         "evaluate-instances",
         help="AP of instance predictions (and refined ones)",
         description="AP and AP50, overall and per class, by cityscapesscripts' official "
-        "evalInstanceLevelSemanticLabeling, plus the mask IoU and boundary F-score "
+        "evalInstanceLevelSemanticLabeling, Boundary AP (the Boundary IoU paper's Cityscapes "
+        "evaluation: a pair overlaps by min(mask IoU, boundary IoU)), plus the mask IoU and boundary F-score "
         "of every predicted instance to its matched ground-truth instance. "
         "Predictions (<name>_pred.txt) pair with ground truth "
         "(<name>_gtFine_instanceIds.png) by name.",
@@ -36,6 +38,14 @@ def add_parser(sub) -> None:
         "instance of its class with the highest mask IoU above this "
         "(default: 0, any overlap); the official AP does its own matching",
     )
+    p.add_argument(
+        "--dilation-ratio",
+        type=positive_float,
+        default=0.005,
+        metavar="R",
+        help="Boundary AP: boundary band width as a fraction of the image diagonal (default: 0.005, the "
+        "Boundary IoU authors' value for Cityscapes)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     add_workers(p)
     p.set_defaults(func=run)
@@ -52,4 +62,5 @@ def run(args) -> int:
         min_iou=args.min_iou,
         workers=args.workers,
         json_path=args.json,
+        dilation_ratio=args.dilation_ratio,
     )

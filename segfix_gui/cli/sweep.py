@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.ranges import RANGE_HELP
-from ._common import add_label_space, add_workers, positive_float, run_batch
+from ._common import add_border_options, add_label_space, add_workers, positive_float, run_batch
 
 
 def add_parser(sub) -> None:
@@ -57,6 +57,13 @@ def add_parser(sub) -> None:
         metavar="PX",
         help="boundary F-score tolerance in pixels (default: 3)",
     )
+    p.add_argument(
+        "--boundary-iou",
+        action="store_true",
+        help="score every setting by boundary IoU too (a column, the best setting by it, CSV columns); "
+        "costs one boundary pass per setting",
+    )
+    add_border_options(p, only_boundary_iou=True)
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
     p.add_argument(
         "--plot", metavar="FILE.png", help="write a plot of the mIoU and boundary-F gains against the threshold"
@@ -125,7 +132,11 @@ def print_report(res, *, file=None) -> None:
     head = f"{'threshold':>9}  {'scale':>5}"
     if show_mdp:
         head += f"  {'min dir':>7}"
-    head += f"  {'mIoU':>6}  {'ΔmIoU':>6}  {'bound. F':>8}  {'ΔF':>6}  {'fixed':>9}  {'broken':>9}  {'swapped':>9}"
+    biou = res.boundary_iou is not None
+    head += f"  {'mIoU':>6}  {'ΔmIoU':>6}  {'bound. F':>8}  {'ΔF':>6}"
+    if biou:
+        head += f"  {'b. IoU':>6}  {'ΔbIoU':>6}"
+    head += f"  {'fixed':>9}  {'broken':>9}  {'swapped':>9}"
     print(head, file=file)
     print("-" * len(head), file=file)
     for row in res.rows():
@@ -139,26 +150,31 @@ def print_report(res, *, file=None) -> None:
             line += f"  {row['min_direction_prob']:>7g}"
         line += (
             f"  {_pct(row['miou']):>6}  {_pct(row['miou_gain'], True):>6}  "
-            f"{_pct(row['boundary_f']):>8}  {_pct(row['boundary_f_gain'], True):>6}  "
-            f"{row['fixed']:>9}  {row['broken']:>9}  {row['swapped']:>9}"
+            f"{_pct(row['boundary_f']):>8}  {_pct(row['boundary_f_gain'], True):>6}"
         )
+        if biou:
+            line += f"  {_pct(row['boundary_iou']):>6}  {_pct(row['boundary_iou_gain'], True):>6}"
+        line += f"  {row['fixed']:>9}  {row['broken']:>9}  {row['swapped']:>9}"
         print(line, file=file)
     print("-" * len(head), file=file)
     b = res.base
     print(
         f"without refinement: mIoU {_pct(b['miou'])}, boundary F {_pct(b['boundary_f'])}, "
-        f"pixel accuracy {_pct(b['pixel_accuracy'])}",
+        f"pixel accuracy {_pct(b['pixel_accuracy'])}"
+        + (f", boundary IoU {_pct(b['boundary_iou'])} (dilation ratio {res.dilation_ratio:g})" if biou else ""),
         file=file,
     )
-    for metric, name in (("miou", "mIoU"), ("boundary_f", "boundary F")):
+    ranked = [("miou", "mIoU"), ("boundary_f", "boundary F")] + ([("boundary_iou", "boundary IoU")] if biou else [])
+    for metric, name in ranked:
         best = res.best(metric)
         if best is None:
             print(f"best {name}: n/a", file=file)
             continue
+        extra = f", boundary IoU {_pct(best['boundary_iou'])} ({_pct(best['boundary_iou_gain'], True)})" if biou else ""
         print(
             f"best {name}: {_setting_text(best, threshold_matters=matters, show_mdp=show_mdp)}"
             f" -> mIoU {_pct(best['miou'])} ({_pct(best['miou_gain'], True)}), boundary F "
-            f"{_pct(best['boundary_f'])} ({_pct(best['boundary_f_gain'], True)}); "
+            f"{_pct(best['boundary_f'])} ({_pct(best['boundary_f_gain'], True)}){extra}; "
             f"{best['fixed']} fixed, {best['broken']} broken, {best['swapped']} swapped",
             file=file,
         )
@@ -183,6 +199,7 @@ CSV_COLUMNS = (
     "base_pixel_accuracy",
     "images",
 )
+BOUNDARY_IOU_COLUMNS = ("boundary_iou", "boundary_iou_gain", "base_boundary_iou")  # with --boundary-iou
 
 
 def _csv_line(values) -> str:
@@ -199,13 +216,14 @@ def write_csv(path, res) -> None:
     """The table, one row per setting, written atomically (full float precision, fractions)."""
     from ..io.atomic import atomic_path
 
-    base = {f"base_{k}": res.base[k] for k in ("miou", "boundary_f", "pixel_accuracy")}
+    columns = CSV_COLUMNS + (BOUNDARY_IOU_COLUMNS if res.boundary_iou is not None else ())
+    base = {f"base_{k}": res.base[k] for k in ("miou", "boundary_f", "pixel_accuracy", "boundary_iou") if k in res.base}
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(_csv_line(CSV_COLUMNS))
+            f.write(_csv_line(columns))
             for row in res.rows():
                 row = {**row, **base, "images": res.n_images}
-                f.write(_csv_line(row[c] for c in CSV_COLUMNS))
+                f.write(_csv_line(row[c] for c in columns))
 
 
 # --------------------------------------------------------------------------- plot
@@ -416,14 +434,14 @@ def _check_output(path, option: str, suffix: str | None, guard) -> None:
     guard.check(path)  # never on (or among) the inputs, paired or not
 
 
-def _sweep_one(job, *, space_name: str, grid, tol: float):
+def _sweep_one(job, *, space_name: str, grid, tol: float, dilation_ratio: float | None = None):
     from ..core.sweep import sweep_image
     from ..io.samples import load_sweep_sample
     from ..labels import get_label_space
 
     space = get_label_space(space_name)
     s = load_sweep_sample(job, space)
-    return sweep_image(s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=tol)
+    return sweep_image(s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=tol, dilation_ratio=dilation_ratio)
 
 
 def run(args) -> int:
@@ -450,8 +468,11 @@ def run(args) -> int:
         print(f"segfix: error: {msg}", file=sys.stderr)
     if not jobs:
         raise InputError(args.pred, "no prediction has both ground truth and offsets")
-    acc = SweepAccumulator(space, grid, args.boundary_tol)
-    fn = functools.partial(_sweep_one, space_name=args.label_space, grid=grid, tol=args.boundary_tol)
+    ratio = args.dilation_ratio if args.boundary_iou else None
+    acc = SweepAccumulator(space, grid, args.boundary_tol, dilation_ratio=ratio)
+    fn = functools.partial(
+        _sweep_one, space_name=args.label_space, grid=grid, tol=args.boundary_tol, dilation_ratio=ratio
+    )
     for _, image, error in run_batch(fn, jobs, workers=args.workers, desc="sweep"):
         if error:
             acc.error(error)

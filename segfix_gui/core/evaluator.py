@@ -120,6 +120,12 @@ class ImageEvaluator:
         self._live_lock = threading.Lock()
 
     @property
+    def eval_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(gt, pred)``: ``(H, W)`` uint8 evaluation classes (``IGNORE`` = void) of the
+        unrefined image (not to be modified)."""
+        return self._maps
+
+    @property
     def base(self) -> Counts:
         """Counts without refinement."""
         return Counts(self.base_conf.copy(), self.base_bcounts.copy(), np.zeros(3, np.int64))

@@ -27,15 +27,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..labels import LabelSpace
+from .distance import own_label_band
 from .evaluator import CHANGE_KINDS, ImageEvaluator
 from .grid import SweepGrid
-from .metrics import SemanticEvaluator, scores_from_counts
+from .metrics import SemanticEvaluator, _boundary_iou_eval, boundary_dilation, mean_iou, scores_from_counts
 from .offsets import OffsetField
 from .setting import Setting
 
 __all__ = ["ImageSweep", "SweepAccumulator", "SweepGrid", "SweepResult", "SweepSample", "sweep", "sweep_image"]
 
-METRICS = ("miou", "boundary_f", "pixel_accuracy")
+METRICS = ("miou", "boundary_f", "pixel_accuracy", "boundary_iou")
 
 
 @dataclass
@@ -64,6 +65,8 @@ class ImageSweep:
     conf : (T, S, M, C, C+1) int64
     bcounts : (T, S, M, C, 4) int64
     change : (T, S, M, 3) int64 fixed, broken, swapped pixels
+    base_biou : (C, 2) int64 boundary IoU intersection and union without refinement, or None
+    biou : (T, S, M, C, 2) int64 the same at every setting, or None (swept without boundary IoU)
     """
 
     key: str
@@ -73,6 +76,8 @@ class ImageSweep:
     conf: np.ndarray
     bcounts: np.ndarray
     change: np.ndarray
+    base_biou: np.ndarray | None = None
+    biou: np.ndarray | None = None
 
 
 def sweep_image(
@@ -85,6 +90,7 @@ def sweep_image(
     key: str = "",
     boundary_tol: float = 3,
     evaluator: ImageEvaluator | None = None,
+    dilation_ratio: float | None = None,
 ) -> ImageSweep:
     """Counts of one image at every setting of ``grid``.
 
@@ -97,6 +103,8 @@ def sweep_image(
     boundary_tol : boundary F-score tolerance in pixels
     evaluator : the image's ImageEvaluator, if one is prepared already (gt and pred are then
         those it was made from)
+    dilation_ratio : with a ratio, the boundary IoU counts at every setting too (``biou``),
+        at that band width (:class:`~segfix_gui.core.metrics.BorderOptions`' ``dilation_ratio``)
 
     Returns
     -------
@@ -105,7 +113,47 @@ def sweep_image(
     """
     ev = evaluator or ImageEvaluator(gt, pred, space, boundary_tol=boundary_tol)
     conf, bcounts, change = ev.sweep(field, grid.thresholds, grid.scales, grid.min_direction_probs)
-    return ImageSweep(key, field.is_hard, ev.base_conf, ev.base_bcounts, conf, bcounts, change)
+    base_biou = biou = None
+    if dilation_ratio is not None:
+        base_biou, biou = _sweep_boundary_iou(ev, field, grid, dilation_ratio)
+    return ImageSweep(key, field.is_hard, ev.base_conf, ev.base_bcounts, conf, bcounts, change, base_biou, biou)
+
+
+def _sweep_boundary_iou(ev: ImageEvaluator, field: OffsetField, grid: SweepGrid, ratio: float):
+    """Boundary IoU counts without refinement ``(C, 2)`` and at every setting ``(T, S, M, C, 2)``.
+
+    The refined map of a setting is the unrefined one with the candidates that move there taking
+    their sources' labels (what ``refine_labels`` gives, in evaluation classes); settings that
+    move the same pixels (a hard field's thresholds, a flat threshold range) share one count.
+    """
+    g, p = ev.eval_maps
+    n = ev.space.n_classes
+    band = own_label_band(g, boundary_dilation(g.shape, ratio))
+    base = _boundary_iou_eval(g, p, n, ratio, band)
+    T, S, M = grid.shape
+    out = np.empty((T, S, M, n, 2), np.int64)
+    flat = p.reshape(-1)
+    done: dict = {}
+    for i, j, m in np.ndindex(T, S, M):
+        c = ev.candidates(field, grid.scales[j], grid.min_direction_probs[m], tmin=grid.thresholds[0])
+        k = c.count_at(grid.thresholds[i])
+        key = (id(c), k)
+        if key not in done:
+            if k == 0:
+                done[key] = base
+            else:
+                refined = flat.copy()
+                refined[c.dst[:k]] = flat[c.src[:k]]
+                done[key] = _boundary_iou_eval(g, refined.reshape(g.shape), n, ratio, band)
+        out[i, j, m] = done[key]
+    return base, out
+
+
+def _biou_score(counts: np.ndarray) -> float:
+    """Mean boundary IoU of ``(C, 2)`` intersection / union counts (NaN where none)."""
+    inter, union = counts.T.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mean_iou(np.where(union > 0, inter / np.where(union > 0, union, 1), np.nan))
 
 
 # --------------------------------------------------------------------------- a folder
@@ -131,6 +179,10 @@ class SweepResult:
     image_miou, image_boundary_f : (N, T, S, M) float64 per image
     image_base_miou, image_base_boundary_f : (N,) float64
     image_change : (N, T, S, M, 3) int64
+    dilation_ratio : the boundary IoU's band ratio, or None when swept without boundary IoU; then
+    boundary_iou : (T, S, M) float64 mean boundary IoU over the folder (and ``base["boundary_iou"]``)
+    biou : (T, S, M, C, 2) int64, base_biou : (C, 2) int64 boundary IoU intersections and unions
+    image_boundary_iou : (N, T, S, M) float64, image_base_boundary_iou : (N,) float64
     errors : one-line messages of images that could not be swept
     cancelled : True when ``should_stop`` ended the sweep early (figures cover ``keys`` only)
     """
@@ -154,6 +206,12 @@ class SweepResult:
     image_base_miou: np.ndarray = None
     image_base_boundary_f: np.ndarray = None
     image_change: np.ndarray = None
+    dilation_ratio: float | None = None
+    boundary_iou: np.ndarray = None
+    biou: np.ndarray = None
+    base_biou: np.ndarray = None
+    image_boundary_iou: np.ndarray = None
+    image_base_boundary_iou: np.ndarray = None
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
 
@@ -192,6 +250,11 @@ class SweepResult:
             miou_gain=float(self.miou[idx] - self.base["miou"]),
             boundary_f_gain=float(self.boundary_f[idx] - self.base["boundary_f"]),
         )
+        if self.boundary_iou is not None:
+            row.update(
+                boundary_iou=float(self.boundary_iou[idx]),
+                boundary_iou_gain=float(self.boundary_iou[idx] - self.base["boundary_iou"]),
+            )
         row.update(zip(CHANGE_KINDS, (int(v) for v in self.change[idx]), strict=True))
         return row
 
@@ -201,15 +264,18 @@ class SweepResult:
         return [self._row((i, j, k)) for i in range(T) for j in range(S) for k in range(M)]
 
     def best(self, metric: str = "miou") -> dict | None:
-        """The setting with the highest ``metric`` (``"miou"``, ``"boundary_f"`` or
-        ``"pixel_accuracy"``); ties go to the higher other metric, then the first in grid order.
-        None when there is no figure (no image)."""
+        """The setting with the highest ``metric`` (``"miou"``, ``"boundary_f"``,
+        ``"pixel_accuracy"`` or, when swept with it, ``"boundary_iou"``); ties go to the higher
+        other metric (boundary F, or mIoU for boundary F and boundary IoU), then the first in
+        grid order. None when there is no figure (no image)."""
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        if metric == "boundary_iou" and self.dilation_ratio is None:
+            raise ValueError("this sweep was made without boundary IoU (sweep(..., dilation_ratio=...))")
         if not self.n_images:
             return None
         main = getattr(self, metric).ravel()
-        other = (self.boundary_f if metric != "boundary_f" else self.miou).ravel()
+        other = (self.miou if metric in ("boundary_f", "boundary_iou") else self.boundary_f).ravel()
         if not np.isfinite(main).any():
             return None
         main = np.where(np.isfinite(main), main, -np.inf)
@@ -221,28 +287,36 @@ class SweepResult:
     def image_gains(self, setting: Setting, *, metric: str = "miou") -> dict[str, float]:
         """``{image key: gain}`` at one setting, for sorting the image list.
 
-        ``metric``: ``"miou"`` or ``"boundary_f"`` (gain of that image's own figure, a fraction),
-        or ``"net"`` (fixed − broken pixels). NaN where the image's figure is undefined.
+        ``metric``: ``"miou"``, ``"boundary_f"`` or (swept with it) ``"boundary_iou"`` (gain of
+        that image's own figure, a fraction), or ``"net"`` (fixed − broken pixels). NaN where the
+        image's figure is undefined.
         """
         i, j, k = self.grid.index_of(setting)
         if metric == "miou":
             gains = self.image_miou[:, i, j, k] - self.image_base_miou
         elif metric == "boundary_f":
             gains = self.image_boundary_f[:, i, j, k] - self.image_base_boundary_f
+        elif metric == "boundary_iou" and self.image_boundary_iou is not None:
+            gains = self.image_boundary_iou[:, i, j, k] - self.image_base_boundary_iou
         elif metric == "net":
             gains = (self.image_change[:, i, j, k, 0] - self.image_change[:, i, j, k, 1]).astype(float)
         else:
-            raise ValueError(f"metric must be miou, boundary_f or net, not {metric!r}")
+            raise ValueError(f"metric must be miou, boundary_f, boundary_iou (when swept) or net, not {metric!r}")
         return {k: float(v) for k, v in zip(self.keys, gains, strict=True)}
 
 
 class SweepAccumulator:
     """Adds up :class:`ImageSweep` s into a :class:`SweepResult` (``add``, ``error``, ``result``)."""
 
-    def __init__(self, space: LabelSpace, grid: SweepGrid, tol: float):
+    def __init__(self, space: LabelSpace, grid: SweepGrid, tol: float, *, dilation_ratio: float | None = None):
         n = space.n_classes
         T, S, M = grid.shape
-        self.res = SweepResult(grid, space, tol)
+        self.res = SweepResult(grid, space, tol, dilation_ratio=dilation_ratio)
+        if dilation_ratio is not None:
+            self.base_biou = np.zeros((n, 2), np.int64)
+            self.biou = np.zeros((T, S, M, n, 2), np.int64)
+            self.img_biou: list = []
+            self.img_base_biou: list = []
         self.base_conf = np.zeros((n, n + 1), np.int64)
         self.base_bc = np.zeros((n, 4), np.int64)
         self.conf = np.zeros((T, S, M, n, n + 1), np.int64)
@@ -251,6 +325,13 @@ class SweepAccumulator:
         self.img = {k: [] for k in ("miou", "bf", "base_miou", "base_bf", "change", "hard")}
 
     def add(self, s: ImageSweep):
+        if (self.res.dilation_ratio is None) != (s.biou is None):
+            raise ValueError(f"{s.key}: swept {'without' if s.biou is None else 'with'} boundary IoU, unlike the set")
+        if s.biou is not None:
+            self.base_biou += s.base_biou
+            self.biou += s.biou
+            self.img_base_biou.append(_biou_score(s.base_biou))
+            self.img_biou.append([_biou_score(s.biou[idx]) for idx in np.ndindex(s.biou.shape[:3])])
         self.res.keys.append(s.key)
         self.base_conf += s.base_conf
         self.base_bc += s.base_bcounts
@@ -294,6 +375,15 @@ class SweepAccumulator:
         r.image_base_boundary_f = np.array(self.img["base_bf"], np.float64).reshape(n)
         r.image_change = np.array(self.img["change"], np.int64).reshape(n, T, S, M, 3)
         r.hard = np.array(self.img["hard"], bool).reshape(n)
+        if r.dilation_ratio is not None:
+            r.base_biou, r.biou = self.base_biou, self.biou
+            r.base["boundary_iou"] = _biou_score(self.base_biou) if r.keys else float("nan")
+            r.boundary_iou = np.full((T, S, M), np.nan)
+            if r.keys:
+                for idx in np.ndindex(T, S, M):
+                    r.boundary_iou[idx] = _biou_score(self.biou[idx])
+            r.image_boundary_iou = np.array(self.img_biou, np.float64).reshape(n, T, S, M)
+            r.image_base_boundary_iou = np.array(self.img_base_biou, np.float64).reshape(n)
         return r
 
     def error(self, message: str) -> None:
@@ -310,6 +400,7 @@ def sweep(
     total: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    dilation_ratio: float | None = None,
 ) -> SweepResult:
     """Sweep a set of images over every setting of ``grid``, in this thread.
 
@@ -324,6 +415,8 @@ def sweep(
     progress : called as ``progress(done, total)`` after each image
     should_stop : polled before each image; when it returns True the sweep stops and the
         result covers the images done so far, with ``cancelled=True``
+    dilation_ratio : with a ratio, boundary IoU at every setting too (costs one boundary pass
+        per distinct refined map; ``segfix sweep --boundary-iou``)
 
     Returns
     -------
@@ -331,7 +424,7 @@ def sweep(
     """
     if total is None:
         total = len(samples) if hasattr(samples, "__len__") else 0
-    acc = SweepAccumulator(space, grid, boundary_tol)
+    acc = SweepAccumulator(space, grid, boundary_tol, dilation_ratio=dilation_ratio)
     stop = should_stop or (lambda: False)
     if progress:
         progress(0, total)
@@ -345,7 +438,11 @@ def sweep(
             s = next(it)
         except StopIteration:
             break
-        acc.add(sweep_image(s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=boundary_tol))
+        acc.add(
+            sweep_image(
+                s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=boundary_tol, dilation_ratio=dilation_ratio
+            )
+        )
         done += 1
         if progress:
             progress(done, max(total, done))

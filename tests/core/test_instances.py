@@ -41,12 +41,12 @@ def fx(tmp_path_factory):
     return make_fixture(tmp_path_factory.mktemp("instfx"))
 
 
-def _ap(gt_path, txt):
+def _ap(gt_path, txt, **kwargs):
     from segfix_gui.cityscapes_eval import instance_level_ap
     from segfix_gui.io.instances import mask_path
 
     lines = parse_pred_txt(txt)
-    return instance_level_ap([gt_path], [[(mask_path(txt, e), e.label_id, e.score) for e in lines]])
+    return instance_level_ap([gt_path], [[(mask_path(txt, e), e.label_id, e.score) for e in lines]], **kwargs)
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -303,6 +303,13 @@ def test_refine_with_gt_offsets_raises_ap(fx, tmp_path, capsys):
     assert res["refined"]["instances"]["mean_iou"] == pytest.approx(np.mean(cmp.iou_after))
     assert len(res["per_instance"]) == len(cmp)
     assert res["per_instance"][0]["refined_iou"] == pytest.approx(cmp.iou_after[0])
+    # Boundary AP beside AP, as instance_level_ap(iou_type="boundary") gives it
+    b_before = _ap(fx["gt_instance"], fx["pred_txt"], iou_type="boundary")
+    b_after = _ap(fx["gt_instance"], out / rel, iou_type="boundary")
+    assert res["boundary_ap"] == b_before.as_dict() and res["refined"]["boundary_ap"] == b_after.as_dict()
+    assert res["boundary_ap"]["dilation_ratio"] == 0.005
+    assert b_before.ap < before.ap and b_after.ap > b_before.ap  # borders: what refinement fixes
+    assert "Boundary AP" in table
 
 
 @needs_data

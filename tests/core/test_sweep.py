@@ -133,6 +133,58 @@ def test_fast_path_on_camvid_with_random_soft_offsets():
         assert_same(res, naive(gt, pred, field, grid))
 
 
+@pytest.mark.parametrize("hard", [False, True])
+def test_boundary_iou_sweep_equals_refine_then_border_counts(hard):
+    """``dilation_ratio=``: the boundary IoU counts at every setting are those of the refined map."""
+    from segfix_gui.core.metrics import BorderOptions, border_counts, boundary_iou_counts, gt_borders
+
+    rng = np.random.default_rng(21)
+    gt = scene(rng, 36, 44)
+    pred = degrade(gt, SPACE, stride=4)
+    field = OffsetField.from_hard(rng.integers(-1, 2, (2, 36, 44))) if hard else soft_field(rng, 36, 44)
+    ratio = 0.05
+    res = sweep_image(gt, pred, field, SPACE, GRID, dilation_ratio=ratio)
+    borders = gt_borders(gt, SPACE, options=BorderOptions(dilation_ratio=ratio))
+    np.testing.assert_array_equal(res.base_biou, border_counts(borders, pred, SPACE).biou)
+    for i, j, k in np.ndindex(GRID.shape):
+        setting = Setting(
+            threshold=GRID.thresholds[i], scale=GRID.scales[j], min_direction_prob=GRID.min_direction_probs[k]
+        )
+        refined = refine_labels(pred, field.to_offsets(setting), device="cpu")
+        want = boundary_iou_counts(gt, refined, SPACE, dilation_ratio=ratio)
+        np.testing.assert_array_equal(res.biou[i, j, k], want, err_msg=f"boundary IoU at {(i, j, k)}")
+        np.testing.assert_array_equal(want, border_counts(borders, refined, SPACE).biou)
+    # without the ratio: no boundary IoU, as before
+    plain = sweep_image(gt, pred, field, SPACE, GRID)
+    assert plain.biou is None and plain.base_biou is None
+    np.testing.assert_array_equal(plain.conf, res.conf)
+
+
+def test_sweep_ranks_by_boundary_iou():
+    rng = np.random.default_rng(4)
+    samples = []
+    for i in range(3):
+        gt = scene(rng, 30, 40)
+        samples.append(SweepSample(f"im{i}", gt, degrade(gt, SPACE, stride=8), soft_field(rng, 30, 40)))
+    grid = SweepGrid(thresholds=(0.2, 0.6, 0.95), scales=(1, 2))
+    res = sweep(samples, SPACE, grid, dilation_ratio=0.01)
+    plain = sweep(samples, SPACE, grid)
+    with pytest.raises(ValueError, match="without boundary IoU"):
+        plain.best("boundary_iou")
+    assert "boundary_iou" not in plain.rows()[0] and "boundary_iou" not in plain.base
+    best = res.best("boundary_iou")
+    assert best["boundary_iou"] == np.nanmax(res.boundary_iou)
+    assert best["boundary_iou_gain"] == pytest.approx(best["boundary_iou"] - res.base["boundary_iou"])
+    # the folder's figure is the one of the summed counts
+    from segfix_gui.core.sweep import _biou_score
+
+    assert res.boundary_iou[1, 0, 0] == _biou_score(res.biou[1, 0, 0])
+    gains = res.image_gains(Setting(threshold=0.6, scale=1), metric="boundary_iou")
+    assert set(gains) == {"im0", "im1", "im2"}
+    for k in ("miou", "boundary_f", "pixel_accuracy"):
+        assert res.best(k) == {**plain.best(k), **{x: res.best(k)[x] for x in ("boundary_iou", "boundary_iou_gain")}}
+
+
 def test_threshold_one_changes_nothing():
     rng = np.random.default_rng(5)
     gt = scene(rng, 40, 50)
@@ -248,12 +300,14 @@ def test_cli_equals_refine_then_evaluate(folder, tmp_path, capsys):
         "1,2",
         "--min-direction-probs",
         "0,0.25",
+        "--boundary-iou",
         "--csv",
         str(out_csv),
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "best mIoU: threshold" in printed and "without refinement: mIoU" in printed
+    assert "best boundary IoU: threshold" in printed and "b. IoU" in printed
     rows = read_csv(out_csv)
     assert len(rows) == 2 * 2 * 2
     for row in rows:
@@ -299,7 +353,7 @@ def test_cli_equals_refine_then_evaluate(folder, tmp_path, capsys):
             == 0
         )
         ev = json.loads(js.read_text())
-        for key in ("miou", "boundary_f", "pixel_accuracy"):
+        for key in ("miou", "boundary_f", "pixel_accuracy", "boundary_iou"):
             assert float(row[key]) == ev["refined"][key], (row, key)
             assert float(row[f"base_{key}"]) == ev[key]
         for key in ("fixed", "broken", "swapped"):

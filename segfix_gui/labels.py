@@ -225,7 +225,9 @@ def _from_spec(spec, *, source) -> LabelSpace:
         name = spec.get("name", Path(str(source)).stem)
         if not isinstance(name, str):
             raise ValueError("'name' must be a string")
-        classes, seen, order = [], {}, 0
+        classes: list[LabelClass] = []
+        seen: dict[int, int] = {}
+        order = 0
         for i, e in enumerate(entries):
             cid, cname, color, ignore, tid = _entry(i, e)
             if cid in seen:

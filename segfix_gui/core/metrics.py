@@ -116,7 +116,7 @@ def boundary_classes(e: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _matched(src: np.ndarray, dst: np.ndarray, disk: np.ndarray) -> np.ndarray:
+def _matched(src: np.ndarray, dst: np.ndarray, disk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each boundary pixel of ``src`` (class >= 0), whether ``dst`` has a boundary
     pixel of the same class within the disk. Returns (classes, matched) of those pixels."""
     h, w = src.shape
@@ -183,6 +183,8 @@ def change_codes(
     if gt is None:
         codes[changed] = CHANGED
         return codes
+    if space is None:
+        raise ValueError("change codes against ground truth need its label space")
     g = space.to_eval(gt)
     b = space.to_eval(before)
     a = space.to_eval(after)

@@ -157,7 +157,8 @@ class OffsetField:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.boundary.shape)
+        h, w = self.boundary.shape
+        return int(h), int(w)
 
     @property
     def is_hard(self) -> bool:
@@ -165,9 +166,16 @@ class OffsetField:
 
     @property
     def k(self) -> int | None:
+        """Number of direction bins K (None for hard offsets)."""
         if self.summary is not None:
             return int(self.summary[2])
         return None if self.direction is None else int(self.direction.shape[0])
+
+    def _k(self) -> int:
+        k = self.k
+        if k is None:
+            raise ValueError("hard offsets have no direction bins")
+        return k
 
     def setting(
         self,
@@ -190,7 +198,7 @@ class OffsetField:
     def bins(self) -> np.ndarray:
         """``(H, W)`` uint8 most likely direction bin (computed once)."""
         if "bins" not in self._cache:
-            if self.is_hard:
+            if self.hard is not None:
                 self._cache["bins"] = angles_to_bins(self.hard[0], self.hard[1], 8)
             else:
                 self._cache["bins"] = self._by_rows(np.argmax, np.uint8)
@@ -201,7 +209,7 @@ class OffsetField:
         offsets). float32, or float16 for a float16 field (the same values: a maximum of
         float16 numbers is one of them)."""
         if "conf" not in self._cache:
-            if self.is_hard:
+            if self.direction is None:  # hard offsets (a summary fills the cache when made)
                 self._cache["conf"] = np.ones(self.shape, np.float32)
             else:
                 dt = np.float16 if self.direction.dtype == np.float16 else np.float32
@@ -211,16 +219,18 @@ class OffsetField:
     def _by_rows(self, reduce, dtype, rows: int = 256) -> np.ndarray:
         """``reduce(direction, axis=0)`` in blocks of rows: argmax's int64 temporaries stay
         small on big maps (a 4096×8192 field would otherwise take 268 MB of int64 at once)."""
+        direction = self.direction
+        assert direction is not None  # only fields with probabilities reach here
         h, w = self.shape
         out = np.empty((h, w), dtype)
         for r in range(0, h, rows):
-            out[r : r + rows] = reduce(self.direction[:, r : r + rows], axis=0)
+            out[r : r + rows] = reduce(direction[:, r : r + rows], axis=0)
         return out
 
     def moving_mask(self, setting: Setting) -> np.ndarray:
         """``(H, W)`` bool: the pixels that move at ``setting`` (any scale)."""
-        if self.is_hard:
-            return (self.hard != 0).any(axis=0)
+        if self.hard is not None:
+            return np.asarray((self.hard != 0).any(axis=0))
         mask = above(self.boundary, setting.threshold)
         if setting.min_direction_prob > 0:
             # compared in float32 whatever the confidence's dtype, as it always was
@@ -235,12 +245,12 @@ class OffsetField:
         if not isinstance(setting, Setting):
             raise TypeError(f"to_offsets takes a Setting, not {type(setting).__name__}")
         scale = setting.scale
-        if self.is_hard:
+        if self.hard is not None:
             if float(scale).is_integer():  # hard is int16 already; keeps its memory order
                 return self.hard * np.int16(scale)
             return np.rint(self.hard * scale).astype(np.int16)
         idx = np.flatnonzero(self.moving_mask(setting))  # one scan of the mask, then indices
-        steps = np.rint(direction_table(self.k) * scale).astype(np.int16)  # (K, 2)
+        steps = np.rint(direction_table(self._k()) * scale).astype(np.int16)  # (K, 2)
         out = np.zeros((2,) + self.shape, np.int16)
         b = self.bins().ravel()[idx]
         out[0].ravel()[idx] = steps[b, 0]

@@ -8,6 +8,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,8 @@ def _npy_header(f, path: str, name: str) -> tuple[tuple, np.dtype]:
         elif version == (2, 0):
             shape, _, dtype = npformat.read_array_header_2_0(f)
         else:
-            shape, _, dtype = npformat._read_array_header(f, version)
+            # format 3.0 (utf-8 field names): numpy has no public reader of its header
+            shape, _, dtype = npformat._read_array_header(f, version)  # type: ignore[attr-defined]
     except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as err:
         raise InputError(
             path, f"member {name!r} is not a readable .npy array ({' '.join(str(err).split())[:120]})"
@@ -318,19 +320,20 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
     ``"mat"``: where to threshold)."""
     buf = io.BytesIO()
     if fmt == "npz":
-        if field.is_hard:
+        if field.hard is not None:
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION), offsets=field.hard.astype(np.int8))
         else:
             if field.direction is None:
                 raise ValueError("a summarized field has no direction probabilities to write")
-            extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items() if k in RECOMMENDED_KEYS}
-            np.savez_compressed(
-                buf,
-                format_version=np.int32(FORMAT_VERSION),
-                boundary=field.boundary.astype(np.float16, copy=False),
-                direction=field.direction.astype(np.float16, copy=False),
-                **extra,
-            )
+            arrays: dict[str, Any] = {
+                "format_version": np.array(FORMAT_VERSION, np.int32),
+                "boundary": field.boundary.astype(np.float16, copy=False),
+                "direction": field.direction.astype(np.float16, copy=False),
+            }
+            for k, v in field.recommended.items():
+                if k in RECOMMENDED_KEYS:
+                    arrays[f"recommended_{k}"] = np.array(v, np.float32)
+            np.savez_compressed(buf, **arrays)
     elif fmt == "mat":
         from scipy.io import savemat
 

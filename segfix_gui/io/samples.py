@@ -16,14 +16,17 @@ outlines.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .._resources import resource
+from ..core.instances import InstanceSet
 from ..core.offsets import OffsetField
 from ..core.sweep import SweepSample
 from ..errors import InputError
@@ -66,7 +69,10 @@ class SamplePaths:
     pairing_error: str | None = None
 
     def with_part(self, part: str, path: str | None) -> SamplePaths:
-        return replace(self, **{part: path})
+        if part not in PARTS + INSTANCE_PARTS:
+            raise ValueError(f"unknown part {part!r} (expected one of {', '.join(PARTS + INSTANCE_PARTS)})")
+        change: dict[str, Any] = {part: path}
+        return replace(self, **change)
 
     @property
     def is_instances(self) -> bool:
@@ -105,7 +111,8 @@ class SamplePaths:
 
     @classmethod
     def from_dict(cls, d: dict) -> SamplePaths:
-        return cls(**{k: d.get(k) for k in JSON_KEYS})
+        parts: dict[str, Any] = {k: d.get(k) for k in JSON_KEYS}
+        return cls(**parts)
 
 
 @dataclass(eq=False)
@@ -131,9 +138,9 @@ class Sample:
     field: OffsetField | None
     image: np.ndarray | None = None
     gt: np.ndarray | None = None
-    paths: SamplePaths = field(default_factory=SamplePaths)
+    paths: SamplePaths = dataclasses.field(default_factory=SamplePaths)
     pred_is_colour: bool = False
-    instances: object | None = None
+    instances: InstanceSet | None = None
     gt_instances: np.ndarray | None = None
     field_source: str | None = None  # where an in-memory field came from (e.g. the network)
 
@@ -147,7 +154,8 @@ class Sample:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.pred.shape)
+        h, w = self.pred.shape
+        return int(h), int(w)
 
     @property
     def name(self) -> str:
@@ -159,7 +167,7 @@ class Sample:
         have = {k for k, _ in lines}
         h, w = self.shape
         lines.insert(0, ("size", f"{h}×{w}, {self.space.name}"))
-        if self.is_instances:
+        if self.instances is not None:
             n = len(self.instances)
             if "instances" not in have:
                 lines.append(

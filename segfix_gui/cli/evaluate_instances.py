@@ -51,18 +51,11 @@ def add_parser(sub) -> None:
 
 
 def _read(txt: str, root: str, gt_shape, gt_name: str):
-    from cityscapesscripts.helpers.labels import id2label
+    from ..io.instances import mask_files, read_instances
 
-    from ..core.instances import InstanceSet
-    from ..io.instances import mask_path, parse_pred_txt, read_pred_masks
-
-    lines = parse_pred_txt(txt)
-    for e in lines:
-        if e.label_id not in id2label:
-            raise InputError(txt, f"line {e.line}: {e.label_id} is not a Cityscapes label id")
-    masks = read_pred_masks(txt, lines, shape=gt_shape, shape_of=f"the ground truth {gt_name}", root=root)
-    inst = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines], tuple(e.mask for e in lines))
-    official = [(str(mask_path(txt, e)), e.label_id, e.score) for e in lines]
+    inst = read_instances(txt, shape=gt_shape, shape_of=f"the ground truth {gt_name}", root=root, cityscapes_ids=True)
+    files = mask_files(txt, inst)
+    official = [(str(f), int(i), float(s)) for f, i, s in zip(files, inst.label_ids, inst.scores, strict=True)]
     return inst, official
 
 

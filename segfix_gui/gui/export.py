@@ -18,9 +18,8 @@ from ..core.offsets import OffsetField
 from ..core.setting import Setting
 from ..errors import InputError
 from ..io.atomic import atomic_path, write_text
-from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
-from ..io.samples import Sample
+from ..io.samples import Sample, write_prediction
 from .compute import Result, table_rows
 
 CSV_COLUMNS = ("class", "iou_before", "iou_after", "delta")
@@ -31,8 +30,10 @@ def input_files(sample: Sample) -> list[Path]:
     """Every file the sample was read from (an instance sample's mask PNGs included)."""
     sp = sample.paths
     files = [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances) if p is not None]
-    if sample.is_instances and sp.instances is not None and sample.instances.names:
-        files += [Path(sp.instances).parent / n for n in sample.instances.names]
+    if sample.instances is not None and sp.instances is not None and sample.instances.names:
+        from ..io.instances import mask_files
+
+        files += mask_files(sp.instances, sample.instances)
     return files
 
 
@@ -49,10 +50,7 @@ def check_not_input(path, sample: Sample) -> None:
 def export_refined(path, sample: Sample, result: Result) -> None:
     """The refined labels as a single-channel PNG of ids (colours if the prediction was colour)."""
     check_not_input(path, sample)
-    if sample.pred_is_colour:
-        write_png(path, sample.space.colorize(result.refined))
-    else:
-        write_labels(path, result.refined)
+    write_prediction(path, result.refined, sample.space, colour=sample.pred_is_colour)
 
 
 def export_instances(path, sample: Sample, result: Result) -> list[Path]:
@@ -61,26 +59,21 @@ def export_instances(path, sample: Sample, result: Result) -> list[Path]:
     ``segfix refine-instances`` writes them: unchanged masks and the ``.txt`` are copied byte
     for byte, all files renamed into place only once all are written. Returns the files
     written; refuses to write onto any input file."""
-    from ..io.instances import write_instances
+    from ..io.instances import mask_files, write_refined_instances
 
-    if not sample.is_instances or result is None or result.instances is None:
+    if sample.instances is None or sample.paths.instances is None or result is None or result.instances is None:
         raise InputError(os.fspath(path), "no refined instances to export")
     path = Path(path)
     if path.suffix.lower() != ".txt":
         raise InputError(path, "refined instances are written as a _pred.txt file (with its masks)")
     before, after = sample.instances, result.instances.after
-    names = before.names or ()
-    targets = [path] + [Path(os.path.normpath(path.parent / n)) for n in names]
+    targets = [path] + (mask_files(path, before) if before.names else [])
     for t in targets:
         check_not_input(t, sample)
-    src_txt = Path(sample.paths.instances)
-    unchanged = {
-        i: str(Path(os.path.normpath(src_txt.parent / n)))
-        for i, n in enumerate(names)
-        if not result.instances.changed[i]
-    }
     try:
-        write_instances(path, after, copy_from=unchanged, txt_from=src_txt, root=path.parent)
+        write_refined_instances(
+            path, before, after, source=sample.paths.instances, root=path.parent, changed=result.instances.changed
+        )
     except ValueError as err:  # a mask path leading out of the chosen folder
         raise InputError(path, str(err)) from None
     return targets

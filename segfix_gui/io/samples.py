@@ -290,6 +290,21 @@ def read_prediction(path, space: LabelSpace | None) -> tuple[np.ndarray, bool]:
     return np.asarray(labels), colour
 
 
+def write_prediction(path, labels: np.ndarray, space: LabelSpace | None, *, colour: bool) -> None:
+    """Write a refined prediction in the form its input had (:func:`read_prediction`'s
+    ``was_colour``): the space's colours for a colour-coded input, else a single-channel PNG of
+    ids (8-bit when they fit). Atomic, as every write. The one writer of refined label maps:
+    ``segfix refine`` and the window's export call it."""
+    from .images import write_labels, write_png
+
+    if colour:
+        if space is None:
+            raise ValueError("a colour-coded prediction needs its label space to be written")
+        write_png(path, space.colorize(labels))
+    else:
+        write_labels(path, labels)
+
+
 def load_instance_sample(paths: SamplePaths) -> Sample:
     """Read and check an instance sample: offsets, ``_pred.txt`` with its masks, and the
     optional image and instance ground truth, all of the offsets' size.

@@ -110,6 +110,19 @@ def add_label_space(p: argparse.ArgumentParser, default: str = "camvid") -> None
     )
 
 
+def add_boundary_tol(p: argparse.ArgumentParser) -> None:
+    """--boundary-tol: the boundary F-score tolerance (default: the engine's)."""
+    from ..core.metrics import BOUNDARY_TOL
+
+    p.add_argument(
+        "--boundary-tol",
+        type=positive_float,
+        default=BOUNDARY_TOL,
+        metavar="PX",
+        help=f"boundary F-score tolerance in pixels (default: {BOUNDARY_TOL:g})",
+    )
+
+
 def add_workers(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers", type=positive_int, default=1, metavar="N", help="processes working in parallel (default: 1)"

@@ -8,7 +8,7 @@ import math
 import sys
 
 from ..errors import InputError
-from ._common import add_label_space, add_workers, positive_float, run_batch
+from ._common import add_boundary_tol, add_label_space, add_workers, run_batch
 
 
 def add_parser(sub) -> None:
@@ -20,13 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--gt", required=True, metavar="DIR", help="ground-truth label PNGs")
     p.add_argument("--pred", required=True, metavar="DIR", help="predictions")
     p.add_argument("--refined", metavar="DIR", help="refined predictions to compare as well")
-    p.add_argument(
-        "--boundary-tol",
-        type=positive_float,
-        default=3,
-        metavar="PX",
-        help="boundary F-score tolerance in pixels (default: 3)",
-    )
+    add_boundary_tol(p)
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     add_label_space(p)
     add_workers(p)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.ranges import RANGE_HELP
-from ._common import add_label_space, add_workers, positive_float, run_batch
+from ._common import add_boundary_tol, add_label_space, add_workers, run_batch
 
 
 def add_parser(sub) -> None:
@@ -50,13 +50,7 @@ def add_parser(sub) -> None:
         metavar="RANGE",
         help=f"minimum direction probabilities in [0, 1]: {RANGE_HELP} (default: 0)",
     )
-    p.add_argument(
-        "--boundary-tol",
-        type=positive_float,
-        default=3,
-        metavar="PX",
-        help="boundary F-score tolerance in pixels (default: 3)",
-    )
+    add_boundary_tol(p)
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
     p.add_argument(
         "--plot", metavar="FILE.png", help="write a plot of the mIoU and boundary-F gains against the threshold"

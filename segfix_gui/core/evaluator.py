@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..labels import IGNORE, LabelSpace
-from .metrics import _confusion_eval, _disk, boundary_classes, boundary_counts
+from .metrics import BOUNDARY_TOL, _confusion_eval, _disk, boundary_classes, boundary_counts
 from .offsets import OffsetField
 from .refine import source_indices
 from .setting import Setting
@@ -97,7 +97,7 @@ class ImageEvaluator:
     boundary_tol : boundary F-score tolerance in pixels
     """
 
-    def __init__(self, gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = 3):
+    def __init__(self, gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = BOUNDARY_TOL):
         gt = np.asarray(gt)
         pred = np.asarray(pred)
         if gt.shape != pred.shape or gt.ndim != 2:

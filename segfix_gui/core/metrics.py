@@ -25,6 +25,10 @@ import numpy as np
 
 from ..labels import IGNORE, LabelSpace
 
+BOUNDARY_TOL = 3.0
+"""Default boundary F-score tolerance in pixels (openseg's 3 px at 2048×1024): every default
+of the engine, the command line and the window is this one."""
+
 # change codes for the diff layer
 UNCHANGED, FIXED, BROKEN, SWAPPED, CHANGED = 0, 1, 2, 3, 4
 CHANGE_NAMES = {FIXED: "fixed", BROKEN: "broken", SWAPPED: "swapped", CHANGED: "changed"}
@@ -137,7 +141,7 @@ def _matched(src: np.ndarray, dst: np.ndarray, disk: np.ndarray) -> tuple[np.nda
     return cls, matched
 
 
-def boundary_counts(g: np.ndarray, p: np.ndarray, n: int, *, tol: float = 3) -> np.ndarray:
+def boundary_counts(g: np.ndarray, p: np.ndarray, n: int, *, tol: float = BOUNDARY_TOL) -> np.ndarray:
     """``(C, 4)`` int64 per class: matched pred, pred, matched gt, gt boundary pixels.
 
     ``g`` and ``p`` hold evaluation indices; pixels with ignore ground truth are excluded.
@@ -217,7 +221,7 @@ class SemanticEvaluator:
     """Accumulates a folder's confusion matrix and boundary counts (reset / add / result)."""
 
     space: LabelSpace
-    boundary_tol: float = 3
+    boundary_tol: float = BOUNDARY_TOL
     conf: np.ndarray = field(init=False)
     bcounts: np.ndarray = field(init=False)
     present: np.ndarray = field(init=False)
@@ -257,7 +261,7 @@ class SemanticEvaluator:
         bcounts: np.ndarray,
         present: np.ndarray | None = None,
         *,
-        boundary_tol: float = 3,
+        boundary_tol: float = BOUNDARY_TOL,
     ) -> SemanticEvaluator:
         """An evaluator holding these counts (e.g. from :class:`~.evaluator.ImageEvaluator`)."""
         ev = cls(space, boundary_tol)
@@ -283,6 +287,6 @@ class SemanticEvaluator:
         }
 
 
-def evaluate_pair(gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = 3) -> dict:
+def evaluate_pair(gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = BOUNDARY_TOL) -> dict:
     """Metrics of one prediction against its ground truth (see :class:`SemanticEvaluator`)."""
     return SemanticEvaluator(space, boundary_tol).add(gt, pred)

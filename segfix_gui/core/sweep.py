@@ -24,7 +24,7 @@ import numpy as np
 from ..labels import LabelSpace
 from .evaluator import CHANGE_KINDS, ImageEvaluator
 from .grid import SweepGrid
-from .metrics import SemanticEvaluator, scores_from_counts
+from .metrics import BOUNDARY_TOL, SemanticEvaluator, scores_from_counts
 from .offsets import OffsetField
 from .setting import Setting
 
@@ -87,7 +87,7 @@ def sweep_image(
     grid: SweepGrid,
     *,
     key: str = "",
-    boundary_tol: float = 3,
+    boundary_tol: float = BOUNDARY_TOL,
     evaluator: ImageEvaluator | None = None,
 ) -> ImageSweep:
     """Counts of one image at every setting of ``grid``.
@@ -325,7 +325,7 @@ def collect(
     space: LabelSpace,
     grid: SweepGrid,
     *,
-    boundary_tol: float = 3,
+    boundary_tol: float = BOUNDARY_TOL,
     total: int = 0,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -370,7 +370,7 @@ def sweep(
     space: LabelSpace,
     grid: SweepGrid,
     *,
-    boundary_tol: float = 3,
+    boundary_tol: float = BOUNDARY_TOL,
     total: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,

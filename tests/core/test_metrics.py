@@ -135,3 +135,35 @@ def test_per_class_iou_equals_cityscapesscripts(tmp_path):
             assert ours[name] == pytest.approx(v, abs=1e-6)
             compared += 1
     assert compared >= 8
+
+
+def test_one_boundary_tolerance_default_everywhere():
+    """Every function and command that scores boundaries defaults to metrics.BOUNDARY_TOL."""
+    import inspect
+
+    from segfix_gui.cli import build_parser
+    from segfix_gui.core import evaluator, instances, metrics, sweep
+
+    fns = {
+        metrics.boundary_counts: "tol",
+        metrics.SemanticEvaluator: "boundary_tol",
+        metrics.SemanticEvaluator.from_counts: "boundary_tol",
+        metrics.evaluate_pair: "boundary_tol",
+        evaluator.ImageEvaluator: "boundary_tol",
+        instances.mask_boundary_f: "tol",
+        instances.instance_scores: "tol",
+        instances.compare_instances: "tol",
+        sweep.sweep_image: "boundary_tol",
+        sweep.sweep: "boundary_tol",
+        sweep.collect: "boundary_tol",
+    }
+    for fn, name in fns.items():
+        assert inspect.signature(fn).parameters[name].default == metrics.BOUNDARY_TOL, fn.__qualname__
+    parser = build_parser()
+    required = {
+        "evaluate": ["--gt", "g", "--pred", "p"],
+        "evaluate-instances": ["--gt", "g", "--pred", "p"],
+        "sweep": ["--gt", "g", "--pred", "p", "--offsets", "o"],
+    }
+    for command, args in required.items():
+        assert parser.parse_args([command, *args]).boundary_tol == metrics.BOUNDARY_TOL, command

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 
+from ..core.numbers import json_safe, percent, percent_change
 from ..errors import InputError
 from ._common import add_boundary_tol, add_label_space, add_workers, run_batch
 
@@ -52,10 +52,6 @@ def _one(job, *, space_name, tol):
     return out, change
 
 
-def _fmt(v) -> str:
-    return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}"
-
-
 def print_table(result: dict, file=None) -> None:
     file = file or sys.stdout
     names = list(result["per_class_iou"])
@@ -72,22 +68,13 @@ def print_table(result: dict, file=None) -> None:
     for i, (n, a, b) in enumerate(rows):
         if i == len(names):
             print("-" * len(head), file=file)
-        line = f"{n:<{width}}  {_fmt(a)}"
+        line = f"{n:<{width}}  {percent(a, digits=1, width=5)}"
         if refined:
-            d = None if a is None or b is None or math.isnan(a) or math.isnan(b) else b - a
-            line += f"  {_fmt(b):>7}  " + ("  n/a" if d is None else f"{100 * d:+5.1f}")
+            line += f"  {percent(b, digits=1, width=5):>7}  {percent_change(a, b, digits=1, width=5)}"
         print(line, file=file)
     if refined:
         c = result["change"]
         print(f"changed pixels: {c['fixed']} fixed, {c['broken']} broken, {c['swapped']} swapped", file=file)
-
-
-def _clean(obj):
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    return obj
 
 
 def run(args) -> int:
@@ -136,7 +123,7 @@ def run(args) -> int:
         result["refined"] = evs[1].result()
         result["change"] = change
     result["images"] = n
-    result = _clean(result)
+    result = json_safe(result)
     print(f"{n} images, label space {space.name}")
     print_table(result)
     if args.json:

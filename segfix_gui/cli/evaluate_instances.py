@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..core.numbers import finite_or_none, json_safe, percent, percent_change
 from ..errors import InputError
 from ._common import add_boundary_tol, add_workers, run_batch, unit_float
 
@@ -106,16 +106,17 @@ def _summary(parts) -> dict:
 
 
 def _pct(v) -> str:
-    return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}"
+    return percent(v, digits=1, width=5)
 
 
 def _num(v) -> str:
-    return "  n/a" if v is None else f"{v:.3f}"
+    f = finite_or_none(v)
+    return "  n/a" if f is None else f"{f:.3f}"
 
 
-def _delta(a, b, scale=100.0, fmt="{:+5.1f}") -> str:
-    bad = any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (a, b))
-    return "  n/a" if bad else fmt.format(scale * (b - a))
+def _num_delta(a, b) -> str:
+    fa, fb = finite_or_none(a), finite_or_none(b)
+    return "  n/a" if fa is None or fb is None else f"{fb - fa:+.3f}"
 
 
 def print_table(result: dict, file=None) -> None:
@@ -145,7 +146,7 @@ def print_table(result: dict, file=None) -> None:
         for k in ("ap", "ap50"):
             line += f"  {_pct(a[k])}"
             if ref:
-                line += f"  {_pct(b[k]):>7}  {_delta(a[k], b[k])}"
+                line += f"  {_pct(b[k]):>7}  {percent_change(a[k], b[k], digits=1, width=5)}"
         print(line, file=file)
     print(
         f"(official cityscapesscripts figures in %; ground-truth instances under "
@@ -168,23 +169,13 @@ def print_table(result: dict, file=None) -> None:
     ):
         line = f"{label:<{width + 12}}  {_num(s[k]):>6}"
         if ref:
-            line += f"  {_num(r[k]):>7}  {_delta(s[k], r[k], 1.0, '{:+.3f}'):>6}"
+            line += f"  {_num(r[k]):>7}  {_num_delta(s[k], r[k]):>6}"
         print(line, file=file)
     if ref and not result.get("refined_aligned", True):
         print(
             "(some refined files list other instances than the predictions: their instances were matched on their own)",
             file=file,
         )
-
-
-def _clean(obj):
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def run(args) -> int:
@@ -242,7 +233,7 @@ def run(args) -> int:
         result["refined"] = {**ap_r.as_dict(), "instances": _summary([r["after"] for _, r in results])}
         result["refined_aligned"] = all(r["aligned"] for _, r in results)
     result["per_instance"] = [row for _, r in results for row in r["rows"]]
-    result = _clean(result)
+    result = json_safe(result)
     unpaired = len(set(gts) - {r["gt_instances"] for r in rows})
     head = f"{len(results)} image{'' if len(results) == 1 else 's'}"
     if unpaired:

@@ -12,6 +12,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..core.numbers import percent
 from ..errors import InputError
 from ..io.ranges import RANGE_HELP
 from ._common import add_boundary_tol, add_label_space, add_workers, run_batch
@@ -75,9 +76,7 @@ def grid_from_args(args):
 
 
 def _pct(v, sign: bool = False) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{100 * v:+.2f}" if sign else f"{100 * v:.2f}"
+    return percent(v, sign=sign)
 
 
 def _setting_text(row: dict, *, threshold_matters: bool, show_mdp: bool) -> str:

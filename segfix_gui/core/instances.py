@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .metrics import BOUNDARY_TOL, boundary_counts, boundary_f_from_counts
+from .numbers import finite_or_none
 from .refine import refine_masks
 
 THING_BASE = 1000
@@ -271,9 +272,7 @@ class InstanceComparison:
         """One dict per instance: name, label_id, score, gt_id, iou/bf before and after
         (None where undefined) — for tables, lists and JSON."""
 
-        def f(v):
-            return None if math.isnan(v) else float(v)
-
+        f = finite_or_none
         out = []
         for i in range(len(self)):
             out.append(

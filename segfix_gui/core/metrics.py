@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..labels import IGNORE, LabelSpace
+from .numbers import finite_or_none
 
 BOUNDARY_TOL = 3.0
 """Default boundary F-score tolerance in pixels (openseg's 3 px at 2048×1024): every default
@@ -278,12 +279,8 @@ class SemanticEvaluator:
             "miou": mean_iou(iou),
             "pixel_accuracy": pixel_accuracy(conf),
             "boundary_f": mean_iou(bf),
-            "per_class_iou": {
-                nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, iou, strict=True)
-            },
-            "per_class_boundary_f": {
-                nm: (None if np.isnan(v) else float(v)) for nm, v in zip(self.space.names, bf, strict=True)
-            },
+            "per_class_iou": {nm: finite_or_none(v) for nm, v in zip(self.space.names, iou, strict=True)},
+            "per_class_boundary_f": {nm: finite_or_none(v) for nm, v in zip(self.space.names, bf, strict=True)},
         }
 
 

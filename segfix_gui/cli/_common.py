@@ -215,12 +215,19 @@ def run_batch(
         bar.close()
 
 
-def report(errors: list[str], done: int, what: str) -> int:
-    """Print every bad file and a summary; return the exit status (2 if any failed)."""
+def report_errors(errors: list[str]) -> int:
+    """Print each bad file's one line (``segfix: error: <file>: <problem>``) on stderr; return
+    the exit status (2 if there is any)."""
     for msg in errors:
         print(f"segfix: error: {msg}", file=sys.stderr)
-    if errors:
-        print(f"segfix: {done} {what} written, {len(errors)} failed", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def report(errors: list[str], done: int, what: str, *, verb: str = "written") -> int:
+    """Print every bad file and a summary (``3 refined label maps written``); return the exit
+    status (2 if any failed). Every batch command ends with it."""
+    if report_errors(errors):
+        print(f"segfix: {done} {what} {verb}, {len(errors)} failed", file=sys.stderr)
         return 2
-    print(f"{done} {what} written")
+    print(f"{done} {what} {verb}")
     return 0

@@ -8,7 +8,7 @@ import sys
 
 from ..core.numbers import json_safe, percent, percent_change
 from ..errors import InputError
-from ._common import add_boundary_tol, add_label_space, add_workers, run_batch
+from ._common import add_boundary_tol, add_label_space, add_workers, report, report_errors, run_batch
 
 
 def add_parser(sub) -> None:
@@ -114,9 +114,8 @@ def run(args) -> int:
         if ch:
             for k in change:
                 change[k] += ch[k]
-    for msg in errors:
-        print(f"segfix: error: {msg}", file=sys.stderr)
     if n == 0:
+        report_errors(errors)
         raise InputError(args.pred, "no prediction could be evaluated")
     result = evs[0].result()
     if args.refined:
@@ -128,4 +127,4 @@ def run(args) -> int:
     print_table(result)
     if args.json:
         write_text(args.json, json.dumps(result, indent=2) + "\n")
-    return 2 if errors else 0
+    return report(errors, n, "images", verb="evaluated")

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..core.numbers import finite_or_none, json_safe, percent, percent_change
 from ..errors import InputError
-from ._common import add_boundary_tol, add_workers, run_batch, unit_float
+from ._common import add_boundary_tol, add_workers, report_errors, run_batch, unit_float
 
 
 def add_parser(sub) -> None:
@@ -215,10 +215,9 @@ def run(args) -> int:
             results.append((job, res))
     if errors:
         # AP over a subset of the images would not be the figure asked for
-        for msg in errors:
-            print(f"segfix: error: {msg}", file=sys.stderr)
+        status = report_errors(errors)
         print(f"segfix: {len(errors)} of {len(rows)} predictions could not be read; nothing evaluated", file=sys.stderr)
-        return 2
+        return status
     gt_list = [job[1] for job, _ in results]
     ap = instance_level_ap(gt_list, [r["official"] for _, r in results])
     result = {

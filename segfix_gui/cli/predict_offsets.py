@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
-from ._common import positive_int, report, setting_value
+from ._common import positive_int, report, run_batch, setting_value
 
 
 def add_parser(sub) -> None:
@@ -110,10 +113,6 @@ def _predictor(args):
 
 
 def run(args) -> int:
-    import sys
-
-    from tqdm import tqdm
-
     from ..io.offsets import write_offsets
     from ..io.pairing import IMAGE_SUFFIXES, check_out_dir, list_files
 
@@ -127,48 +126,59 @@ def run(args) -> int:
     files = list_files(args.images, IMAGE_SUFFIXES)
     if not files:
         raise InputError(args.images, "no images found")
-    seen: dict[Path, Path] = {}
-    errors, done = [], 0
-    bar = tqdm(total=len(files), desc="predict-offsets", unit="file", disable=None, file=sys.stderr)
-    pending: list[tuple[Path, Path, object]] = []
+    errors: list[str] = []
+    dst_of: dict[Path, Path] = {}  # one output per name: x.png and x.jpg would both write x.npz
+    for src in files:
+        dst = (out / src.relative_to(args.images)).with_suffix("." + args.format)
+        first = next((s for s, d in dst_of.items() if d == dst), None)
+        if first is not None:
+            errors.append(str(InputError(src, f"same output name as {first.name}; skipped")))
+        else:
+            dst_of[src] = dst
+    crops = None
+    if args.checkpoint is not None:  # slow (many crops per image on a CPU): show the crops too
+        from tqdm import tqdm
 
-    def flush():
+        crops = tqdm(desc="crops", unit="crop", disable=None, leave=False, position=1, file=sys.stderr)
+
+    def on_crops(done_crops: int, total: int) -> None:
+        assert crops is not None
+        if done_crops == 0:
+            crops.reset(total=total)
+        crops.update(done_crops - crops.n)
+
+    done = 0
+    pending: list[tuple[Path, np.ndarray]] = []  # images read, waiting for the network
+
+    def flush() -> None:
         nonlocal done
         if not pending:
             return
-        # checkpoints are slow (many crops per image on a CPU): show the crops too
-        extra = {"progress": lambda d, n: bar.set_postfix_str(f"crop {d}/{n}")} if args.checkpoint is not None else {}
-        fields = predictor.predict_batch([im for _, _, im in pending], batch=args.batch, **extra)
-        for (_src, dst, _), field in zip(pending, fields, strict=True):
+        extra = {} if crops is None else {"progress": on_crops}
+        fields = predictor.predict_batch([im for _, im in pending], batch=args.batch, **extra)
+        for (src, _), field in zip(pending, fields, strict=True):
             try:
                 setting = field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob)
-                write_offsets(dst, field, fmt=args.format, setting=setting)
+                write_offsets(dst_of[src], field, fmt=args.format, setting=setting)
                 done += 1
             except InputError as err:  # io.atomic names the output that cannot be written
                 errors.append(str(err))
-        bar.update(len(pending))
         pending.clear()
 
+    # the shared batch loop reads the images (a bad one is reported, and an output an earlier
+    # run left for it removed); same-size images go through the network --batch at a time
     try:
-        for src in files:
-            dst = (out / src.relative_to(args.images)).with_suffix("." + args.format)
-            if dst in seen:
-                errors.append(str(InputError(src, f"same output name as {seen[dst].name}; skipped")))
-                bar.update()
+        for src, image, error in run_batch(_read, list(dst_of), desc="predict-offsets", output=dst_of.get):
+            if error:
+                errors.append(error)
                 continue
-            seen[dst] = src
-            try:
-                image = _read(src)
-            except InputError as err:
-                errors.append(str(err))
-                bar.update()
-                continue
-            if pending and pending[0][2].shape != image.shape:
+            if pending and pending[0][1].shape != image.shape:
                 flush()
-            pending.append((src, dst, image))
+            pending.append((src, image))
             if len(pending) >= args.batch:
                 flush()
         flush()
     finally:
-        bar.close()
+        if crops is not None:
+            crops.close()
     return report(errors, done, "offset files")

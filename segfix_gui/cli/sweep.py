@@ -15,7 +15,7 @@ from pathlib import Path
 from ..core.numbers import percent
 from ..errors import InputError
 from ..io.ranges import RANGE_HELP
-from ._common import add_boundary_tol, add_label_space, add_workers, run_batch
+from ._common import add_boundary_tol, add_label_space, add_workers, report, report_errors, run_batch
 
 
 def add_parser(sub) -> None:
@@ -423,7 +423,7 @@ def _sweep_one(job, *, space_name: str, grid, tol: float):
 def run(args) -> int:
     import functools
 
-    from ..core.sweep import SweepAccumulator
+    from ..core.sweep import collect
     from ..io.samples import sweep_jobs
     from ..labels import get_label_space
 
@@ -435,21 +435,15 @@ def run(args) -> int:
         _check_output(args.csv, "--csv", None, inputs)
     if args.plot:
         _check_output(args.plot, "--plot", ".png", inputs)
-    for msg in errors:
-        print(f"segfix: error: {msg}", file=sys.stderr)
     if not jobs:
+        report_errors(errors)
         raise InputError(args.pred, "no prediction has both ground truth and offsets")
-    acc = SweepAccumulator(space, grid, args.boundary_tol)
     fn = functools.partial(_sweep_one, space_name=args.label_space, grid=grid, tol=args.boundary_tol)
-    for _, image, error in run_batch(fn, jobs, workers=args.workers, desc="sweep"):
-        if error:
-            acc.error(error)
-        else:
-            acc.add(image)
-    res = acc.result()
-    for msg in res.errors:
-        print(f"segfix: error: {msg}", file=sys.stderr)
+    swept = run_batch(fn, jobs, workers=args.workers, desc="sweep")
+    res = collect((error or image for _, image, error in swept), space, grid, boundary_tol=args.boundary_tol)
+    errors += res.errors
     if not res.n_images:
+        report_errors(errors)
         raise InputError(args.pred, "no prediction could be swept")
     print_report(res)
     for path, write in ((args.csv, write_csv), (args.plot, write_plot)):
@@ -459,4 +453,4 @@ def run(args) -> int:
             except OSError as err:
                 raise InputError(path, f"cannot write: {err.strerror or err}") from None
             print(f"wrote {path}")
-    return 2 if errors or res.errors else 0
+    return report(errors, res.n_images, "images", verb="swept")

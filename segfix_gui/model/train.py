@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from ..core.offsets import flip_bins
 from ..errors import InputError
+from .data import Runner
 from .net import CONFIGS, OffsetNet, build
 
 CSV_FIELDS = (
@@ -256,8 +257,10 @@ def train(
     progress: bool = True,
     train_limit: int | None = None,
     val_limit: int | None = None,
+    run: Runner | None = None,
 ) -> dict:
-    """Train, log and save (see module docstring). Returns the final record dict."""
+    """Train, log and save (see module docstring). Returns the final record dict. ``run``
+    computes the targets of the images (see :data:`.data.Runner`; default: in this process)."""
     from tqdm import tqdm
 
     from ..io.atomic import write_text
@@ -284,10 +287,9 @@ def train(
         raise InputError(out, "holds a run already (last.pt): pass --resume or choose another --out")
     if opts.model not in CONFIGS:
         raise InputError(None, f"unknown model config {opts.model!r}")
-    workers = min(8, os.cpu_count() or 1)
     t0 = time.time()
-    tr = load_split(data, "train", space=opts.label_space, limit=train_limit, workers=workers)
-    va = load_split(data, "val", space=opts.label_space, limit=val_limit, workers=workers)
+    tr = load_split(data, "train", space=opts.label_space, limit=train_limit, run=run)
+    va = load_split(data, "val", space=opts.label_space, limit=val_limit, run=run)
     model = build(opts.model)
     if opts.pretrained and state is None:
         from .encoder import load_imagenet

@@ -170,6 +170,8 @@ def test_predict_offsets_cli_feeds_refine(tmp_path, tiny_weights, capsys):
         Image.fromarray(_images(rng, [(40, 48)])[0]).save(imgs / f"{name}.png")
     (imgs / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "off"
+    out.mkdir()
+    (out / "broken.npz").write_bytes(b"left by an earlier run")
     rc = main(
         [
             "predict-offsets",
@@ -186,7 +188,10 @@ def test_predict_offsets_cli_feeds_refine(tmp_path, tiny_weights, capsys):
         ]
     )
     assert rc == 2  # the broken file is reported, the others are written
-    assert "broken.png" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "2 offset files written, 1 failed" in err
+    # the shared batch loop: an output an earlier run left for the bad image is removed
+    assert not (out / "broken.npz").exists() and "was removed" in err
     field = read_offsets(out / "a.npz")
     assert field.shape == (40, 48) and field.k == 8
     assert field.recommended == pytest.approx({"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1.0})

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins
-from ..core.setting import Setting, check_value
+from ..core.setting import Setting, check_recommended
 from ..errors import InputError
 from .atomic import write_bytes
 
@@ -196,7 +196,7 @@ def _recommended(path: str, data: dict) -> dict:
                 # decimal that the stored number is the nearest float32 to (0.8)
                 v = float(np.format_float_positional(v[()], unique=True, trim="-"))
             try:
-                out[key] = check_value(key, v)
+                out.update(check_recommended({key: v}))
             except ValueError as err:
                 raise InputError(path, f"'recommended_{key}': {err}") from None
     return out

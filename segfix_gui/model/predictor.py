@@ -48,17 +48,18 @@ def read_record(weights: str | os.PathLike) -> dict:
 
 
 def recommended_settings(record: dict, path=None) -> dict:
-    """Validated ``recommended`` settings of a record (``{}`` when absent)."""
+    """Validated ``recommended`` settings of a record (``{}`` when absent), by the rule of every
+    offset file's (:func:`segfix_gui.core.setting.check_recommended`); InputError naming
+    ``path`` (the record) otherwise."""
+    from ..core.setting import check_recommended
+
     rec = record.get("recommended") or {}
-    out = {}
-    for key in ("threshold", "min_direction_prob", "scale"):
-        if key in rec:
-            v = rec[key]
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-            if not ok or v < 0 or (key != "scale" and v > 1):
-                raise InputError(path, f"recommended {key} {v!r} is out of range")
-            out[key] = float(v)
-    return out
+    if not isinstance(rec, dict):
+        raise InputError(path, "'recommended' must be an object of settings")
+    try:
+        return check_recommended(rec)
+    except ValueError as err:
+        raise InputError(path, f"recommended {err}") from None
 
 
 REFUSED = "holds code or objects, which are never loaded (only tensors and plain containers are read)"
@@ -163,7 +164,8 @@ class OffsetPredictor:
 
         self.device = resolve_device(device)
         self.model, self.record = load_model(weights, device=self.device)
-        self.recommended = recommended_settings(self.record, weights)
+        record_path = Path(weights if weights is not None else bundled_weights()).with_suffix(".json")
+        self.recommended = recommended_settings(self.record, record_path)
         inference = self.record.get("inference") or {}
         self.flip = bool(inference.get("flip", False)) if flip is None else flip
         self.smooth = bool(inference.get("smooth", False)) if smooth is None else smooth

@@ -53,6 +53,29 @@ def _images(rng, shapes):
     return [rng.integers(0, 256, size=(*s, 3), dtype=np.uint8) for s in shapes]
 
 
+@pytest.mark.parametrize(
+    "recommended,problem",
+    [
+        ({"scale": 0}, "recommended scale 0 is outside (0, 64]"),
+        ({"scale": 100}, "recommended scale 100 is outside (0, 64]"),
+        ({"threshold": 1.5}, "recommended threshold 1.5 is outside [0, 1]"),
+        ({"threshold": True}, "recommended threshold must be a number, not True"),
+        ({"thresh": 0.5}, "recommended unknown setting 'thresh'"),
+    ],
+)
+def test_a_weights_record_is_held_to_the_offset_files_rule(tiny_weights, tmp_path, recommended, problem):
+    """One validator for recommended settings: a record the offset files' reader would refuse is
+    refused when the weights load, naming the record, instead of failing later in setting()."""
+    import shutil
+
+    weights = tmp_path / "w.pt"
+    shutil.copy(tiny_weights, weights)
+    weights.with_suffix(".json").write_text(json.dumps({"recommended": recommended}))
+    with pytest.raises(InputError) as err:
+        OffsetPredictor(weights, device="cpu")
+    assert str(err.value).startswith(f"{weights.with_suffix('.json')}: {problem}")
+
+
 def test_predictor_shapes_dtypes_batches(tiny_weights):
     pred = OffsetPredictor(tiny_weights, device="cpu")
     imgs = _images(np.random.default_rng(0), [(40, 56), (33, 70), (40, 56)])

@@ -51,14 +51,13 @@ def test_every_package_and_resource_file_is_in_the_wheel_list():
 
 def test_the_checkout_finds_its_resources():
     from segfix_gui._resources import resource, resources_dir
-    from segfix_gui.io.samples import DEMO_DIR
-    from segfix_gui.labels import SPEC_DIR
-    from segfix_gui.model.predictor import BUNDLED
+    from segfix_gui.io.samples import demo_dir
+    from segfix_gui.model.predictor import bundled_path
 
     assert resources_dir() == RESOURCES or (resources_dir() / "label_spaces" / "camvid.json").is_file()
-    assert (SPEC_DIR / "camvid.json").is_file()
-    assert BUNDLED.is_file() and BUNDLED == resource("weights", "offsetnet-camvid.pt")
-    assert (DEMO_DIR / "sample.json").is_file()
+    assert resource("label_spaces", "camvid.json").is_file()
+    assert bundled_path().is_file() and bundled_path() == resource("weights", "offsetnet-camvid.pt")
+    assert (demo_dir() / "sample.json").is_file()
 
 
 def _site(tmp_path, *, with_resources=True) -> Path:

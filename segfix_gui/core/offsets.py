@@ -148,6 +148,30 @@ class OffsetField:
         )
 
     @classmethod
+    def one_hot(cls, boundary: np.ndarray, bins: np.ndarray, k: int, *, recommended: dict | None = None) -> OffsetField:
+        """A field whose direction is certain: probability 1 in bin ``bins`` ``(H, W)`` (uint8,
+        0..K-1) of each pixel, 0 in the others (``(K, H, W)`` float16: exact for 0 and 1, half
+        the memory of float32). Ground-truth fields are made so (``core.targets``, openseg's
+        target files). The bins are kept: they are the argmax of these directions.
+
+        >>> f = OffsetField.one_hot(np.ones((1, 2), np.float32), np.array([[2, 6]], np.uint8), 8)
+        >>> f.to_offsets(Setting(threshold=0.5, scale=1))[:, 0].tolist()   # up, down
+        [[-1, 1], [0, 0]]
+        """
+        bins = np.asarray(bins, np.uint8)
+        direction_table(k)
+        if bins.shape != np.shape(boundary):
+            raise ValueError(f"bins {bins.shape} and boundary {np.shape(boundary)} must have one shape")
+        if bins.size and int(bins.max()) >= k:
+            raise ValueError(f"bins must be below K = {k}, found {int(bins.max())}")
+        direction = np.empty((k,) + bins.shape, np.float16)
+        for b in range(k):  # one plane at a time: no (K, H, W) index temporaries
+            np.equal(bins, b, out=direction[b], casting="unsafe")
+        field = cls(boundary=boundary, direction=direction, recommended=dict(recommended or {}))
+        field._cache["bins"] = bins
+        return field
+
+    @classmethod
     def from_hard(cls, offsets: np.ndarray) -> OffsetField:
         """Field from ``(2, H, W)`` integer unit steps (boundary = 1 where non-zero)."""
         offsets = np.asarray(offsets)

@@ -301,11 +301,7 @@ def depth_field(path: str, data: dict, *, width: float = DEPTH_WIDTH, directions
     bins = angles_to_bins(np.sin(theta), np.cos(theta), directions)
     band = (depth >= 1) & (depth <= width)
     bins[~band] = 0
-    direction = np.zeros((directions,) + band.shape, np.float32)
-    np.put_along_axis(direction, bins[None].astype(np.int64), 1.0, axis=0)
-    field = OffsetField(boundary=band.astype(np.float32), direction=direction)
-    field._cache["bins"] = bins
-    return field
+    return OffsetField.one_hot(band.astype(np.float32), bins, directions)
 
 
 def unit_steps(field: OffsetField, setting: Setting | None = None) -> np.ndarray:

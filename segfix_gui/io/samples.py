@@ -32,7 +32,6 @@ from ..core.sweep import SweepSample
 from ..errors import InputError
 from ..labels import LabelSpace, get_label_space
 
-DEMO_DIR = resource("demo")
 PARTS = ("image", "pred", "offsets", "gt")
 INSTANCE_PARTS = ("image", "instances", "offsets", "gt_instances")
 PART_NAMES = {
@@ -340,9 +339,15 @@ def load_instance_sample(paths: SamplePaths) -> Sample:
     )
 
 
-def demo_paths(folder: str | os.PathLike = DEMO_DIR) -> tuple[SamplePaths, str]:
-    """The bundled demo's files and label space, from its ``sample.json``."""
-    folder = Path(folder)
+def demo_dir() -> Path:
+    """The bundled demo's folder (found when asked: nothing is looked up at import)."""
+    return resource("demo")
+
+
+def demo_paths(folder: str | os.PathLike | None = None) -> tuple[SamplePaths, str]:
+    """The files and label space of the demo in ``folder`` (default: the bundled one), from its
+    ``sample.json``."""
+    folder = Path(folder) if folder is not None else demo_dir()
     meta_path = folder / "sample.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -21,16 +21,21 @@ from .._resources import resource
 from ..core.offsets import OffsetField, flip_bins
 from ..errors import InputError
 
-WEIGHTS_DIR = resource("weights")
-BUNDLED = WEIGHTS_DIR / "offsetnet-camvid.pt"
+BUNDLED_NAME = "offsetnet-camvid.pt"
 FORMAT = "segfix-offset-net"
+
+
+def bundled_path() -> Path:
+    """Where the shipped weights are (found when asked: nothing is looked up at import)."""
+    return resource("weights", BUNDLED_NAME)
 
 
 def bundled_weights() -> Path:
     """Path of the shipped weights (InputError if the file is missing)."""
-    if not BUNDLED.exists():
-        raise InputError(BUNDLED, "bundled offset-network weights are missing from this install")
-    return BUNDLED
+    path = bundled_path()
+    if not path.exists():
+        raise InputError(path, "bundled offset-network weights are missing from this install")
+    return path
 
 
 def read_record(weights: str | os.PathLike) -> dict:

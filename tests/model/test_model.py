@@ -15,7 +15,7 @@ from segfix_gui.core.setting import Setting
 from segfix_gui.errors import InputError
 from segfix_gui.io.offsets import read_offsets
 from segfix_gui.model.net import build
-from segfix_gui.model.predictor import BUNDLED, OffsetPredictor, load_model
+from segfix_gui.model.predictor import OffsetPredictor, bundled_path, load_model
 from segfix_gui.model.train import offset_loss, save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,7 +291,7 @@ def test_train_command_writes_log_checkpoint_and_resumes(tmp_path):
     assert model.config["name"] == "tiny"
 
 
-@pytest.mark.skipif(not BUNDLED.exists(), reason="bundled weights not present")
+@pytest.mark.skipif(not bundled_path().exists(), reason="bundled weights not present")
 def test_bundled_weights_load_and_predict_on_demo_image():
     from segfix_gui.io.images import read_image
 
@@ -303,7 +303,7 @@ def test_bundled_weights_load_and_predict_on_demo_image():
     field = pred.predict(image)
     assert field.shape == image.shape[:2] and field.k == 8
     assert set(field.recommended) == {"threshold", "min_direction_prob", "scale"}
-    assert BUNDLED.stat().st_size <= 20 * 1024 * 1024
+    assert bundled_path().stat().st_size <= 20 * 1024 * 1024
     # a trained network marks a minority of pixels as boundary, not none and not all
     frac = float((field.boundary > 0.5).mean())
     assert 0.01 < frac < 0.5

@@ -86,7 +86,11 @@ def _run(site, args, cwd, timeout=300):
     )
 
 
+@pytest.mark.slow
 def test_commands_from_the_wheel_layout_outside_the_checkout(tmp_path):
+    """degrade, predict-offsets and the demo screenshot from the wheel's layout. .ci/run runs the
+    same three commands from the real wheel in a fresh environment, so the default run leaves
+    this copy out (15-30 s); ``pytest -m slow`` runs it without building a wheel."""
     site = _site(tmp_path)
     work = tmp_path / "work"
     (work / "gt").mkdir(parents=True)

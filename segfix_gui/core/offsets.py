@@ -78,6 +78,18 @@ def flip_bins(k: int, axis: str) -> np.ndarray:
     return np.array([lookup[tuple(v)] for v in flipped.tolist()], np.int64)
 
 
+PROBABILITY_DTYPE = np.dtype(np.float16)
+"""The one precision of predicted probabilities: the ``.npz`` format stores them so and the
+predictors return them so, so a field refines the same whether it was just predicted (the
+window) or written and read back (``segfix predict-offsets``). float16 keeps 11 significant
+bits: near 1 a step of 2**-11, far finer than any threshold a user sets."""
+
+
+def as_stored(a: np.ndarray) -> np.ndarray:
+    """``a`` at :data:`PROBABILITY_DTYPE` (rounded to nearest; no copy when it is already)."""
+    return np.asarray(a).astype(PROBABILITY_DTYPE, copy=False)
+
+
 _F16_INF = np.uint16(0x7C00)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins
+from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins, as_stored
 from ..core.setting import Setting, check_recommended
 from ..errors import InputError
 from .atomic import write_bytes
@@ -323,8 +323,8 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
                 raise ValueError("a summarized field has no direction probabilities to write")
             arrays: dict[str, Any] = {
                 "format_version": np.array(FORMAT_VERSION, np.int32),
-                "boundary": field.boundary.astype(np.float16, copy=False),
-                "direction": field.direction.astype(np.float16, copy=False),
+                "boundary": as_stored(field.boundary),
+                "direction": as_stored(field.direction),
             }
             for k, v in field.recommended.items():
                 if k in RECOMMENDED_KEYS:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._resources import resource
-from ..core.offsets import OffsetField, flip_bins
+from ..core.offsets import OffsetField, as_stored, flip_bins
 from ..errors import InputError
 
 BUNDLED_NAME = "offsetnet-camvid.pt"
@@ -178,7 +178,9 @@ class OffsetPredictor:
         self._perm = torch.from_numpy(flip_bins(self.k, "horizontal"))
 
     def predict(self, image: np.ndarray) -> OffsetField:
-        """``(H, W, 3)`` uint8 RGB -> OffsetField (boundary (H, W), direction (K, H, W) float32)."""
+        """``(H, W, 3)`` uint8 RGB -> OffsetField: boundary (H, W) and direction (K, H, W) at the
+        storage precision (:data:`~segfix_gui.core.offsets.PROBABILITY_DTYPE`, float16), so the
+        field refines as it will once written to ``.npz`` and read back."""
         return self.predict_batch([image])[0]
 
     def predict_batch(self, images: list[np.ndarray], *, batch: int = 4) -> list[OffsetField]:
@@ -195,7 +197,9 @@ class OffsetPredictor:
                 sel = idx[s : s + batch]
                 b, d = self.probabilities(np.stack([images[i] for i in sel]))
                 for j, i in enumerate(sel):
-                    out[i] = OffsetField(boundary=b[j], direction=d[j], recommended=dict(self.recommended))
+                    out[i] = OffsetField(
+                        boundary=as_stored(b[j]), direction=as_stored(d[j]), recommended=dict(self.recommended)
+                    )
         return out
 
     def probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -82,17 +82,17 @@ def test_predictor_shapes_dtypes_batches(tiny_weights):
     fields = pred.predict_batch(imgs, batch=2)
     assert [f.shape for f in fields] == [(40, 56), (33, 70), (40, 56)]
     for f, im in zip(fields, imgs, strict=True):
-        assert f.boundary.dtype == np.float32 and f.direction.dtype == np.float32
+        assert f.boundary.dtype == np.float16 and f.direction.dtype == np.float16  # the storage precision
         assert f.direction.shape == (8,) + im.shape[:2]
         assert 0 <= f.boundary.min() and f.boundary.max() <= 1
-        np.testing.assert_allclose(f.direction.sum(0), 1, atol=1e-5)
+        np.testing.assert_allclose(f.direction.astype(np.float32).sum(0), 1, atol=4e-3)
         assert f.recommended == {"threshold": 0.7, "min_direction_prob": 0.4, "scale": 1.0}
         off = f.to_offsets(f.setting())
         assert off.dtype == np.int16 and off.shape == (2,) + im.shape[:2]
-    # batching does not change results
+    # batching does not change results (beyond float16 rounding of float32 noise: one step)
     single = pred.predict(imgs[2])
-    np.testing.assert_allclose(single.boundary, fields[2].boundary, atol=1e-5)
-    np.testing.assert_allclose(single.direction, fields[2].direction, atol=1e-5)
+    np.testing.assert_allclose(single.boundary, fields[2].boundary, atol=2**-11)
+    np.testing.assert_allclose(single.direction, fields[2].direction, atol=2**-11)
     with pytest.raises(ValueError, match="uint8"):
         pred.predict(imgs[0].astype(np.float32))
 
@@ -307,3 +307,30 @@ def test_bundled_weights_load_and_predict_on_demo_image():
     # a trained network marks a minority of pixels as boundary, not none and not all
     frac = float((field.boundary > 0.5).mean())
     assert 0.01 < frac < 0.5
+
+
+@pytest.mark.skipif(not bundled_path().exists(), reason="bundled weights not present")
+def test_a_predicted_field_refines_as_it_will_once_saved(tmp_path):
+    """One storage precision: predict -> write -> read -> to_offsets equals the in-memory
+    field at every threshold. On the demo frame the network's float32 probabilities move 10
+    pixels more at 0.9 than their float16 file (benchmarks/storage_dtype.py): predict() must
+    return what the file will hold, not those."""
+    from segfix_gui.core.offsets import PROBABILITY_DTYPE, OffsetField
+    from segfix_gui.io.images import read_image
+    from segfix_gui.io.offsets import write_offsets
+
+    image = read_image(ROOT / "resources" / "demo" / "image.jpg")
+    pred = OffsetPredictor(device="cpu")
+    field = pred.predict(image)
+    assert field.boundary.dtype == field.direction.dtype == PROBABILITY_DTYPE
+    write_offsets(tmp_path / "x.npz", field)
+    saved = read_offsets(tmp_path / "x.npz")
+    b, d = pred.probabilities(np.stack([image]))
+    raw = OffsetField(boundary=b[0], direction=d[0])
+    differs = 0
+    for t in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
+        for mdp in (0.0, 0.4):
+            s = Setting(threshold=t, scale=1, min_direction_prob=mdp)
+            np.testing.assert_array_equal(field.to_offsets(s), saved.to_offsets(s))
+            differs += int((raw.to_offsets(s) != saved.to_offsets(s)).any())
+    assert differs  # the float32 field would not have refined alike: the test sees the difference

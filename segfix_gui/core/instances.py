@@ -317,7 +317,9 @@ def compare_instances(
 
 def mask_outline(mask: np.ndarray) -> np.ndarray:
     """``(H, W)`` bool: pixels of ``mask`` with a 4-neighbour outside it (image edges count
-    as outside, so an instance cut by the frame is drawn closed)."""
+    as outside, so an instance cut by the frame is drawn closed). ``skimage.segmentation.
+    find_boundaries(mode="inner", connectivity=1)`` of the mask padded by one pixel, without
+    its grey-scale morphology (tens of times faster: ``benchmarks/skimage_equivalents.py``)."""
     m = np.asarray(mask, bool)
     p = np.pad(m, 1, constant_values=False)
     inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]

@@ -98,6 +98,9 @@ def pixel_accuracy(conf: np.ndarray) -> float:
 
 
 def _disk(tol: float) -> np.ndarray:
+    """``(P, 2)`` (d_row, d_col) offsets within Euclidean distance ``tol`` of a pixel:
+    ``skimage.morphology.disk``'s pixels for an integer ``tol``; for a fractional one, centred
+    on the pixel (``disk(2.5)`` is a 6×6 footprint centred between pixels)."""
     r = int(np.floor(tol))
     dr, dc = np.mgrid[-r : r + 1, -r : r + 1]
     keep = dr * dr + dc * dc <= tol * tol
@@ -108,7 +111,9 @@ def boundary_classes(e: np.ndarray, n: int) -> np.ndarray:
     """``(H, W)`` int16: evaluation class of each 1-px boundary pixel, -1 elsewhere.
 
     ``e`` holds evaluation indices (``IGNORE`` for void). A pixel is on the boundary of its
-    class when a 4-neighbour has another label; void pixels are never boundary pixels.
+    class when a 4-neighbour has another label; void pixels are never boundary pixels. These are
+    ``skimage.segmentation.find_boundaries(e, connectivity=1, mode="thick")``'s pixels, found
+    3-4× faster (``benchmarks/skimage_equivalents.py``; the tests hold the two equal).
     """
     edge = np.zeros(e.shape, bool)
     d = e[:, 1:] != e[:, :-1]

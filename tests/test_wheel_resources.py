@@ -49,6 +49,18 @@ def test_every_package_and_resource_file_is_in_the_wheel_list():
     assert left_out == [], "resource files the wheel would not ship"
 
 
+def test_one_version():
+    """The version is written once, in segfix_gui/__init__.py; pyproject.toml reads it."""
+    import importlib.metadata
+
+    import segfix_gui
+
+    project = _pyproject()
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "segfix_gui.__version__"}
+    assert importlib.metadata.version("segfix-gui") == segfix_gui.__version__
+
+
 def test_the_checkout_finds_its_resources():
     from segfix_gui._resources import resource, resources_dir
     from segfix_gui.io.samples import demo_dir

@@ -101,7 +101,7 @@ def positive_int(text: str) -> int:
     return v
 
 
-def add_label_space(p: argparse.ArgumentParser, default: str = "camvid") -> None:
+def add_label_space(p: argparse.ArgumentParser, default: str | None = "camvid") -> None:
     p.add_argument(
         "--label-space",
         default=default,
@@ -206,8 +206,8 @@ def run_batch(
                 for it, fut in zip(items, futures, strict=True):
                     try:
                         done = fut.result()
-                    except Exception as err:  # noqa: BLE001 - e.g. a worker killed for memory
-                        done = (it, None, _unexpected(it, err))
+                    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed for memory
+                        done = (it, None, _unexpected(it, exc))
                     it, res, err = done
                     yield it, res, err and _drop_stale(it, err, output)
                     bar.update()

@@ -131,12 +131,12 @@ def print_table(result: dict, file=None) -> None:
     if ref:
         head += f"  {'refined':>7}  {'Δ':>5}"
     print(head, file=file)
-    rows = [(n, result["per_class"][n], ref["per_class"][n] if ref else None) for n in names]
+    rows = [(n, result["per_class"][n], ref["per_class"][n] if ref else {}) for n in names]
     rows.append(
         (
             "average",
             {"ap": result["ap"], "ap50": result["ap50"]},
-            {"ap": ref["ap"], "ap50": ref["ap50"]} if ref else None,
+            {"ap": ref["ap"], "ap50": ref["ap50"]} if ref else {},
         )
     )
     for i, (n, a, b) in enumerate(rows):
@@ -162,7 +162,7 @@ def print_table(result: dict, file=None) -> None:
     if ref:
         head += f"  {'refined':>7}  {'Δ':>6}"
     print(head, file=file)
-    r = ref["instances"] if ref else None
+    r = ref["instances"] if ref else {}
     for label, k in (
         ("mask IoU (mean)", "mean_iou"),
         (f"boundary F, {result['boundary_tol']:g} px (mean)", "mean_boundary_f"),

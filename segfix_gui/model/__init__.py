@@ -56,7 +56,7 @@ def predict_timing(device: str, *, weights=None, shape=(1024, 2048), repeat: int
 
     tag = f"{shape[0]}x{shape[1]}_{device}"
     image = np.random.default_rng(0).integers(0, 256, size=(*shape, 3), dtype=np.uint8)
-    out = {}
+    out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if weights is None and not bundled_path().exists():
             # no bundled weights yet: time an untrained network of the shipped architecture

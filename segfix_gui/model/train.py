@@ -157,7 +157,10 @@ class _Batches:
                 )
                 if flips[j]:
                     im, d, b, v = im.flip(-1), d.flip(-1), self.flip[b.flip(-1)], v.flip(-1)
-                imgs.append(im), dists.append(d), bins.append(b), valids.append(v)
+                imgs.append(im)
+                dists.append(d)
+                bins.append(b)
+                valids.append(v)
             x = (torch.stack(imgs).float() / 255).contiguous(memory_format=torch.channels_last)
             bright = (jitter[:, 0] - 0.5).mul(0.4).to(self.device).view(-1, 1, 1, 1)
             contrast = (1 + (jitter[:, 1] - 0.5) * 0.4).to(self.device).view(-1, 1, 1, 1)
@@ -304,7 +307,7 @@ def train(
             if refused.problem.startswith("holds code"):
                 raise refused from None
             raise InputError(where, f"cannot use as ImageNet weights: {err}") from None
-    model.to(device).to(memory_format=torch.channels_last)
+    model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it
     if device == "cuda":
         torch.backends.cudnn.benchmark = True
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)

@@ -99,6 +99,7 @@ def _run(site, args, cwd, timeout=300):
 
 
 @pytest.mark.slow
+@pytest.mark.gui
 def test_commands_from_the_wheel_layout_outside_the_checkout(tmp_path):
     """degrade, predict-offsets and the demo screenshot from the wheel's layout. .ci/run runs the
     same three commands from the real wheel in a fresh environment, so the default run leaves
@@ -120,6 +121,7 @@ def test_commands_from_the_wheel_layout_outside_the_checkout(tmp_path):
     assert (work / "shot.png").stat().st_size > 0
 
 
+@pytest.mark.gui
 def test_missing_demo_ends_the_screenshot_run_at_once(tmp_path):
     """The failure is reported before the event loop starts; the run must still end (no hang)."""
     site = _site(tmp_path, with_resources=False)

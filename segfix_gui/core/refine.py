@@ -98,6 +98,15 @@ def refine_labels(labels: np.ndarray, offsets: np.ndarray, *, device: str = "aut
     Returns
     -------
     ndarray of the same shape and dtype as ``labels``
+
+    Example
+    -------
+    >>> labels = np.array([[1, 1, 2, 2]], np.uint8)
+    >>> offsets = np.zeros((2, 1, 4), np.int16)
+    >>> offsets[1, 0, 2] = -1                       # pixel (0, 2) takes its left neighbour's label
+    >>> offsets[1, 0, 3] = 5                        # far steps clamp at the border
+    >>> refine_labels(labels, offsets, device="cpu")
+    array([[1, 1, 1, 2]], dtype=uint8)
     """
     labels = np.asarray(labels)
     offsets = np.asarray(offsets)

@@ -54,7 +54,7 @@ collect_ignore_glob = ["segfix_gui/gui/*"] if QT_MISSING else []
 
 def pytest_collection_modifyitems(config, items):
     reason = QT_MISSING
-    if reason is None and not config.pluginmanager.has_plugin("pytestqt"):
+    if reason is None and not config.pluginmanager.has_plugin("pytest-qt"):
         reason = "pytest-qt is not installed (or disabled): the window's tests need its qtbot fixture"
     if reason is None:
         return

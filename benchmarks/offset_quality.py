@@ -96,7 +96,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from segfix_gui.model.data import split_files
-    from segfix_gui.model.predictor import BUNDLED, OffsetPredictor
+    from segfix_gui.model.predictor import OffsetPredictor, bundled_path
 
     t_start = time.time()
     if args.oracle_table:
@@ -248,7 +248,7 @@ def main() -> int:
     report = {
         "data": str(args.data),
         "val_images": len(pairs),
-        "weights": str(args.weights or BUNDLED),
+        "weights": str(args.weights or bundled_path()),
         "flip": args.flip,
         "smooth": args.smooth,
         "machine": f"{platform.node()} {platform.machine()}",
@@ -289,7 +289,7 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.update_record:
-        update_record(args.weights or BUNDLED, report)
+        update_record(args.weights or bundled_path(), report)
     return 0
 
 

@@ -17,7 +17,7 @@ from .errors import InputError
 from .io.offsets import read_offsets, write_offsets
 from .labels import LabelSpace, get_label_space
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
 __all__ = [
     "DIRECTIONS",

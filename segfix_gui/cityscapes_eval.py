@@ -291,16 +291,14 @@ class InstanceAP:
     dilation_ratio: float | None = None
 
     def as_dict(self) -> dict:
-        """``ap``, ``ap50``, ``per_class``, ``min_region_size`` (None for NaN); Boundary AP adds
-        its ``dilation_ratio``."""
-
-        def clean(v):
-            return None if isinstance(v, float) and math.isnan(v) else v
+        """The figures with undefined ones (NaN) as None, ready for JSON; Boundary AP adds its
+        ``dilation_ratio``."""
+        from .core.numbers import json_safe
 
         out = {
-            "ap": clean(self.ap),
-            "ap50": clean(self.ap50),
-            "per_class": {k: {m: clean(x) for m, x in v.items()} for k, v in self.per_class.items()},
+            "ap": json_safe(self.ap),
+            "ap50": json_safe(self.ap50),
+            "per_class": json_safe(self.per_class),
             "min_region_size": self.min_region_size,
         }
         if self.iou_type == "boundary":

@@ -34,7 +34,6 @@ from .errors import InputError
 IGNORE = 255
 """Evaluation index of ignored / void pixels."""
 
-SPEC_DIR = resource("label_spaces")
 BUILTIN = ("cityscapes", "cityscapes-trainid", "camvid", "ade20k")
 
 
@@ -225,7 +224,9 @@ def _from_spec(spec, *, source) -> LabelSpace:
         name = spec.get("name", Path(str(source)).stem)
         if not isinstance(name, str):
             raise ValueError("'name' must be a string")
-        classes, seen, order = [], {}, 0
+        classes: list[LabelClass] = []
+        seen: dict[int, int] = {}
+        order = 0
         for i, e in enumerate(entries):
             cid, cname, color, ignore, tid = _entry(i, e)
             if cid in seen:
@@ -283,7 +284,7 @@ def _builtin(name: str) -> LabelSpace:
         return _cityscapes(False)
     if name == "cityscapes-trainid":
         return _cityscapes(True)
-    path = SPEC_DIR / f"{name}.json"
+    path = resource("label_spaces", f"{name}.json")
     if not path.is_file():
         raise InputError(path, f"the bundled {name} label space is missing from this install")
     return _from_spec(_load_json(path), source=path)

@@ -1,8 +1,6 @@
-"""Shared test setup. Qt widgets render offscreen (no display needed)."""
+"""Fixtures of the window's tests (Qt's setup and the Qt-absent rules: ../conftest.py)."""
 
-import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from __future__ import annotations
 
 import pytest
 

@@ -45,3 +45,28 @@ def test_every_command_is_in_the_independence_contract():
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     (alone,) = [c for c in contracts["contracts"] if c["type"] == "independence"]
     assert sorted(alone["modules"]) == sorted(f"segfix_gui.cli.{c}" for c in COMMANDS)
+
+
+def test_importing_the_package_changes_nothing_in_the_process():
+    """No work at import: importing every module outside gui/ sets no library's global (PIL's
+    pixel limit), looks up no bundled resource and imports neither Qt nor torch."""
+    code = """
+import importlib, pkgutil, sys
+import PIL.Image
+limit = PIL.Image.MAX_IMAGE_PIXELS
+import segfix_gui, segfix_gui._resources as res
+names = [m.name for m in pkgutil.walk_packages(segfix_gui.__path__, "segfix_gui.")
+         if not m.name.startswith(("segfix_gui.gui", "segfix_gui.model.openseg.nets"))
+         and m.name not in ("segfix_gui.__main__", "segfix_gui.cli.__main__", "segfix_gui.model.encoder",
+                            "segfix_gui.model.net", "segfix_gui.model.train")]
+for name in names:
+    importlib.import_module(name)
+assert PIL.Image.MAX_IMAGE_PIXELS == limit, PIL.Image.MAX_IMAGE_PIXELS
+assert res.resources_dir.cache_info().currsize == 0, "a resource was looked up at import"
+loaded = sorted(m for m in ("PySide6", "pyqtgraph", "torch") if m in sys.modules)
+assert not loaded, loaded
+print(len(names))
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) > 30

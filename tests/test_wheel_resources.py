@@ -49,16 +49,27 @@ def test_every_package_and_resource_file_is_in_the_wheel_list():
     assert left_out == [], "resource files the wheel would not ship"
 
 
+def test_one_version():
+    """The version is written once, in segfix_gui/__init__.py; pyproject.toml reads it."""
+    import importlib.metadata
+
+    import segfix_gui
+
+    project = _pyproject()
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "segfix_gui.__version__"}
+    assert importlib.metadata.version("segfix-gui") == segfix_gui.__version__
+
+
 def test_the_checkout_finds_its_resources():
     from segfix_gui._resources import resource, resources_dir
-    from segfix_gui.io.samples import DEMO_DIR
-    from segfix_gui.labels import SPEC_DIR
-    from segfix_gui.model.predictor import BUNDLED
+    from segfix_gui.io.samples import demo_dir
+    from segfix_gui.model.predictor import bundled_path
 
     assert resources_dir() == RESOURCES or (resources_dir() / "label_spaces" / "camvid.json").is_file()
-    assert (SPEC_DIR / "camvid.json").is_file()
-    assert BUNDLED.is_file() and BUNDLED == resource("weights", "offsetnet-camvid.pt")
-    assert (DEMO_DIR / "sample.json").is_file()
+    assert resource("label_spaces", "camvid.json").is_file()
+    assert bundled_path().is_file() and bundled_path() == resource("weights", "offsetnet-camvid.pt")
+    assert (demo_dir() / "sample.json").is_file()
 
 
 def _site(tmp_path, *, with_resources=True) -> Path:
@@ -87,7 +98,12 @@ def _run(site, args, cwd, timeout=300):
     )
 
 
+@pytest.mark.slow
+@pytest.mark.gui
 def test_commands_from_the_wheel_layout_outside_the_checkout(tmp_path):
+    """degrade, predict-offsets and the demo screenshot from the wheel's layout. .ci/run runs the
+    same three commands from the real wheel in a fresh environment, so the default run leaves
+    this copy out (15-30 s); ``pytest -m slow`` runs it without building a wheel."""
     site = _site(tmp_path)
     work = tmp_path / "work"
     (work / "gt").mkdir(parents=True)
@@ -105,6 +121,7 @@ def test_commands_from_the_wheel_layout_outside_the_checkout(tmp_path):
     assert (work / "shot.png").stat().st_size > 0
 
 
+@pytest.mark.gui
 def test_missing_demo_ends_the_screenshot_run_at_once(tmp_path):
     """The failure is reported before the event loop starts; the run must still end (no hang)."""
     site = _site(tmp_path, with_resources=False)

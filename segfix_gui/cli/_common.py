@@ -160,12 +160,25 @@ def border_options_from_args(args):
     )
 
 
-def add_label_space(p: argparse.ArgumentParser, default: str = "camvid") -> None:
+def add_label_space(p: argparse.ArgumentParser, default: str | None = "camvid") -> None:
     p.add_argument(
         "--label-space",
         default=default,
         metavar="NAME",
         help=f"cityscapes, cityscapes-trainid, camvid, ade20k, or a JSON spec path (default: {default})",
+    )
+
+
+def add_boundary_tol(p: argparse.ArgumentParser) -> None:
+    """--boundary-tol: the boundary F-score tolerance (default: the engine's)."""
+    from ..core.metrics import BOUNDARY_TOL
+
+    p.add_argument(
+        "--boundary-tol",
+        type=positive_float,
+        default=BOUNDARY_TOL,
+        metavar="PX",
+        help=f"boundary F-score tolerance in pixels (default: {BOUNDARY_TOL:g})",
     )
 
 
@@ -298,12 +311,19 @@ def _pool_context():
     return multiprocessing.get_context("forkserver")
 
 
-def report(errors: list[str], done: int, what: str) -> int:
-    """Print every bad file and a summary; return the exit status (2 if any failed)."""
+def report_errors(errors: list[str]) -> int:
+    """Print each bad file's one line (``segfix: error: <file>: <problem>``) on stderr; return
+    the exit status (2 if there is any)."""
     for msg in errors:
         print(f"segfix: error: {msg}", file=sys.stderr)
-    if errors:
-        print(f"segfix: {done} {what} written, {len(errors)} failed", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def report(errors: list[str], done: int, what: str, *, verb: str = "written") -> int:
+    """Print every bad file and a summary (``3 refined label maps written``); return the exit
+    status (2 if any failed). Every batch command ends with it."""
+    if report_errors(errors):
+        print(f"segfix: {done} {what} {verb}, {len(errors)} failed", file=sys.stderr)
         return 2
-    print(f"{done} {what} written")
+    print(f"{done} {what} {verb}")
     return 0

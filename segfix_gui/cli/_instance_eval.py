@@ -6,29 +6,23 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..core.metrics import BOUNDARY_TOL
+from ..core.numbers import finite_or_none, json_safe, percent, percent_change
 from ..errors import InputError
-from ._common import run_batch
+from ._common import report_errors, run_batch
 
 
 def _read(txt: str, root: str, gt_shape, gt_name: str):
-    from cityscapesscripts.helpers.labels import id2label
+    from ..io.instances import mask_files, read_instances
 
-    from ..core.instances import InstanceSet
-    from ..io.instances import mask_path, parse_pred_txt, read_pred_masks
-
-    lines = parse_pred_txt(txt)
-    for e in lines:
-        if e.label_id not in id2label:
-            raise InputError(txt, f"line {e.line}: {e.label_id} is not a Cityscapes label id")
-    masks = read_pred_masks(txt, lines, shape=gt_shape, shape_of=f"the ground truth {gt_name}", root=root)
-    inst = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines], tuple(e.mask for e in lines))
-    official = [(str(mask_path(txt, e)), e.label_id, e.score) for e in lines]
+    inst = read_instances(txt, shape=gt_shape, shape_of=f"the ground truth {gt_name}", root=root, cityscapes_ids=True)
+    files = mask_files(txt, inst)
+    official = [(str(f), int(i), float(s)) for f, i, s in zip(files, inst.label_ids, inst.scores, strict=True)]
     return inst, official
 
 
@@ -85,16 +79,17 @@ def _summary(parts) -> dict:
 
 
 def _pct(v) -> str:
-    return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}"
+    return percent(v, digits=1, width=5)
 
 
 def _num(v) -> str:
-    return "  n/a" if v is None else f"{v:.3f}"
+    f = finite_or_none(v)
+    return "  n/a" if f is None else f"{f:.3f}"
 
 
-def _delta(a, b, scale=100.0, fmt="{:+5.1f}") -> str:
-    bad = any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (a, b))
-    return "  n/a" if bad else fmt.format(scale * (b - a))
+def _num_delta(a, b) -> str:
+    fa, fb = finite_or_none(a), finite_or_none(b)
+    return "  n/a" if fa is None or fb is None else f"{fb - fa:+.3f}"
 
 
 def print_table(result: dict, file=None) -> None:
@@ -109,12 +104,12 @@ def print_table(result: dict, file=None) -> None:
     if ref:
         head += f"  {'refined':>7}  {'Δ':>5}"
     print(head, file=file)
-    rows = [(n, result["per_class"][n], ref["per_class"][n] if ref else None) for n in names]
+    rows = [(n, result["per_class"][n], ref["per_class"][n] if ref else {}) for n in names]
     rows.append(
         (
             "average",
             {"ap": result["ap"], "ap50": result["ap50"]},
-            {"ap": ref["ap"], "ap50": ref["ap50"]} if ref else None,
+            {"ap": ref["ap"], "ap50": ref["ap50"]} if ref else {},
         )
     )
     for i, (n, a, b) in enumerate(rows):
@@ -124,7 +119,7 @@ def print_table(result: dict, file=None) -> None:
         for k in ("ap", "ap50"):
             line += f"  {_pct(a[k])}"
             if ref:
-                line += f"  {_pct(b[k]):>7}  {_delta(a[k], b[k])}"
+                line += f"  {_pct(b[k]):>7}  {percent_change(a[k], b[k], digits=1, width=5)}"
         print(line, file=file)
     print(
         f"(official cityscapesscripts figures in %; ground-truth instances under "
@@ -136,10 +131,10 @@ def print_table(result: dict, file=None) -> None:
         rb = ref["boundary_ap"] if ref else None
         line = f"{'Boundary AP':<{width}}  {_pct(b['ap'])}"
         if ref:
-            line += f"  {_pct(rb['ap']):>7}  {_delta(b['ap'], rb['ap'])}"
+            line += f"  {_pct(rb['ap']):>7}  {percent_change(b['ap'], rb['ap'], digits=1, width=5)}"
         line += f"  {_pct(b['ap50'])}"
         if ref:
-            line += f"  {_pct(rb['ap50']):>7}  {_delta(b['ap50'], rb['ap50'])}"
+            line += f"  {_pct(rb['ap50']):>7}  {percent_change(b['ap50'], rb['ap50'], digits=1, width=5)}"
         print(line, file=file)
         print(
             f"(Boundary AP: a pair overlaps by min(mask IoU, boundary IoU), boundaries "
@@ -155,14 +150,14 @@ def print_table(result: dict, file=None) -> None:
     if ref:
         head += f"  {'refined':>7}  {'Δ':>6}"
     print(head, file=file)
-    r = ref["instances"] if ref else None
+    r = ref["instances"] if ref else {}
     for label, k in (
         ("mask IoU (mean)", "mean_iou"),
         (f"boundary F, {result['boundary_tol']:g} px (mean)", "mean_boundary_f"),
     ):
         line = f"{label:<{width + 12}}  {_num(s[k]):>6}"
         if ref:
-            line += f"  {_num(r[k]):>7}  {_delta(s[k], r[k], 1.0, '{:+.3f}'):>6}"
+            line += f"  {_num(r[k]):>7}  {_num_delta(s[k], r[k]):>6}"
         print(line, file=file)
     if ref and not result.get("refined_aligned", True):
         print(
@@ -171,22 +166,12 @@ def print_table(result: dict, file=None) -> None:
         )
 
 
-def _clean(obj):
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def evaluate_instance_folders(
     *,
     gt,
     pred,
     refined=None,
-    boundary_tol: float = 3.0,
+    boundary_tol: float = BOUNDARY_TOL,
     min_iou: float = 0.0,
     dilation_ratio: float = 0.005,
     workers: int = 1,
@@ -236,10 +221,9 @@ def evaluate_instance_folders(
             results.append((job, res))
     if errors:
         # AP over a subset of the images would not be the figure asked for
-        for msg in errors:
-            print(f"segfix: error: {msg}", file=sys.stderr)
+        status = report_errors(errors)
         print(f"segfix: {len(errors)} of {len(rows)} predictions could not be read; nothing evaluated", file=sys.stderr)
-        return 2
+        return status
     gt_list = [job[1] for job, _ in results]
 
     def both_aps(key):
@@ -261,7 +245,7 @@ def evaluate_instance_folders(
         result["refined"] = {**both_aps("official_refined"), "instances": _summary([r["after"] for _, r in results])}
         result["refined_aligned"] = all(r["aligned"] for _, r in results)
     result["per_instance"] = [row for _, r in results for row in r["rows"]]
-    result = _clean(result)
+    result = json_safe(result)
     unpaired = len(set(gts) - {r["gt_instances"] for r in rows})
     head = f"{len(results)} image{'' if len(results) == 1 else 's'}"
     if unpaired:

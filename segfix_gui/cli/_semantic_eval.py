@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 
+from ..core.metrics import BOUNDARY_TOL
+from ..core.numbers import json_safe, percent, percent_change
 from ..errors import InputError
-from ._common import run_batch
+from ._common import report, report_errors, run_batch
 
 
 def _one(job, *, space_name, tol, options):
@@ -42,10 +43,6 @@ def _one(job, *, space_name, tol, options):
     return out, change
 
 
-def _fmt(v) -> str:
-    return "  n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:5.1f}"
-
-
 def print_table(result: dict, file=None) -> None:
     file = file or sys.stdout
     names = list(result["per_class_iou"])
@@ -64,10 +61,9 @@ def print_table(result: dict, file=None) -> None:
     for i, (n, a, b) in enumerate(rows):
         if i == len(names):
             print("-" * len(head), file=file)
-        line = f"{n:<{width}}  {_fmt(a)}"
+        line = f"{n:<{width}}  {percent(a, digits=1, width=5)}"
         if refined:
-            d = None if a is None or b is None or math.isnan(a) or math.isnan(b) else b - a
-            line += f"  {_fmt(b):>7}  " + ("  n/a" if d is None else f"{100 * d:+5.1f}")
+            line += f"  {percent(b, digits=1, width=5):>7}  {percent_change(a, b, digits=1, width=5)}"
         print(line, file=file)
     if refined:
         c = result["change"]
@@ -76,12 +72,8 @@ def print_table(result: dict, file=None) -> None:
         print_boundary(result, file=file)
 
 
-def _fmt2(v) -> str:
-    return "n/a" if v is None else f"{100 * v:.2f}"
-
-
 def _series(values) -> str:
-    return " / ".join(_fmt(v).strip() for v in values)
+    return " / ".join(percent(v, digits=1).strip() for v in values)
 
 
 def print_boundary(result: dict, file=None) -> None:
@@ -106,20 +98,11 @@ def print_boundary(result: dict, file=None) -> None:
         after = rp["error_rate"] + [rp["error_rate_beyond"]]
         rows = [(d, n, r, a) for (d, n, r, _), a in zip(rows, after, strict=True)]
     for d, n, r, a in rows:
-        line = f"{d:>8}  {n:>10}  {_fmt2(r):>7}"
+        line = f"{d:>8}  {n:>10}  {percent(r, width=7)}"
         if refined:
-            delta = None if r is None or a is None else a - r
-            line += f"  {_fmt2(a):>7}  " + ("    n/a" if delta is None else f"{100 * delta:+7.2f}")
+            line += f"  {percent(a, width=7)}  {percent_change(r, a, width=7)}"
         print(line, file=file)
     print("(pixels not void in the ground truth, by distance to the nearest pixel of another label)", file=file)
-
-
-def _clean(obj):
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    return obj
 
 
 def evaluate_folders(
@@ -128,7 +111,7 @@ def evaluate_folders(
     pred,
     refined=None,
     label_space: str,
-    boundary_tol: float = 3.0,
+    boundary_tol: float = BOUNDARY_TOL,
     workers: int = 1,
     json_path=None,
     plot_path=None,
@@ -147,9 +130,9 @@ def evaluate_folders(
     from ..labels import get_label_space
 
     guard = OutputGuard.for_inputs(gt, pred, refined)
-    for report in (json_path, plot_path):  # a report never lands on (or among) the inputs; said before any work
-        if report:
-            guard.check(report)
+    for report_path in (json_path, plot_path):  # a report never lands on (or among) the inputs; said before any work
+        if report_path:
+            guard.check(report_path)
     space = get_label_space(label_space)
     # one prediction per image: two of one name (x.png, x_leftImg8bit.png) would count it twice
     rows = pair_folders("pred", {"pred": pred, "gt": gt, "refined": refined}, one_per_key=True, skip=skip)
@@ -183,16 +166,15 @@ def evaluate_folders(
         if ch:
             for k in change:
                 change[k] += ch[k]
-    for msg in errors:
-        print(f"segfix: error: {msg}", file=sys.stderr)
     if n == 0:
+        report_errors(errors)
         raise InputError(pred, "no prediction could be evaluated")
     result = evs[0].result()
     if refined:
         result["refined"] = evs[1].result()
         result["change"] = change
     result["images"] = n
-    result = _clean(result)
+    result = json_safe(result)
     print(f"{n} images, label space {space.name}")
     print_table(result)
     if json_path:
@@ -205,7 +187,7 @@ def evaluate_folders(
         except OSError as err:
             raise InputError(plot_path, f"cannot write: {err.strerror or err}") from None
         print(f"wrote {plot_path}")
-    return 2 if errors else 0
+    return report(errors, n, "images", verb="evaluated")
 
 
 def write_profile_plot(path, result: dict) -> None:

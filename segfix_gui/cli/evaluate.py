@@ -4,7 +4,7 @@ and what refinement changed; ``--plot`` draws the profile before and after."""
 
 from __future__ import annotations
 
-from ._common import add_border_options, add_label_space, add_workers, border_options_from_args, positive_float
+from ._common import add_border_options, add_boundary_tol, add_label_space, add_workers, border_options_from_args
 
 
 def add_parser(sub) -> None:
@@ -16,13 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("--gt", required=True, metavar="DIR", help="ground-truth label PNGs")
     p.add_argument("--pred", required=True, metavar="DIR", help="predictions")
     p.add_argument("--refined", metavar="DIR", help="refined predictions to compare as well")
-    p.add_argument(
-        "--boundary-tol",
-        type=positive_float,
-        default=3,
-        metavar="PX",
-        help="boundary F-score tolerance in pixels (default: 3)",
-    )
+    add_boundary_tol(p)
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     p.add_argument(
         "--plot",

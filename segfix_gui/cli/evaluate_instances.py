@@ -3,7 +3,7 @@ figures."""
 
 from __future__ import annotations
 
-from ._common import add_workers, positive_float, unit_float
+from ._common import add_boundary_tol, add_workers, positive_float, unit_float
 
 
 def add_parser(sub) -> None:
@@ -22,13 +22,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--pred", required=True, metavar="DIR", help="instance predictions (_pred.txt)")
     p.add_argument("--refined", metavar="DIR", help="refined predictions to compare as well")
-    p.add_argument(
-        "--boundary-tol",
-        type=positive_float,
-        default=3,
-        metavar="PX",
-        help="boundary F-score tolerance in pixels (default: 3)",
-    )
+    add_boundary_tol(p)
     p.add_argument(
         "--min-iou",
         type=unit_float,

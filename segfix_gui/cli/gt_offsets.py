@@ -60,6 +60,7 @@ def read_target_labels(path, space_name: str | None):
     against the space, and the instance ids whose class is ignored."""
     import numpy as np
 
+    from ..core.instances import label_of
     from ..io.images import read_labels
     from ..io.instances import read_instance_gt
     from ..labels import get_label_space
@@ -70,9 +71,9 @@ def read_target_labels(path, space_name: str | None):
     space = get_label_space(space_name or INSTANCE_SPACE)
     ids = read_instance_gt(path)
     present = np.unique(ids)
-    label_of = np.where(present >= 1000, present // 1000, present)
-    space.check_ids(label_of, path=str(path))
-    ignored = present[np.isin(label_of, list(space.ignore_ids))]
+    labels = label_of(present)
+    space.check_ids(labels, path=str(path))
+    ignored = present[np.isin(labels, list(space.ignore_ids))]
     return ids, tuple(int(i) for i in ignored)
 
 

@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
-from ._common import positive_int, report, setting_value
+from ._common import positive_int, report, run_batch, setting_value
 
 
 def add_parser(sub) -> None:
@@ -110,10 +113,6 @@ def _predictor(args):
 
 
 def run(args) -> int:
-    import sys
-
-    from tqdm import tqdm
-
     from ..io.atomic import OutputGuard
     from ..io.offsets import write_offsets
     from ..io.pairing import IMAGE_SUFFIXES, list_files
@@ -129,50 +128,55 @@ def run(args) -> int:
     files = list_files(args.images, IMAGE_SUFFIXES)
     if not files:
         raise InputError(args.images, "no images found")
-    dsts = [(out / src.relative_to(args.images)).with_suffix("." + args.format) for src in files]
-    # x.png and x.jpg (or any two) would share one output: both refused, as outputs that
-    # would land on an input or outside --out are, before the network runs
-    refused = guard.refuse(list(zip(files, dsts, strict=True)))
-    errors, done = [], 0
-    bar = tqdm(total=len(files), desc="predict-offsets", unit="file", disable=None, file=sys.stderr)
-    pending: list[tuple[Path, Path, object]] = []
+    errors: list[str] = []
+    # two images of one output name (x.png and x.jpg → x.npz) are both refused by the shared
+    # batch loop, as outputs that would land on an input or outside --out are, before any work
+    dst_of = {src: (out / src.relative_to(args.images)).with_suffix("." + args.format) for src in files}
+    crops = None
+    if args.checkpoint is not None:  # slow (many crops per image on a CPU): show the crops too
+        from tqdm import tqdm
 
-    def flush():
+        crops = tqdm(desc="crops", unit="crop", disable=None, leave=False, position=1, file=sys.stderr)
+
+    def on_crops(done_crops: int, total: int) -> None:
+        assert crops is not None
+        if done_crops == 0:
+            crops.reset(total=total)
+        crops.update(done_crops - crops.n)
+
+    done = 0
+    pending: list[tuple[Path, np.ndarray]] = []  # images read, waiting for the network
+
+    def flush() -> None:
         nonlocal done
         if not pending:
             return
-        # checkpoints are slow (many crops per image on a CPU): show the crops too
-        extra = {"progress": lambda d, n: bar.set_postfix_str(f"crop {d}/{n}")} if args.checkpoint is not None else {}
-        fields = predictor.predict_batch([im for _, _, im in pending], batch=args.batch, **extra)
-        for (_src, dst, _), field in zip(pending, fields, strict=True):
+        extra = {} if crops is None else {"progress": on_crops}
+        fields = predictor.predict_batch([im for _, im in pending], batch=args.batch, **extra)
+        for (src, _), field in zip(pending, fields, strict=True):
             try:
                 setting = field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob)
                 with guard.active():
-                    write_offsets(dst, field, fmt=args.format, setting=setting)
+                    write_offsets(dst_of[src], field, fmt=args.format, setting=setting)
                 done += 1
             except InputError as err:  # io.atomic names the output that cannot be written
                 errors.append(str(err))
-        bar.update(len(pending))
         pending.clear()
 
+    # the shared batch loop reads the images (a bad one is reported, and an output an earlier
+    # run left for it removed); same-size images go through the network --batch at a time
     try:
-        for i, (src, dst) in enumerate(zip(files, dsts, strict=True)):
-            if i in refused:
-                errors.append(refused[i])
-                bar.update()
+        for src, image, error in run_batch(_read, files, desc="predict-offsets", output=dst_of.get, guard=guard):
+            if error:
+                errors.append(error)
                 continue
-            try:
-                image = _read(src)
-            except InputError as err:
-                errors.append(str(err))
-                bar.update()
-                continue
-            if pending and pending[0][2].shape != image.shape:
+            if pending and pending[0][1].shape != image.shape:
                 flush()
-            pending.append((src, dst, image))
+            pending.append((src, image))
             if len(pending) >= args.batch:
                 flush()
         flush()
     finally:
-        bar.close()
+        if crops is not None:
+            crops.close()
     return report(errors, done, "offset files")

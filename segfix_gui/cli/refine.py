@@ -35,9 +35,8 @@ def add_parser(sub) -> None:
 
 def _refine_one(job, *, options, space_name, device: str):
     from ..core.refine import refine_labels
-    from ..io.images import write_labels, write_png
     from ..io.offsets import read_offsets
-    from ..io.samples import check_size, read_prediction
+    from ..io.samples import check_size, read_prediction, write_prediction
     from ..labels import get_label_space
 
     src, off, dst = job
@@ -48,10 +47,7 @@ def _refine_one(job, *, options, space_name, device: str):
     field = read_offsets(off)
     check_size(off, "offsets", field.shape, src, labels.shape)
     refined = refine_labels(labels, field.to_offsets(setting_from_args(options, field)), device=device)
-    if colour:
-        write_png(dst, space.colorize(refined))
-    else:
-        write_labels(dst, refined.astype(labels.dtype))
+    write_prediction(dst, refined, space, colour=colour)
     return dst
 
 

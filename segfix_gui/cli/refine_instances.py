@@ -58,15 +58,14 @@ def add_parser(sub) -> None:
 
 
 def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
-    from ..core.instances import InstanceSet, refine_instances
+    from ..core.instances import refine_instances
     from ..io.atomic import atomic_path
-    from ..io.instances import mask_path, parse_pred_txt, read_pred_masks, write_instances
+    from ..io.instances import parse_pred_txt, read_instances, write_refined_instances
     from ..io.offsets import read_offsets
 
-    txt, off, key = job
-    txt = Path(txt)
-    in_root, out_root = Path(in_root), Path(out_root)
-    dst_txt = out_root / txt.relative_to(in_root)
+    src, off, key = job
+    txt = Path(src)
+    dst_txt = Path(out_root) / txt.relative_to(in_root)
     lines = parse_pred_txt(txt)
     if not lines:  # nothing to move: the file as it is
         with atomic_path(dst_txt) as tmp:
@@ -75,14 +74,11 @@ def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
     if off is None:
         raise InputError(txt, f"no offsets file for this image (expected {key}.npz or .mat in the offset folder)")
     field = read_offsets(off)
-    masks = read_pred_masks(txt, lines, shape=field.shape, shape_of=f"the offsets {Path(off).name}", root=in_root)
-    # the output keeps every relative path: masks land inside out_root as they were in in_root
-    srcs = [mask_path(txt, e, root=in_root) for e in lines]
-    before = InstanceSet(masks, [e.label_id for e in lines], [e.score for e in lines], tuple(e.mask for e in lines))
+    before = read_instances(txt, lines=lines, shape=field.shape, shape_of=f"the offsets {Path(off).name}", root=in_root)
     setting = setting_from_args(options, field, scale=INSTANCE_SCALE)
     after = refine_instances(before, field.to_offsets(setting), device=device)
-    unchanged = {i: str(srcs[i]) for i in range(len(after)) if (after.masks[i] == before.masks[i]).all()}
-    write_instances(dst_txt, after, copy_from=unchanged, txt_from=txt, root=out_root)
+    # the output keeps every relative path: masks land inside out_root as they were in in_root
+    write_refined_instances(dst_txt, before, after, source=txt, root=out_root)
     return str(dst_txt), len(after)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import shlex
 import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import positive_float, positive_int
+from ._common import positive_float, positive_int, run_batch
 
 
 def add_parser(sub) -> None:
@@ -117,6 +119,8 @@ def run(args) -> int:
                 "(pip install it, or pass --no-pretrained)",
             )
     command = "segfix " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    # the targets of the images are computed by the shared batch loop, in worker processes
+    run = functools.partial(run_batch, workers=min(8, os.cpu_count() or 1), desc="targets")
     with guard.active():  # every file of the run (log, checkpoint, weights, record) is checked
         rec = train(
             opts,
@@ -127,6 +131,7 @@ def run(args) -> int:
             command=command,
             train_limit=args.train_limit,
             val_limit=args.val_limit,
+            run=run,
         )
     v = rec["validation"]
     print(

@@ -32,15 +32,14 @@ def degrade(labels: np.ndarray, space: LabelSpace, *, stride: int = 8) -> np.nda
     # interpolation treat channels independently, so the scores are the same numbers; a
     # strict ">" keeps the first of equal scores, as argmax does.
     best = np.zeros((h, w), np.uint8 if space.n_classes <= 256 else np.int64)
-    top = None
+    top: np.ndarray | None = None
     for c in range(space.n_classes):
         mask = torch.from_numpy(e == c)
         if not bool(mask.any()):
             continue  # an absent class scores 0 everywhere: never above a present one
         pooled = F.avg_pool2d(mask.float()[None, None], stride, stride, ceil_mode=True)
         del mask
-        score = F.interpolate(pooled, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
-        score = score.numpy()
+        score = F.interpolate(pooled, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
         if top is None:
             top = score
             best[:] = c
@@ -55,9 +54,9 @@ def degrade(labels: np.ndarray, space: LabelSpace, *, stride: int = 8) -> np.nda
     has = top > 0
     del top
     eval_to_id = np.zeros(space.n_classes, np.int64)
-    for c in reversed(space.classes):
-        if c.train_id != IGNORE:
-            eval_to_id[c.train_id] = c.id
+    for cls in reversed(space.classes):
+        if cls.train_id != IGNORE:
+            eval_to_id[cls.train_id] = cls.id
     out = labels.copy()
     np.copyto(out, eval_to_id[best].astype(labels.dtype), where=has)
     return out

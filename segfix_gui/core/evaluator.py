@@ -23,9 +23,20 @@ hypothesis).
 
 Example
 -------
->>> ev = ImageEvaluator(gt, pred, get_label_space("camvid"))           # doctest: +SKIP
->>> counts = ev.at(field, Setting(threshold=0.8, scale=1))             # doctest: +SKIP
->>> SemanticEvaluator.from_counts(ev.space, counts.conf, counts.bcounts).result()["miou"]  # doctest: +SKIP
+>>> from segfix_gui.core.metrics import SemanticEvaluator
+>>> from segfix_gui.labels import get_label_space
+>>> gt = np.zeros((4, 6), np.uint8); gt[:, 3:] = 1            # sky | building
+>>> pred = np.zeros((4, 6), np.uint8); pred[:, 4:] = 1        # the border one pixel late
+>>> field = OffsetField(boundary=np.where(gt != pred, 0.9, 0.1).astype(np.float32),
+...                     direction=np.eye(8, dtype=np.float32)[[4] * 24].T.reshape(8, 4, 6))  # bin 4: right
+>>> ev = ImageEvaluator(gt, pred, get_label_space("camvid"))           # once per image
+>>> counts = ev.at(field, Setting(threshold=0.8, scale=1))
+>>> counts.change_dict()
+{'fixed': 4, 'broken': 0, 'swapped': 0}
+>>> SemanticEvaluator.from_counts(ev.space, counts.conf, counts.bcounts).result()["miou"]
+1.0
+>>> ev.at(field, Setting(threshold=0.95, scale=1)).change_dict()      # nothing moves
+{'fixed': 0, 'broken': 0, 'swapped': 0}
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..labels import IGNORE, LabelSpace
-from .metrics import _confusion_eval, _disk, boundary_classes, boundary_counts
+from .metrics import BOUNDARY_TOL, _confusion_eval, _disk, boundary_classes, boundary_counts
 from .offsets import OffsetField
 from .refine import source_indices
 from .setting import Setting
@@ -98,7 +109,7 @@ class ImageEvaluator:
     boundary_tol : boundary F-score tolerance in pixels
     """
 
-    def __init__(self, gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = 3):
+    def __init__(self, gt: np.ndarray, pred: np.ndarray, space: LabelSpace, *, boundary_tol: float = BOUNDARY_TOL):
         gt = np.asarray(gt)
         pred = np.asarray(pred)
         if gt.shape != pred.shape or gt.ndim != 2:

@@ -7,7 +7,8 @@ clamping, the scatter); compiled it is one, about 3× faster at 1024×2048 (``be
 refine_vs_openseg.py``). Stacks of masks keep NumPy's path (:func:`~segfix_gui.core.refine.
 take_sources`: one index computation, then one gather per mask). Compiled once per dtype
 signature and cached on disk (``cache=True``); ``nogil``: the window's worker threads keep the
-UI responsive meanwhile.
+UI responsive meanwhile. Optional: where numba is not installed, :func:`~segfix_gui.core.refine.
+refine_labels` takes NumPy's path for label maps too, to the same result.
 """
 
 from __future__ import annotations

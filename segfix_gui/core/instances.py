@@ -15,7 +15,7 @@ two-class maps. Typical use::
 
     before = read_instances(txt)                                # io.instances
     after = refine_instances(before, field.to_offsets(Setting(threshold=0.5, scale=1)))
-    cmp = compare_instances(before, after, read_instance_gt(gt_path), tol=3)
+    cmp = compare_instances(before, after, read_instance_gt(gt_path))
     cmp.iou_before[i], cmp.iou_after[i], cmp.bf_before[i], cmp.bf_after[i]
 """
 
@@ -26,10 +26,27 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .metrics import boundary_counts, boundary_f_from_counts
+from .metrics import BOUNDARY_TOL, boundary_counts, boundary_f_from_counts
+from .numbers import finite_or_none
 from .refine import refine_masks
 
 THING_BASE = 1000
+
+
+def label_of(ids):
+    """The Cityscapes label id of instance-map ids: ``id // 1000`` for thing instances
+    (``labelId * 1000 + index``), the id itself below 1000 (stuff, groups of things). An
+    integer or an ndarray, as given.
+
+    >>> label_of(26003), label_of(7)
+    (26, 7)
+    >>> label_of(np.array([0, 24000, 26012]))
+    array([ 0, 24, 26])
+    """
+    if isinstance(ids, np.ndarray):
+        return np.where(ids >= THING_BASE, ids // THING_BASE, ids)
+    ids = int(ids)
+    return ids // THING_BASE if ids >= THING_BASE else ids
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +135,7 @@ def gt_instances(gt_ids: np.ndarray) -> GtInstances:
     ids, sizes = np.unique(np.asarray(gt_ids), return_counts=True)
     keep = ids >= THING_BASE
     ids = ids[keep].astype(np.int64)
-    return GtInstances(ids, ids // THING_BASE, sizes[keep].astype(np.int64))
+    return GtInstances(ids, label_of(ids), sizes[keep].astype(np.int64))
 
 
 def _overlaps(mask: np.ndarray, gt_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +177,7 @@ def match_to_gt(instances: InstanceSet, gt_ids: np.ndarray, *, min_iou: float = 
         ids, inter = _overlaps(mask, gt_ids)
         best, best_iou = 0, min_iou
         for g, n in zip(ids.tolist(), inter.tolist(), strict=True):
-            if g // THING_BASE != instances.label_ids[i] or g in taken:
+            if label_of(g) != instances.label_ids[i] or g in taken:
                 continue
             iou = n / (area + size_of[g] - n)
             if iou > best_iou:
@@ -189,7 +206,7 @@ def _crop(mask: np.ndarray, gt_mask: np.ndarray, pad: int):
     return slice(r0, r1), slice(c0, c1)
 
 
-def mask_boundary_f(mask: np.ndarray, gt_mask: np.ndarray, *, tol: float = 3) -> float:
+def mask_boundary_f(mask: np.ndarray, gt_mask: np.ndarray, *, tol: float = BOUNDARY_TOL) -> float:
     """Boundary F-score of a predicted ``(H, W)`` bool mask against a ground-truth mask.
 
     Both boundaries empty (both masks empty) → NaN; one empty → 0.
@@ -208,7 +225,7 @@ def mask_boundary_f(mask: np.ndarray, gt_mask: np.ndarray, *, tol: float = 3) ->
 
 
 def instance_scores(
-    instances: InstanceSet, gt_ids: np.ndarray, matched: np.ndarray, *, tol: float = 3
+    instances: InstanceSet, gt_ids: np.ndarray, matched: np.ndarray, *, tol: float = BOUNDARY_TOL
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mask IoU and boundary F-score of each instance to its matched ground truth.
 
@@ -255,9 +272,7 @@ class InstanceComparison:
         """One dict per instance: name, label_id, score, gt_id, iou/bf before and after
         (None where undefined) — for tables, lists and JSON."""
 
-        def f(v):
-            return None if math.isnan(v) else float(v)
-
+        f = finite_or_none
         out = []
         for i in range(len(self)):
             out.append(
@@ -276,7 +291,12 @@ class InstanceComparison:
 
 
 def compare_instances(
-    before: InstanceSet, after: InstanceSet | None, gt_ids: np.ndarray, *, tol: float = 3, min_iou: float = 0.0
+    before: InstanceSet,
+    after: InstanceSet | None,
+    gt_ids: np.ndarray,
+    *,
+    tol: float = BOUNDARY_TOL,
+    min_iou: float = 0.0,
 ) -> InstanceComparison:
     """Match ``before`` to ground truth and score both sets against the same matches.
 
@@ -297,7 +317,9 @@ def compare_instances(
 
 def mask_outline(mask: np.ndarray) -> np.ndarray:
     """``(H, W)`` bool: pixels of ``mask`` with a 4-neighbour outside it (image edges count
-    as outside, so an instance cut by the frame is drawn closed)."""
+    as outside, so an instance cut by the frame is drawn closed). ``skimage.segmentation.
+    find_boundaries(mode="inner", connectivity=1)`` of the mask padded by one pixel, without
+    its grey-scale morphology (tens of times faster: ``benchmarks/skimage_equivalents.py``)."""
     m = np.asarray(mask, bool)
     p = np.pad(m, 1, constant_values=False)
     inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]

@@ -78,6 +78,18 @@ def flip_bins(k: int, axis: str) -> np.ndarray:
     return np.array([lookup[tuple(v)] for v in flipped.tolist()], np.int64)
 
 
+PROBABILITY_DTYPE = np.dtype(np.float16)
+"""The one precision of predicted probabilities: the ``.npz`` format stores them so and the
+predictors return them so, so a field refines the same whether it was just predicted (the
+window) or written and read back (``segfix predict-offsets``). float16 keeps 11 significant
+bits: near 1 a step of 2**-11, far finer than any threshold a user sets."""
+
+
+def as_stored(a: np.ndarray) -> np.ndarray:
+    """``a`` at :data:`PROBABILITY_DTYPE` (rounded to nearest; no copy when it is already)."""
+    return np.asarray(a).astype(PROBABILITY_DTYPE, copy=False)
+
+
 _F16_INF = np.uint16(0x7C00)
 
 
@@ -148,6 +160,30 @@ class OffsetField:
         )
 
     @classmethod
+    def one_hot(cls, boundary: np.ndarray, bins: np.ndarray, k: int, *, recommended: dict | None = None) -> OffsetField:
+        """A field whose direction is certain: probability 1 in bin ``bins`` ``(H, W)`` (uint8,
+        0..K-1) of each pixel, 0 in the others (``(K, H, W)`` float16: exact for 0 and 1, half
+        the memory of float32). Ground-truth fields are made so (``core.targets``, openseg's
+        target files). The bins are kept: they are the argmax of these directions.
+
+        >>> f = OffsetField.one_hot(np.ones((1, 2), np.float32), np.array([[2, 6]], np.uint8), 8)
+        >>> f.to_offsets(Setting(threshold=0.5, scale=1))[:, 0].tolist()   # up, down
+        [[-1, 1], [0, 0]]
+        """
+        bins = np.asarray(bins, np.uint8)
+        direction_table(k)
+        if bins.shape != np.shape(boundary):
+            raise ValueError(f"bins {bins.shape} and boundary {np.shape(boundary)} must have one shape")
+        if bins.size and int(bins.max()) >= k:
+            raise ValueError(f"bins must be below K = {k}, found {int(bins.max())}")
+        direction = np.empty((k,) + bins.shape, np.float16)
+        for b in range(k):  # one plane at a time: no (K, H, W) index temporaries
+            np.equal(bins, b, out=direction[b], casting="unsafe")
+        field = cls(boundary=boundary, direction=direction, recommended=dict(recommended or {}))
+        field._cache["bins"] = bins
+        return field
+
+    @classmethod
     def from_hard(cls, offsets: np.ndarray) -> OffsetField:
         """Field from ``(2, H, W)`` integer unit steps (boundary = 1 where non-zero)."""
         offsets = np.asarray(offsets)
@@ -157,7 +193,8 @@ class OffsetField:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.boundary.shape)
+        h, w = self.boundary.shape
+        return int(h), int(w)
 
     @property
     def is_hard(self) -> bool:
@@ -165,9 +202,16 @@ class OffsetField:
 
     @property
     def k(self) -> int | None:
+        """Number of direction bins K (None for hard offsets)."""
         if self.summary is not None:
             return int(self.summary[2])
         return None if self.direction is None else int(self.direction.shape[0])
+
+    def _k(self) -> int:
+        k = self.k
+        if k is None:
+            raise ValueError("hard offsets have no direction bins")
+        return k
 
     def setting(
         self,
@@ -190,7 +234,7 @@ class OffsetField:
     def bins(self) -> np.ndarray:
         """``(H, W)`` uint8 most likely direction bin (computed once)."""
         if "bins" not in self._cache:
-            if self.is_hard:
+            if self.hard is not None:
                 self._cache["bins"] = angles_to_bins(self.hard[0], self.hard[1], 8)
             else:
                 self._cache["bins"] = self._by_rows(np.argmax, np.uint8)
@@ -201,7 +245,7 @@ class OffsetField:
         offsets). float32, or float16 for a float16 field (the same values: a maximum of
         float16 numbers is one of them)."""
         if "conf" not in self._cache:
-            if self.is_hard:
+            if self.direction is None:  # hard offsets (a summary fills the cache when made)
                 self._cache["conf"] = np.ones(self.shape, np.float32)
             else:
                 dt = np.float16 if self.direction.dtype == np.float16 else np.float32
@@ -211,16 +255,18 @@ class OffsetField:
     def _by_rows(self, reduce, dtype, rows: int = 256) -> np.ndarray:
         """``reduce(direction, axis=0)`` in blocks of rows: argmax's int64 temporaries stay
         small on big maps (a 4096×8192 field would otherwise take 268 MB of int64 at once)."""
+        direction = self.direction
+        assert direction is not None  # only fields with probabilities reach here
         h, w = self.shape
         out = np.empty((h, w), dtype)
         for r in range(0, h, rows):
-            out[r : r + rows] = reduce(self.direction[:, r : r + rows], axis=0)
+            out[r : r + rows] = reduce(direction[:, r : r + rows], axis=0)
         return out
 
     def moving_mask(self, setting: Setting) -> np.ndarray:
         """``(H, W)`` bool: the pixels that move at ``setting`` (any scale)."""
-        if self.is_hard:
-            return (self.hard != 0).any(axis=0)
+        if self.hard is not None:
+            return np.asarray((self.hard != 0).any(axis=0))
         mask = above(self.boundary, setting.threshold)
         if setting.min_direction_prob > 0:
             # compared in float32 whatever the confidence's dtype, as it always was
@@ -235,12 +281,12 @@ class OffsetField:
         if not isinstance(setting, Setting):
             raise TypeError(f"to_offsets takes a Setting, not {type(setting).__name__}")
         scale = setting.scale
-        if self.is_hard:
+        if self.hard is not None:
             if float(scale).is_integer():  # hard is int16 already; keeps its memory order
                 return self.hard * np.int16(scale)
             return np.rint(self.hard * scale).astype(np.int16)
         idx = np.flatnonzero(self.moving_mask(setting))  # one scan of the mask, then indices
-        steps = np.rint(direction_table(self.k) * scale).astype(np.int16)  # (K, 2)
+        steps = np.rint(direction_table(self._k()) * scale).astype(np.int16)  # (K, 2)
         out = np.zeros((2,) + self.shape, np.int16)
         b = self.bins().ravel()[idx]
         out[0].ravel()[idx] = steps[b, 0]

@@ -23,6 +23,7 @@ Setting(threshold=0.8, scale=3.0, min_direction_prob=0.0)
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 # name -> (low, high, low_open): the ranges, in one place
@@ -53,6 +54,26 @@ def check_value(name: str, value) -> float:
     if v < low or v > high or (low_open and v == low):
         raise ValueError(f"{name} {v:g} is outside {range_text(name)}")
     return v
+
+
+def check_recommended(values: Mapping[str, object]) -> dict[str, float]:
+    """Recommended settings (an offset file's, a network record's) validated by the rule every
+    :class:`Setting` obeys: each key one of :data:`NAMES`, each value a number in its range
+    (booleans are not numbers here). ValueError with one line naming the key otherwise.
+
+    >>> check_recommended({"threshold": 0.9, "scale": 1})
+    {'threshold': 0.9, 'scale': 1.0}
+    >>> check_recommended({"scale": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: scale 0 is outside (0, 64]
+    """
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, bool):
+            raise ValueError(f"{key} must be a number, not {value!r}")
+        out[key] = check_value(key, value)
+    return out
 
 
 def range_text(name: str) -> str:

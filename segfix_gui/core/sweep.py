@@ -3,25 +3,20 @@
 For every setting of a :class:`SweepGrid` — boundary ``threshold`` × offset ``scale`` ×
 ``min_direction_prob`` — a sweep gives what ``segfix refine`` followed by ``segfix evaluate``
 would report (mIoU, pixel accuracy, boundary F-score, fixed / broken / swapped pixels), the
-values without refinement, each image's gain, and the best setting. No Qt: the command line
-(``segfix sweep``) and the window's Tune panel both call :func:`sweep`.
+values without refinement, each image's gain, and the best setting. No Qt: the window's Tune
+panel calls :func:`sweep` (this thread), ``segfix sweep`` computes :func:`sweep_image` in
+worker processes; both add the images up with :func:`collect`.
 
 Each image's counts come from :class:`~segfix_gui.core.evaluator.ImageEvaluator` (the one
 refine-and-evaluate engine: exact, incremental over the thresholds); this module adds them up
 over a set (:class:`SweepAccumulator`) into a :class:`SweepResult`. Arrays only: the files
 are read by ``segfix_gui.io.samples`` (``iter_sweep_samples``, ``load_sweep_sample``).
-
-Example
--------
->>> grid = SweepGrid(thresholds=(0.3, 0.5, 0.7), scales=(1, 2))        # doctest: +SKIP
->>> res = sweep(samples, get_label_space("camvid"), grid,
-...             progress=lambda done, total: print(done, total))       # doctest: +SKIP
->>> res.best()["threshold"], res.at(Setting(0.5, 2))["miou"]           # doctest: +SKIP
+:func:`sweep` has a worked example.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,11 +25,27 @@ from ..labels import LabelSpace
 from .distance import own_label_band
 from .evaluator import CHANGE_KINDS, ImageEvaluator
 from .grid import SweepGrid
-from .metrics import SemanticEvaluator, _boundary_iou_eval, boundary_dilation, mean_iou, scores_from_counts
+from .metrics import (
+    BOUNDARY_TOL,
+    SemanticEvaluator,
+    _boundary_iou_eval,
+    boundary_dilation,
+    mean_iou,
+    scores_from_counts,
+)
 from .offsets import OffsetField
 from .setting import Setting
 
-__all__ = ["ImageSweep", "SweepAccumulator", "SweepGrid", "SweepResult", "SweepSample", "sweep", "sweep_image"]
+__all__ = [
+    "ImageSweep",
+    "SweepAccumulator",
+    "SweepGrid",
+    "SweepResult",
+    "SweepSample",
+    "collect",
+    "sweep",
+    "sweep_image",
+]
 
 METRICS = ("miou", "boundary_f", "pixel_accuracy", "boundary_iou")
 
@@ -88,7 +99,7 @@ def sweep_image(
     grid: SweepGrid,
     *,
     key: str = "",
-    boundary_tol: float = 3,
+    boundary_tol: float = BOUNDARY_TOL,
     evaluator: ImageEvaluator | None = None,
     dilation_ratio: float | None = None,
 ) -> ImageSweep:
@@ -190,28 +201,28 @@ class SweepResult:
     grid: SweepGrid
     space: LabelSpace
     boundary_tol: float
-    keys: list[str] = field(default_factory=list)
-    hard: np.ndarray = None
-    base: dict = None
-    base_conf: np.ndarray = None
-    base_bcounts: np.ndarray = None
-    conf: np.ndarray = None
-    bcounts: np.ndarray = None
-    change: np.ndarray = None
-    miou: np.ndarray = None
-    boundary_f: np.ndarray = None
-    pixel_accuracy: np.ndarray = None
-    image_miou: np.ndarray = None
-    image_boundary_f: np.ndarray = None
-    image_base_miou: np.ndarray = None
-    image_base_boundary_f: np.ndarray = None
-    image_change: np.ndarray = None
-    dilation_ratio: float | None = None
-    boundary_iou: np.ndarray = None
-    biou: np.ndarray = None
-    base_biou: np.ndarray = None
-    image_boundary_iou: np.ndarray = None
-    image_base_boundary_iou: np.ndarray = None
+    keys: list[str]
+    hard: np.ndarray
+    base: dict
+    base_conf: np.ndarray
+    base_bcounts: np.ndarray
+    conf: np.ndarray
+    bcounts: np.ndarray
+    change: np.ndarray
+    miou: np.ndarray
+    boundary_f: np.ndarray
+    pixel_accuracy: np.ndarray
+    image_miou: np.ndarray
+    image_boundary_f: np.ndarray
+    image_base_miou: np.ndarray
+    image_base_boundary_f: np.ndarray
+    image_change: np.ndarray
+    dilation_ratio: float | None = None  # boundary IoU swept too when set (the figures below)
+    boundary_iou: np.ndarray | None = None
+    biou: np.ndarray | None = None
+    base_biou: np.ndarray | None = None
+    image_boundary_iou: np.ndarray | None = None
+    image_base_boundary_iou: np.ndarray | None = None
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
 
@@ -306,12 +317,17 @@ class SweepResult:
 
 
 class SweepAccumulator:
-    """Adds up :class:`ImageSweep` s into a :class:`SweepResult` (``add``, ``error``, ``result``)."""
+    """Adds up :class:`ImageSweep` s into a :class:`SweepResult` (``add``, ``error``, ``result``);
+    :func:`collect` drives it."""
 
     def __init__(self, space: LabelSpace, grid: SweepGrid, tol: float, *, dilation_ratio: float | None = None):
         n = space.n_classes
         T, S, M = grid.shape
-        self.res = SweepResult(grid, space, tol, dilation_ratio=dilation_ratio)
+        self.space, self.grid, self.tol = space, grid, tol
+        self.keys: list[str] = []
+        self.errors: list[str] = []
+        self.cancelled = False
+        self.dilation_ratio = dilation_ratio
         if dilation_ratio is not None:
             self.base_biou = np.zeros((n, 2), np.int64)
             self.biou = np.zeros((T, S, M, n, 2), np.int64)
@@ -322,17 +338,17 @@ class SweepAccumulator:
         self.conf = np.zeros((T, S, M, n, n + 1), np.int64)
         self.bc = np.zeros((T, S, M, n, 4), np.int64)
         self.change = np.zeros((T, S, M, 3), np.int64)
-        self.img = {k: [] for k in ("miou", "bf", "base_miou", "base_bf", "change", "hard")}
+        self.img: dict[str, list] = {k: [] for k in ("miou", "bf", "base_miou", "base_bf", "change", "hard")}
 
-    def add(self, s: ImageSweep):
-        if (self.res.dilation_ratio is None) != (s.biou is None):
+    def add(self, s: ImageSweep) -> None:
+        if (self.dilation_ratio is None) != (s.biou is None):
             raise ValueError(f"{s.key}: swept {'without' if s.biou is None else 'with'} boundary IoU, unlike the set")
         if s.biou is not None:
             self.base_biou += s.base_biou
             self.biou += s.biou
             self.img_base_biou.append(_biou_score(s.base_biou))
             self.img_biou.append([_biou_score(s.biou[idx]) for idx in np.ndindex(s.biou.shape[:3])])
-        self.res.keys.append(s.key)
+        self.keys.append(s.key)
         self.base_conf += s.base_conf
         self.base_bc += s.base_bcounts
         self.conf += s.conf
@@ -354,41 +370,100 @@ class SweepAccumulator:
         ):
             self.img[k].append(v)
 
+    def error(self, message: str) -> None:
+        """Record a one-line message for an image that could not be swept."""
+        self.errors.append(message)
+
     def result(self) -> SweepResult:
-        r = self.res
-        T, S, M = r.grid.shape
-        r.base = SemanticEvaluator.from_counts(
-            r.space, self.base_conf, self.base_bc, boundary_tol=r.boundary_tol
-        ).result()
-        r.base_conf, r.base_bcounts = self.base_conf, self.base_bc
-        r.conf, r.bcounts, r.change = self.conf, self.bc, self.change
-        r.miou = np.full((T, S, M), np.nan)
-        r.boundary_f = np.full((T, S, M), np.nan)
-        r.pixel_accuracy = np.full((T, S, M), np.nan)
-        if r.keys:
+        T, S, M = self.grid.shape
+        n = len(self.keys)
+        miou = np.full((T, S, M), np.nan)
+        boundary_f = np.full((T, S, M), np.nan)
+        pixel_accuracy = np.full((T, S, M), np.nan)
+        if n:
             for idx in np.ndindex(T, S, M):
-                r.miou[idx], r.boundary_f[idx], r.pixel_accuracy[idx] = scores_from_counts(self.conf[idx], self.bc[idx])
-        n = len(r.keys)
-        r.image_miou = np.array(self.img["miou"]).reshape(n, T, S, M)
-        r.image_boundary_f = np.array(self.img["bf"]).reshape(n, T, S, M)
-        r.image_base_miou = np.array(self.img["base_miou"], np.float64).reshape(n)
-        r.image_base_boundary_f = np.array(self.img["base_bf"], np.float64).reshape(n)
-        r.image_change = np.array(self.img["change"], np.int64).reshape(n, T, S, M, 3)
-        r.hard = np.array(self.img["hard"], bool).reshape(n)
-        if r.dilation_ratio is not None:
-            r.base_biou, r.biou = self.base_biou, self.biou
-            r.base["boundary_iou"] = _biou_score(self.base_biou) if r.keys else float("nan")
+                miou[idx], boundary_f[idx], pixel_accuracy[idx] = scores_from_counts(self.conf[idx], self.bc[idx])
+        base = SemanticEvaluator.from_counts(self.space, self.base_conf, self.base_bc, boundary_tol=self.tol).result()
+        r = SweepResult(
+            grid=self.grid,
+            space=self.space,
+            boundary_tol=self.tol,
+            keys=list(self.keys),
+            hard=np.array(self.img["hard"], bool).reshape(n),
+            base=base,
+            base_conf=self.base_conf,
+            base_bcounts=self.base_bc,
+            conf=self.conf,
+            bcounts=self.bc,
+            change=self.change,
+            miou=miou,
+            boundary_f=boundary_f,
+            pixel_accuracy=pixel_accuracy,
+            image_miou=np.array(self.img["miou"]).reshape(n, T, S, M),
+            image_boundary_f=np.array(self.img["bf"]).reshape(n, T, S, M),
+            image_base_miou=np.array(self.img["base_miou"], np.float64).reshape(n),
+            image_base_boundary_f=np.array(self.img["base_bf"], np.float64).reshape(n),
+            image_change=np.array(self.img["change"], np.int64).reshape(n, T, S, M, 3),
+            errors=list(self.errors),
+            cancelled=self.cancelled,
+        )
+        if self.dilation_ratio is not None:
+            r.dilation_ratio, r.base_biou, r.biou = self.dilation_ratio, self.base_biou, self.biou
+            r.base["boundary_iou"] = _biou_score(self.base_biou) if n else float("nan")
             r.boundary_iou = np.full((T, S, M), np.nan)
-            if r.keys:
+            if n:
                 for idx in np.ndindex(T, S, M):
                     r.boundary_iou[idx] = _biou_score(self.biou[idx])
             r.image_boundary_iou = np.array(self.img_biou, np.float64).reshape(n, T, S, M)
             r.image_base_boundary_iou = np.array(self.img_base_biou, np.float64).reshape(n)
         return r
 
-    def error(self, message: str) -> None:
-        """Record a one-line message for an image that could not be swept."""
-        self.res.errors.append(message)
+
+def collect(
+    images: Iterable[ImageSweep | str],
+    space: LabelSpace,
+    grid: SweepGrid,
+    *,
+    boundary_tol: float = BOUNDARY_TOL,
+    total: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    dilation_ratio: float | None = None,
+) -> SweepResult:
+    """Add up one sweep per image into the :class:`SweepResult` of the set: the one
+    accumulation loop, driven by :func:`sweep` (this thread) and ``segfix sweep`` (worker
+    processes).
+
+    Parameters
+    ----------
+    images : iterable of ImageSweep (an image swept) or str (the one-line message of an image
+        that could not be swept, recorded in ``errors``); consumed lazily
+    total : number of images, for ``progress``
+    progress : called as ``progress(done, total)`` after each image swept
+    should_stop : polled before each image; when it returns True, collecting stops and the
+        result covers the images done so far, with ``cancelled=True``
+    dilation_ratio : set when the images were swept with boundary IoU (:func:`sweep_image`)
+    """
+    acc = SweepAccumulator(space, grid, boundary_tol, dilation_ratio=dilation_ratio)
+    stop = should_stop or (lambda: False)
+    if progress:
+        progress(0, total)
+    it = iter(images)
+    while True:
+        if stop():
+            acc.cancelled = True
+            break
+        try:
+            item = next(it)
+        except StopIteration:
+            break
+        if isinstance(item, str):
+            acc.error(item)
+            continue
+        acc.add(item)
+        if progress:
+            progress(len(acc.keys), max(total, len(acc.keys)))
+    return acc.result()
 
 
 def sweep(
@@ -396,7 +471,7 @@ def sweep(
     space: LabelSpace,
     grid: SweepGrid,
     *,
-    boundary_tol: float = 3,
+    boundary_tol: float = BOUNDARY_TOL,
     total: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -421,29 +496,38 @@ def sweep(
     Returns
     -------
     SweepResult
+
+    Example
+    -------
+    >>> from segfix_gui.core.offsets import OffsetField
+    >>> from segfix_gui.labels import get_label_space
+    >>> gt = np.zeros((4, 6), np.uint8); gt[:, 3:] = 1          # sky | building
+    >>> pred = np.zeros((4, 6), np.uint8); pred[:, 4:] = 1      # the border one pixel late
+    >>> boundary = np.zeros((4, 6), np.float32); boundary[:, 3] = 0.9
+    >>> direction = np.zeros((8, 4, 6), np.float32); direction[4] = 1  # bin 4: one step right
+    >>> field = OffsetField(boundary=boundary, direction=direction)
+    >>> res = sweep([SweepSample("x", gt, pred, field)], get_label_space("camvid"),
+    ...             SweepGrid(thresholds=(0.5, 0.95), scales=(1,)))
+    >>> res.best()["threshold"], res.best()["fixed"]
+    (0.5, 4)
+    >>> round(res.base["miou"], 3), round(res.at(Setting(0.5, 1))["miou"], 3)
+    (0.708, 1.0)
     """
     if total is None:
-        total = len(samples) if hasattr(samples, "__len__") else 0
-    acc = SweepAccumulator(space, grid, boundary_tol, dilation_ratio=dilation_ratio)
-    stop = should_stop or (lambda: False)
-    if progress:
-        progress(0, total)
-    done = 0
-    it = iter(samples)
-    while True:
-        if stop():
-            acc.res.cancelled = True
-            break
-        try:
-            s = next(it)
-        except StopIteration:
-            break
-        acc.add(
-            sweep_image(
-                s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=boundary_tol, dilation_ratio=dilation_ratio
-            )
+        total = len(samples) if isinstance(samples, Sized) else 0
+    images = (
+        sweep_image(
+            s.gt, s.pred, s.field, space, grid, key=s.key, boundary_tol=boundary_tol, dilation_ratio=dilation_ratio
         )
-        done += 1
-        if progress:
-            progress(done, max(total, done))
-    return acc.result()
+        for s in samples
+    )
+    return collect(
+        images,
+        space,
+        grid,
+        boundary_tol=boundary_tol,
+        total=total,
+        progress=progress,
+        should_stop=should_stop,
+        dilation_ratio=dilation_ratio,
+    )

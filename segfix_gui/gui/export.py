@@ -20,9 +20,8 @@ from ..core.offsets import OffsetField
 from ..core.setting import Setting
 from ..errors import InputError
 from ..io.atomic import atomic_path, write_text
-from ..io.images import write_labels, write_png
 from ..io.offsets import write_offsets
-from ..io.samples import Sample, SamplePaths
+from ..io.samples import Sample, SamplePaths, write_prediction
 from ..session.compute import Result, table_rows
 from ..session.guard import output_guard
 from ..session.report import setting_text
@@ -35,10 +34,7 @@ def export_refined(path, sample: Sample, result: Result, *, others: Sequence[Sam
     """The refined labels as a single-channel PNG of ids (colours if the prediction was colour).
     ``others``: the open set's samples, whose files are refused as the sample's own are."""
     with output_guard(sample, others).active():
-        if sample.pred_is_colour:
-            write_png(path, sample.space.colorize(result.refined))
-        else:
-            write_labels(path, result.refined)
+        write_prediction(path, result.refined, sample.space, colour=sample.pred_is_colour)
 
 
 def export_instances(path, sample: Sample, result: Result, *, others: Sequence[SamplePaths] = ()) -> list[Path]:
@@ -47,28 +43,23 @@ def export_instances(path, sample: Sample, result: Result, *, others: Sequence[S
     ``segfix refine-instances`` writes them: unchanged masks and the ``.txt`` are copied byte
     for byte, all files renamed into place only once all are written. Returns the files
     written; refuses to write onto any file of the sample or of its set (``others``)."""
-    from ..io.instances import write_instances
+    from ..io.instances import mask_files, write_refined_instances
 
-    if not sample.is_instances or result is None or result.instances is None:
+    if sample.instances is None or sample.paths.instances is None or result is None or result.instances is None:
         raise InputError(os.fspath(path), "no refined instances to export")
     path = Path(path)
     if path.suffix.lower() != ".txt":
         raise InputError(path, "refined instances are written as a _pred.txt file (with its masks)")
     before, after = sample.instances, result.instances.after
-    names = before.names or ()
-    targets = [path] + [Path(os.path.normpath(path.parent / n)) for n in names]
+    targets = [path] + (mask_files(path, before) if before.names else [])
     guard = output_guard(sample, others)
     for t in targets:  # all refused before any is written
         guard.check(t)
-    src_txt = Path(sample.paths.instances)
-    unchanged = {
-        i: str(Path(os.path.normpath(src_txt.parent / n)))
-        for i, n in enumerate(names)
-        if not result.instances.changed[i]
-    }
     try:
         with guard.active():
-            write_instances(path, after, copy_from=unchanged, txt_from=src_txt, root=path.parent)
+            write_refined_instances(
+                path, before, after, source=sample.paths.instances, root=path.parent, changed=result.instances.changed
+            )
     except InputError:
         raise
     except ValueError as err:  # a mask path leading out of the chosen folder

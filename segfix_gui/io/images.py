@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import InputError
 from ..labels import LabelSpace
@@ -14,10 +15,39 @@ from .atomic import atomic_path
 
 MAX_PIXELS = 1 << 28
 """Largest image read (W × H); a header declaring more is refused before decoding."""
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 # PIL widens 2- and 4-bit grayscale to 8 bits by scaling (×85, ×17); labels need the stored ids
 _SCALED_GRAY = {"L;2": 85, "L;4": 17}
+_PIL_LIMIT = threading.Lock()
+
+
+def _bomb(path) -> InputError:
+    return InputError(
+        path,
+        f"the image declares more than {MAX_PIXELS:,} pixels, the most this program reads (a damaged or hostile file?)",
+    )
+
+
+def _open_header(path) -> ImageFile.ImageFile:
+    """``Image.open`` (the header only) with our pixel limit, leaving PIL's own alone.
+
+    PIL's decompression-bomb limit is a process-wide setting (``Image.MAX_IMAGE_PIXELS``, which
+    this module never sets at import): it warns above it (ignored here: our limit is checked by
+    the caller) and refuses above twice it. When that refusal comes below our limit, the header
+    is read again with PIL's check at our limit for the length of that one call, under a lock.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path)
+        except Image.DecompressionBombError:
+            with _PIL_LIMIT:
+                saved = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+                try:
+                    return Image.open(path)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
 
 
 def open_image(path) -> Image.Image:
@@ -27,10 +57,14 @@ def open_image(path) -> Image.Image:
     (absent when values are as stored).
     """
     try:
+        im = _open_header(path)
+        w, h = im.size
+        if max(w, 1) * max(h, 1) > MAX_PIXELS:
+            im.close()
+            raise _bomb(path)
+        rawmode = im.tile[0][3] if im.tile and im.format == "PNG" else None
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-            rawmode = im.tile[0][3] if im.tile and im.format == "PNG" else None
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im.load()
         if isinstance(rawmode, tuple):
             rawmode = rawmode[0] if rawmode else None
@@ -43,13 +77,11 @@ def open_image(path) -> Image.Image:
         raise InputError(path, "is a folder, not an image") from None
     except UnidentifiedImageError:
         raise InputError(path, "not an image file (or an image format PIL cannot read)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(
-            path,
-            f"the image declares more than {MAX_PIXELS:,} pixels, the most "
-            "this program reads (a damaged or hostile file?)",
-        ) from None
+    except Image.DecompressionBombError:
+        raise _bomb(path) from None
     except (OSError, SyntaxError, ValueError, MemoryError) as err:
+        if isinstance(err, InputError):
+            raise
         raise InputError(path, f"cannot read image: {err}") from None
 
 

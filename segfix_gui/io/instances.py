@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ..core.instances import InstanceSet
 from ..errors import InputError
 from .atomic import atomic_path
 from .pairing import PRED_TXT_SUFFIXES
@@ -174,8 +175,12 @@ def read_instances(
     shape: tuple[int, int] | None = None,
     shape_of: str = "",
     root: str | os.PathLike | None = None,
-):
-    """Read a ``_pred.txt`` and its masks as an :class:`~segfix_gui.core.instances.InstanceSet`.
+    lines: Sequence[PredLine] | None = None,
+    cityscapes_ids: bool = False,
+) -> InstanceSet:
+    """Read a ``_pred.txt`` and its masks as an :class:`~segfix_gui.core.instances.InstanceSet`:
+    the one reader of instance predictions (the window, ``segfix refine-instances`` and
+    ``segfix evaluate-instances`` all call it).
 
     Parameters
     ----------
@@ -183,10 +188,23 @@ def read_instances(
     shape : (H, W) every mask must have, e.g. the offsets' or the ground truth's
     shape_of : what ``shape`` comes from, for the error message
     root : masks must lie inside this folder (the official evaluation requires it)
-    """
-    from ..core.instances import InstanceSet
+    lines : the file's lines if :func:`parse_pred_txt` has read them already
+    cityscapes_ids : every label id must be one of Cityscapes' (as the official evaluation
+        needs), else an InputError naming the line
 
-    lines = parse_pred_txt(txt)
+    Returns
+    -------
+    InstanceSet of N masks ``(N, H, W)`` bool, with the label ids, the scores and the mask
+    paths as written (``names``); :func:`mask_files` gives the files.
+    """
+    if lines is None:
+        lines = parse_pred_txt(txt)
+    if cityscapes_ids:
+        from cityscapesscripts.helpers.labels import id2label
+
+        for e in lines:
+            if e.label_id not in id2label:
+                raise InputError(txt, f"line {e.line}: {e.label_id} is not a Cityscapes label id")
     masks = read_pred_masks(txt, lines, shape=shape, shape_of=shape_of, root=root)
     return InstanceSet(
         masks=masks,
@@ -194,6 +212,15 @@ def read_instances(
         scores=np.array([e.score for e in lines], np.float64),
         names=tuple(e.mask for e in lines),
     )
+
+
+def mask_files(txt: str | os.PathLike, instances: InstanceSet) -> list[Path]:
+    """The mask file of each instance read from ``txt`` (its ``names`` joined to the folder of
+    ``txt``), in order."""
+    if instances.names is None:
+        raise ValueError("these instances have no mask names")
+    folder = Path(txt).parent
+    return [Path(os.path.normpath(folder / n)) for n in instances.names]
 
 
 def format_pred_txt(entries: Sequence[tuple[str, int, float]]) -> str:
@@ -216,7 +243,7 @@ def _write_mask_to(tmp: str, mask: np.ndarray) -> None:
 
 def write_instances(
     txt: str | os.PathLike,
-    instances,
+    instances: InstanceSet,
     *,
     copy_from: dict | None = None,
     txt_from: str | os.PathLike | None = None,
@@ -260,6 +287,32 @@ def write_instances(
         else:
             with open(tmp_txt, "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
+
+
+def write_refined_instances(
+    txt: str | os.PathLike,
+    before: InstanceSet,
+    after: InstanceSet,
+    *,
+    source: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    changed: Sequence[bool] | np.ndarray | None = None,
+) -> list[Path]:
+    """Write refined instances as ``segfix refine-instances`` does (the window's export too):
+    ``txt`` is a byte copy of ``source`` (the ``_pred.txt`` that ``before`` was read from: the
+    same instances, so the user's formatting of scores is kept), each mask that refinement did
+    not change is a byte copy of its input file, the others are encoded anew; all or nothing
+    (:func:`write_instances`). ``changed`` (N,) bool says which masks changed when the caller
+    knows it already (else the masks are compared). Returns the files written, ``txt`` first.
+    """
+    if len(after) != len(before) or after.names != before.names:
+        raise ValueError("the refined instances must be the instances read from the source file")
+    if changed is None:
+        changed = [not np.array_equal(a, b) for a, b in zip(after.masks, before.masks, strict=True)]
+    sources = mask_files(source, before)
+    unchanged = {i: str(sources[i]) for i in range(len(after)) if not changed[i]}
+    write_instances(txt, after, copy_from=unchanged, txt_from=source, root=root)
+    return [Path(txt)] + mask_files(txt, after)
 
 
 def read_instance_gt(path: str | os.PathLike) -> np.ndarray:

@@ -8,11 +8,12 @@ import math
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins
-from ..core.setting import Setting, check_value
+from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins, as_stored
+from ..core.setting import Setting, check_recommended
 from ..errors import InputError
 from .atomic import write_bytes
 
@@ -53,7 +54,8 @@ def _npy_header(f, path: str, name: str) -> tuple[tuple, np.dtype]:
         elif version == (2, 0):
             shape, _, dtype = npformat.read_array_header_2_0(f)
         else:
-            shape, _, dtype = npformat._read_array_header(f, version)
+            # format 3.0 (utf-8 field names): numpy has no public reader of its header
+            shape, _, dtype = npformat._read_array_header(f, version)  # type: ignore[attr-defined]
     except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as err:
         raise InputError(
             path, f"member {name!r} is not a readable .npy array ({' '.join(str(err).split())[:120]})"
@@ -194,7 +196,7 @@ def _recommended(path: str, data: dict) -> dict:
                 # decimal that the stored number is the nearest float32 to (0.8)
                 v = float(np.format_float_positional(v[()], unique=True, trim="-"))
             try:
-                out[key] = check_value(key, v)
+                out.update(check_recommended({key: v}))
             except ValueError as err:
                 raise InputError(path, f"'recommended_{key}': {err}") from None
     return out
@@ -299,11 +301,7 @@ def depth_field(path: str, data: dict, *, width: float = DEPTH_WIDTH, directions
     bins = angles_to_bins(np.sin(theta), np.cos(theta), directions)
     band = (depth >= 1) & (depth <= width)
     bins[~band] = 0
-    direction = np.zeros((directions,) + band.shape, np.float32)
-    np.put_along_axis(direction, bins[None].astype(np.int64), 1.0, axis=0)
-    field = OffsetField(boundary=band.astype(np.float32), direction=direction)
-    field._cache["bins"] = bins
-    return field
+    return OffsetField.one_hot(band.astype(np.float32), bins, directions)
 
 
 def unit_steps(field: OffsetField, setting: Setting | None = None) -> np.ndarray:
@@ -318,19 +316,20 @@ def offsets_bytes(field: OffsetField, fmt: str = "npz", *, setting: Setting | No
     ``"mat"``: where to threshold)."""
     buf = io.BytesIO()
     if fmt == "npz":
-        if field.is_hard:
+        if field.hard is not None:
             np.savez_compressed(buf, format_version=np.int32(FORMAT_VERSION), offsets=field.hard.astype(np.int8))
         else:
             if field.direction is None:
                 raise ValueError("a summarized field has no direction probabilities to write")
-            extra = {f"recommended_{k}": np.float32(v) for k, v in field.recommended.items() if k in RECOMMENDED_KEYS}
-            np.savez_compressed(
-                buf,
-                format_version=np.int32(FORMAT_VERSION),
-                boundary=field.boundary.astype(np.float16, copy=False),
-                direction=field.direction.astype(np.float16, copy=False),
-                **extra,
-            )
+            arrays: dict[str, Any] = {
+                "format_version": np.array(FORMAT_VERSION, np.int32),
+                "boundary": as_stored(field.boundary),
+                "direction": as_stored(field.direction),
+            }
+            for k, v in field.recommended.items():
+                if k in RECOMMENDED_KEYS:
+                    arrays[f"recommended_{k}"] = np.array(v, np.float32)
+            np.savez_compressed(buf, **arrays)
     elif fmt == "mat":
         from scipy.io import savemat
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 
@@ -117,8 +118,10 @@ def pair_folders(
     """
     suffixes, _ = ROLES[primary]
     root = folders[primary]
+    if root is None:
+        raise ValueError(f"the folder of the leading role {primary!r} is needed")
     files = primary_files if primary_files is not None else list_files(root, suffixes, skip=skip)
-    rows = [{"key": pair_key(p), "error": None, primary: Path(p)} for p in files]
+    rows: list[dict[str, Any]] = [{"key": pair_key(p), "error": None, primary: Path(p)} for p in files]
     if one_per_key:
         at: dict[str, list[dict]] = {}  # relative place -> its rows
         for r in rows:
@@ -213,7 +216,7 @@ def pair_with(
     inputs_per_key: dict[str, int] = {}
     for p in paths:
         inputs_per_key[pair_key(p)] = inputs_per_key.get(pair_key(p), 0) + 1
-    out = []
+    out: list[tuple[Path, Path | None, str | None]] = []
     for p in paths:
         p = Path(p)
         rel, key = _rel_key(p, root), pair_key(p)

@@ -16,20 +16,22 @@ outlines.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .._resources import resource
+from ..core.instances import InstanceSet
 from ..core.offsets import OffsetField
 from ..core.sweep import SweepSample
 from ..errors import InputError
 from ..labels import LabelSpace, get_label_space
 
-DEMO_DIR = resource("demo")
 PARTS = ("image", "pred", "offsets", "gt")
 INSTANCE_PARTS = ("image", "instances", "offsets", "gt_instances")
 PART_NAMES = {
@@ -66,7 +68,10 @@ class SamplePaths:
     pairing_error: str | None = None
 
     def with_part(self, part: str, path: str | None) -> SamplePaths:
-        return replace(self, **{part: path})
+        if part not in PARTS + INSTANCE_PARTS:
+            raise ValueError(f"unknown part {part!r} (expected one of {', '.join(PARTS + INSTANCE_PARTS)})")
+        change: dict[str, Any] = {part: path}
+        return replace(self, **change)
 
     @property
     def is_instances(self) -> bool:
@@ -105,7 +110,8 @@ class SamplePaths:
 
     @classmethod
     def from_dict(cls, d: dict) -> SamplePaths:
-        return cls(**{k: d.get(k) for k in JSON_KEYS})
+        parts: dict[str, Any] = {k: d.get(k) for k in JSON_KEYS}
+        return cls(**parts)
 
 
 @dataclass(eq=False)
@@ -131,9 +137,9 @@ class Sample:
     field: OffsetField | None
     image: np.ndarray | None = None
     gt: np.ndarray | None = None
-    paths: SamplePaths = field(default_factory=SamplePaths)
+    paths: SamplePaths = dataclasses.field(default_factory=SamplePaths)
     pred_is_colour: bool = False
-    instances: object | None = None
+    instances: InstanceSet | None = None
     gt_instances: np.ndarray | None = None
     field_source: str | None = None  # where an in-memory field came from (e.g. the network)
 
@@ -147,7 +153,8 @@ class Sample:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.pred.shape)
+        h, w = self.pred.shape
+        return int(h), int(w)
 
     @property
     def name(self) -> str:
@@ -159,7 +166,7 @@ class Sample:
         have = {k for k, _ in lines}
         h, w = self.shape
         lines.insert(0, ("size", f"{h}×{w}, {self.space.name}"))
-        if self.is_instances:
+        if self.instances is not None:
             n = len(self.instances)
             if "instances" not in have:
                 lines.append(
@@ -282,6 +289,21 @@ def read_prediction(path, space: LabelSpace | None) -> tuple[np.ndarray, bool]:
     return np.asarray(labels), colour
 
 
+def write_prediction(path, labels: np.ndarray, space: LabelSpace | None, *, colour: bool) -> None:
+    """Write a refined prediction in the form its input had (:func:`read_prediction`'s
+    ``was_colour``): the space's colours for a colour-coded input, else a single-channel PNG of
+    ids (8-bit when they fit). Atomic, as every write. The one writer of refined label maps:
+    ``segfix refine`` and the window's export call it."""
+    from .images import write_labels, write_png
+
+    if colour:
+        if space is None:
+            raise ValueError("a colour-coded prediction needs its label space to be written")
+        write_png(path, space.colorize(labels))
+    else:
+        write_labels(path, labels)
+
+
 def load_instance_sample(paths: SamplePaths) -> Sample:
     """Read and check an instance sample: offsets, ``_pred.txt`` with its masks, and the
     optional image and instance ground truth, all of the offsets' size.
@@ -317,9 +339,15 @@ def load_instance_sample(paths: SamplePaths) -> Sample:
     )
 
 
-def demo_paths(folder: str | os.PathLike = DEMO_DIR) -> tuple[SamplePaths, str]:
-    """The bundled demo's files and label space, from its ``sample.json``."""
-    folder = Path(folder)
+def demo_dir() -> Path:
+    """The bundled demo's folder (found when asked: nothing is looked up at import)."""
+    return resource("demo")
+
+
+def demo_paths(folder: str | os.PathLike | None = None) -> tuple[SamplePaths, str]:
+    """The files and label space of the demo in ``folder`` (default: the bundled one), from its
+    ``sample.json``."""
+    folder = Path(folder) if folder is not None else demo_dir()
     meta_path = folder / "sample.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

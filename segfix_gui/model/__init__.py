@@ -13,7 +13,7 @@ from __future__ import annotations
 
 
 def __getattr__(name):
-    if name in ("OffsetPredictor", "load_model", "bundled_weights", "read_record", "BUNDLED"):
+    if name in ("OffsetPredictor", "load_model", "bundled_weights", "bundled_path", "read_record"):
         from . import predictor
 
         return getattr(predictor, name)
@@ -52,13 +52,13 @@ def predict_timing(device: str, *, weights=None, shape=(1024, 2048), repeat: int
     import numpy as np
     import torch
 
-    from .predictor import BUNDLED, OffsetPredictor
+    from .predictor import OffsetPredictor, bundled_path
 
     tag = f"{shape[0]}x{shape[1]}_{device}"
     image = np.random.default_rng(0).integers(0, 256, size=(*shape, 3), dtype=np.uint8)
-    out = {}
+    out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        if weights is None and not BUNDLED.exists():
+        if weights is None and not bundled_path().exists():
             # no bundled weights yet: time an untrained network of the shipped architecture
             from .net import build
             from .train import save_weights

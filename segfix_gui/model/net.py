@@ -50,7 +50,7 @@ CONFIGS: dict[str, dict] = {
 CONFIG_KEYS = ("name", "encoder", "decoder", "fine", "full_res", "directions")
 
 
-def check_config(config: dict) -> dict:
+def check_config(config: object) -> dict:
     """A validated copy of ``config`` (ValueError naming the problem otherwise)."""
     if not isinstance(config, dict):
         raise ValueError("model config must be a dict")

@@ -18,19 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from .._resources import resource
-from ..core.offsets import OffsetField, flip_bins
+from ..core.offsets import OffsetField, as_stored, flip_bins
 from ..errors import InputError
 
-WEIGHTS_DIR = resource("weights")
-BUNDLED = WEIGHTS_DIR / "offsetnet-camvid.pt"
+BUNDLED_NAME = "offsetnet-camvid.pt"
 FORMAT = "segfix-offset-net"
+
+
+def bundled_path() -> Path:
+    """Where the shipped weights are (found when asked: nothing is looked up at import)."""
+    return resource("weights", BUNDLED_NAME)
 
 
 def bundled_weights() -> Path:
     """Path of the shipped weights (InputError if the file is missing)."""
-    if not BUNDLED.exists():
-        raise InputError(BUNDLED, "bundled offset-network weights are missing from this install")
-    return BUNDLED
+    path = bundled_path()
+    if not path.exists():
+        raise InputError(path, "bundled offset-network weights are missing from this install")
+    return path
 
 
 def read_record(weights: str | os.PathLike) -> dict:
@@ -48,17 +53,18 @@ def read_record(weights: str | os.PathLike) -> dict:
 
 
 def recommended_settings(record: dict, path=None) -> dict:
-    """Validated ``recommended`` settings of a record (``{}`` when absent)."""
+    """Validated ``recommended`` settings of a record (``{}`` when absent), by the rule of every
+    offset file's (:func:`segfix_gui.core.setting.check_recommended`); InputError naming
+    ``path`` (the record) otherwise."""
+    from ..core.setting import check_recommended
+
     rec = record.get("recommended") or {}
-    out = {}
-    for key in ("threshold", "min_direction_prob", "scale"):
-        if key in rec:
-            v = rec[key]
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-            if not ok or v < 0 or (key != "scale" and v > 1):
-                raise InputError(path, f"recommended {key} {v!r} is out of range")
-            out[key] = float(v)
-    return out
+    if not isinstance(rec, dict):
+        raise InputError(path, "'recommended' must be an object of settings")
+    try:
+        return check_recommended(rec)
+    except ValueError as err:
+        raise InputError(path, f"recommended {err}") from None
 
 
 REFUSED = "holds code or objects, which are never loaded (only tensors and plain containers are read)"
@@ -138,7 +144,8 @@ def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu")
     for k, v in state.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise InputError(path, f"weights hold NaN or infinite values ({k})")
-    model.eval().to(device).to(memory_format=torch.channels_last)  # ~3x faster convs on CPU
+    # ~3x faster convs on CPU (torch's stubs omit Module.to's memory_format)
+    model.eval().to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return model, read_record(path)
 
 
@@ -163,7 +170,8 @@ class OffsetPredictor:
 
         self.device = resolve_device(device)
         self.model, self.record = load_model(weights, device=self.device)
-        self.recommended = recommended_settings(self.record, weights)
+        record_path = Path(weights if weights is not None else bundled_weights()).with_suffix(".json")
+        self.recommended = recommended_settings(self.record, record_path)
         inference = self.record.get("inference") or {}
         self.flip = bool(inference.get("flip", False)) if flip is None else flip
         self.smooth = bool(inference.get("smooth", False)) if smooth is None else smooth
@@ -171,7 +179,9 @@ class OffsetPredictor:
         self._perm = torch.from_numpy(flip_bins(self.k, "horizontal"))
 
     def predict(self, image: np.ndarray) -> OffsetField:
-        """``(H, W, 3)`` uint8 RGB -> OffsetField (boundary (H, W), direction (K, H, W) float32)."""
+        """``(H, W, 3)`` uint8 RGB -> OffsetField: boundary (H, W) and direction (K, H, W) at the
+        storage precision (:data:`~segfix_gui.core.offsets.PROBABILITY_DTYPE`, float16), so the
+        field refines as it will once written to ``.npz`` and read back."""
         return self.predict_batch([image])[0]
 
     def predict_batch(self, images: list[np.ndarray], *, batch: int = 4) -> list[OffsetField]:
@@ -188,8 +198,10 @@ class OffsetPredictor:
                 sel = idx[s : s + batch]
                 b, d = self.probabilities(np.stack([images[i] for i in sel]))
                 for j, i in enumerate(sel):
-                    out[i] = OffsetField(boundary=b[j], direction=d[j], recommended=dict(self.recommended))
-        return out
+                    out[i] = OffsetField(
+                        boundary=as_stored(b[j]), direction=as_stored(d[j]), recommended=dict(self.recommended)
+                    )
+        return [f for f in out if f is not None]  # every image has its field
 
     def probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(N, H, W, 3)`` uint8 -> boundary ``(N, H, W)`` and direction ``(N, K, H, W)`` float32."""

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from ..core.offsets import flip_bins
 from ..errors import InputError
+from .data import Runner
 from .net import CONFIGS, OffsetNet, build
 
 CSV_FIELDS = (
@@ -156,7 +157,10 @@ class _Batches:
                 )
                 if flips[j]:
                     im, d, b, v = im.flip(-1), d.flip(-1), self.flip[b.flip(-1)], v.flip(-1)
-                imgs.append(im), dists.append(d), bins.append(b), valids.append(v)
+                imgs.append(im)
+                dists.append(d)
+                bins.append(b)
+                valids.append(v)
             x = (torch.stack(imgs).float() / 255).contiguous(memory_format=torch.channels_last)
             bright = (jitter[:, 0] - 0.5).mul(0.4).to(self.device).view(-1, 1, 1, 1)
             contrast = (1 + (jitter[:, 1] - 0.5) * 0.4).to(self.device).view(-1, 1, 1, 1)
@@ -256,8 +260,10 @@ def train(
     progress: bool = True,
     train_limit: int | None = None,
     val_limit: int | None = None,
+    run: Runner | None = None,
 ) -> dict:
-    """Train, log and save (see module docstring). Returns the final record dict."""
+    """Train, log and save (see module docstring). Returns the final record dict. ``run``
+    computes the targets of the images (see :data:`.data.Runner`; default: in this process)."""
     from tqdm import tqdm
 
     from ..io.atomic import check_output, write_text
@@ -287,10 +293,9 @@ def train(
         raise InputError(out, "holds a run already (last.pt): pass --resume or choose another --out")
     if opts.model not in CONFIGS:
         raise InputError(None, f"unknown model config {opts.model!r}")
-    workers = min(8, os.cpu_count() or 1)
     t0 = time.time()
-    tr = load_split(data, "train", space=opts.label_space, limit=train_limit, workers=workers)
-    va = load_split(data, "val", space=opts.label_space, limit=val_limit, workers=workers)
+    tr = load_split(data, "train", space=opts.label_space, limit=train_limit, run=run)
+    va = load_split(data, "val", space=opts.label_space, limit=val_limit, run=run)
     model = build(opts.model)
     if opts.pretrained and state is None:
         from .encoder import load_imagenet
@@ -305,7 +310,7 @@ def train(
             if refused.problem.startswith("holds code"):
                 raise refused from None
             raise InputError(where, f"cannot use as ImageNet weights: {err}") from None
-    model.to(device).to(memory_format=torch.channels_last)
+    model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it
     if device == "cuda":
         torch.backends.cudnn.benchmark = True
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)

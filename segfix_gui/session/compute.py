@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.evaluator import ImageEvaluator
-from ..core.metrics import SemanticEvaluator, change_codes, change_counts
+from ..core.metrics import BOUNDARY_TOL, SemanticEvaluator, change_codes, change_counts
 from ..core.refine import refine_labels, resolve_device, source_indices, take_sources
 from ..core.setting import INSTANCE_SCALE, Setting
 from ..errors import InputError
 from ..io.samples import PART_NAMES, Sample, SamplePaths, load_instance_sample, load_sample
 
-BOUNDARY_TOL = 3  # SemanticEvaluator's default tolerance, used for every figure shown
 DEVICES = ("auto", "cpu", "cuda")
 
 

@@ -6,7 +6,6 @@ Every export, the set's reports and the screen grabs go through one
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -19,8 +18,10 @@ def input_files(sample: Sample) -> list[Path]:
     """Every file the sample was read from (an instance sample's mask PNGs included)."""
     sp = sample.paths
     files = [Path(p) for p in (sp.image, sp.pred, sp.offsets, sp.gt, sp.instances, sp.gt_instances) if p is not None]
-    if sample.is_instances and sp.instances is not None and sample.instances.names:
-        files += [Path(sp.instances).parent / n for n in sample.instances.names]
+    if sample.instances is not None and sp.instances is not None and sample.instances.names:
+        from ..io.instances import mask_files
+
+        files += mask_files(sp.instances, sample.instances)
     return files
 
 
@@ -28,7 +29,7 @@ def set_files(samples: Iterable[SamplePaths]) -> list[Path]:
     """Every file of the samples of a set: prediction, offsets, image, ground truth, and an
     instance sample's ``_pred.txt`` with the mask PNGs it lists (a file that cannot be read
     lists none)."""
-    from ..io.instances import parse_pred_txt
+    from ..io.instances import mask_path, parse_pred_txt
 
     files = []
     for sp in samples:
@@ -38,7 +39,7 @@ def set_files(samples: Iterable[SamplePaths]) -> list[Path]:
                 lines = parse_pred_txt(sp.instances)
             except (InputError, OSError):
                 continue
-            files += [Path(os.path.normpath(Path(sp.instances).parent / e.mask)) for e in lines]
+            files += [mask_path(sp.instances, e) for e in lines]
     return files
 
 

@@ -324,6 +324,26 @@ def test_png_bomb_is_one_line_in_refine(tmp_path, capsys, size):
     assert (out / "b.png").exists()
 
 
+@pytest.mark.parametrize("pil_limit", [None, 89_478_485, 1000])
+def test_the_pixel_limit_is_ours_whatever_pils_is(tmp_path, monkeypatch, pil_limit):
+    """PIL's decompression-bomb limit is a process-wide setting that importing this package
+    leaves alone; reading applies our limit (2**28) whatever it is, and restores it."""
+    from segfix_gui.errors import InputError
+    from segfix_gui.io.images import open_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pil_limit)
+    # 14000×14000 = 196 M pixels: above PIL's default refusal (2 × 89 M), below ours
+    with pytest.raises(InputError, match="cannot read image") as err:
+        open_image(_bomb(tmp_path / "big.png", 14000, 14000))
+    assert "declares more" not in str(err.value)
+    with pytest.raises(InputError, match="declares more than 268,435,456 pixels"):
+        open_image(_bomb(tmp_path / "bomb.png", 20000, 20000))
+    assert Image.MAX_IMAGE_PIXELS == pil_limit
+    small = tmp_path / "small.png"
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(small)  # 1,600 pixels, above 1000
+    assert open_image(small).size == (40, 40)
+
+
 def test_png_bomb_as_an_instance_mask_is_one_line(tmp_path, capsys):
     from segfix_gui.errors import InputError
     from segfix_gui.io.instances import read_mask

@@ -154,6 +154,43 @@ def test_write_is_all_or_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_refined_instances_copy_what_did_not_change_byte_for_byte(tmp_path):
+    """The one writer of refined instances (command line and window): the .txt and every
+    unchanged mask are the input files' bytes, a changed mask is encoded anew (0 / 255)."""
+    from segfix_gui.io.instances import mask_files, write_refined_instances
+
+    src = tmp_path / "in"
+    (src / "masks").mkdir(parents=True)
+    masks = np.zeros((2, 5, 6), bool)
+    masks[0, 1:3, 1:4] = True
+    masks[1, 2:5, 3:6] = True
+    # inputs encoded unlike ours: 0 / 1 greys, palette; scores written with few digits
+    Image.fromarray(masks[0].astype(np.uint8)).save(src / "masks" / "a.png")
+    Image.fromarray(masks[1].astype(np.uint8)).convert("P").save(src / "masks" / "b.png")
+    txt = src / "x_pred.txt"
+    txt.write_text("masks/a.png 26 0.9\nmasks/b.png  24\t.5\n")
+    before = read_instances(txt)
+    assert [p.name for p in mask_files(txt, before)] == ["a.png", "b.png"]
+    moved = before.masks.copy()
+    moved[1] = np.roll(moved[1], -1, axis=1)
+    after = before.with_masks(moved)
+    out = tmp_path / "out" / "x_pred.txt"
+    written = write_refined_instances(out, before, after, source=txt)
+    assert written == [out, out.parent / "masks" / "a.png", out.parent / "masks" / "b.png"]
+    assert out.read_bytes() == txt.read_bytes()
+    assert written[1].read_bytes() == (src / "masks" / "a.png").read_bytes()
+    assert written[2].read_bytes() != (src / "masks" / "b.png").read_bytes()
+    assert np.array_equal(np.asarray(Image.open(written[2])), np.where(moved[1], 255, 0))
+    assert np.array_equal(read_instances(out).masks, moved)
+    # the caller may say which changed (the window knows): the same files
+    again = tmp_path / "again" / "x_pred.txt"
+    write_refined_instances(again, before, after, source=txt, changed=[False, True])
+    for a, b in zip(written, [again, again.parent / "masks" / "a.png", again.parent / "masks" / "b.png"], strict=True):
+        assert a.read_bytes() == b.read_bytes()
+    with pytest.raises(ValueError, match="instances read from the source"):
+        write_refined_instances(again, before, before.subset([0]), source=txt)
+
+
 # --- core --------------------------------------------------------------------------------
 
 

@@ -135,3 +135,68 @@ def test_per_class_iou_equals_cityscapesscripts(tmp_path):
             assert ours[name] == pytest.approx(v, abs=1e-6)
             compared += 1
     assert compared >= 8
+
+
+def test_one_boundary_tolerance_default_everywhere():
+    """Every function and command that scores boundaries defaults to metrics.BOUNDARY_TOL."""
+    import inspect
+
+    from segfix_gui.cli import build_parser
+    from segfix_gui.core import evaluator, instances, metrics, sweep
+
+    fns = {
+        metrics.boundary_counts: "tol",
+        metrics.SemanticEvaluator: "boundary_tol",
+        metrics.SemanticEvaluator.from_counts: "boundary_tol",
+        metrics.evaluate_pair: "boundary_tol",
+        evaluator.ImageEvaluator: "boundary_tol",
+        instances.mask_boundary_f: "tol",
+        instances.instance_scores: "tol",
+        instances.compare_instances: "tol",
+        sweep.sweep_image: "boundary_tol",
+        sweep.sweep: "boundary_tol",
+        sweep.collect: "boundary_tol",
+    }
+    for fn, name in fns.items():
+        assert inspect.signature(fn).parameters[name].default == metrics.BOUNDARY_TOL, fn.__qualname__
+    parser = build_parser()
+    required = {
+        "evaluate": ["--gt", "g", "--pred", "p"],
+        "evaluate-instances": ["--gt", "g", "--pred", "p"],
+        "sweep": ["--gt", "g", "--pred", "p", "--offsets", "o"],
+    }
+    for command, args in required.items():
+        assert parser.parse_args([command, *args]).boundary_tol == metrics.BOUNDARY_TOL, command
+
+
+def test_boundaries_and_footprints_are_scikit_images():
+    """Our 1-px boundaries, mask outlines and tolerance disks are scikit-image's
+    (find_boundaries, disk); the package keeps its own for speed (3-60× on 1024×2048 maps) and
+    for fractional tolerances, which skimage.morphology.disk centres between pixels
+    (benchmarks/skimage_equivalents.py)."""
+    skimage = pytest.importorskip("skimage")
+    from skimage.morphology import disk
+    from skimage.segmentation import find_boundaries
+
+    from segfix_gui.core.instances import mask_outline
+    from segfix_gui.core.metrics import _disk, boundary_classes
+
+    assert skimage.__version__
+    rng = np.random.default_rng(5)
+    for shape, n in (((1, 7), 3), ((9, 1), 3), ((23, 31), 4), ((40, 40), 2)):
+        # blocky maps (borders of every direction) with some void
+        e = np.kron(rng.integers(0, n + 1, (shape[0] // 3 + 1, shape[1] // 3 + 1)), np.ones((3, 3), int))
+        e = e[: shape[0], : shape[1]].astype(np.uint8)
+        e[e == n] = 255
+        theirs = np.where(find_boundaries(e, connectivity=1, mode="thick") & (e != 255), e.astype(np.int16), -1)
+        np.testing.assert_array_equal(boundary_classes(e, n), theirs)
+        mask = e == 0
+        inner = find_boundaries(np.pad(mask, 1), connectivity=1, mode="inner")[1:-1, 1:-1]
+        np.testing.assert_array_equal(mask_outline(mask), inner)
+    for tol in (1, 2, 3, 5):
+        d = disk(tol)
+        assert sorted(map(tuple, (np.argwhere(d) - tol).tolist())) == sorted(map(tuple, _disk(tol).tolist()))
+    # a fractional tolerance: the pixels within it, centred on the pixel (disk(2.5) is 6×6)
+    assert {tuple(v) for v in _disk(2.5).tolist()} == {
+        (r, c) for r in range(-2, 3) for c in range(-2, 3) if r * r + c * c <= 6.25
+    }

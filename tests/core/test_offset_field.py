@@ -130,3 +130,21 @@ def test_take_sources_is_refine_labels_gather():
     np.testing.assert_array_equal(take_sources(labels, dst[keep], src[keep]), refine_labels(labels, offsets))
     masks = rng.random((3, 23, 31)) < 0.5
     np.testing.assert_array_equal(take_sources(masks, dst, src), refine_labels(masks, offsets))
+
+
+@pytest.mark.parametrize("k", [4, 8, 16])
+def test_a_one_hot_field_is_the_field_of_its_directions(k):
+    """OffsetField.one_hot keeps its bins (ground truth never recomputes the argmax); they are
+    the argmax of the directions it holds, so the field refines as one read from a file."""
+    rng = np.random.default_rng(k)
+    bins = rng.integers(0, k, (9, 11)).astype(np.uint8)
+    boundary = (rng.random((9, 11)) > 0.4).astype(np.float32)
+    f = OffsetField.one_hot(boundary, bins, k, recommended={"scale": 1.0})
+    assert f.direction.dtype == np.float16 and f.recommended == {"scale": 1.0}
+    assert np.array_equal(f.direction.argmax(0), bins) and np.array_equal(f.direction.sum(0), np.ones((9, 11)))
+    plain = OffsetField(boundary=f.boundary, direction=f.direction.copy())
+    assert np.array_equal(plain.bins(), f.bins())
+    for s in (Setting(threshold=0.5, scale=1), Setting(threshold=0.5, scale=3)):
+        assert np.array_equal(plain.to_offsets(s), f.to_offsets(s))
+    with pytest.raises(ValueError, match="below K"):
+        OffsetField.one_hot(boundary, bins + k, k)

@@ -1,5 +1,8 @@
 """core.refine: the integer gather's contracts, against a plain per-pixel reference."""
 
+import contextlib
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -59,6 +62,38 @@ def test_equals_reference_gather(case, colmajor):
     assert out.dtype == labels.dtype and out.shape == labels.shape
     assert np.array_equal(out, reference(labels, offsets))
     assert np.isin(out, labels).all()  # only ids the input has
+
+
+@contextlib.contextmanager
+def numba_absent():
+    """``import numba`` fails, as where it is not installed (and core.gather is imported anew)."""
+    from segfix_gui.core import refine
+
+    saved = {k: sys.modules.pop(k) for k in ("numba", "segfix_gui.core.gather") if k in sys.modules}
+    sys.modules["numba"] = None
+    refine._compiled_gather.cache_clear()
+    try:
+        yield
+    finally:
+        del sys.modules["numba"]
+        sys.modules.pop("segfix_gui.core.gather", None)
+        sys.modules.update(saved)
+        refine._compiled_gather.cache_clear()
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases(), st.booleans())
+def test_without_numba_numpys_path_refines_alike(case, colmajor):
+    """numba is optional: without it label maps take NumPy's path, to the same result."""
+    from segfix_gui.core import refine
+
+    labels, offsets = case
+    off = column_major(offsets) if colmajor else offsets
+    with numba_absent():
+        assert refine._compiled_gather() is None
+        out = refine_labels(labels, off, device="cpu")
+    assert refine._compiled_gather() is not None  # back as it was
+    assert out.dtype == labels.dtype and np.array_equal(out, reference(labels, offsets))
 
 
 @settings(max_examples=60, deadline=None)

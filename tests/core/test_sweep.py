@@ -434,11 +434,43 @@ def test_cli_plot_and_workers(folder, tmp_path, capsys):
     assert main(base + ["--csv", str(c2), "--workers", "2"]) == 0
     assert c1.read_text() == c2.read_text()
     with Image.open(png) as im:
-        assert im.format == "PNG" and im.width > 1000 and im.height > 500
+        assert im.format == "PNG" and im.size == (1500, 665)  # 15 × 6.65 in at 100 dpi: one legend row
         # curves were drawn: more than a handful of colours
         assert len(im.convert("RGB").getcolors(1 << 20)) > 20
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     capsys.readouterr()
+
+
+def test_the_plot_shows_the_gains_of_the_table(folder):
+    """What the figure holds: per panel its title, axes and one curve per scale whose points are
+    the table's gains in points, the best setting circled; the legend; the base in the title."""
+    from segfix_gui.cli.sweep import render_plot
+    from segfix_gui.io.samples import iter_sweep_samples
+
+    space = get_label_space("camvid")
+    jobs, _ = sweep_jobs(folder / "gt", folder / "pred", folder / "off")
+    grid = SweepGrid(thresholds=(0.2, 0.5, 0.8), scales=(1, 2, 3))
+    res = sweep(list(iter_sweep_samples(jobs, space, [])), space, grid)
+    fig = render_plot(res)
+    assert fig.get_size_inches() * fig.dpi == pytest.approx((1500, 665))
+    assert f"without refinement mIoU {100 * res.base['miou']:.2f}" in fig.get_suptitle()
+    for ax, metric, name in zip(fig.axes, ("miou", "boundary_f"), ("mIoU", "boundary F"), strict=True):
+        assert ax.get_title() == f"{name} gain over the folder"
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("boundary threshold", f"{name} gain (points)")
+        curves = [ln for ln in ax.get_lines() if ln.get_label() and not ln.get_label().startswith("_")]
+        assert [ln.get_label() for ln in curves] == ["scale 1", "scale 2", "scale 3"]
+        gains = 100 * (getattr(res, metric) - res.base[metric])
+        for j, ln in enumerate(curves):
+            np.testing.assert_allclose(ln.get_xdata(), grid.thresholds)
+            np.testing.assert_allclose(ln.get_ydata(), gains[:, j, 0])
+        best = res.best(metric)
+        (circle,) = [ln for ln in ax.get_lines() if ln.get_markersize() == 18]
+        assert (circle.get_xdata()[0], circle.get_ydata()[0]) == pytest.approx(
+            (best["threshold"], 100 * best[f"{metric}_gain"])
+        )
+        assert any(t.get_text().startswith(f"best: t {best['threshold']:g}") for t in ax.texts)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["scale 1", "scale 2", "scale 3"]
 
 
 @pytest.mark.parametrize("what", ["csv", "plot"])
@@ -461,13 +493,13 @@ def test_outputs_are_atomic(folder, tmp_path, monkeypatch, capsys, what):
 
         monkeypatch.setattr(cli_sweep, "_csv_line", failing)
     else:
-        from PIL import Image
+        from matplotlib.figure import Figure
 
         def failing_save(self, fp, *a, **k):
             Path(fp).write_bytes(b"\x89PNG partial")
             raise RuntimeError("disk on fire")
 
-        monkeypatch.setattr(Image.Image, "save", failing_save)
+        monkeypatch.setattr(Figure, "savefig", failing_save)
     with pytest.raises(RuntimeError, match="disk on fire"):
         main(
             [

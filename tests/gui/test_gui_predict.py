@@ -145,7 +145,7 @@ def test_missing_or_broken_weights_dialog(win, qtbot, tmp_path, dialogs, monkeyp
     bad = tmp_path / "w.pt"
     if broken == "junk":
         bad.write_bytes(b"not torch weights")
-    monkeypatch.setattr(predictor, "BUNDLED", bad)
+    monkeypatch.setattr(predictor, "bundled_path", lambda: bad)
     open_without_offsets(win, qtbot)
     sample = win.session.sample
     win.commands["predict_offsets"].trigger()

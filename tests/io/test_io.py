@@ -213,3 +213,30 @@ def test_recommended_setting_reads_back_as_written(tmp_path):
     write_offsets(tmp_path / "x.npz", field)
     got = read_offsets(tmp_path / "x.npz").recommended
     assert got == {"threshold": 0.8, "min_direction_prob": 0.6, "scale": 1.3}
+
+
+@pytest.mark.parametrize("form", ["ids8", "ids16", "colour"])
+def test_a_refined_prediction_is_written_in_its_inputs_form(tmp_path, form):
+    """The one writer of refined label maps (segfix refine, the window's export)."""
+    from segfix_gui.io.samples import read_prediction, write_prediction
+
+    space = get_label_space("camvid")
+    ids = np.array([[0, 1, 2], [3, 11, 1]], np.uint8)
+    src = tmp_path / "in.png"
+    if form == "colour":
+        Image.fromarray(space.colorize(ids)).save(src)
+    elif form == "ids16":
+        Image.fromarray(ids.astype(np.uint16)).save(src)  # a 16-bit file of small ids
+    else:
+        Image.fromarray(ids).save(src)
+    labels, colour = read_prediction(src, space)
+    assert colour == (form == "colour") and np.array_equal(labels, ids)
+    refined = labels[:, ::-1].copy()
+    write_prediction(tmp_path / "out.png", refined, space, colour=colour)
+    again, colour_again = read_prediction(tmp_path / "out.png", space)
+    assert colour_again == colour and np.array_equal(again, refined)
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.mode == ("RGB" if colour else "L")
+    if colour:
+        with pytest.raises(ValueError, match="label space"):
+            write_prediction(tmp_path / "x.png", refined, None, colour=True)

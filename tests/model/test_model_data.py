@@ -3,6 +3,7 @@ read, targets equal to core.targets'), subsets, and one-line InputErrors naming 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,26 @@ def test_load_split_subsets_and_determinism(tmp_path):
     limited = load_split(tmp_path, "train", every=2, limit=2)
     assert limited.names == ["n0", "n2"]
     np.testing.assert_array_equal(limited.distance, full.distance[[0, 2]])
+
+
+def test_the_shared_batch_loop_gives_the_same_split_and_names_a_bad_file(tmp_path):
+    """segfix train computes the targets with cli._common.run_batch (worker processes);
+    the arrays are those of the in-process default, and a bad file is one line naming it."""
+    import functools
+
+    from segfix_gui.cli._common import run_batch
+
+    make_split(tmp_path, "train", [f"n{i}" for i in range(3)])
+    run = functools.partial(run_batch, workers=2, desc="targets")
+    here, there = load_split(tmp_path, "train"), load_split(tmp_path, "train", run=run)
+    assert here.names == there.names
+    for a in ("images", "distance", "bins", "valid"):
+        np.testing.assert_array_equal(getattr(here, a), getattr(there, a))
+    bad = tmp_path / "train" / "labels" / "n1.png"
+    bad.write_bytes(b"not a png")
+    for runner in (None, run):
+        with pytest.raises(InputError, match=rf"^{re.escape(str(bad))}: not an image file"):
+            load_split(tmp_path, "train", run=runner)
 
 
 def test_colour_coded_labels_give_the_same_targets(tmp_path):

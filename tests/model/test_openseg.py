@@ -9,8 +9,8 @@ are written in openseg's checkpoint format (``module.`` prefix, ``config_dict`` 
 
 from __future__ import annotations
 
+import copy
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +22,7 @@ torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from openseg_rule import CASES, rule_image, rule_state_dict  # noqa: E402
 
+from segfix_gui.core.offsets import OffsetField  # noqa: E402
 from segfix_gui.core.setting import Setting  # noqa: E402
 from segfix_gui.errors import InputError  # noqa: E402
 from segfix_gui.model.openseg.checkpoint import infer_task, load_checkpoint, read_checkpoint  # noqa: E402
@@ -58,8 +59,24 @@ def checkpoints(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def predictors(checkpoints):
-    """``{arch: OpensegPredictor}`` on the CPU with 96-pixel crops (stride 32)."""
-    return {arch: OpensegPredictor(checkpoints[arch], device="cpu", tile=96) for arch in ("hrnet48", "hrnext20")}
+    """``{arch: OpensegPredictor}`` on the CPU with 96-pixel crops (stride 32), all the crops of
+    a test image in one network call (one call per crop is several times slower on a CPU)."""
+    return {
+        arch: OpensegPredictor(checkpoints[arch], device="cpu", tile=96, batch=8) for arch in ("hrnet48", "hrnext20")
+    }
+
+
+@pytest.fixture(scope="module")
+def computed(predictors):
+    """``{case name: (boundary, direction, progress calls)}`` of the small-tile cases, each
+    computed once (the network is the slow part) and checked by several tests."""
+    out = {}
+    for name in ("w48_tile96", "x20_tile96"):
+        _, arch, h, w, seed, _tile, _step = case(name)
+        seen: list = []
+        b, d = predictors[arch].probabilities(rule_image(h, w, seed), progress=lambda *a, seen=seen: seen.append(a))
+        out[name] = (b, d, seen)
+    return out
 
 
 def tiny_checkpoint(path, arch="hrnext20", *, drop=(), add=(), config=None, wrap="state_dict"):
@@ -90,40 +107,44 @@ def test_tile_starts_follow_openseg():
     assert tile_starts(200, 96) == [0, 32, 64, 96, 104]
 
 
-@pytest.mark.parametrize("name", ["w48_tile512", "x20_tile512"])
-def test_command_line_matches_openseg(checkpoints, tmp_path, name):
-    """openseg's protocol (512 crops, padding) through the command line: a real process for
-    the W20 file, ``main()`` in this process for the W48 one (the same code, one start less)."""
+def _command_line(checkpoints, tmp_path, name, predictors=None, computed=None, monkeypatch=None):
+    """``segfix predict-offsets --checkpoint`` on the case's image, in this process, and its
+    field read back from the .npz (float16: half a unit in the last place near 1 is 2**-11).
+    With ``predictors`` and ``computed`` (the small-tile cases) the command gets the predictor
+    already loaded from that checkpoint, after checking what it asked for."""
     _, arch, h, w, seed, _tile, step = case(name)
     from PIL import Image
 
     from segfix_gui.cli import main
     from segfix_gui.io.offsets import read_offsets
+    from segfix_gui.model.openseg import predictor as openseg_predictor
 
+    asked = []
+    if computed is not None:
+        # the predictor loaded from this checkpoint, its network's output for this image
+        # already computed: the command's own path (image read, predict(), .npz written) runs
+        pred = copy.copy(predictors[arch])
+        b, d, _ = computed[name]
+
+        def probabilities(image, **_kw):
+            np.testing.assert_array_equal(image, rule_image(h, w, seed))  # the image the command read
+            return b, d
+
+        pred.probabilities = probabilities
+
+        def loaded(path, **kwargs):
+            asked.append((Path(path), kwargs))
+            return pred
+
+        monkeypatch.setattr(openseg_predictor, "OpensegPredictor", loaded)
     images, out = tmp_path / "images", tmp_path / "out"
     images.mkdir()
     Image.fromarray(rule_image(h, w, seed)).save(images / "frame.png")
-    argv = [
-        "predict-offsets",
-        "--checkpoint",
-        str(checkpoints[arch]),
-        "--images",
-        str(images),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-    ]
-    if arch == "hrnext20":
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        run = subprocess.run(
-            [sys.executable, "-m", "segfix_gui.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert run.returncode == 0, run.stderr
-    else:
-        assert main(argv) == 0
+    argv = ["predict-offsets", "--checkpoint", str(checkpoints[arch]), "--images", str(images), "--out", str(out)]
+    assert main([*argv, "--device", "cpu"]) == 0
+    if computed is not None:
+        assert asked == [(checkpoints[arch], {"arch": None, "device": "cpu", "task": None})]
     field = read_offsets(out / "frame.npz")
-    # the .npz format stores float16: half a unit in the last place near 1 is 2**-11
     tol = 1e-4 + 2**-11
     np.testing.assert_allclose(field.boundary[::step, ::step], EXPECTED[f"{name}_boundary"], atol=tol)
     np.testing.assert_allclose(field.direction[:, ::step, ::step], EXPECTED[f"{name}_direction"], atol=tol)
@@ -132,27 +153,51 @@ def test_command_line_matches_openseg(checkpoints, tmp_path, name):
 
 
 @pytest.mark.parametrize("name", ["w48_tile96", "x20_tile96"])
-def test_predictor_matches_openseg_over_tiles(predictors, name):
+def test_command_line_matches_openseg(checkpoints, predictors, computed, tmp_path, monkeypatch, name):
+    """The command line with each checkpoint (the W48 file's architecture read from its keys,
+    the W20 file an instance model by its name: scale 1): the .npz holds openseg's figures
+    through the float16 storage."""
+    _command_line(checkpoints, tmp_path, name, predictors, computed, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["w48_tile512", "x20_tile512"])
+def test_command_line_matches_openseg_with_its_512_tiles(checkpoints, tmp_path, name):
+    """openseg's own protocol end to end (the checkpoint loaded by the command, 512 crops, the
+    image padded to one crop): the same code as the small-tile cases with openseg's tile,
+    30-60 s on a 2-core CPU (``pytest -m slow``)."""
+    _command_line(checkpoints, tmp_path, name)
+
+
+@pytest.mark.parametrize("name", ["w48_tile96", "x20_tile96"])
+def test_predictor_matches_openseg_over_tiles(predictors, computed, name):
     _, arch, h, w, seed, tile, step = case(name)
     pred = predictors[arch]
     assert (pred.arch, pred.tile) == (arch, tile)
-    seen = []
-    field = pred.predict(rule_image(h, w, seed), progress=lambda d, n: seen.append((d, n)))
-    assert seen == [(i, 5) for i in range(6)]  # 1 row × 5 columns of crops
-    np.testing.assert_allclose(field.boundary[::step, ::step], EXPECTED[f"{name}_boundary"], atol=1e-4)
-    np.testing.assert_allclose(field.direction[:, ::step, ::step], EXPECTED[f"{name}_direction"], atol=1e-4)
+    b, d, seen = computed[name]
+    assert seen == [(0, 5), (5, 5)]  # 1 row × 5 columns of crops, in one batch
+    np.testing.assert_allclose(b[::step, ::step], EXPECTED[f"{name}_boundary"], atol=1e-4)
+    np.testing.assert_allclose(d[:, ::step, ::step], EXPECTED[f"{name}_direction"], atol=1e-4)
     # openseg's own 0.5 threshold and direction table give the same unit steps, except
     # where a value sits within rounding of a decision
+    field = OffsetField(boundary=b, direction=d)
     ours = field.to_offsets(Setting(threshold=0.5, scale=1))
-    top2 = np.sort(field.direction, 0)[-2:]
-    clear = (np.abs(field.boundary - 0.5) > 1e-4) & (top2[1] - top2[0] > 1e-4)
+    top2 = np.sort(d, 0)[-2:]
+    clear = (np.abs(b - 0.5) > 1e-4) & (top2[1] - top2[0] > 1e-4)
     theirs = EXPECTED[f"{name}_offsets"]
     assert clear.mean() > 0.99 and (theirs != 0).any() and (theirs == 0).any()
     np.testing.assert_array_equal(ours[:, clear], theirs[:, clear])
 
 
-def test_cancel_between_crops(predictors):
-    pred = predictors["hrnext20"]
+def test_progress_and_cancel_between_crops(predictors):
+    """One crop per call: progress after each, and ``check()`` before each can cancel (the
+    tiling loop; a stand-in network keeps it cheap)."""
+    pred = copy.copy(predictors["hrnext20"])
+    pred.batch = 1
+    pred.model = lambda x: (torch.zeros(len(x), 2, 24, 24), torch.zeros(len(x), 8, 24, 24))
+    seen = []
+    field = pred.predict(rule_image(88, 200), progress=lambda d, n: seen.append((d, n)))
+    assert seen == [(i, 5) for i in range(6)] and field.shape == (88, 200)
     calls = []
 
     def check():

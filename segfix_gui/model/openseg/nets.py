@@ -20,6 +20,8 @@ two-branch bottleneck stage, then 3/4/5 branches of widths 20…320: stride 2, 6
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,6 +34,9 @@ class ABN(nn.Module):
     """Inplace-ABN in inference mode: batch norm whose scale is ``|weight| + eps``, then
     leaky ReLU (``activation=True``, slope 0.01) or nothing. State: ``weight``, ``bias``,
     ``running_mean``, ``running_var`` — no ``num_batches_tracked``."""
+
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
 
     def __init__(self, channels: int, activation: bool = False):
         super().__init__()
@@ -81,7 +86,7 @@ class Bottleneck(nn.Module):
         return F.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
-BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+BLOCKS: dict[str, type[BasicBlock | Bottleneck]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
 def _blocks(block, cin: int, planes: int, n: int) -> nn.Sequential:
@@ -102,7 +107,7 @@ class Transition(nn.ModuleList):
     lowest resolution for each new branch."""
 
     def __init__(self, pre: list[int], cur: list[int]):
-        layers = []
+        layers: list[nn.Module | None] = []
         for i, c in enumerate(cur):
             if i < len(pre):
                 layers.append(None if c == pre[i] else _conv_norm(pre[i], c, 1, True))
@@ -111,7 +116,7 @@ class Transition(nn.ModuleList):
                 layers.append(
                     nn.Sequential(*[_conv_norm(pre[-1], c if j == n - 1 else pre[-1], 2, True) for j in range(n)])
                 )
-        super().__init__(layers)
+        super().__init__(layers)  # type: ignore[arg-type]  # None: a branch kept as it is (openseg's keys)
 
     def forward(self, ys: list) -> list:
         out = []
@@ -132,7 +137,7 @@ class HRModule(nn.Module):
         self.channels = ch
         fuse = []
         for i in range(len(ch)):
-            row = []
+            row: list[nn.Module | None] = []
             for j in range(len(ch)):
                 if j > i:
                     row.append(nn.Sequential(_conv(ch[j], ch[i], 1), ABN(ch[i])))
@@ -149,7 +154,7 @@ class HRModule(nn.Module):
                             ]
                         )
                     )
-            fuse.append(nn.ModuleList(row))
+            fuse.append(nn.ModuleList(row))  # type: ignore[arg-type]  # None: the branch itself
         self.fuse_layers = nn.ModuleList(fuse) if len(ch) > 1 else None
 
     def forward(self, xs: list) -> list:
@@ -158,6 +163,7 @@ class HRModule(nn.Module):
             return xs
         out = []
         for i, row in enumerate(self.fuse_layers):
+            row = cast(nn.ModuleList, row)
             y = xs[0] if i == 0 else row[0](xs[0])
             for j in range(1, len(xs)):
                 if j == i:
@@ -173,7 +179,7 @@ class HRModule(nn.Module):
 # stem: stride-2 3×3 convs (64 channels); layer1: openseg's 4 bottlenecks after a two-conv
 # stem; stages: (block, branch widths, modules), 4 blocks per branch; first: index of the
 # first stage in the key names (transition{first-1} feeds stage{first}).
-SPECS = {
+SPECS: dict[str, dict[str, Any]] = {
     "hrnet48": {
         "stem": 2,
         "layer1": True,

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...core.offsets import OffsetField
+from ...core.offsets import OffsetField, as_stored
 from .checkpoint import load_checkpoint
 
 MEAN = (0.485, 0.456, 0.406)  # as openseg's config lists them; applied to B, G, R
@@ -90,11 +90,12 @@ class OpensegPredictor:
         return [(y, x) for y in tile_starts(h, self.tile) for x in tile_starts(w, self.tile)]
 
     def predict(self, image: np.ndarray, *, progress: Callable = _nothing, check: Callable = _nothing) -> OffsetField:
-        """``(H, W, 3)`` uint8 RGB -> OffsetField (boundary (H, W), direction (8, H, W)
-        float32) with the recommended setting. ``progress(done, total)`` is called after
-        each batch of crops and ``check()`` before each (raise in it to cancel)."""
+        """``(H, W, 3)`` uint8 RGB -> OffsetField (boundary (H, W), direction (8, H, W) at the
+        storage precision, float16, as a written ``.npz`` holds them) with the recommended
+        setting. ``progress(done, total)`` is called after each batch of crops and ``check()``
+        before each (raise in it to cancel)."""
         b, d = self.probabilities(image, progress=progress, check=check)
-        return OffsetField(boundary=b, direction=d, recommended=dict(self.recommended))
+        return OffsetField(boundary=as_stored(b), direction=as_stored(d), recommended=dict(self.recommended))
 
     def predict_batch(
         self, images, *, batch: int = 1, progress: Callable = _nothing, check: Callable = _nothing

@@ -128,7 +128,7 @@ def print_table(result: dict, file=None) -> None:
     )
     if "boundary_ap" in result:
         b = result["boundary_ap"]
-        rb = ref["boundary_ap"] if ref else None
+        rb = ref["boundary_ap"] if ref else {}
         line = f"{'Boundary AP':<{width}}  {_pct(b['ap'])}"
         if ref:
             line += f"  {_pct(rb['ap']):>7}  {percent_change(b['ap'], rb['ap'], digits=1, width=5)}"

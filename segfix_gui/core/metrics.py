@@ -619,7 +619,7 @@ class SemanticEvaluator:
         """Add an image's counts (``present``: its classes, by default those of ``conf``;
         ``border``: its :class:`BorderCounts`, required when the evaluator has ``borders``)."""
         if self.borders is not None:
-            if border is None:
+            if border is None or self.border is None:
                 raise ValueError("this evaluator takes the boundary measures: pass their counts (border=)")
             self.border = self.border + border
         self.conf += conf

@@ -343,7 +343,7 @@ class SweepAccumulator:
     def add(self, s: ImageSweep) -> None:
         if (self.dilation_ratio is None) != (s.biou is None):
             raise ValueError(f"{s.key}: swept {'without' if s.biou is None else 'with'} boundary IoU, unlike the set")
-        if s.biou is not None:
+        if s.biou is not None and s.base_biou is not None:
             self.base_biou += s.base_biou
             self.biou += s.biou
             self.img_base_biou.append(_biou_score(s.base_biou))

@@ -173,9 +173,11 @@ class OutputGuard:
         return cls.for_inputs(*inputs, files=files, out=out)
 
     @property
-    def out(self) -> Path | None:
-        """The output folder's real path."""
-        return None if self.root is None else Path(self.root)
+    def out(self) -> Path:
+        """The output folder's real path (of a guard made with one: :meth:`for_output`)."""
+        if self.root is None:
+            raise ValueError("this guard has no output folder")
+        return Path(self.root)
 
     def reason(self, path) -> str | None:
         """Why ``path`` may not be written or removed, or None when it may."""
@@ -184,9 +186,9 @@ class OutputGuard:
         via = "" if real == shown else f" (real path {real})"
         if real in self.files:
             return f"it is the input file {self.files[real]}{via}; inputs are never overwritten or removed"
-        carved = self.root is not None and _inside(real, self.root)  # an output folder inside an input one
-        for folder, given in self.folders:
-            if _inside(real, folder) and not (carved and _inside(self.root, folder)):
+        root = self.root
+        for folder, given in self.folders:  # an output folder inside an input folder is carved out of it
+            if _inside(real, folder) and not (root is not None and _inside(real, root) and _inside(root, folder)):
                 return f"it is inside the input folder {given}{via}; inputs are never overwritten or removed"
         if self.root is not None and not _inside(real, self.root):
             return f"it is outside the output folder {self.root_given}{via}; outputs are written only inside it"

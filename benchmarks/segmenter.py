@@ -5,7 +5,7 @@ model's output, whose borders are blurred by a low-resolution output upsampled b
 thin things vanish and whose regions can be wrong as a whole. This script trains such a model
 with a standard recipe, reproducible from a seed, and writes its predictions:
 
-    python benchmarks/segmenter.py train --out runs/segmenter [--epochs 80] [--data ../shared/data/camvid]
+    python benchmarks/segmenter.py train --out runs/segmenter [--epochs 50] [--data ../shared/data/camvid]
     python benchmarks/segmenter.py predict --out runs/segmenter [--split val] [--pred-dir DIR]
 
 ``train`` resumes from ``OUT/last.pt`` when it exists (the batches drawn are those of an
@@ -48,7 +48,7 @@ NAME = "lite0-fpn"
 N_CLASSES = 11
 VOID = 11
 DEFAULTS = {
-    "epochs": 80,
+    "epochs": 50,
     "batch": 8,
     "crop": [192, 256],
     "scale_range": [0.5, 1.0],
@@ -59,7 +59,7 @@ DEFAULTS = {
     "class_weight_clip": [0.25, 4.0],
     "decoder": 96,
     "seed": 0,
-    "val_every": 10,
+    "val_every": 5,
     "val_subset": 4,
 }
 

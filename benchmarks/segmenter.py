@@ -244,7 +244,7 @@ def train(args) -> int:
     state = None
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        opts = {**state["options"], "epochs": opts["epochs"]}
+        opts = {**state["options"], "epochs": args.epochs or state["options"]["epochs"]}
         print(f"resuming {ckpt} at epoch {state['epoch']}", file=sys.stderr)
     torch.manual_seed(opts["seed"])
     data = Path(args.data)

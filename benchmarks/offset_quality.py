@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from segfix_gains import Tally, add_sweep, rows_of  # noqa: E402  (benchmarks/segfix_gains.py)
+from segfix_gains import Tally, add_sweep, predictions_by_name, rows_of  # noqa: E402  (benchmarks/segfix_gains.py)
 
 from segfix_gui.core.degrade import degrade  # noqa: E402
 from segfix_gui.core.evaluator import ImageEvaluator  # noqa: E402
@@ -130,17 +130,6 @@ def _quality(tally, grid, chosen, even_choice, *, base) -> dict:
     }
 
 
-def real_predictions(folder, names) -> dict:
-    """``{val frame stem: prediction path}`` from a folder paired by name; SystemExit if one lacks."""
-    from segfix_gui.io.pairing import LABEL_SUFFIXES, list_files, pair_key
-
-    found = {pair_key(p): p for p in list_files(folder, LABEL_SUFFIXES)}
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise SystemExit(f"offset_quality: {folder}: no prediction for {missing[0]} ({len(missing)} frames lack one)")
-    return {n: found[n] for n in names}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "camvid"))
@@ -186,7 +175,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     space = get_label_space("camvid")
     pairs = split_files(args.data, "val")[:: args.every]
-    real = real_predictions(args.real, [i.stem for i, _ in pairs]) if args.real else None
+    real = predictions_by_name(args.real, [i.stem for i, _ in pairs]) if args.real else None
     pred = OffsetPredictor(args.weights, device=args.device, flip=args.flip, smooth=args.smooth)
     bw = float((pred.record.get("options") or {}).get("boundary_width", 2.0))
     kinds = ["simulated"] + (["real"] if real else [])

@@ -132,6 +132,18 @@ def frame_counts(tally: Tally, key, base_key="before") -> dict:
     }
 
 
+def predictions_by_name(folder, names) -> dict:
+    """``{name: prediction path}`` of a folder paired by name (``io.pairing.pair_key``);
+    SystemExit naming the first of ``names`` that has none."""
+    from segfix_gui.io.pairing import LABEL_SUFFIXES, list_files, pair_key
+
+    found = {pair_key(p): p for p in list_files(folder, LABEL_SUFFIXES)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise SystemExit(f"{folder}: no prediction for {missing[0]} ({len(missing)} of {len(names)} lack one)")
+    return {n: found[n] for n in names}
+
+
 def pair(args) -> list[dict]:
     from segfix_gui.io.pairing import pair_folders
 

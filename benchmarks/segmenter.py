@@ -5,7 +5,7 @@ model's output, whose borders are blurred by a low-resolution output upsampled b
 thin things vanish and whose regions can be wrong as a whole. This script trains such a model
 with a standard recipe, reproducible from a seed, and writes its predictions:
 
-    python benchmarks/segmenter.py train --out runs/segmenter [--epochs 50] [--data ../shared/data/camvid]
+    python benchmarks/segmenter.py train --out runs/segmenter [--epochs 40] [--data ../shared/data/camvid]
     python benchmarks/segmenter.py predict --out runs/segmenter [--split val] [--pred-dir DIR]
 
 ``train`` resumes from ``OUT/last.pt`` when it exists (the batches drawn are those of an
@@ -19,6 +19,9 @@ Network ("lite0-fpn", 3.1 M parameters): the EfficientNet-Lite0 encoder of
 decoder (laterals at strides 4–32 to 96 channels, top-down sums, separable 3×3 smoothing, a
 global-pooling context added at stride 32), and a 1×1 classifier at **stride 4**; logits are
 upsampled bilinearly to the input size — the usual design of a light real-time segmenter.
+
+The stem and the first three encoder blocks (strides 2 and 4) keep their ImageNet weights and
+batch statistics: their backward pass, at the highest resolutions, is the costliest on a CPU.
 
 Recipe: random scale 0.5–1.0 of the 360×480 frame (bilinear image, nearest labels), random
 192×256 crop (padded with void when smaller), horizontal flip, brightness/contrast jitter;
@@ -48,7 +51,7 @@ NAME = "lite0-fpn"
 N_CLASSES = 11
 VOID = 11
 DEFAULTS = {
-    "epochs": 50,
+    "epochs": 40,
     "batch": 8,
     "crop": [192, 256],
     "scale_range": [0.5, 1.0],
@@ -58,6 +61,7 @@ DEFAULTS = {
     "class_weight_power": 0.5,
     "class_weight_clip": [0.25, 4.0],
     "decoder": 96,
+    "frozen_blocks": 3,  # the stem and the encoder's first blocks (strides 2 and 4) keep their ImageNet weights
     "seed": 0,
     "val_every": 5,
     "val_subset": 4,
@@ -180,6 +184,19 @@ def batches(images, labels, gen, opts):
 # ---------------------------------------------------------------- predict / score
 
 
+def frozen_modules(net, blocks: int) -> list:
+    """The stem and the first ``blocks`` encoder blocks: kept at their ImageNet weights and
+    batch statistics (their backward pass, at the highest resolutions, is the costliest)."""
+    enc = net.encoder
+    return [enc.stem, enc.bn_stem, *list(enc.blocks)[:blocks]] if blocks else []
+
+
+def train_mode(net) -> None:
+    net.train()
+    for m in frozen_modules(net, getattr(net, "frozen_blocks", 0)):
+        m.eval()
+
+
 def predict(net, images: np.ndarray, *, batch: int = 4) -> np.ndarray:
     """``(N, H, W)`` uint8 class ids predicted at full resolution."""
     import torch
@@ -190,7 +207,7 @@ def predict(net, images: np.ndarray, *, batch: int = 4) -> np.ndarray:
         for s in range(0, len(images), batch):
             x = torch.from_numpy(images[s : s + batch]).permute(0, 3, 1, 2).float() / 255
             out.append(net(x.contiguous(memory_format=torch.channels_last)).argmax(1).to(torch.uint8).numpy())
-    net.train()
+    train_mode(net)
     return np.concatenate(out)
 
 
@@ -253,9 +270,12 @@ def train(args) -> int:
     va_names, va_img, va_lab = load_split(data, "val")
     weights = torch.from_numpy(class_weights(tr_lab, opts["class_weight_power"], opts["class_weight_clip"]))
     net = build_network(opts["decoder"], imagenet=state is None)
-    enc = list(net.encoder.parameters())
+    net.frozen_blocks = opts.get("frozen_blocks", 0)
+    for m in frozen_modules(net, net.frozen_blocks):
+        m.requires_grad_(False)
+    enc = [p for p in net.encoder.parameters() if p.requires_grad]
     enc_ids = {id(p) for p in enc}
-    rest = [p for p in net.parameters() if id(p) not in enc_ids]
+    rest = [p for p in net.parameters() if id(p) not in enc_ids and p.requires_grad]
     optim = torch.optim.AdamW(
         [{"params": enc, "lr_factor": opts["encoder_lr_factor"]}, {"params": rest, "lr_factor": 1.0}],
         lr=opts["lr"],
@@ -271,7 +291,7 @@ def train(args) -> int:
     log = out / "log.csv"
     if start == 0:
         log.write_text("epoch,lr,loss,val_miou_subset,seconds\n")
-    net.train()
+    train_mode(net)
     for epoch in range(start, opts["epochs"]):
         gen = torch.Generator().manual_seed(opts["seed"] * 100_003 + epoch)
         te = time.time()

@@ -37,8 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from segfix_gui.core.evaluator import ImageEvaluator  # noqa: E402
-from segfix_gui.core.metrics import scores_from_counts  # noqa: E402
+from segfix_gui.core.metrics import present_classes, scores_from_counts  # noqa: E402
+from segfix_gui.core.refine import refine_labels  # noqa: E402
 from segfix_gui.core.setting import Setting  # noqa: E402
+
+try:  # the boundary measures of segfix_gui.core.metrics (boundary IoU, error profile), where present
+    from segfix_gui.core.metrics import BorderOptions, border_counts, border_result, gt_borders
+except ImportError:  # an older tree: mIoU and boundary F only
+    BorderOptions = None
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
 CONFIDENCES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -54,6 +60,7 @@ class Tally:
         self.bc: dict = {}
         self.change: dict = {}
         self.frames: dict = {}  # key -> list of per-image (miou, boundary F)
+        self.border: dict = {}  # key -> BorderCounts over all images (headline rows only)
 
     def add(self, key, half: int, conf, bc, change=None, *, frame: bool = False) -> None:
         k = (key, half)
@@ -67,6 +74,9 @@ class Tally:
             self.change[k] += change
         if frame:
             self.frames.setdefault(key, []).append(scores_from_counts(conf, bc)[:2])
+
+    def add_border(self, key, counts) -> None:
+        self.border[key] = counts if key not in self.border else self.border[key] + counts
 
     def keys(self) -> list:
         return sorted({k for k, _ in self.conf}, key=str)
@@ -94,9 +104,14 @@ def add_sweep(tally: Tally, key, ev: ImageEvaluator, field, half: int, *, thresh
                 tally.add((key, t, float(s), c), half, conf[i, j, d], bc[i, j, d], change[i, j, d])
 
 
-def add_at(tally: Tally, key, ev: ImageEvaluator, field, setting: Setting, half: int) -> None:
+def add_at(tally: Tally, key, ev: ImageEvaluator, field, setting: Setting, half: int, borders=None) -> None:
+    """Counts of ``field`` at ``setting``; with ``borders`` (the image's ``gt_borders``), the
+    boundary measures of the refined map too."""
     c = ev.at(field, setting)
     tally.add(key, half, c.conf, c.bcounts, c.change, frame=True)
+    if borders is not None:
+        refined = refine_labels(ev.pred, field.to_offsets(setting), device="cpu")
+        tally.add_border(key, border_counts(borders, refined, ev.space))
 
 
 def setting_of(d: dict) -> Setting:
@@ -192,18 +207,22 @@ def run(args) -> dict:
         ev = ImageEvaluator(gt, pred, space)
         b = ev.base
         tally.add("before", half, b.conf, b.bcounts, b.change, frame=True)
+        borders = None
+        if BorderOptions is not None:
+            borders = gt_borders(gt, space, options=BorderOptions())
+            tally.add_border("before", border_counts(borders, pred, space))
         oracle = gt_offset_field(gt, width=ORACLE_WIDTH, ignore_ids=space.ignore_ids)
         for s in scales:
-            add_at(tally, ("oracle", s), ev, oracle, Setting(threshold=0.5, scale=s), half)
+            add_at(tally, ("oracle", s), ev, oracle, Setting(threshold=0.5, scale=s), half, borders)
         if net is not None:
             field = net.predict(read_image(row["image"]))
             rec = setting_of(field.recommended)
-            add_at(tally, ("network", "recommended"), ev, field, rec, half)
+            add_at(tally, ("network", "recommended"), ev, field, rec, half, borders)
             add_sweep(tally, "network", ev, field, half, thresholds=THRESHOLDS, scales=scales, confidences=CONFIDENCES)
         if args.offsets:
             field = read_offsets(row["offsets"])
             rec = setting_of(field.recommended)
-            add_at(tally, ("offsets", "recommended"), ev, field, rec, half)
+            add_at(tally, ("offsets", "recommended"), ev, field, rec, half, borders)
             for s in scales:
                 add_at(tally, ("offsets", s), ev, field, Setting.resolve(field.recommended, scale=s), half)
         if sys.stderr.isatty():
@@ -213,8 +232,36 @@ def run(args) -> dict:
     return report(args, tally, net, scales, len(rows), n_pixels, time.time() - t0)
 
 
+def boundary_measures(tally: Tally, key, space) -> dict:
+    """Boundary IoU, boundary F at 1 / 3 / 5 px and the error profile of a headline row, in
+    points (``{}`` where ``segfix_gui.core.metrics`` has no boundary measures)."""
+    if key not in tally.border:
+        return {}
+    conf = sum(tally.conf[(key, h)] for h in (0, 1) if (key, h) in tally.conf)
+    r = border_result(tally.border[key], space.names, present_classes(conf))
+
+    def pt(v):
+        return None if v is None else round(100 * v, 2)
+
+    prof = r["error_profile"]
+    return {
+        "boundary_iou": pt(r["boundary_iou"]),
+        "boundary_f_at": {t: pt(v) for t, v in r["boundary_f_at"].items()},
+        "error_profile": {
+            "bins_px": prof["bins_px"] + [f">{prof['beyond_px'] - 1}"],
+            "pixels": prof["pixels"] + [prof["pixels_beyond"]],
+            "error_rate": [pt(v) for v in prof["error_rate"] + [prof["error_rate_beyond"]]],
+        },
+    }
+
+
 def report(args, tally: Tally, net, scales, n_images: int, n_pixels: int, seconds: float) -> dict:
+    from segfix_gui.labels import get_label_space
+
+    space = get_label_space(args.label_space)
     rows = rows_of(tally)
+    for key in tally.border:
+        rows[key].update(boundary_measures(tally, key, space))
 
     def r2(d):
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in d.items()}
@@ -278,75 +325,120 @@ def report(args, tally: Tally, net, scales, n_images: int, n_pixels: int, second
     return out
 
 
-def summary(rep: dict) -> str:
-    b = rep["before"]
-    lines = [
-        f"{rep['images']} images, predictions: {rep['predictions']}",
-        f"{'':44s} {'mIoU':>7s} {'Δ':>6s} {'bound. F':>8s} {'Δ':>6s}",
-        f"{'predictions':44s} {b['miou']:7.2f} {'':6s} {b['boundary_f']:8.2f}",
-    ]
+def _setting_text(g: dict) -> str:
+    return f"{g.get('threshold', 0.5):g} / {g.get('min_direction_prob', 0):g} / {g.get('scale', 2):g}"
 
-    def line(name, r):
-        return f"{name:44s} {r['miou']:7.2f} {r['d_miou']:+6.2f} {r['boundary_f']:8.2f} {r['d_boundary_f']:+6.2f}"
 
-    for k, r in rep["oracle"].items():
-        lines.append(line(f"ground-truth offsets, {k} (upper bound)", r))
+def headline(rep: dict) -> list[tuple[str, dict]]:
+    """``(label, row)`` of the rows every report shows, the predictions first."""
+    rows = [(f"nothing ({rep['predictions']})", rep["before"])]
+    rows += [(f"ground-truth offsets, {k} (upper bound)", r) for k, r in rep["oracle"].items()]
     net = rep.get("network")
     if net:
-        s = net["recommended_setting"]
-        lines.append(
-            line(
-                f"network at {s.get('threshold', 0.5):g} / {s.get('min_direction_prob', 0):g} / {s.get('scale', 2):g}",
-                net["at_recommended"],
-            )
+        rows.append(
+            (f"offset network at its defaults ({_setting_text(net['recommended_setting'])})", net["at_recommended"])
         )
-        lines.append(f"  share of the upper bound: {net['share_of_upper_bound']}")
-        lines.append(f"  frames: {net['frames_at_recommended']}")
+    off = rep.get("offsets")
+    if off:
+        rows.append(("your offsets at their recommended setting", off["at_recommended"]))
+        rows += [(f"your offsets, {k}", r) for k, r in off["by_scale"].items()]
+    return rows
+
+
+def _cells(r: dict, biou: bool, md: bool) -> list[str]:
+    first = "d_miou" not in r or (r["d_miou"] == 0 and r.get("fixed", 0) == 0 and r.get("broken", 0) == 0)
+    delta = (lambda k: "" if first else f"{r[k]:+.2f}") if md else (lambda k: "" if first else f"{r[k]:+6.2f}")
+    out = [f"{r['miou']:.2f}", delta("d_miou"), f"{r['boundary_f']:.2f}", delta("d_boundary_f")]
+    if biou:
+        out.append("" if r.get("boundary_iou") is None else f"{r['boundary_iou']:.2f}")
+    return out
+
+
+def summary(rep: dict) -> str:
+    rows = headline(rep)
+    biou = any(r.get("boundary_iou") is not None for _, r in rows)
+    head = ["mIoU", "Δ", "bound. F", "Δ"] + (["bound. IoU"] if biou else [])
+    lines = [
+        f"{rep['images']} images, predictions: {rep['predictions']}",
+        f"{'':60s}" + " ".join(f"{h:>10s}" for h in head),
+    ]
+    for label, r in rows:
+        lines.append(f"{label[:60]:60s}" + " ".join(f"{c:>10s}" for c in _cells(r, biou, False)))
+    net = rep.get("network")
+    if net:
+        lines.append(f"share of the upper bound: {net['share_of_upper_bound']}")
+        lines.append(f"frames at the defaults: {net['frames_at_recommended']}")
         for name in ("best_miou_setting", "best_boundary_f_setting", "best_miou_without_lowering_boundary_f"):
             g = net[name]
             if g:
-                at = f"{g['threshold']:g} / {g['min_direction_prob']:g} / {g['scale']:g}"
-                lines.append(line(f"  {name.replace('_', ' ')}: {at}", g))
-    off = rep.get("offsets")
-    if off:
-        lines.append(line("your offsets at their recommended setting", off["at_recommended"]))
-        for k, r in off["by_scale"].items():
-            lines.append(line(f"your offsets, {k}", r))
+                lines.append(
+                    f"{name.replace('_', ' ')} ({_setting_text(g)}): mIoU {g['d_miou']:+.2f}, "
+                    f"boundary F {g['d_boundary_f']:+.2f}"
+                )
+    prof = profile_table(rep, md=False)
+    if prof:
+        lines += ["error rate (%) by distance to the border:", prof]
     lines.append(f"{rep['seconds']} s on {rep['machine']}")
     return "\n".join(lines)
 
 
+PROFILE_GROUPS = ((1, 1), (2, 2), (3, 3), (4, 4), (5, 6), (7, 10), (11, 20), (21, None))
+
+
+def profile_table(rep: dict, *, md: bool = True) -> str:
+    """Error rate by distance to the border for the headline rows (empty without profiles)."""
+    rows = [(label, r["error_profile"]) for label, r in headline(rep) if r.get("error_profile")]
+    if not rows:
+        return ""
+    names = [f"{a}" if a == b else (f"{a}–{b}" if b else f">{a - 1}") for a, b in PROFILE_GROUPS]
+
+    def grouped(p):
+        pix = np.array(p["pixels"], float)
+        err = np.array([0 if e is None else e for e in p["error_rate"]], float) * pix / 100
+        out = []
+        for a, b in PROFILE_GROUPS:
+            sel = slice(a - 1, b if b else None)
+            n = pix[sel].sum()
+            out.append(f"{100 * err[sel].sum() / n:.1f}" if n else "")
+        return out, [int(pix[slice(a - 1, b if b else None)].sum()) for a, b in PROFILE_GROUPS]
+
+    lines = []
+    _, pixels = grouped(rows[0][1])
+    if md:
+        lines += ["| distance to the border (px) | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        lines.append("| share of the pixels (%) | " + " | ".join(f"{100 * n / sum(pixels):.1f}" for n in pixels) + " |")
+        for label, p in rows:
+            lines.append(f"| {label} | " + " | ".join(grouped(p)[0]) + " |")
+    else:
+        lines.append(f"{'px':60s}" + "".join(f"{n:>7s}" for n in names))
+        for label, p in rows:
+            lines.append(f"{label[:60]:60s}" + "".join(f"{c:>7s}" for c in grouped(p)[0]))
+    return "\n".join(lines)
+
+
 def markdown(rep: dict) -> str:
-    """The before → after table as Markdown (docs/RESULTS.md)."""
-    b = rep["before"]
+    """The before → after table (and the error profile, where measured) as Markdown."""
+    rows = headline(rep)
+    biou = any(r.get("boundary_iou") is not None for _, r in rows)
     out = [
-        "| refined with | mIoU | Δ | boundary F | Δ |",
-        "|---|---:|---:|---:|---:|",
-        f"| nothing ({rep['predictions']}) | {b['miou']:.2f} | | {b['boundary_f']:.2f} | |",
+        "| refined with | mIoU | Δ | boundary F | Δ |" + (" boundary IoU |" if biou else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|" if biou else ""),
     ]
-    for k, r in rep["oracle"].items():
-        out.append(
-            f"| ground-truth offsets, {k} (upper bound) | {r['miou']:.2f} | {r['d_miou']:+.2f} | "
-            f"{r['boundary_f']:.2f} | {r['d_boundary_f']:+.2f} |"
-        )
+    out += [f"| {label} | " + " | ".join(_cells(r, biou, True)) + " |" for label, r in rows]
     net = rep.get("network")
     if net:
-        s = net["recommended_setting"]
-        r = net["at_recommended"]
-        out.append(
-            f"| bundled network at its defaults ({s.get('threshold', 0.5):g}, {s.get('min_direction_prob', 0):g}, "
-            f"{s.get('scale', 2):g}) | {r['miou']:.2f} | {r['d_miou']:+.2f} | {r['boundary_f']:.2f} | "
-            f"{r['d_boundary_f']:+.2f} |"
-        )
         for s_ in sorted({g["scale"] for g in net["grid"]}):
             sel = [g for g in net["grid"] if g["scale"] == s_ and g["d_miou"] >= 0 and g["d_boundary_f"] >= 0]
             if sel:
                 g = max(sel, key=lambda g: g["d_miou"])
                 out.append(
-                    f"| bundled network, best at scale {s_:g} not lowering boundary F ({g['threshold']:g}, "
-                    f"{g['min_direction_prob']:g}) | {g['miou']:.2f} | {g['d_miou']:+.2f} | {g['boundary_f']:.2f} | "
-                    f"{g['d_boundary_f']:+.2f} |"
+                    f"| offset network, best at scale {s_:g} not lowering boundary F ({_setting_text(g)}) | "
+                    + " | ".join(_cells(g, False, True))
+                    + (" | |" if biou else " |")
                 )
+    prof = profile_table(rep)
+    if prof:
+        out += ["", prof]
     return "\n".join(out)
 
 

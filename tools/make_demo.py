@@ -46,7 +46,7 @@ DEFAULT_SEGMENTER = ROOT / "runs" / "segmenter"
 # the val frame typical of the bundled network on the segmenter's predictions: its mIoU and
 # boundary-F gains are the closest to the val medians
 # (python benchmarks/demo_frame.py --pred runs/segmenter/val)
-DEFAULT_FRAME = "0016E5_08101"
+DEFAULT_FRAME = "0016E5_08073"
 
 SIMULATED_TEXT = (
     "simulated stride-8 coarse prediction: segfix_gui.core.degrade.degrade(ground truth, "

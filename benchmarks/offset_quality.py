@@ -1,19 +1,22 @@
 """Offset-network quality on CamVid val, the settings sweep, and CPU prediction time.
 
-    python benchmarks/offset_quality.py [--weights F] [--data ../shared/data/camvid]
+    python benchmarks/offset_quality.py [--weights F] [--real runs/segmenter/val] [--data ../shared/data/camvid]
         [--every N] [--flip] [--json OUT.json] [--update-record] [--no-timing]
 
-Coarse predictions are simulated stride-8 outputs (``segfix_gui.core.degrade.degrade``)
-of the val ground truth. Reports: pixel-level boundary precision/recall/F of the predicted
-boundary map against the true band, direction accuracy on true band pixels (by distance
-to the border), mIoU and boundary F-score (3 px) of the coarse predictions before and after
-refinement with (a) predicted offsets at the chosen defaults and (b) ground-truth offsets
-(width 5, scale 2: `segfix gt-offsets` defaults; also width 2), and a table over
-threshold × direction confidence × scale. Defaults are the setting of highest mIoU among
-those that lower neither mIoU nor boundary F on val; when no setting raises mIoU without
-lowering boundary F, the defaults are threshold 1.0 (nothing moves). A split-half check
-chooses on the even-numbered images and scores on the odd ones. ``--update-record``
-writes the chosen defaults and figures into the weights' JSON record.
+Two kinds of predictions are refined: **simulated** stride-8 outputs of the val ground truth
+(``segfix_gui.core.degrade.degrade``) and, with ``--real``, a **real** network's val predictions
+(``python benchmarks/segmenter.py train`` writes them to runs/segmenter/val). Reports:
+pixel-level boundary precision/recall/F of the predicted boundary map against the true band,
+direction accuracy on true band pixels (by distance to the border), and for each kind mIoU and
+boundary F-score (3 px) before and after refinement with (a) predicted offsets at the chosen
+defaults and (b) ground-truth offsets (width 5, scale 2: `segfix gt-offsets` defaults; also
+width 2), and a table over threshold × direction confidence × scale (exact counts from
+``ImageEvaluator.sweep``). Defaults: the setting of highest mIoU gain on the real predictions
+(the simulated ones without ``--real``) among those that raise it by at least 0.05 and lower
+neither mIoU nor boundary F on either kind; threshold 1.0 (nothing moves) when there is none.
+A split-half check chooses on the even-numbered images and scores on the odd ones.
+``--update-record`` (needs ``--real``) writes the chosen defaults and figures into the
+weights' JSON record.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from segfix_gains import Tally, add_sweep, predictions_by_name, rows_of  # noqa: E402  (benchmarks/segfix_gains.py)
+
 from segfix_gui.core.degrade import degrade  # noqa: E402
+from segfix_gui.core.evaluator import ImageEvaluator  # noqa: E402
 from segfix_gui.core.metrics import SemanticEvaluator  # noqa: E402
 from segfix_gui.core.offsets import DIRECTIONS  # noqa: E402
 from segfix_gui.core.refine import refine_labels  # noqa: E402
@@ -46,38 +52,94 @@ MIN_GAIN = 0.05  # mIoU points a setting must add to count as helping
 OFF = {"threshold": 1.0, "min_direction_prob": 0.0, "scale": 2.0}
 
 
-def offsets_from(boundary, bins, conf, *, threshold, min_direction_prob, scale):
-    """Same rule as ``OffsetField.to_offsets`` on precomputed argmax / confidence."""
-    mask = boundary > threshold
-    if min_direction_prob > 0:
-        mask &= conf >= min_direction_prob
-    steps = np.rint(DIRECTIONS[8] * scale).astype(np.int16)
-    out = np.zeros((2,) + boundary.shape, np.int16)
-    b = bins[mask]
-    out[0][mask] = steps[b, 0]
-    out[1][mask] = steps[b, 1]
-    return out
-
-
-def _evs(space):
-    return [SemanticEvaluator(space), SemanticEvaluator(space)]
-
-
-def _merge(space, pair):
-    ev = SemanticEvaluator(space)
-    for e in pair:
-        ev.add_counts(e.conf, e.bcounts, e.present)
-    return ev.result()
-
-
 def _short(r):
     return {"miou": round(100 * r["miou"], 2), "boundary_f": round(100 * r["boundary_f"], 2)}
+
+
+def _net(g: tuple) -> tuple:
+    """The tally key of grid point ``(threshold, confidence, scale)`` (add_sweep's order)."""
+    return ("net", g[0], float(g[2]), g[1])
+
+
+def _table(tally, grid) -> list[dict]:
+    rows = rows_of(tally)
+    return [
+        {
+            "threshold": g[0],
+            "min_direction_prob": g[1],
+            "scale": g[2],
+            **{k: rows[_net(g)][k] for k in ("miou", "boundary_f", "d_miou", "d_boundary_f", "fixed", "broken")},
+        }
+        for g in grid
+    ]
+
+
+def _deltas(tally, grid, halves=(0, 1)) -> dict:
+    rows = rows_of(tally, halves=halves)
+    return {g: (rows[_net(g)]["d_miou"], rows[_net(g)]["d_boundary_f"]) for g in grid}
+
+
+def choose(deltas: dict, lead: str) -> dict:
+    """The setting of highest mIoU gain on the ``lead`` predictions among those that raise it by
+    at least MIN_GAIN and lower neither mIoU nor boundary F on any of ``deltas``' predictions
+    (``{name: {setting: (d_miou, d_boundary_f)}}``); OFF when there is none."""
+    grid = list(deltas[lead])
+    ok = [
+        g
+        for g in grid
+        if deltas[lead][g][0] >= MIN_GAIN and all(d[g][0] >= 0 and d[g][1] >= 0 for d in deltas.values())
+    ]
+    if not ok:
+        return dict(OFF)
+    best = max(ok, key=lambda g: deltas[lead][g])
+    return {"threshold": best[0], "min_direction_prob": best[1], "scale": float(best[2])}
+
+
+def _key(c: dict) -> tuple:
+    return (c["threshold"], c["min_direction_prob"], float(c["scale"]))
+
+
+def _quality(tally, grid, chosen, even_choice, *, base) -> dict:
+    """Figures of one kind of predictions (simulated or real) at the chosen defaults."""
+    rows = rows_of(tally)
+    o5, o2 = rows[("oracle", 5, 2.0)], rows[("oracle", 2, 2.0)]
+    at = rows.get(_net(_key(chosen))) if chosen["threshold"] < 1 else None
+    at = at or {"miou": base["miou"], "boundary_f": base["boundary_f"], "d_miou": 0.0, "d_boundary_f": 0.0}
+    odd = _deltas(tally, grid, (1,)).get(_key(even_choice), (0.0, 0.0)) if even_choice["threshold"] < 1 else (0.0, 0.0)
+    gain5 = o5["d_miou"]
+    return {
+        "coarse": {"miou": round(base["miou"], 2), "boundary_f": round(base["boundary_f"], 2)},
+        "oracle_width5_scale2": {"miou": round(o5["miou"], 2), "boundary_f": round(o5["boundary_f"], 2)},
+        "oracle_width2_scale2": {"miou": round(o2["miou"], 2), "boundary_f": round(o2["boundary_f"], 2)},
+        "at_defaults": {
+            "miou": round(at["miou"], 2),
+            "boundary_f": round(at["boundary_f"], 2),
+            "d_miou": round(at["d_miou"], 2),
+            "d_boundary_f": round(at["d_boundary_f"], 2),
+            "recovered_of_oracle_gain": round(at["d_miou"] / gain5, 3) if gain5 else None,
+            "recovered_of_oracle_boundary_f_gain": round(at["d_boundary_f"] / o5["d_boundary_f"], 3)
+            if o5["d_boundary_f"]
+            else None,
+        },
+        "split_half": {
+            "chosen_on_even": even_choice,
+            "odd_d_miou": round(odd[0], 2),
+            "odd_d_boundary_f": round(odd[1], 2),
+        },
+        "best_d_miou_any_setting": round(max(r["d_miou"] for k, r in rows.items() if k[0] == "net"), 2),
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "camvid"))
     ap.add_argument("--weights", default=None, help="default: the bundled weights")
+    ap.add_argument(
+        "--real",
+        default=None,
+        metavar="DIR",
+        help="a real network's val predictions (python benchmarks/segmenter.py train writes runs/segmenter/val)",
+    )
     ap.add_argument("--device", default="auto")
     ap.add_argument("--every", type=int, default=1, help="use every n-th val image")
     ap.add_argument("--flip", action="store_true", help="flip averaging at test time")
@@ -105,36 +167,43 @@ def main() -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(rep, indent=2) + "\n")
         return 0
+    if args.update_record and not args.real:
+        raise SystemExit("offset_quality: --update-record needs --real (the defaults are chosen on both kinds)")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     space = get_label_space("camvid")
     pairs = split_files(args.data, "val")[:: args.every]
+    real = predictions_by_name(args.real, [i.stem for i, _ in pairs]) if args.real else None
     pred = OffsetPredictor(args.weights, device=args.device, flip=args.flip, smooth=args.smooth)
     bw = float((pred.record.get("options") or {}).get("boundary_width", 2.0))
-    before, oracle5, oracle2 = _evs(space), _evs(space), _evs(space)
+    kinds = ["simulated"] + (["real"] if real else [])
+    tallies = {k: Tally(space.n_classes) for k in kinds}
     stats = {"tp": 0, "fp": 0, "fn": 0}
     dir_ok = {k: [0, 0] for k in ("d<=1.5", "1.5<d<=3", "3<d<=5")}
     half_ok = {k: [0, 0] for k in dir_ok}  # pointing into the right / the wrong half-plane
-    grid = [(t, c, s) for t in THRESHOLDS for c in CONFIDENCES for s in SCALES]
-    sweep = {g: _evs(space) for g in grid}
-    changes = {g: [0, 0] for g in grid}  # fixed, broken pixels
+    grid = [(t, c, float(s)) for t in THRESHOLDS for c in CONFIDENCES for s in SCALES]
     t_pred = 0.0
     for i, (img_path, lab_path) in enumerate(pairs):
         half = i % 2
         gt = read_labels(lab_path, space)
-        coarse = degrade(gt, space, stride=8)
-        before[half].add(gt, coarse)
-        for w, acc in ((5, oracle5), (2, oracle2)):
-            f = gt_offset_field(gt, width=w, ignore_ids=space.ignore_ids)
-            acc[half].add(gt, refine_labels(coarse, f.to_offsets(Setting(threshold=0.5, scale=2)), device="cpu"))
         t = time.perf_counter()
         field = pred.predict(read_image(img_path))
         t_pred += time.perf_counter() - t
+        oracles = {w: gt_offset_field(gt, width=w, ignore_ids=space.ignore_ids) for w in (5, 2)}
+        for kind in kinds:
+            coarse = degrade(gt, space, stride=8) if kind == "simulated" else read_labels(real[img_path.stem], space)
+            ev = ImageEvaluator(gt, coarse, space)
+            tally = tallies[kind]
+            b = ev.base
+            tally.add("before", half, b.conf, b.bcounts, b.change)
+            for w, f in oracles.items():
+                c = ev.at(f, Setting(threshold=0.5, scale=2))
+                tally.add(("oracle", w, 2.0), half, c.conf, c.bcounts, c.change)
+            add_sweep(tally, "net", ev, field, half, thresholds=THRESHOLDS, scales=SCALES, confidences=CONFIDENCES)
         boundary = field.boundary
         bins = field.bins()
-        conf = field.direction_confidence()
         _, tbins, dist = boundary_targets(gt, width=5, ignore_ids=space.ignore_ids)
         valid = space.to_eval(gt) != 255
         band = (dist <= bw) & valid
@@ -154,97 +223,18 @@ def main() -> int:
             dir_ok[key][1] += int(sel.sum())
             half_ok[key][0] += int((cos[sel] > 0).sum())
             half_ok[key][1] += int((cos[sel] < 0).sum())
-        g_eval = space.to_eval(gt)
-        right_before = space.to_eval(coarse) == g_eval
-        for g in grid:
-            off = offsets_from(boundary, bins, conf, threshold=g[0], min_direction_prob=g[1], scale=g[2])
-            after = refine_labels(coarse, off, device="cpu")
-            sweep[g][half].add(gt, after)
-            right_after = space.to_eval(after) == g_eval
-            changed = (after != coarse) & valid
-            changes[g][0] += int((changed & ~right_before & right_after).sum())
-            changes[g][1] += int((changed & right_before & ~right_after).sum())
         if sys.stderr.isatty():
             print(f"\r{i + 1}/{len(pairs)} images", end="", file=sys.stderr, flush=True)
     if sys.stderr.isatty():
         print(file=sys.stderr)
 
-    base = _merge(space, before)
-    o5, o2 = _merge(space, oracle5), _merge(space, oracle2)
-    table = []
-    for g in grid:
-        r = _merge(space, sweep[g])
-        table.append(
-            {
-                "threshold": g[0],
-                "min_direction_prob": g[1],
-                "scale": g[2],
-                "miou": 100 * r["miou"],
-                "boundary_f": 100 * r["boundary_f"],
-                "d_miou": 100 * (r["miou"] - base["miou"]),
-                "d_boundary_f": 100 * (r["boundary_f"] - base["boundary_f"]),
-                "fixed": changes[g][0],
-                "broken": changes[g][1],
-            }
-        )
-
-    def choose(rows, base_r):
-        ok = [r for r in rows if r["d_miou"] >= MIN_GAIN and r["d_boundary_f"] >= 0]
-        if not ok:
-            return dict(OFF)
-        best = max(ok, key=lambda r: (r["d_miou"], r["d_boundary_f"]))
-        return {
-            "threshold": best["threshold"],
-            "min_direction_prob": best["min_direction_prob"],
-            "scale": float(best["scale"]),
-        }
-
-    chosen = choose(table, base)
-
-    # split-half check: choose on even images, score on odd
-    def half_rows(h):
-        b = sweep  # noqa: F841
-        bh = before[h].result()
-        rows = []
-        for g in grid:
-            r = sweep[g][h].result()
-            rows.append(
-                {
-                    "threshold": g[0],
-                    "min_direction_prob": g[1],
-                    "scale": g[2],
-                    "d_miou": 100 * (r["miou"] - bh["miou"]),
-                    "d_boundary_f": 100 * (r["boundary_f"] - bh["boundary_f"]),
-                }
-            )
-        return rows
-
-    even_choice = choose(half_rows(0), None)
-    odd_rows = {(r["threshold"], r["min_direction_prob"], float(r["scale"])): r for r in half_rows(1)}
-    key = (even_choice["threshold"], even_choice["min_direction_prob"], even_choice["scale"])
-    heldout = odd_rows.get(key, {"d_miou": 0.0, "d_boundary_f": 0.0})
-
-    def row_of(c):
-        for r in table:
-            if (r["threshold"], r["min_direction_prob"], float(r["scale"])) == (
-                c["threshold"],
-                c["min_direction_prob"],
-                c["scale"],
-            ):
-                return r
-        return {
-            "miou": 100 * base["miou"],
-            "boundary_f": 100 * base["boundary_f"],
-            "d_miou": 0.0,
-            "d_boundary_f": 0.0,
-            "fixed": 0,
-            "broken": 0,
-        }
-
-    at_default = row_of(chosen)
+    lead = "real" if real else "simulated"
+    chosen = choose({k: _deltas(tallies[k], grid) for k in kinds}, lead)
+    even_choice = choose({k: _deltas(tallies[k], grid, (0,)) for k in kinds}, lead)
+    quality = {k: _quality(tallies[k], grid, chosen, even_choice, base=tallies[k].scores("before")) for k in kinds}
     p = stats["tp"] / max(stats["tp"] + stats["fp"], 1)
     r = stats["tp"] / max(stats["tp"] + stats["fn"], 1)
-    gain5 = 100 * (o5["miou"] - base["miou"])
+    sim = quality["simulated"]
     report = {
         "data": str(args.data),
         "val_images": len(pairs),
@@ -252,9 +242,14 @@ def main() -> int:
         "flip": args.flip,
         "smooth": args.smooth,
         "machine": f"{platform.node()} {platform.machine()}",
-        "coarse": _short(base),
-        "oracle_width5_scale2": _short(o5),
-        "oracle_width2_scale2": _short(o2),
+        "rule": "highest mIoU gain on the "
+        + lead
+        + f" predictions among the settings that raise it by at least {MIN_GAIN} and lower neither mIoU nor "
+        + "boundary F on "
+        + " nor ".join(f"the {k}" for k in kinds)
+        + " predictions",
+        # the simulated figures keep their keys (records and docs of earlier rounds)
+        **{k: sim[k] for k in ("coarse", "oracle_width5_scale2", "oracle_width2_scale2")},
         "predicted_boundary": {
             "band_width": bw,
             "threshold": 0.5,
@@ -266,22 +261,22 @@ def main() -> int:
         "direction_right_half": {k: round(v[0] / max(dir_ok[k][1], 1), 4) for k, v in half_ok.items()},
         "direction_wrong_half": {k: round(v[1] / max(dir_ok[k][1], 1), 4) for k, v in half_ok.items()},
         "defaults": chosen,
-        "at_defaults": {
-            "miou": round(at_default["miou"], 2),
-            "boundary_f": round(at_default["boundary_f"], 2),
-            "d_miou": round(at_default["d_miou"], 2),
-            "d_boundary_f": round(at_default["d_boundary_f"], 2),
-            "recovered_of_oracle_gain": round(at_default["d_miou"] / gain5, 3) if gain5 else None,
-        },
-        "split_half": {
-            "chosen_on_even": even_choice,
-            "odd_d_miou": round(heldout["d_miou"], 2),
-            "odd_d_boundary_f": round(heldout["d_boundary_f"], 2),
-        },
-        "best_d_miou_any_setting": round(max(r_["d_miou"] for r_ in table), 2),
+        **{k: sim[k] for k in ("at_defaults", "split_half", "best_d_miou_any_setting")},
         "predict_val_seconds_per_image": round(t_pred / max(len(pairs), 1), 3),
-        "table": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()} for row in table],
+        "table": [
+            {k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
+            for row in _table(tallies["simulated"], grid)
+        ],
     }
+    if real:
+        report["real"] = {
+            "predictions": str(args.real),
+            **quality["real"],
+            "table": [
+                {k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in _table(tallies["real"], grid)
+            ],
+        }
     if not args.no_timing:
         report["cpu_predict_1024x2048_s"] = cpu_timing(args.weights)
     report["seconds"] = round(time.time() - t_start, 1)
@@ -369,29 +364,45 @@ def cpu_timing(weights, repeat: int = 3) -> float:
 
 
 def summary(rep: dict) -> str:
+    kinds = [("simulated (stride 8)", rep, rep["table"])]
+    if "real" in rep:
+        kinds.append((f"real ({rep['real']['predictions']})", rep["real"], rep["real"]["table"]))
     lines = [
         f"val images {rep['val_images']}  weights {rep['weights']}  flip {rep['flip']}  smooth {rep['smooth']}",
-        f"coarse (stride 8)      mIoU {rep['coarse']['miou']:.2f}  boundary F {rep['coarse']['boundary_f']:.2f}",
-        f"oracle w5 s2           mIoU {rep['oracle_width5_scale2']['miou']:.2f}  "
-        f"boundary F {rep['oracle_width5_scale2']['boundary_f']:.2f}",
-        f"oracle w2 s2           mIoU {rep['oracle_width2_scale2']['miou']:.2f}  "
-        f"boundary F {rep['oracle_width2_scale2']['boundary_f']:.2f}",
-        f"predicted at defaults {rep['defaults']}: mIoU {rep['at_defaults']['miou']:.2f} "
-        f"({rep['at_defaults']['d_miou']:+.2f}), boundary F {rep['at_defaults']['boundary_f']:.2f} "
-        f"({rep['at_defaults']['d_boundary_f']:+.2f}), recovered {rep['at_defaults']['recovered_of_oracle_gain']}",
+        f"rule: {rep['rule']}",
+        f"defaults {rep['defaults']}",
         f"boundary map {rep['predicted_boundary']}",
         f"direction accuracy {rep['direction_accuracy']}",
         f"direction in the right half-plane {rep['direction_right_half']}, wrong {rep['direction_wrong_half']}",
-        f"split half {rep['split_half']}",
-        f"best d_miou any setting {rep['best_d_miou_any_setting']}",
-        "threshold  conf  scale   mIoU   dmIoU   bF    dbF   fixed  broken",
     ]
-    for r in rep["table"]:
-        lines.append(
-            f"{r['threshold']:8.2f} {r['min_direction_prob']:5.2f} {r['scale']:5d} "
-            f"{r['miou']:6.2f} {r['d_miou']:+6.2f} {r['boundary_f']:6.2f} {r['d_boundary_f']:+6.2f} "
-            f"{r['fixed']:7d} {r['broken']:7d}"
-        )
+    for name, q, _ in kinds:
+        at = q["at_defaults"]
+        lines += [
+            f"--- {name} predictions",
+            f"coarse                 mIoU {q['coarse']['miou']:.2f}  boundary F {q['coarse']['boundary_f']:.2f}",
+            f"oracle w5 s2           mIoU {q['oracle_width5_scale2']['miou']:.2f}  "
+            f"boundary F {q['oracle_width5_scale2']['boundary_f']:.2f}",
+            f"oracle w2 s2           mIoU {q['oracle_width2_scale2']['miou']:.2f}  "
+            f"boundary F {q['oracle_width2_scale2']['boundary_f']:.2f}",
+            f"predicted at defaults: mIoU {at['miou']:.2f} ({at['d_miou']:+.2f}), boundary F {at['boundary_f']:.2f} "
+            f"({at['d_boundary_f']:+.2f}), recovered {at['recovered_of_oracle_gain']} of the oracle's mIoU gain, "
+            f"{at['recovered_of_oracle_boundary_f_gain']} of its boundary-F gain",
+            f"split half {q['split_half']}",
+            f"best d_miou any setting {q['best_d_miou_any_setting']}",
+        ]
+    head = "threshold  conf  scale" + "".join(
+        f" | {'mIoU':>6} {'dmIoU':>6} {'bF':>6} {'dbF':>6} {'fixed':>7} {'broken':>7}" for _ in kinds
+    )
+    lines += ["--- sweep: " + " | ".join(k[0] for k in kinds), head]
+    for i, r in enumerate(rep["table"]):
+        line = f"{r['threshold']:8.2f} {r['min_direction_prob']:5.2f} {r['scale']:5.0f}"
+        for _, _, table in kinds:
+            t = table[i]
+            line += (
+                f" | {t['miou']:6.2f} {t['d_miou']:+6.2f} {t['boundary_f']:6.2f} {t['d_boundary_f']:+6.2f} "
+                f"{t['fixed']:7d} {t['broken']:7d}"
+            )
+        lines.append(line)
     if "cpu_predict_1024x2048_s" in rep:
         lines.append(f"CPU predict 1024x2048: {rep['cpu_predict_1024x2048_s']} s")
     return "\n".join(lines)
@@ -419,8 +430,11 @@ def update_record(weights, rep: dict) -> None:
             "best_d_miou_any_setting",
         )
     }
+    rec["val_quality"]["rule"] = rep["rule"]
+    if "real" in rep:
+        rec["val_quality"]["real"] = {k: v for k, v in rep["real"].items() if k != "table"}
     rec["val_quality"]["command"] = (
-        "python benchmarks/offset_quality.py --update-record"
+        "python benchmarks/offset_quality.py --update-record --real runs/segmenter/val"
         + (" --flip" if rep["flip"] else "")
         + (" --smooth" if rep["smooth"] else "")
     )

@@ -4,8 +4,12 @@ What it writes (all small, a few hundred kB in all):
 
 - ``image.jpg``        the CamVid val frame, byte for byte as in the data folder
 - ``ground_truth.png`` its CamVid label map (single-channel ids)
-- ``prediction.png``   a *simulated* coarse prediction: ``segfix_gui.core.degrade.degrade(gt, stride=8)``
-                       (class scores pooled on 8×8 blocks and enlarged bilinearly) — not a model's output
+- ``prediction.png``   the prediction, from one of two sources (``--prediction``):
+                       ``segmenter`` (default) a real segmentation network's val prediction: the
+                                   EfficientNet-Lite0 FPN of ``benchmarks/segmenter.py``, trained on CamVid
+                                   train (its run folder, ``--segmenter``, holds ``record.json`` and ``val/``);
+                       ``simulated`` ``segfix_gui.core.degrade.degrade(gt, stride=8)`` (class scores pooled
+                                   on 8×8 blocks and enlarged bilinearly) — not a model's output
 - ``offsets.npz``      the offset field, from one of two sources (``--offsets``):
                        ``oracle``  (default) ``segfix_gui.core.targets.gt_offset_field`` of the ground truth:
                                    boundary 1 on the 5-px band, one-hot directions — an upper bound,
@@ -18,6 +22,7 @@ Usage::
 
     python tools/make_demo.py --offsets network     # the shipped demo: the bundled network's offsets
     python tools/make_demo.py                       # oracle offsets (the upper bound), for comparison
+    python tools/make_demo.py --prediction simulated --offsets network   # on the simulated stride-8 map
     python tools/make_demo.py --readme-only         # rewrite resources/demo/README.md only
 
 The window shows the upper bound next to the shipped offsets without a file: it computes
@@ -37,11 +42,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "camvid"
 DEFAULT_OUT = ROOT / "resources" / "demo"
-# the val frame typical of the bundled network: its mIoU and boundary-F gains are the val
-# medians (python benchmarks/demo_frame.py: +0.23 / +0.36 points, medians +0.24 / +0.36)
-DEFAULT_FRAME = "0016E5_08101"
+DEFAULT_SEGMENTER = ROOT / "runs" / "segmenter"
+# the val frame typical of the bundled network on the segmenter's predictions: its mIoU and
+# boundary-F gains are the closest to the val medians
+# (python benchmarks/demo_frame.py --pred runs/segmenter/val)
+DEFAULT_FRAME = "0016E5_08073"
 
-PREDICTION_TEXT = (
+SIMULATED_TEXT = (
     "simulated stride-8 coarse prediction: segfix_gui.core.degrade.degrade(ground truth, "
     "stride=8) — a simulation of how a coarse network errs at borders, not a model's output"
 )
@@ -56,8 +63,15 @@ NETWORK_TEXT = (
     "resources/weights/offsetnet-camvid.pt, trained on CamVid train) from the image alone; "
     "the window opens it at the network's recommended setting (chosen on CamVid val)"
 )
+SEGMENTER_TEXT = (
+    "the val prediction of a real segmentation network, {name} (EfficientNet-Lite0 encoder from ImageNet "
+    "weights, FPN decoder, stride-4 logits enlarged bilinearly; benchmarks/segmenter.py), trained on "
+    "CamVid train ({epochs} epochs on a CPU, seed {seed}): val mIoU {miou:.1f}, boundary F {bf:.1f}; "
+    "this frame's prediction is its output as it is"
+)
+SEGMENTER_SHORT = "{name}, trained on CamVid train, val mIoU {miou:.1f}"
 SHORT = {
-    "prediction": "simulated stride-8 coarse prediction (not a model's output)",
+    "simulated": "simulated stride-8 coarse prediction (not a model's output)",
     "oracle": "oracle offsets from the ground truth (an upper bound, not a network)",
     "network": "the bundled offset network's prediction from the image, opened at its recommended setting",
 }
@@ -73,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("oracle", "network"),
         default="oracle",
         help="where the offset field comes from (default: oracle; the shipped demo uses network)",
+    )
+    p.add_argument(
+        "--prediction",
+        choices=("segmenter", "simulated"),
+        default="segmenter",
+        help="where the prediction comes from (default: segmenter, a real network's val prediction)",
+    )
+    p.add_argument(
+        "--segmenter",
+        type=Path,
+        default=DEFAULT_SEGMENTER,
+        help="run folder of benchmarks/segmenter.py, with record.json and val/ (default: %(default)s)",
     )
     p.add_argument("--weights", default=None, help="network weights (default: the bundled ones)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -100,6 +126,28 @@ def network_field(image, *, weights=None, device="cpu"):
     return field
 
 
+def segmenter_prediction(run: Path, frame: str, space):
+    """``(labels, info, short)``: the segmenter's val prediction of ``frame`` from its run folder,
+    and the texts naming it with its val mIoU (from the run's ``record.json``)."""
+    from segfix_gui.io.images import read_labels
+
+    record_path = run / "record.json"
+    if not record_path.is_file():
+        raise OSError(f"{record_path}: not found (train the segmenter: python benchmarks/segmenter.py train)")
+    rec = json.loads(record_path.read_text(encoding="utf-8"))
+    path = run / "val" / f"{frame}.png"
+    if not path.is_file():
+        raise OSError(f"{path}: not found (python benchmarks/segmenter.py predict --out {run})")
+    fields = {
+        "name": rec["network"],
+        "epochs": rec["options"]["epochs"],
+        "seed": rec["options"]["seed"],
+        "miou": rec["val"]["miou"],
+        "bf": rec["val"]["boundary_f"],
+    }
+    return read_labels(path, space), SEGMENTER_TEXT.format(**fields), SEGMENTER_SHORT.format(**fields)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.readme_only:
@@ -122,7 +170,15 @@ def main(argv=None) -> int:
             print(f"make_demo: {p}: not found", file=sys.stderr)
             return 2
     gt = read_labels(label_path, space)
-    pred = degrade(gt, space, stride=8)
+    if args.prediction == "simulated":
+        pred = degrade(gt, space, stride=8)
+        prediction_info, prediction_short = SIMULATED_TEXT, SHORT["simulated"]
+    else:
+        try:
+            pred, prediction_info, prediction_short = segmenter_prediction(args.segmenter, args.frame, space)
+        except (OSError, KeyError, ValueError) as err:
+            print(f"make_demo: {err}", file=sys.stderr)
+            return 2
     if args.offsets == "oracle":
         field = gt_offset_field(gt, width=5, directions=8, ignore_ids=space.ignore_ids)
         offsets_text = ORACLE_TEXT
@@ -150,12 +206,15 @@ def main(argv=None) -> int:
         "offsets": "offsets.npz",
         "ground_truth": "ground_truth.png",
         "source": f"CamVid (Brostow et al. 2008), val frame {args.frame}, 360×480, SegNet 11-class layout",
-        "prediction_info": PREDICTION_TEXT,
-        "prediction_short": SHORT["prediction"],
+        "prediction_kind": args.prediction,
+        "prediction_info": prediction_info,
+        "prediction_short": prediction_short,
         "offsets_kind": args.offsets,
         "offsets_info": offsets_text,
         "offsets_short": SHORT[args.offsets],
-        "made_by": "python tools/make_demo.py" + (" --offsets network" if args.offsets == "network" else ""),
+        "made_by": "python tools/make_demo.py"
+        + (" --prediction simulated" if args.prediction == "simulated" else "")
+        + (" --offsets network" if args.offsets == "network" else ""),
     }
     if args.offsets == "network":
         from segfix_gui.model import bundled_weights
@@ -190,14 +249,19 @@ Opened by `segfix-gui --demo`. Made by `{meta["made_by"]}` (see that script); do
 | `offsets.npz` | {meta["offsets_info"]} |
 | `sample.json` | the names above and these descriptions; the window shows them as the sample's info |
 
-**Where the numbers come from.** The prediction is a simulation, and the offsets are
+**Where the numbers come from.** The prediction is {
+        "a real segmentation network's output (benchmarks/segmenter.py, trained on CamVid train; "
+        "its weights are not shipped)"
+        if meta.get("prediction_kind", "simulated") == "segmenter"
+        else "a simulation"
+    }, and the offsets are
 {
         "the oracle (computed from the ground truth, i.e. from the answer)"
         if meta["offsets_kind"] == "oracle"
         else "the bundled network's prediction from the image (not from the answer)"
     }. The gain the window shows on this sample is therefore
 {
-        "an upper bound of what SegFix can do for this simulated prediction, not what a trained offset network achieves"
+        "an upper bound of what SegFix can do for this prediction, not what a trained offset network achieves"
         if meta["offsets_kind"] == "oracle"
         else "what the bundled network achieves on this one frame at its recommended setting "
         "(a small model trained for "
@@ -205,8 +269,10 @@ Opened by `segfix-gui --demo`. Made by `{meta["made_by"]}` (see that script); do
         + ": expect a small gain, far below the oracle's; see docs/RESULTS.md)"
     }.
 {
-        "The frame is the val frame typical of the bundled network: its mIoU and boundary-F gains are the "
-        "closest to the val medians (`python benchmarks/demo_frame.py`), neither its best nor its worst frame."
+        "The frame is the val frame typical of the bundled network on these predictions: its mIoU and "
+        "boundary-F gains are the closest to the val medians (`python benchmarks/demo_frame.py"
+        + (" --pred runs/segmenter/val" if meta.get("prediction_kind") == "segmenter" else "")
+        + "`), neither its best nor its worst frame."
         if DEFAULT_FRAME in meta["source"]
         else ""
     }
@@ -218,9 +284,11 @@ switches to `segfix_gui.core.targets.gt_offset_field` of `ground_truth.png` — 
 oracle whenever the targets change; the header then says UPPER BOUND. It is not shipped as a
 file.
 
-Regenerate: `python tools/make_demo.py --offsets network` (the bundled network, as shipped) or
-`python tools/make_demo.py` (oracle offsets from the ground truth written as the file, for
-comparison). `python tools/make_demo.py --readme-only` rewrites this README from `sample.json`.
+Regenerate: `python benchmarks/segmenter.py train` (the prediction's network, a few CPU hours; its
+run folder `runs/segmenter/` holds the val predictions), then `python tools/make_demo.py --offsets
+network` (the bundled network, as shipped) or `python tools/make_demo.py` (oracle offsets from the
+ground truth written as the file, for comparison); `--prediction simulated` uses the simulated
+stride-8 map instead. `python tools/make_demo.py --readme-only` rewrites this README from `sample.json`.
 """
 
 

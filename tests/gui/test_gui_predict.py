@@ -192,7 +192,7 @@ def test_demo_offsets_are_the_networks(network):
     meta = json.loads((DEMO / "sample.json").read_text(encoding="utf-8"))
     assert meta["offsets_kind"] == "network"
     assert "bundled offset network" in meta["offsets_info"]
-    assert "simulated stride-8" in meta["prediction_info"]
+    assert meta["prediction_kind"] == "segmenter" and "real segmentation network" in meta["prediction_info"]
     f = read_offsets(DEMO / "offsets.npz")
     assert not f.is_hard
     msg = "the demo is stale: rerun python tools/make_demo.py --offsets network"
@@ -201,7 +201,7 @@ def test_demo_offsets_are_the_networks(network):
     assert set(f.recommended) == set(network.recommended), msg
     assert all(f.recommended[k] == pytest.approx(v) for k, v in network.recommended.items()), msg
     readme = (DEMO / "README.md").read_text(encoding="utf-8")
-    assert "--offsets network" in readme and "simulation" in readme
+    assert "--offsets network" in readme and "real segmentation network" in readme
     assert np.array_equal(read_labels(DEMO / "ground_truth.png", SPACE).shape, f.shape)
 
 

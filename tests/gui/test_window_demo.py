@@ -105,9 +105,9 @@ def test_demo_opens_at_the_network_with_the_upper_bound_one_click_away(demo, qtb
     expect = evaluate_pair(gt, refined, space)
     assert st.result.after["boundary_f"] == pytest.approx(expect["boundary_f"], abs=1e-12)
     f_upper = st.result.after["boundary_f"] - st.before["boundary_f"]
-    # the oracle gains over a point of boundary F; the network, on this frame typical of val, a
-    # third of a point (benchmarks/demo_frame.py)
-    assert f_upper > 0.01 > f_network > 0
+    # on the segmenter's prediction of this frame (typical of val, benchmarks/demo_frame.py) the
+    # oracle gains about 8 points of boundary F, the network about 2.6
+    assert f_upper > 2 * f_network > 0
 
     qtbot.keyClick(demo, Qt.Key.Key_U)  # and back, at the network's setting
     qtbot.waitUntil(lambda: settled(demo) and not st.upper_bound, timeout=30000)

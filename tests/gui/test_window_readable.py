@@ -5,6 +5,7 @@ in a tooltip (pytest-qt, offscreen)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -141,15 +142,19 @@ def test_sample_names_show_what_tells_them_apart_with_the_full_name_in_a_tooltip
 
 
 def test_a_float32_recommendation_is_on_the_sweep_grid(open_window, qtbot):
-    """The demo's offsets record threshold 0.9 as float32 (0.899999976…); it reads back as 0.9
-    (the shortest decimal), and the sweep's 0.9 is the current setting, not "not on the grid"."""
+    """The demo's offsets record their setting as float32 (direction confidence 0.3 is
+    0.300000011…); it reads back as 0.3 (the shortest decimal), and the sweep's point at the
+    recommendation is the current setting, not "not on the grid"."""
+    rec = json.loads((DEMO / "sample.json").read_text(encoding="utf-8"))["offsets_recommended"]
+    assert float(np.float32(rec["min_direction_prob"])) != rec["min_direction_prob"]  # not exact in float32
     w = open_window(1400, 900)
     w.open_demo()
     qtbot.waitUntil(lambda: settled(w), timeout=30000)
-    assert w.session.setting.threshold == 0.9
+    s = w.session.setting
+    assert (s.threshold, s.min_direction_prob, s.scale) == (rec["threshold"], rec["min_direction_prob"], rec["scale"])
     tune = w.panels["tune"]
-    tune.fields["thresholds"].setText("0.4,0.9")
-    tune.fields["scales"].setText("1")
+    tune.fields["thresholds"].setText(f"{rec['threshold'] / 2:g},{rec['threshold']:g}")
+    tune.fields["scales"].setText(f"{rec['scale']:g}")
     tune.run()
     qtbot.waitUntil(lambda: tune.result is not None and not w.runner.busy("sweep"), timeout=60000)
     assert tune.current_index() == (1, 0, 0)

@@ -37,14 +37,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from segfix_gui.core.evaluator import ImageEvaluator  # noqa: E402
-from segfix_gui.core.metrics import present_classes, scores_from_counts  # noqa: E402
+from segfix_gui.core.metrics import (  # noqa: E402
+    BorderOptions,
+    border_counts,
+    border_result,
+    gt_borders,
+    present_classes,
+    scores_from_counts,
+)
 from segfix_gui.core.refine import refine_labels  # noqa: E402
 from segfix_gui.core.setting import Setting  # noqa: E402
-
-try:  # the boundary measures of segfix_gui.core.metrics (boundary IoU, error profile), where present
-    from segfix_gui.core.metrics import BorderOptions, border_counts, border_result, gt_borders
-except ImportError:  # an older tree: mIoU and boundary F only
-    BorderOptions = None
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
 CONFIDENCES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -207,10 +209,8 @@ def run(args) -> dict:
         ev = ImageEvaluator(gt, pred, space)
         b = ev.base
         tally.add("before", half, b.conf, b.bcounts, b.change, frame=True)
-        borders = None
-        if BorderOptions is not None:
-            borders = gt_borders(gt, space, options=BorderOptions())
-            tally.add_border("before", border_counts(borders, pred, space))
+        borders = gt_borders(gt, space, options=BorderOptions())
+        tally.add_border("before", border_counts(borders, pred, space))
         oracle = gt_offset_field(gt, width=ORACLE_WIDTH, ignore_ids=space.ignore_ids)
         for s in scales:
             add_at(tally, ("oracle", s), ev, oracle, Setting(threshold=0.5, scale=s), half, borders)
@@ -292,7 +292,7 @@ def report(args, tally: Tally, net, scales, n_images: int, n_pixels: int, second
         }
 
     if net is not None:
-        from segfix_gui.model.predictor import BUNDLED
+        from segfix_gui.model.predictor import bundled_path
 
         rec = rows[("network", "recommended")]
         grid = [
@@ -303,7 +303,7 @@ def report(args, tally: Tally, net, scales, n_images: int, n_pixels: int, second
         grid.sort(key=lambda g: (g["scale"], g["threshold"], g["min_direction_prob"]))
         safe = [g for g in grid if g["d_miou"] >= 0 and g["d_boundary_f"] >= 0]
         out["network"] = {
-            "weights": str(args.weights or BUNDLED),
+            "weights": str(args.weights or bundled_path()),
             "recommended_setting": dict(net.recommended),
             "at_recommended": r2(rec),
             "share_of_upper_bound": share(rec),

@@ -6,7 +6,8 @@ Three measurements, each in its own part (``--part``):
   threshold spin box is set as a user would, and the clock stops when the set's figures (every
   sample at the new setting, summed: the Metrics panel's "the set" rows and the samples list)
   show that setting *and* the open sample's refined view and table do, and Qt has painted.
-  Medians over ``--moves`` moves, for the set and (the same window) for the sample alone.
+  Medians over ``--moves`` moves, for the set and (the same window) for the sample alone; then
+  over a few moves, until the set's boundary profile (the Boundary panel) is measured too.
 - ``open``: the same set opened in a fresh session until every sample is scored at the first
   sample's recommended setting, against ``segfix evaluate --gt --pred --refined --workers 2``
   on the same files (refined beforehand by ``segfix refine`` at that setting), alternately,
@@ -195,6 +196,24 @@ def part_moves(work: Path, moves: int) -> None:
     print(
         f"threshold move, {len(s.set_samples)}-sample set → set figures + samples list + sample view: median "
         f"{statistics.median(times):.1f} ms (min {min(times):.1f}, max {max(times):.1f}, {len(times)} moves)"
+    )
+
+    # the Boundary panel's set curves: from a move until the whole set's profile is measured
+    def borders_at(v) -> bool:
+        sb = s.set_borders
+        return shown_at(v) and sb is not None and sb.done and sb.setting.threshold == v
+
+    prof = []
+    for v in values[: max(3, moves // 4)]:
+        if abs(v - s.setting.threshold) < 1e-9:
+            continue
+        t0 = time.perf_counter()
+        spin.setValue(v)
+        wait(lambda v=v: borders_at(v))
+        prof.append((time.perf_counter() - t0) * 1000)
+    print(
+        f"threshold move → the set's boundary profile and boundary IoU (Boundary panel): median "
+        f"{statistics.median(prof):.0f} ms ({len(prof)} moves)"
     )
     # the sample alone: the same window on one sample (no set)
     sample = s.set_samples[0]

@@ -48,7 +48,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..labels import IGNORE, LabelSpace
-from .metrics import BOUNDARY_TOL, _confusion_eval, _disk, boundary_classes, boundary_counts
+from .metrics import (
+    BOUNDARY_TOL,
+    BorderCounts,
+    BorderOptions,
+    GtBorders,
+    _border_counts_eval,
+    _confusion_eval,
+    _disk,
+    _gt_borders_eval,
+    boundary_classes,
+    boundary_counts,
+)
 from .offsets import OffsetField
 from .refine import source_indices
 from .setting import Setting
@@ -215,6 +226,28 @@ class ImageEvaluator:
             return Counts(*state.counts())
         finally:
             self._live_lock.release()
+
+    def gt_borders(self, options: BorderOptions | None = None) -> GtBorders:
+        """The ground-truth part of this image's boundary measures
+        (:func:`~segfix_gui.core.metrics.gt_borders`), from the evaluation maps held."""
+        g, _ = self._maps
+        return _gt_borders_eval(g, self.space.n_classes, options or BorderOptions())
+
+    def border_counts(
+        self, borders: GtBorders, field: OffsetField | None = None, setting: Setting | None = None
+    ) -> BorderCounts:
+        """The boundary-measure counts (:func:`~segfix_gui.core.metrics.border_counts`) of the
+        prediction, or with ``field`` and ``setting`` of the prediction refined there — the
+        pixels :meth:`changes` names take their source's label, as :meth:`at` counts them."""
+        _, p = self._maps
+        if field is not None:
+            if setting is None:
+                raise ValueError("a setting is needed with a field")
+            dst, src = self.changes(field, setting)
+            refined = p.copy()
+            refined.reshape(-1)[dst] = p.reshape(-1)[src]
+            p = refined
+        return _border_counts_eval(borders, p)
 
     def sweep(self, field: OffsetField, thresholds, scales, min_direction_probs=(0.0,)):
         """Counts at every setting of the three sorted lists.

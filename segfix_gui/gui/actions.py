@@ -167,6 +167,15 @@ def build(actions: Actions, window, session) -> None:
         menu="refine",
         tip="Show the Tune panel (sweep the open set and pick a setting from the curves)",
     )
+    a(
+        "boundary",
+        "&Boundary: errors by distance to the border…",
+        lambda: window.show_panel("boundary"),
+        keys=("Ctrl+B",),
+        menu="refine",
+        tip="Show the Boundary panel: the error rate by distance to the nearest border, before and "
+        "after, for the sample and the set (hover a bin to see its pixels)",
+    )
     actions.menu("refine").addSeparator()
     for name, text, key, delta in (
         ("thr_up", "Threshold +0.05", "]", ("threshold", 0.05)),

@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 and session.result_is_current()
                 and (session.upper_bound or not args.upper_bound or not session.can_show_upper_bound()[0])
             )
-            busy = any(win.runner.busy(k) for k in ("load", "refine", "set", "upper"))
+            busy = any(win.runner.busy(k) for k in ("load", "refine", "set", "upper", "borders", "set-borders"))
             if session.sample is None and session.sample_error:  # a set's first sample failed: show it
                 ready, busy = True, win.runner.busy("load")
             if status["code"]:  # a failure was reported: its message is out, end now

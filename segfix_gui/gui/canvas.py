@@ -324,6 +324,10 @@ class Canvas(QWidget):
         self._outline_colours = None
         for e in (ev.result, ev.min_score, ev.selected, ev.hidden):
             e.connect(self._draw_outlines)
+        # Boundary panel: the pixels of the hovered distance bin, on both views
+        self.border_marks = self.add_overlay(lambda _v: pg.ImageItem(), z=16)
+        for e in (ev.border_bin, ev.border_class, ev.borders):
+            e.connect(self._draw_border_marks)
         self._layers_shown = dict(session.layers)
         self._on_view()
         for name in session.layers:
@@ -394,6 +398,20 @@ class Canvas(QWidget):
                 item.set_outlines(None)
             else:
                 item.set_outlines(res.outlines.segments, self._outline_colours, shown, st.selected, s.shape)
+
+    def _draw_border_marks(self, *_args) -> None:
+        """The open sample's pixels of the profile bin hovered in the Boundary panel (of its
+        chosen class), in yellow over the labels; nothing when no bin is hovered."""
+        mask = self.session.border_mask()
+        for item in self.border_marks:
+            if mask is None:
+                item.clear()
+                item.hide()
+                continue
+            rgba = np.zeros((*mask.shape, 4), np.uint8)
+            rgba[mask] = (255, 220, 0, 170)
+            item.setImage(rgba, levels=None, autoLevels=False)
+            item.show()
 
     def _update_info(self, *_args) -> None:
         st = self.session

@@ -144,7 +144,7 @@ class Docks:
         first = dock.isHidden()
         dock.show()
         dock.raise_()
-        if first and name == "tune" and not dock.isFloating():
+        if first and name in ("tune", "boundary") and not dock.isFloating():
             # opened at its default height, a share of the window, never most of it
             self.window.resizeDocks([dock], [self.sizes()["tune"]], Qt.Orientation.Vertical)
 

@@ -32,7 +32,7 @@ from .theme import apply_dark
 
 ORG = "segfix-gui"
 APP = "segfix-gui"
-LAYOUT_VERSION = 4  # bump when the default arrangement of panels changes
+LAYOUT_VERSION = 5  # bump when the default arrangement of panels changes
 
 
 def configure_pyqtgraph() -> None:

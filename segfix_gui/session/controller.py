@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..core.setting import Setting
 from ..io.samples import Sample, SamplePaths
-from . import sets
+from . import borders, sets
 from .compute import (
     NETWORK_SOURCE,
     Baseline,
@@ -55,8 +55,12 @@ class Controller:
         self._upper_pending: Sample | None = None
         self._want_upper = False
         self._quiet = False
+        self.set_borders: borders.SetBorders | None = None
+        self._gt_parts: tuple[object, object] | None = None  # (gt array, its GtBorders) of the open sample
         session.events.setting.connect(self._on_setting)
         session.events.auto.connect(self._on_auto)
+        session.events.sample.connect(self._on_sample)
+        session.events.result.connect(self._on_result)
 
     @contextmanager
     def quiet(self):
@@ -72,6 +76,7 @@ class Controller:
 
     # --- reactions -----------------------------------------------------------------------------
     def _on_setting(self, *_args) -> None:
+        self.runner.cancel("set-borders")  # measured again once the set is scored at the new setting
         if not self._quiet and self.session.auto:
             self.refine()
             self.score_set()
@@ -83,6 +88,15 @@ class Controller:
                 self.refine()
             if s.scores is None or s.scores.setting != s.setting:
                 self.score_set()
+
+    def _on_sample(self, *_args) -> None:
+        s = self.session
+        self.runner.cancel("borders")
+        s.borders = None  # the new sample's come with its result
+        s.border_bin = None
+
+    def _on_result(self, *_args) -> None:
+        self.measure_borders()
 
     # --- opening -------------------------------------------------------------------------------
     def load(
@@ -142,11 +156,14 @@ class Controller:
 
     def new_set(self, samples: list[SamplePaths]) -> None:
         """A new set (or none): its scorers start empty; work for the old one is dropped."""
-        for kind in ("set", "set-upper", "sweep"):
+        for kind in ("set", "set-upper", "sweep", "set-borders"):
             self.runner.cancel(kind)
         s = self.session
         semantic = [p for p in samples if not p.is_instances]
         self.scorer = sets.SetScorer(samples, s.space_name, budget=s.budget) if semantic else None
+        self.set_borders = borders.SetBorders(self.scorer) if self.scorer is not None else None
+        self.runner.cancel("set-borders")
+        s.set_borders = None
         self.upper_scorer = None
         self._forget_sweep()
 
@@ -186,6 +203,11 @@ class Controller:
             if scorer is self.scorer:
                 s.scores = snapshot
 
+        def done(snapshot: sets.SetScores) -> None:
+            show(snapshot)
+            if scorer is self.scorer and snapshot.done and snapshot.setting == s.setting:
+                self.measure_set_borders()
+
         def work(job):
             return scorer.score(
                 setting,
@@ -196,7 +218,58 @@ class Controller:
                 report=job.report,
             )
 
-        self.runner.submit("set", work, on_done=show, on_error=self._fail, label="scoring the set", needs_torch=False)
+        self.runner.submit("set", work, on_done=done, on_error=self._fail, label="scoring the set", needs_torch=False)
+
+    # --- where the errors are ------------------------------------------------------------------
+    def measure_borders(self) -> None:
+        """The open sample's boundary measures at its result's setting (label maps with ground
+        truth only); ``session.borders``."""
+        s = self.session
+        sample, result = s.sample, s.result
+        if sample is None or result is None or sample.gt is None or sample.is_instances:
+            return
+        cached = self._gt_parts
+        parts = cached[1] if cached is not None and cached[0] is sample.gt else None
+        refined = None if sample.field is None else result.refined
+
+        def work(_job):
+            gt_parts = parts if parts is not None else borders.sample_gt_borders(sample.gt, sample.space)
+            return gt_parts, borders.sample_profile(
+                gt_parts, sample.gt, sample.pred, refined, sample.space, result.setting
+            )
+
+        def done(got) -> None:
+            gt_parts, profile = got
+            self._gt_parts = (sample.gt, gt_parts)
+            if sample is s.sample and result is s.result:
+                s.borders = profile
+
+        self.runner.submit("borders", work, on_done=done, on_error=self._fail, needs_torch=False)
+
+    def measure_set_borders(self) -> None:
+        """The set's boundary measures at the session's setting (after the set is scored
+        there); ``session.set_borders`` fills in."""
+        s = self.session
+        tool = self.set_borders
+        if tool is None or not s.set_samples:
+            return
+        setting = s.setting
+
+        def show(profile) -> None:
+            if tool is self.set_borders and profile is not None:
+                s.set_borders = profile
+
+        def work(job):
+            return tool.score(setting, check=job.check, post=lambda p: job.post(lambda: show(p)), report=job.report)
+
+        self.runner.submit(
+            "set-borders",
+            work,
+            on_done=show,
+            on_error=self._fail,
+            label="the set's boundary measures",
+            needs_torch=False,
+        )
 
     def score_set_upper(self) -> None:
         """Score the set with offsets from the ground truth (once per set)."""
@@ -278,6 +351,8 @@ class Controller:
         self.refine()
         if s.set_samples and self.scorer is not None and 0 <= s.index < len(s.set_samples):
             self.scorer.replace_sample(s.index, new)
+            if self.set_borders is not None:
+                self.set_borders.forget(s.index)
             self._forget_sweep()
             self.score_set(only=[s.index])
 

@@ -13,16 +13,17 @@ gain shows (one rule, so a "−0.00" is never counted as a loss).
 
 from __future__ import annotations
 
-import math
+from ..core.numbers import finite_or_none, percent
 
 
 def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    return finite_or_none(v) is None
 
 
 def pct(v) -> str:
-    """A fraction as percent with two decimals (``"n/a"`` for None / NaN)."""
-    return "n/a" if _missing(v) else f"{100 * v:.2f}"
+    """A fraction as percent with two decimals (``"n/a"`` for None / NaN): the command line's
+    :func:`~segfix_gui.core.numbers.percent`."""
+    return percent(v)
 
 
 def sign_of(v) -> int:

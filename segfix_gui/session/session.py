@@ -34,6 +34,7 @@ from psygnal import Signal, SignalGroupDescriptor
 from ..core.setting import RANGES, Setting
 from ..errors import InputError
 from ..io.samples import Sample, SamplePaths, demo_paths
+from .borders import BorderProfile
 from .compute import Loaded, Result, ViewSetting, initial_setting, space_warning
 from .opening import SetSource, merge_parts, waiting_text
 from .sets import DEFAULT_BUDGET, SetScores, SweepState
@@ -80,6 +81,8 @@ _IDENTITY = (
     "upper_scores",
     "sweep",
     "set_source",
+    "borders",
+    "set_borders",
 )
 
 
@@ -126,6 +129,11 @@ class Session:
     upper_scores: SetScores | None = None  # the set with offsets from the ground truth
     sort: str = "file"
     sweep: SweepState | None = None  # the last complete sweep of what is open
+    # --- where the errors are (the Boundary panel, boundary IoU in Metrics) ----------------------
+    borders: BorderProfile | None = None  # the open sample's, at its result's setting
+    set_borders: BorderProfile | None = None  # the set's (fills in after the set is scored)
+    border_class: int | None = None  # the profile of this class (evaluation index); None: all
+    border_bin: int | None = None  # the profile bin whose pixels the views highlight (hovered)
     # --- the upper bound of the open sample ----------------------------------------------------
     upper_bound: bool = False  # it is what is shown
     upper_ready: bool = False  # it is computed (the switch is immediate)
@@ -277,6 +285,32 @@ class Session:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         self.sort = sort
 
+    # --- where the errors are -------------------------------------------------------------------
+    def set_border_class(self, cls: int | None) -> None:
+        """Show the error profile of class ``cls`` (evaluation index) alone; None: all classes."""
+        if cls is not None:
+            from ..labels import get_label_space
+
+            n = get_label_space(self.space_name).n_classes
+            if not 0 <= int(cls) < n:
+                raise ValueError(f"class index must be from 0 to {n - 1}, not {cls!r}")
+            cls = int(cls)
+        self.border_class = cls
+
+    def hover_border_bin(self, b: int | None) -> None:
+        """Highlight in the views the open sample's pixels of profile bin ``b`` (1 … max px, and
+        one beyond; of :attr:`border_class` when one is chosen); None: nothing."""
+        profile = self.borders
+        if b is not None and (profile is None or not 1 <= int(b) <= profile.max_px + 1):
+            b = None
+        self.border_bin = None if b is None else int(b)
+
+    def border_mask(self) -> np.ndarray | None:
+        """``(H, W)`` bool: the pixels :meth:`hover_border_bin` highlights, or None."""
+        if self.border_bin is None or self.borders is None:
+            return None
+        return self.borders.bin_mask(self.border_bin, self.border_class)
+
     def step(self, delta: int) -> None:
         """Next (``delta`` 1) or previous (-1) sample, in the samples list's order."""
         if not self.set_samples:
@@ -424,7 +458,8 @@ class Session:
 
     def set_summary(self, *, wait: bool = True) -> dict | None:
         """The whole set's figures at the current setting, in the shape of ``segfix evaluate
-        --json`` with ``--refined`` (see :meth:`SetScores.summary`); None without a set.
+        --json`` with ``--refined`` (see :meth:`SetScores.summary`; the boundary measures too,
+        once :attr:`set_borders` is done at this setting); None without a set.
         ``wait`` (scripts): finish scoring at the current setting first."""
         if not self.set_samples or self.set_is_instances:
             return None
@@ -434,17 +469,31 @@ class Session:
             self.wait()
         if self.scores is None or self.scores.setting != self.setting:
             return None
-        return self.scores.summary()
+        summary = self.scores.summary()
+        sb = self.set_borders
+        if summary is None or sb is None or not sb.done or sb.setting != self.setting:
+            return summary
+        if sb.images != summary["images"]:
+            return summary
+        from ..core.metrics import border_result
+        from ..core.numbers import json_safe
+
+        counted = self.scores.counts()
+        assert counted is not None
+        before, after, _ = counted  # the boundary measures, as evaluate --json writes them
+        summary.update(json_safe(border_result(sb.before, sb.names, before.present)))
+        summary["refined"].update(json_safe(border_result(sb.after, sb.names, after.present)))
+        return summary
 
     def sample_summary(self) -> dict | None:
         """The open sample's figures before and after at the result's setting, in the shape of
         ``segfix evaluate --json`` with ``--refined``; None without ground truth or a result."""
         if self.before is None or self.result is None or self.result.after is None:
             return None
-        from .sets import clean_nan
+        from ..core.numbers import json_safe
 
-        out = clean_nan(dict(self.before))
-        out["refined"] = clean_nan(dict(self.result.after))
+        out = json_safe(dict(self.before))
+        out["refined"] = json_safe(dict(self.result.after))
         out["change"] = {k: self.result.counts[k] for k in ("fixed", "broken", "swapped")}
         out["images"] = 1
         return out

@@ -36,6 +36,7 @@ import numpy as np
 from ..core.evaluator import CHANGE_KINDS, ImageEvaluator
 from ..core.grid import SweepGrid
 from ..core.metrics import SemanticEvaluator, change_codes, change_counts, scores_from_counts
+from ..core.numbers import json_safe
 from ..core.offsets import OffsetField
 from ..core.refine import refine_labels
 from ..core.setting import Setting
@@ -270,22 +271,13 @@ class SetScores:
         if got is None:
             return None
         b, a, ch = got
-        out = clean_nan(b.result())
-        out["refined"] = clean_nan(a.result())
+        out = json_safe(b.result())
+        out["refined"] = json_safe(a.result())
         out["change"] = {k: ch[k] for k in CHANGE_KINDS}
         out["images"] = self.n_scored
         out["setting"] = self.setting.refinement().as_dict()
         out["complete"] = self.done
         return out
-
-
-def clean_nan(obj):
-    """NaN → None, through dicts (the JSON the command line writes)."""
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: clean_nan(v) for k, v in obj.items()}
-    return obj
 
 
 # --- the scorer --------------------------------------------------------------------------------
@@ -439,7 +431,7 @@ class SetScorer:
                 for fut in futures:
                     fut.cancel()
 
-    def _arrays(self, i: int) -> tuple[np.ndarray, np.ndarray, OffsetField | None]:
+    def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray, OffsetField | None]:
         """(gt, pred, field) of sample ``i``: as shown when it is held in memory, else read."""
         from ..io.images import read_labels
         from ..io.offsets import read_offsets
@@ -469,7 +461,7 @@ class SetScorer:
 
     def _read_and_score(self, i: int, setting: Setting) -> Scored | str:
         try:
-            gt, pred, field_ = self._arrays(i)
+            gt, pred, field_ = self.arrays(i)
         except InputError as err:
             self.failed[i] = str(err)
             return str(err)
@@ -481,7 +473,7 @@ class SetScorer:
         if i in self.held or self.held_bytes >= self.budget:
             return
         try:
-            gt, pred, field_ = self._arrays(i)
+            gt, pred, field_ = self.arrays(i)
         except InputError:
             return
         held = self._hold(i, gt, pred, field_)

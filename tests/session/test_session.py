@@ -217,6 +217,52 @@ def test_open_uses_recommendation_and_matches_the_engine(session, tmp_path):
     assert summary["miou"] == before["miou"] and summary["refined"]["miou"] == after["miou"]
 
 
+def test_the_samples_boundary_measures_follow_its_result(session, tmp_path):
+    """The Boundary panel's profile and boundary IoU of the open sample are the engine's
+    (``SemanticEvaluator`` with the boundary measures, as ``segfix evaluate --json``), before
+    and at each setting; a hovered bin names exactly the pixels at that distance."""
+    from scipy.ndimage import distance_transform_edt
+
+    from segfix_gui.core.metrics import BorderOptions, SemanticEvaluator
+
+    paths = make_sample(tmp_path)
+    s = opened(session, paths)
+    for threshold in (0.5, 0.25):
+        s.set_setting(threshold=threshold)
+        assert s.wait(TIMEOUT)
+        before, _, refined, _ = engine(paths, s.setting)
+        gt, pred = s.sample.gt, s.sample.pred
+        want_b = SemanticEvaluator(SPACE, 3, BorderOptions()).add(gt, pred)
+        want_a = SemanticEvaluator(SPACE, 3, BorderOptions()).add(gt, refined)
+        p = s.borders
+        assert p.setting == s.result.setting and p.scope == "sample"
+        assert p.boundary_iou() == (want_b["boundary_iou"], want_a["boundary_iou"])
+        assert want_b["boundary_iou"] != want_a["boundary_iou"]  # refinement moved a border
+        pixels, rb, ra = p.curve()
+        assert pixels[:-1].tolist() == want_b["error_profile"]["pixels"]
+        for rates, want in ((rb, want_b), (ra, want_a)):
+            got = [None if np.isnan(v) else v for v in rates[:-1]]
+            assert got == want["error_profile"]["error_rate"]
+    # per class: the bins of one class's ground-truth pixels
+    road = SPACE.names.index("road")
+    pixels_road, _, _ = p.curve(road)
+    assert 0 < pixels_road.sum() < pixels.sum()
+    # hovering bin 2 highlights the pixels 2 <= d < 3 px from another label (void counts as one)
+    s.hover_border_bin(2)
+    g = SPACE.to_eval(s.sample.gt)
+    d = np.zeros(g.shape)
+    for label in np.unique(g):  # each pixel's distance to the nearest pixel of another label
+        d[g == label] = distance_transform_edt(g == label)[g == label]
+    valid = g != 255
+    np.testing.assert_array_equal(s.border_mask(), valid & (np.floor(d) == 2))
+    s.set_border_class(road)
+    np.testing.assert_array_equal(s.border_mask(), valid & (np.floor(d) == 2) & (g == road))
+    s.hover_border_bin(None)
+    assert s.border_mask() is None
+    with pytest.raises(ValueError, match="class index"):
+        s.set_border_class(99)
+
+
 def test_setting_change_refines_again_at_the_new_setting(session, tmp_path):
     paths = make_sample(tmp_path)
     s = opened(session, paths)
@@ -486,6 +532,18 @@ def test_set_summary_equals_segfix_refine_and_evaluate(session, three, tmp_path)
             if v is not None:
                 assert g["per_class_iou"][name] == pytest.approx(v, rel=1e-12)
     assert got["change"] == want["change"]
+    # the boundary measures (the Boundary panel's set profile, boundary IoU in Metrics)
+    assert s.set_borders.done and s.set_borders.setting == s.setting
+    for g, w in ((got, want), (got["refined"], want["refined"])):
+        for key in ("boundary_iou", "error_profile", "boundary_f_at", "trimap_iou", "boundary_iou_per_class"):
+            assert g[key] == w[key], key
+    assert s.set_borders.boundary_iou() == (want["boundary_iou"], want["refined"]["boundary_iou"])
+    pixels, before, after = s.set_borders.curve()
+    prof = want["error_profile"]
+    assert pixels.tolist() == prof["pixels"] + [prof["pixels_beyond"]]
+    for got_rates, w in ((before, prof), (after, want["refined"]["error_profile"])):
+        want_rates = w["error_rate"] + [w["error_rate_beyond"]]
+        assert [None if np.isnan(v) else v for v in got_rates] == want_rates
 
 
 def test_rows_fill_in_as_the_set_is_scored(tmp_path):

@@ -19,4 +19,4 @@ package and add its name to ``PANELS``; the window makes a dock for it and lists
 View ▸ Panels. A module that is not there yet is skipped.
 """
 
-PANELS = ("controls", "inspector", "samples", "metrics", "instances", "legend", "layers", "tune")
+PANELS = ("controls", "inspector", "samples", "metrics", "instances", "legend", "layers", "tune", "boundary")

@@ -1,8 +1,9 @@
-"""Numbers: mIoU / pixel accuracy / boundary F before and after for the open sample and for the
-whole set at the current setting (and the set's upper bound once scored), what refinement
+"""Numbers: mIoU / pixel accuracy / boundary F / boundary IoU before and after for the open sample
+and for the whole set at the current setting (and the set's upper bound once scored), what refinement
 changed, a per-class IoU table with Δ (the sample's or the set's), and a bar chart of the
 per-class Δ. Every number is the engine's: the sample's ``SemanticEvaluator`` results, the set's
-summed counts (:class:`~segfix_gui.session.sets.SetScores`)."""
+summed counts (:class:`~segfix_gui.session.sets.SetScores`); boundary IoU the session's
+boundary measures (``borders``, ``set_borders``: "…" while they are measured)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,13 @@ COLUMN_TIPS = (
     "IoU (%) after refinement",
     "IoU change in points (after − before)",
 )
-SUMMARY = (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy"), ("boundary_f", "boundary F"))
+SUMMARY = (
+    ("miou", "mIoU"),
+    ("pixel_accuracy", "pixel accuracy"),
+    ("boundary_f", "boundary F"),
+    ("boundary_iou", "boundary IoU"),
+)
+PENDING = "…"  # a figure being measured
 GAIN, LOSS, FLAT = QColor(60, 200, 90), QColor(240, 80, 70), QColor(150, 150, 150)
 VALUE_ROLE = Qt.ItemDataRole.UserRole
 SCOPES = (("sample", "this sample"), ("set", "the whole set"))
@@ -99,7 +106,7 @@ class NumItem(QTableWidgetItem):
 
 
 class SummaryGrid(QWidget):
-    """Before / after / Δ of mIoU, pixel accuracy and boundary F under a heading."""
+    """Before / after / Δ of mIoU, pixel accuracy, boundary F and boundary IoU under a heading."""
 
     def __init__(self, title: str):
         super().__init__()
@@ -127,14 +134,17 @@ class SummaryGrid(QWidget):
         grid.addWidget(self.note, len(SUMMARY) + 1, 0, 1, 4)
 
     def set_values(self, before: dict | None, after: dict | None) -> None:
+        """The figures of ``before`` and ``after`` (dicts as ``segfix evaluate --json``); a key
+        one lacks while the other has it is being measured ("…")."""
         for key, _ in SUMMARY:
-            b = before[key] if before else None
-            a = after[key] if after else None
+            b = before.get(key) if before else None
+            a = after.get(key) if after else None
             d = None if a is None or b is None else a - b
+            pending = before is not None and key not in before
             lb, la, ld = self.cells[key]
-            lb.setText(pct(b))
-            la.setText(pct(a))
-            ld.setText(signed(d))
+            lb.setText(PENDING if pending else pct(b))
+            la.setText(PENDING if pending else pct(a))
+            ld.setText("" if pending else signed(d))
             style = f"color: {delta_colour(d).name()};"
             if ld.styleSheet() != style:  # a new style sheet re-polishes the label
                 ld.setStyleSheet(style)
@@ -254,9 +264,9 @@ class MetricsPanel(QWidget):
         self._bar_names: list[str] | None = None  # the classes the bars show
         self._cells: dict[str, tuple] = {}
         ev = st.events
-        for e in (ev.sample, ev.result):
+        for e in (ev.sample, ev.result, ev.borders):
             e.connect(self.refresh)
-        for e in (ev.scores, ev.upper_scores):
+        for e in (ev.scores, ev.upper_scores, ev.set_borders):
             e.connect(self.refresh_set)
         ev.set_samples.connect(self._set_opened)
         ev.space_warning.connect(self._warn)
@@ -273,10 +283,24 @@ class MetricsPanel(QWidget):
         if st.upper_bound:
             title += " — <span style='color:#ffd54a'>upper bound</span>"
         self.sample_grid.title.setText(f"<b>{title}</b>")
+        prof = st.borders
+        if before is not None and after is not None:
+            before, after = dict(before), dict(after)
+            if prof is not None and st.result is not None and prof.setting is st.result.setting:
+                before["boundary_iou"], after["boundary_iou"] = prof.boundary_iou()
+            else:
+                before.pop("boundary_iou", None)
         self.sample_grid.set_values(before, after)
         self._counts()
         if self.scope_key() == "sample":
             self.refresh_table()
+        self._refit()
+
+    def _refit(self) -> None:
+        """The figures on top grew or shrank (a line wrapped, the set's box appeared): fit again
+        (a height the user dragged is kept while the figures' need is unchanged)."""
+        if self._fitted and self.top_scroll.widget().sizeHint().height() + 4 != self._fit_need:
+            QTimer.singleShot(0, self.fit_figures)
 
     def _counts(self) -> None:
         st = self.session
@@ -325,6 +349,7 @@ class MetricsPanel(QWidget):
         if total <= 0:
             return
         need = self.top_scroll.widget().sizeHint().height() + 4
+        self._fit_need = need
         top = min(need, int(0.6 * total))
         rest = total - top
         self.split.setSizes([top, rest // 2, rest - rest // 2])
@@ -336,6 +361,7 @@ class MetricsPanel(QWidget):
             QTimer.singleShot(0, self.fit_figures)
 
     _fitted = False
+    _fit_need = 0
 
     def refresh_set(self, *_args) -> None:
         st = self.session
@@ -358,7 +384,13 @@ class MetricsPanel(QWidget):
             count = f"{n}" if summary["images"] == n else f"{summary['images']} of {n}"
             self.set_grid.title.setText(f"<b>the set</b> ({count}){state}")
             self.set_grid.title.setToolTip(f"{summary['images']} samples scored at {sc.setting.describe(hard=hard)}")
-            self.set_grid.set_values(summary, summary["refined"])
+            before, after = dict(summary), dict(summary["refined"])
+            sb = st.set_borders
+            if sb is not None and sb.done and sb.setting == sc.setting and sb.images == summary["images"]:
+                before["boundary_iou"], after["boundary_iou"] = sb.boundary_iou()
+            else:
+                before.pop("boundary_iou", None)
+            self.set_grid.set_values(before, after)
             _b, _a, c = sc.counts()
             self.set_grid.note.setText(change_text(c))
             self.set_grid.note.setToolTip(CHANGE_TIP)
@@ -377,6 +409,7 @@ class MetricsPanel(QWidget):
             self.upper_btn.setVisible(False)
         if self.scope_key() == "set":
             self.refresh_table()
+        self._refit()
 
     # --- the table and chart -------------------------------------------------------------------
     def scope_key(self) -> str:

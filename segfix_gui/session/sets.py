@@ -5,15 +5,12 @@ sweep (no Qt here).
 samples' integer counts (confusion matrix, boundary counts, fixed / broken / swapped), so the
 set's mIoU, pixel accuracy, boundary F and per-class IoU are exactly those of ``segfix refine``
 + ``segfix evaluate`` on the same files. A sample is scored in one of two ways, with equal
-counts (the engine's tests prove the two equal):
-
-- *read*: its files are read, the prediction refined with ``refine_labels`` and both maps
-  counted with ``SemanticEvaluator`` — the command line's path, used the first time a set is
-  scored, two samples at a time;
-- *held*: once the set is scored, each sample's :class:`~segfix_gui.core.evaluator.ImageEvaluator`
-  and its summarized offsets are kept (within a memory budget), so a new setting is answered
-  incrementally, without reading a file: a threshold move over 101 CamVid frames costs tens of
-  milliseconds. Samples beyond the budget are read again at each new setting.
+counts as the command line's ``refine_labels`` + ``SemanticEvaluator`` (the tests prove it):
+each sample's :class:`~segfix_gui.core.evaluator.ImageEvaluator` over its summarized offsets
+answers a setting incrementally. The first time, its files are read (two samples at a time) and
+the evaluator made; it is kept within a memory budget, so a new setting is answered without
+reading a file: a threshold move over 101 CamVid frames costs tens of milliseconds. Samples
+beyond the budget are read again at each new setting.
 
 Rows fill in as samples are scored (:class:`SetScores` snapshots are posted as they grow).
 
@@ -35,10 +32,9 @@ import numpy as np
 
 from ..core.evaluator import CHANGE_KINDS, ImageEvaluator
 from ..core.grid import SweepGrid
-from ..core.metrics import SemanticEvaluator, change_codes, change_counts, scores_from_counts
+from ..core.metrics import SemanticEvaluator, scores_from_counts
 from ..core.numbers import json_safe
 from ..core.offsets import OffsetField
-from ..core.refine import refine_labels
 from ..core.setting import Setting
 from ..core.sweep import SweepResult, SweepSample, sweep
 from ..errors import InputError
@@ -84,40 +80,6 @@ class Scored:
     @property
     def miou_after(self) -> float:
         return scores_from_counts(*self.after)[0]
-
-
-def score_arrays(
-    index: int,
-    gt: np.ndarray,
-    pred: np.ndarray,
-    field_: OffsetField | None,
-    setting: Setting,
-    space: LabelSpace,
-    *,
-    boundary_tol: float = BOUNDARY_TOL,
-) -> Scored:
-    """Score one sample as the command line does: ``refine_labels`` at ``setting``, then
-    ``SemanticEvaluator`` on the prediction and on the refined map, and ``change_codes``."""
-    before = SemanticEvaluator(space, boundary_tol)
-    before.add(gt, pred)
-    if field_ is None:
-        refined = pred
-    else:
-        refined = refine_labels(pred, field_.to_offsets(setting.refinement()), device="cpu")
-    after = SemanticEvaluator(space, boundary_tol)
-    after.add(gt, refined)
-    changed = refined != pred
-    codes = change_codes(pred[changed], refined[changed], gt[changed], space)
-    c = change_counts(codes)
-    return Scored(
-        index,
-        setting,
-        (before.conf, before.bcounts),
-        (after.conf, after.bcounts),
-        np.array([c[k] for k in CHANGE_KINDS], np.int64),
-        int(np.count_nonzero(changed)),
-        field_ is not None,
-    )
 
 
 @dataclass(eq=False)
@@ -350,8 +312,10 @@ class SetScorer:
         """Every sample (or those in ``only``, the rest kept from ``previous``) at ``setting``.
 
         ``post`` receives growing snapshots (about every 0.2 s); ``check`` may raise to cancel.
-        With ``hold``, once every sample is scored (and posted), the samples read from files are
-        read again and kept for incremental scoring while the budget allows.
+        A sample read from its files is scored through its own :class:`Held` evaluator (the
+        summarized offsets and incremental counts: several times quicker than refining it and
+        evaluating both maps, and equal to that), kept for the next setting while the budget
+        allows (with ``hold``) and dropped otherwise.
         """
         import time
 
@@ -395,7 +359,8 @@ class SetScorer:
         last = time.monotonic()
         if read:
             post(snapshot(False))
-            for i, got in self._pool(self._read_and_score, read, setting, check=check):
+            score = functools.partial(self._read_hold_and_score, keep=hold)
+            for i, got in self._pool(score, read, setting, check=check):
                 if isinstance(got, str):
                     errors[i] = got
                 else:
@@ -405,14 +370,7 @@ class SetScorer:
                 if time.monotonic() - last > 0.2:
                     last = time.monotonic()
                     post(snapshot(False))
-        final = snapshot(True)
-        if hold and read and self.held_bytes < self.budget:
-            # the set is scored: show it, then keep what the next setting needs (within the budget)
-            post(final)
-            for _i, _got in self._pool(self._hold_one, [i for i in read if i not in errors], setting, check=check):
-                if self.held_bytes >= self.budget:
-                    break
-        return final
+        return snapshot(True)
 
     def _pool(self, fn, indices: list[int], setting: Setting, *, check: Callable):
         """``(i, fn(i, setting))`` for each index, ``workers`` at a time, in order; ``check``
@@ -459,40 +417,25 @@ class SetScorer:
             )
         return gt, pred, field_
 
-    def _read_and_score(self, i: int, setting: Setting) -> Scored | str:
+    def _read_hold_and_score(self, i: int, setting: Setting, *, keep: bool = True) -> Scored | str:
+        """Sample ``i`` read, scored through its own evaluator, and kept (``keep``) while the budget
+        allows (its candidates at ``setting``'s scale are made: the next threshold move is
+        quick); the one-line error when it cannot be read."""
         try:
             gt, pred, field_ = self.arrays(i)
         except InputError as err:
             self.failed[i] = str(err)
             return str(err)
-        return score_arrays(i, gt, pred, field_, setting, self.space, boundary_tol=self.boundary_tol)
-
-    def _hold_one(self, i: int, setting: Setting) -> None:
-        """Keep sample ``i``'s evaluator (read again) while the budget allows; its candidates
-        at ``setting``'s scale are made now, so the next threshold move is quick."""
-        if i in self.held or self.held_bytes >= self.budget:
-            return
-        try:
-            gt, pred, field_ = self.arrays(i)
-        except InputError:
-            return
-        held = self._hold(i, gt, pred, field_)
-        if held is not None and held.field is not None:
-            held.evaluator.candidates(held.field, setting.scale, setting.min_direction_prob)
-
-    def _hold(self, i: int, gt, pred, field_: OffsetField | None) -> Held | None:
         summarized = None if field_ is None else field_.summarized()
         ev = ImageEvaluator(gt, pred, self.space, boundary_tol=self.boundary_tol)
-        size = held_bytes(ev, summarized)
-        with self._lock:
-            if self.held_bytes + size > self.budget or i in self.held:
-                return None
-            self.held_bytes += size
         ev.prepare()
-        held = Held(ev, summarized, size)
+        held = Held(ev, summarized, held_bytes(ev, summarized))
+        scored = held.score(i, setting)
         with self._lock:
-            self.held[i] = held
-        return held
+            if keep and i not in self.held and self.held_bytes + held.nbytes <= self.budget:
+                self.held[i] = held
+                self.held_bytes += held.nbytes
+        return scored
 
     @property
     def all_held(self) -> bool:

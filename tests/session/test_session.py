@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from tiny import SPACE, TIMEOUT, Recorder, assert_same_metrics, engine, make_sample
 
-from segfix_gui.core.metrics import change_codes, change_counts
+from segfix_gui.core.evaluator import CHANGE_KINDS
+from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts
 from segfix_gui.core.offsets import OffsetField
+from segfix_gui.core.refine import refine_labels
 from segfix_gui.core.setting import Setting
 from segfix_gui.io.images import write_labels
 from segfix_gui.io.offsets import read_offsets
@@ -223,7 +225,7 @@ def test_the_samples_boundary_measures_follow_its_result(session, tmp_path):
     and at each setting; a hovered bin names exactly the pixels at that distance."""
     from scipy.ndimage import distance_transform_edt
 
-    from segfix_gui.core.metrics import BorderOptions, SemanticEvaluator
+    from segfix_gui.core.metrics import BorderOptions
 
     paths = make_sample(tmp_path)
     s = opened(session, paths)
@@ -703,21 +705,35 @@ def test_wait_for_a_set_summary_from_a_script(tmp_path, three):
     assert summary["setting"] == {"threshold": 0.7, "scale": 2.0, "min_direction_prob": 0.3}
 
 
-def test_held_and_read_scores_are_equal(three, tmp_path):
-    """The two ways a sample is scored (files read and refined, or its held evaluator) give
-    the same integer counts."""
+def command_line_counts(gt, pred, field_, setting):
+    """A sample's counts the command line's way: ``refine_labels`` at ``setting``, then
+    ``SemanticEvaluator`` on both maps, and ``change_codes``."""
+    before = SemanticEvaluator(SPACE, 3)
+    before.add(gt, pred)
+    refined = pred if field_ is None else refine_labels(pred, field_.to_offsets(setting), device="cpu")
+    after = SemanticEvaluator(SPACE, 3)
+    after.add(gt, refined)
+    changed = refined != pred
+    c = change_counts(change_codes(pred[changed], refined[changed], gt[changed], SPACE))
+    return (before.conf, before.bcounts), (after.conf, after.bcounts), [c[k] for k in CHANGE_KINDS], int(changed.sum())
+
+
+def test_held_scores_equal_the_command_lines_counts(three):
+    """A sample is scored through its held evaluator (summarized offsets, incremental counts):
+    the same integer counts as refining it and evaluating both maps, at several settings, the
+    first time (files read) and after (held)."""
     from segfix_gui.session.sets import SetScorer
 
     scorer = SetScorer(three, "camvid", workers=1)
-    setting = Setting(threshold=0.5, scale=2.0)
-    read = scorer.score(setting)
-    assert scorer.all_held
-    held = scorer.score(setting)
-    for a, b in zip(read.scored, held.scored, strict=True):
-        for x, y in zip(a.before + a.after, b.before + b.after, strict=True):
-            np.testing.assert_array_equal(x, y)
-        np.testing.assert_array_equal(a.change, b.change)
-        assert a.changed == b.changed
+    for setting in (Setting(threshold=0.5, scale=2.0), Setting(0.25, 1.0), Setting(0.75, 3.0, 0.2)):
+        got = scorer.score(setting)
+        assert scorer.all_held
+        for i, row in enumerate(got.scored):
+            gt, pred, field_ = scorer.arrays(i)
+            before, after, change, changed = command_line_counts(gt, pred, field_, setting)
+            for x, y in zip(row.before + row.after, before + after, strict=True):
+                np.testing.assert_array_equal(x, y)
+            assert row.change.tolist() == change and row.changed == changed
 
 
 def test_a_tight_budget_holds_only_what_fits(three):

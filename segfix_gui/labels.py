@@ -235,6 +235,11 @@ def _from_spec(spec, *, source) -> LabelSpace:
             if ignore:
                 tid = IGNORE
             else:
+                if tid is None and order >= IGNORE:  # evaluation indices are 0..254 (uint8, 255 ignore)
+                    raise ValueError(
+                        f"classes[{i}] (id {cid}, {cname!r}): more than {IGNORE} evaluated classes; at most "
+                        f'{IGNORE} are supported (mark the others "ignore" or give classes a shared train_id)'
+                    )
                 tid = order if tid is None else tid
                 order = max(order, tid) + 1
             classes.append(LabelClass(cid, cname, color, tid))

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from ..errors import InputError
+from ._common import os_error_line
 
 # module names, in the order ``segfix --help`` lists them
 COMMANDS = (
@@ -39,16 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..io.atomic import Terminated, terminate_cleanly
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with terminate_cleanly():  # SIGTERM unwinds like Ctrl-C: no temporary file is left
+            return int(args.func(args) or 0)
     except InputError as err:
         print(f"segfix: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a folder that cannot be listed, a file that cannot be read
+        print(f"segfix: error: {os_error_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("segfix: interrupted", file=sys.stderr)
         return 130
+    except Terminated as sig:
+        print("segfix: terminated", file=sys.stderr)
+        return 128 + sig.signum
 
 
 def entry() -> None:  # console script

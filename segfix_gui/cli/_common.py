@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 
 
 def positive_float(text: str) -> float:
@@ -19,6 +19,33 @@ def positive_float(text: str) -> float:
     if not v > 0 or v != v or v == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
     return v
+
+
+def number(low: float, high: float, *, integer: bool = False, low_open: bool = False, unit: str = ""):
+    """An argparse type: a finite number (a whole one with ``integer``) in ``[low, high]``
+    (``(low, high]`` with ``low_open``). Every numeric option has one, so an absurd value
+    (``--boundary-tol 1e9``, ``--stride 1e21``) is an argument error naming the option, its
+    range and the value given, before any file is read."""
+    from ..core.numbers import exact
+
+    span = f"{'(' if low_open else '['}{exact(low)}, {exact(high)}]{' ' + unit if unit else ''}"
+    kind = "a whole number" if integer else "a number"
+
+    def parse(text: str):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (low < v if low_open else low <= v) or not v <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be {kind} in {span}, not {text}")
+        if integer:
+            if not v.is_integer():
+                raise argparse.ArgumentTypeError(f"must be {kind} in {span}, not {text}")
+            return int(v)
+        return v
+
+    parse.__name__ = "whole number" if integer else "number"  # argparse names the type in its messages
+    return parse
 
 
 def unit_float(text: str) -> float:
@@ -106,7 +133,7 @@ def add_border_options(p: argparse.ArgumentParser, *, only_boundary_iou: bool = 
     ``only_boundary_iou``: the boundary IoU's dilation ratio only."""
     p.add_argument(
         "--dilation-ratio",
-        type=positive_float,
+        type=number(0, 1, low_open=True),
         default=0.005,
         metavar="R",
         help="boundary IoU: band width as a fraction of the image diagonal, as the Boundary IoU "
@@ -118,7 +145,7 @@ def add_border_options(p: argparse.ArgumentParser, *, only_boundary_iou: bool = 
         "--boundary-f-at",
         default="1,3,5",
         metavar="PX",
-        help="tolerances of the boundary F-score reported as boundary_f_at (default: 1,3,5)",
+        help="tolerances of the boundary F-score reported as boundary_f_at, each in (0, 32] (default: 1,3,5)",
     )
     p.add_argument(
         "--trimap-widths",
@@ -128,7 +155,7 @@ def add_border_options(p: argparse.ArgumentParser, *, only_boundary_iou: bool = 
     )
     p.add_argument(
         "--profile-max-px",
-        type=positive_int,
+        type=positive_int,  # at most 100: checked with the other border options
         default=20,
         metavar="PX",
         help="the error profile's bins: 1 px to this, then one beyond (default: 20, at most 100)",
@@ -148,7 +175,9 @@ def border_options_from_args(args):
             raise InputError(None, f"--dilation-ratio: {err}") from None
     if not 1 <= args.profile_max_px <= 100:
         raise InputError(None, f"--profile-max-px: must be from 1 to 100, not {args.profile_max_px}")
-    tols = parse_values(args.boundary_f_at, "--boundary-f-at", low=0, high=1000, low_open=True)
+    from ..core.metrics import MAX_BOUNDARY_TOL
+
+    tols = parse_values(args.boundary_f_at, "--boundary-f-at", low=0, high=MAX_BOUNDARY_TOL, low_open=True)
     widths = parse_values(args.trimap_widths, "--trimap-widths", low=1, high=args.profile_max_px)
     if any(w != int(w) for w in widths):
         raise InputError(None, f"--trimap-widths {args.trimap_widths!r}: widths are whole pixels")
@@ -171,14 +200,15 @@ def add_label_space(p: argparse.ArgumentParser, default: str | None = "camvid") 
 
 def add_boundary_tol(p: argparse.ArgumentParser) -> None:
     """--boundary-tol: the boundary F-score tolerance (default: the engine's)."""
-    from ..core.metrics import BOUNDARY_TOL
+    from ..core.metrics import BOUNDARY_TOL, MAX_BOUNDARY_TOL
 
     p.add_argument(
         "--boundary-tol",
-        type=positive_float,
+        type=number(0, MAX_BOUNDARY_TOL, low_open=True, unit="px"),
         default=BOUNDARY_TOL,
         metavar="PX",
-        help=f"boundary F-score tolerance in pixels (default: {BOUNDARY_TOL:g})",
+        help=f"boundary F-score tolerance in pixels, at most {MAX_BOUNDARY_TOL:g} (its time grows with "
+        f"its square; default: {BOUNDARY_TOL:g})",
     )
 
 
@@ -198,15 +228,23 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def _item_name(item) -> str:
-    """The file a batch item is about (its first path, for a tuple of paths)."""
+    """The file a batch item is about: its first path, for a tuple of paths; ``str(item)``
+    else (a job's ``__str__`` names its leading file: :class:`~segfix_gui.io.samples.SweepJob`)."""
     while isinstance(item, (tuple, list)) and item:
         item = item[0]
     return str(item)
 
 
+def os_error_line(err: OSError) -> str:
+    """The one line of an ``OSError`` about a file (``<file>: Permission denied``): an
+    unreadable file, a folder that cannot be listed or searched."""
+    reason = err.strerror or str(err) or err.__class__.__name__
+    return str(InputError(err.filename, reason) if err.filename is not None else InputError(None, reason))
+
+
 def _unexpected(item, err: BaseException) -> str:
     text = " ".join(str(err).split())[:300]
-    return f"{_item_name(item)}: unexpected error ({err.__class__.__name__}{': ' + text if text else ''})"
+    return one_line(f"{_item_name(item)}: unexpected error ({err.__class__.__name__}{': ' + text if text else ''})")
 
 
 def _call(fn, item, guard=None):
@@ -217,6 +255,8 @@ def _call(fn, item, guard=None):
             return item, fn(item), None
     except InputError as err:
         return item, None, str(err)
+    except OSError as err:  # a file or folder that cannot be read: its own line
+        return item, None, os_error_line(err) if err.filename is not None else _unexpected(item, err)
     except Exception as err:  # noqa: BLE001 - one file's failure never stops the batch
         return item, None, _unexpected(item, err)
 
@@ -315,7 +355,7 @@ def report_errors(errors: list[str]) -> int:
     """Print each bad file's one line (``segfix: error: <file>: <problem>``) on stderr; return
     the exit status (2 if there is any)."""
     for msg in errors:
-        print(f"segfix: error: {msg}", file=sys.stderr)
+        print(f"segfix: error: {one_line(msg)}", file=sys.stderr)
     return 2 if errors else 0
 
 

@@ -32,7 +32,7 @@ def _one(job, *, pred_root, refined_root, tol, min_iou):
     from ..io.instances import read_instance_gt
 
     pred_txt, gt_path, ref_txt, key = job
-    gt = read_instance_gt(gt_path)
+    gt = read_instance_gt(gt_path, cityscapes_ids=True)  # the official evaluation knows no other ids
     name = Path(gt_path).name
     before, off_before = _read(pred_txt, pred_root, gt.shape, name)
     after, off_after = (None, None)

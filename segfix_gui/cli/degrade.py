@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from ..errors import InputError
-from ._common import add_label_space, add_workers, positive_int, report, run_batch
+from ._common import add_label_space, add_workers, number, report, run_batch
 
 
 def add_parser(sub) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--labels", required=True, metavar="DIR", help="ground-truth label PNGs")
     p.add_argument("--out", required=True, metavar="DIR", help="where coarse PNGs go")
-    p.add_argument("--stride", type=positive_int, default=8, help="block size (default: 8)")
+    p.add_argument("--stride", type=number(1, 1024, integer=True), default=8, help="block size, 1 to 1024 (default: 8)")
     add_label_space(p)
     add_workers(p)
     p.set_defaults(func=run)

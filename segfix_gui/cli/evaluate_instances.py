@@ -3,7 +3,7 @@ figures."""
 
 from __future__ import annotations
 
-from ._common import add_boundary_tol, add_workers, positive_float, unit_float
+from ._common import add_boundary_tol, add_workers, number, unit_float
 
 
 def add_parser(sub) -> None:
@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--dilation-ratio",
-        type=positive_float,
+        type=number(0, 1, low_open=True),
         default=0.005,
         metavar="R",
         help="Boundary AP: boundary band width as a fraction of the image diagonal (default: 0.005, the "

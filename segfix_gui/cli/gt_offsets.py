@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from ..errors import InputError
-from ._common import add_workers, positive_float, report, run_batch
+from ._common import add_workers, number, report, run_batch
 
 INSTANCE_SUFFIX = "instanceids.png"  # Cityscapes *_gtFine_instanceIds.png (matched in lower case)
 INSTANCE_SPACE = "cityscapes"
@@ -26,9 +26,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="where offset files go")
     p.add_argument(
         "--width",
-        type=positive_float,
+        type=number(0, 64, low_open=True, unit="px"),
         default=5,
-        help="boundary band: distance to another label at most this (default: 5)",
+        help="boundary band: distance to another label at most this, in (0, 64] px (default: 5)",
     )
     p.add_argument(
         "--directions", type=int, choices=(4, 8, 16), default=8, help="number of direction bins K (default: 8)"

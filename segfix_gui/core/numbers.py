@@ -54,3 +54,18 @@ def percent_change(before: Any, after: Any, *, digits: int = 2, width: int = 0, 
     if a is None or b is None:
         return na.rjust(width)
     return percent(b - a, digits=digits, sign=True, width=width, na=na)
+
+
+def exact(v: float) -> str:
+    """A number as the shortest text that reads back as it (``64.0000001`` stays
+    ``64.0000001``, where ``:g`` would print ``64``; ``2.0`` is ``2``): what a message says of
+    a value that was refused, so it names the value given.
+
+    >>> exact(64.0000001), exact(2.0), exact(1e21), exact(-0.5)
+    ('64.0000001', '2', '1e+21', '-0.5')
+    """
+    v = float(v)
+    if v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    text = repr(v)
+    return text[:-2] if text.endswith(".0") else text

@@ -26,6 +26,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from .numbers import exact
+
 # name -> (low, high, low_open): the ranges, in one place
 RANGES: dict[str, tuple[float, float, bool]] = {
     "threshold": (0.0, 1.0, False),
@@ -52,7 +54,7 @@ def check_value(name: str, value) -> float:
     if not math.isfinite(v):
         raise ValueError(f"{name} must be a finite number, not {value!r}")
     if v < low or v > high or (low_open and v == low):
-        raise ValueError(f"{name} {v:g} is outside {range_text(name)}")
+        raise ValueError(f"{name} {exact(v)} is outside {range_text(name)}")
     return v
 
 

@@ -204,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
             session.set_camera((r0, c0, r1, c1))
         if args.inspect:
             session.set_cursor(tuple(args.inspect))
+            if session.cursor is None:  # outside the image: said, not silently dropped
+                h, w = sample.shape
+                print(
+                    f"segfix-gui: warning: --inspect {args.inspect[0]},{args.inspect[1]} is outside the "
+                    f"{h}×{w} image (rows 0..{h - 1}, columns 0..{w - 1})",
+                    file=sys.stderr,
+                )
         if args.upper_bound and session.can_show_upper_bound()[0]:
             session.show_upper_bound(True)
         if args.select is not None and sample.is_instances:

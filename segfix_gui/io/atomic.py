@@ -8,6 +8,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import random
+import re
+import string
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,20 +18,89 @@ from pathlib import Path
 
 from ..errors import InputError
 
+_TEMP = re.compile(r"^\.(?P<stem>.*)\.(?P<pid>[0-9]{1,10})-[0-9a-z]{6}\.part(?P<suffix>.*)$", re.DOTALL)
+"""A temporary name of :func:`atomic_path`: ``.<stem>.<pid>-<random>.part<suffix>`` (the stem
+shortened where the whole would pass the file system's name limit)."""
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` allows (255 if unknown)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _temp_name(path: Path, pid: int) -> str:
+    """A fresh hidden temporary name for ``path`` in its folder, no longer than the file system
+    allows: any name that may be written may be written through a temporary one."""
+    suffix = path.suffix if len(os.fsencode(path.suffix)) <= 32 else ""
+    stem = path.name[: len(path.name) - len(path.suffix)] if suffix else path.name
+    tail = f".{pid}-{''.join(random.choices(string.digits + string.ascii_lowercase, k=6))}.part{suffix}"
+    room = _name_max(path.parent) - len(os.fsencode(tail)) - 1
+    while stem and len(os.fsencode(stem)) > room:
+        stem = stem[:-1]
+    return f".{stem}{tail}"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True  # another user's process, or cannot tell: keep its file
+    return True
+
+
+def stale_temporary(name: str, *, of: str | None = None) -> bool:
+    """``name`` is a temporary file of :func:`atomic_path` whose writer is gone (a run killed
+    mid-write: SIGKILL, a crash, a SIGTERM of a worker); with ``of``, one of the output named
+    ``of``."""
+    m = _TEMP.match(name)
+    if m is None or _alive(int(m["pid"])):
+        return False
+    if of is None:
+        return True
+    target = Path(of)
+    stem = target.name[: len(target.name) - len(m["suffix"])] if m["suffix"] else target.name
+    return target.name.endswith(m["suffix"]) and stem.startswith(m["stem"])
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, *, of: str | None = None, recursive: bool = False) -> int:
+    """Remove the temporary files killed runs left in ``folder`` (:func:`stale_temporary`; with
+    ``of``, only those of that output; ``recursive``: in its sub-folders too, links not
+    followed). Returns how many were removed. Any error is ignored: this is tidying."""
+    removed = 0
+    try:
+        top0 = os.fspath(folder)
+        walk: Iterable[tuple[str, list[str], list[str]]] = (
+            os.walk(top0) if recursive else [(top0, [], os.listdir(top0))]
+        )
+        for top, _dirs, names in walk:
+            for name in names:
+                if name.startswith(".") and stale_temporary(name, of=of):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(top, name))
+                        removed += 1
+    except OSError:
+        pass
+    return removed
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
-    The temporary file keeps the target's suffix so writers that look at it (PIL, numpy) work.
+    The temporary file is hidden, keeps the target's suffix so writers that look at it (PIL,
+    numpy) work, and is never longer than the longest name the file system allows. It is
+    removed on any error, on Ctrl-C and on SIGTERM (:func:`terminate_cleanly`); one left by a
+    killed run is removed by a later one (:func:`remove_stale_temporaries`: a run writing into
+    an output folder sweeps it once, any other write sweeps the temporaries of its own name).
     Refused (an :class:`InputError`, nothing written) when an active :class:`OutputGuard`
-    refuses ``path``. On error the temporary file is removed and ``path`` is left as it was; an ``OSError``
+    refuses ``path``. On error ``path`` is left as it was; an ``OSError``
     (a parent that is a file, a read-only or full disk, ``path`` a folder) becomes an
     :class:`InputError` naming ``path``, so a batch reports it as that file's error line.
     """
@@ -38,12 +110,20 @@ def atomic_path(path: str | os.PathLike):
         raise InputError(path, "cannot write: is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+        if not any(g.root is not None for g in _ACTIVE.get()):  # an output folder is swept at its start
+            remove_stale_temporaries(path.parent, of=path.name)
+        for attempt in range(100):
+            tmp = os.path.join(path.parent, _temp_name(path, os.getpid()))
+            try:  # the mode 0o666 less the umask: what a finished file gets
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                if attempt == 99:
+                    raise
     except OSError as err:
         raise _cannot_write(path, err) from None
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file follows the umask
         yield tmp
         os.replace(tmp, path)
     except BaseException as err:
@@ -54,6 +134,43 @@ def atomic_path(path: str | os.PathLike):
         if isinstance(err, OSError) and err.filename in (None, tmp, os.fspath(path)):
             raise _cannot_write(path, err) from None
         raise
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (raised by :func:`terminate_cleanly`'s handler): like Ctrl-C,
+    it unwinds every :func:`atomic_path`, which removes its temporary file."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_cleanly():
+    """While the block runs (in the main thread), SIGTERM and SIGHUP raise :class:`Terminated`
+    instead of ending the process where it stands, so no temporary file is left behind; the
+    handlers before are restored after it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise Terminated(signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            with contextlib.suppress(OSError, ValueError):
+                old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                signal.signal(sig, h)
 
 
 def _cannot_write(path: Path, err: OSError) -> InputError:
@@ -142,7 +259,8 @@ class OutputGuard:
     @classmethod
     def for_inputs(cls, *inputs, files: Iterable = (), out=None) -> OutputGuard:
         """A guard of ``inputs`` (folders or files; None skipped) and the input ``files``;
-        with ``out``, outputs are allowed only inside that folder (:meth:`for_output`)."""
+        with ``out``, outputs are allowed only inside that folder (:meth:`for_output`), and the
+        temporary files killed runs left in it are removed (:func:`remove_stale_temporaries`)."""
         folders: list[tuple[str, str]] = []
         named: dict[str, str] = {}
         for inp in inputs:
@@ -161,6 +279,8 @@ class OutputGuard:
             if f is not None:
                 named.setdefault(_real(f), os.fspath(f))
         root = None if out is None else _real(out)
+        if root is not None and os.path.isdir(root):  # what killed runs left: this run redoes their writes
+            remove_stale_temporaries(root, recursive=True)
         return cls(root=root, root_given=None if out is None else os.fspath(out), folders=tuple(folders), files=named)
 
     @classmethod

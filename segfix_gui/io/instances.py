@@ -32,6 +32,9 @@ from ..errors import InputError
 from .atomic import atomic_path
 from .pairing import PRED_TXT_SUFFIXES
 
+MAX_LABEL_ID = 65535
+"""Largest label id of a ``_pred.txt`` line: a 16-bit label map's (Cityscapes' are 0..33)."""
+
 
 @dataclass(frozen=True)
 class PredLine:
@@ -93,6 +96,8 @@ def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
             label_f = math.nan
         if not math.isfinite(label_f) or label_f != int(label_f) or label_f < 0:
             raise InputError(path, f"line {n}: label id {label!r} is not a non-negative integer")
+        if label_f > MAX_LABEL_ID:
+            raise InputError(path, f"line {n}: label id {label!r} is not a label id (0..{MAX_LABEL_ID})")
         try:
             score_f = float(score)
         except ValueError:
@@ -315,12 +320,29 @@ def write_refined_instances(
     return [Path(txt)] + mask_files(txt, after)
 
 
-def read_instance_gt(path: str | os.PathLike) -> np.ndarray:
-    """A ``*_gtFine_instanceIds.png`` as ``(H, W)`` int32 ids (``labelId * 1000 + index``)."""
+def read_instance_gt(path: str | os.PathLike, *, cityscapes_ids: bool = False) -> np.ndarray:
+    """A ``*_gtFine_instanceIds.png`` as ``(H, W)`` int32 ids (``labelId * 1000 + index``).
+
+    ``cityscapes_ids``: every label id (``id // 1000`` of an instance, the id itself below
+    1000) must be one of Cityscapes' (as the official evaluation needs), else an InputError
+    naming the file and the id."""
     from .images import read_labels
 
-    arr = read_labels(path)
-    return arr.astype(np.int32)
+    arr = read_labels(path).astype(np.int32)
+    if cityscapes_ids:
+        from cityscapesscripts.helpers.labels import id2label
+
+        ids = np.unique(arr)
+        labels = np.unique(np.where(ids >= 1000, ids // 1000, ids))
+        bad = [int(v) for v in labels if int(v) not in id2label]
+        if bad:
+            where = int(ids[np.where(ids >= 1000, ids // 1000, ids) == bad[0]][0])
+            raise InputError(
+                path,
+                f"label id {bad[0]} (pixel value {where}) is not a Cityscapes label id "
+                f"(ids 0..{max(k for k in id2label)}): not Cityscapes instance ground truth",
+            )
+    return arr
 
 
 def list_pred_txts(folder: str | os.PathLike, *, skip=()) -> list[Path]:

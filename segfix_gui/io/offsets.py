@@ -25,11 +25,15 @@ def read_offsets(path: str | os.PathLike) -> OffsetField:
     """Read an offset field from ``.npz`` (probabilities or hard offsets) or openseg ``.mat``."""
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
-    if suffix == ".npz":
-        return _read_npz(path)
-    if suffix == ".mat":
-        return _read_mat(path)
-    raise InputError(path, "offsets must be a .npz or .mat file")
+    if suffix not in (".npz", ".mat"):
+        raise InputError(path, "offsets must be a .npz or .mat file")
+    try:
+        return _read_npz(path) if suffix == ".npz" else _read_mat(path)
+    except (InputError, MemoryError):
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever a malformed file trips, its line names the file
+        text = " ".join(str(err).split())[:160]
+        raise InputError(path, f"not a readable offsets file ({err.__class__.__name__}: {text})") from None
 
 
 MAX_PIXELS = 1 << 28
@@ -148,9 +152,10 @@ def _read_npz(path: str) -> OffsetField:
     if version is not None:
         if not (np.issubdtype(version.dtype, np.integer) and version.dtype != np.bool_):
             raise InputError(path, f"'format_version' must be an integer, found {version.dtype}")
-        if int(version) > FORMAT_VERSION or int(version) < 1:
+        number = int(version.reshape(-1)[0])  # one number (the header said so), of any shape
+        if number > FORMAT_VERSION or number < 1:
             raise InputError(
-                path, f"offset format version {int(version)} is not one this program understands (1..{FORMAT_VERSION})"
+                path, f"offset format version {number} is not one this program understands (1..{FORMAT_VERSION})"
             )
     if "offsets" in data:
         return OffsetField.from_hard(_check_hard(path, data["offsets"], "offsets"))
@@ -294,7 +299,11 @@ def depth_field(path: str, data: dict, *, width: float = DEPTH_WIDTH, directions
         raise InputError(
             path, f"'dir_deg' is {deg.shape[0]}×{deg.shape[1]} but 'depth' is {depth.shape[0]}×{depth.shape[1]}"
         )
-    reduce = np.asarray(data.get("deg_reduce", 2), dtype=np.float64).ravel()
+    raw = np.asarray(data.get("deg_reduce", 2))
+    if not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)) or raw.dtype == np.bool_:
+        found = "text" if raw.dtype.kind in "US" else f"{raw.dtype} values"
+        raise InputError(path, f"'deg_reduce' must be one positive number, found {found}")
+    reduce = raw.astype(np.float64).ravel()
     if reduce.size != 1 or not np.isfinite(reduce[0]) or reduce[0] <= 0:
         raise InputError(path, "'deg_reduce' must be one positive number")
     theta = np.deg2rad(reduce[0] * deg.astype(np.float64) - 180.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ..core.grid import SweepGrid
+from ..core.numbers import exact
 from ..core.setting import RANGES
 from ..errors import InputError
 
@@ -58,7 +59,7 @@ def parse_values(text: str, option: str, *, low: float, high: float, low_open: b
     for v in values:
         if v < low or v > high or (low_open and v == low):
             span = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-            raise InputError(None, f"{option} {whole!r}: {v:g} is outside {span}")
+            raise InputError(None, f"{option} {whole!r}: {exact(v)} is outside {span}")
     return tuple(sorted(set(values)))
 
 

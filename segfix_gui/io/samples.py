@@ -447,6 +447,9 @@ class SweepJob:
     pred: str
     offsets: str
 
+    def __str__(self) -> str:  # the file a message about the job names: its prediction
+        return self.pred
+
 
 def load_sweep_sample(job: SweepJob, space: LabelSpace) -> SweepSample:
     """Read a job's three files; InputError for a bad file or mismatched sizes."""

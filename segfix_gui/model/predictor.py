@@ -69,6 +69,99 @@ def recommended_settings(record: dict, path=None) -> dict:
 
 REFUSED = "holds code or objects, which are never loaded (only tensors and plain containers are read)"
 
+SCAN_LIMIT = 64 << 20
+"""At most this many bytes of a pickle are read when looking for code in it (:func:`pickle_code`)."""
+
+
+def _allowed_globals() -> set[str]:
+    """What torch's safe loader may call (its allowlist; torch's own types where it is gone)."""
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        return set(_get_allowed_globals())
+    except (ImportError, AttributeError, TypeError):
+        return set()
+
+
+def _safe_global(name: str, allowed: set[str]) -> bool:
+    return name in allowed or (not allowed and name.startswith(("torch.", "collections.OrderedDict")))
+
+
+class _Capped:
+    """A binary file read at most ``limit`` bytes (then ``EOFError``): scanning never loads a
+    huge string of a pickle whole."""
+
+    def __init__(self, f, limit: int):
+        self.f, self.left = f, limit
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self.left:
+            raise EOFError("scan limit reached")
+        data = self.f.read(n)
+        self.left -= len(data)
+        return data
+
+    def readline(self) -> bytes:
+        data = self.f.readline(min(self.left, 1 << 16))
+        self.left -= len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+
+def pickle_code(path) -> str | None:
+    """The function or class (``posix.system``) that loading the pickle file ``path`` (plain,
+    or torch's zip of one) would call and that torch's safe loader does not allow, or None.
+    Found by reading its opcodes (nothing is run, at most :data:`SCAN_LIMIT` bytes read), so a
+    file the safe loader cannot even parse (pickle protocol 4 or 5) is still refused as code."""
+    import pickletools
+    import zipfile
+
+    allowed = _allowed_globals()
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith("data.pkl")]
+                streams = [z.open(n) for n in names[:1]]
+        else:
+            streams = [open(path, "rb")]
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    for raw in streams:
+        with raw:
+            f = _Capped(raw, SCAN_LIMIT)
+            strings: list[str] = []
+            try:
+                for _ in range(8):  # torch's legacy format: a few pickles one after another
+                    for op, arg, _pos in pickletools.genops(f):  # type: ignore[arg-type]  # read/readline do
+                        name = None
+                        if op.name in ("GLOBAL", "INST"):
+                            name = ".".join(str(arg).split(" ", 1))
+                        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                            name = f"{strings[-2]}.{strings[-1]}"
+                        elif op.name.startswith("EXT"):
+                            name = f"extension code {arg}"
+                        elif isinstance(arg, str):
+                            strings.append(arg)
+                        if name is not None and not _safe_global(name, allowed):
+                            return name
+            except (EOFError, ValueError, OSError, UnicodeDecodeError, zipfile.BadZipFile):
+                pass
+    return None
+
+
+def torch_load(path):
+    """``torch.load(path, weights_only=True)`` on the CPU, without torch's warning about a
+    pickle protocol it does not expect (the failure, if any, is reported in our words)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*pickle protocol", category=UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
+
 
 def load_failure(path, err: BaseException, what: str = "weights file") -> InputError:
     """The InputError for a file ``torch.load(..., weights_only=True)`` refused or could not read.
@@ -79,6 +172,8 @@ def load_failure(path, err: BaseException, what: str = "weights file") -> InputE
     import pickle
 
     text = str(err).strip()
+    if not isinstance(err, OSError) and path is not None and pickle_code(path) is not None:
+        return InputError(path, REFUSED)  # code the safe loader could not even parse (protocol 4, 5)
     if "Weights only load failed" in text or isinstance(err, pickle.UnpicklingError):
         # torch's reason sits after "WeightsUnpickler error:"; its advice (load unsafely) is dropped
         if "GLOBAL" in text or "Unsupported global" in text or "allowlisted" in text:
@@ -94,10 +189,8 @@ def load_failure(path, err: BaseException, what: str = "weights file") -> InputE
 
 def load_plain(path, *, what: str = "weights file"):
     """``torch.load`` of tensors and plain containers only; InputError naming ``path`` otherwise."""
-    import torch
-
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch_load(path)
     except FileNotFoundError:
         raise InputError(path, f"{what} not found") from None
     except Exception as err:  # noqa: BLE001 - any failure to unpickle means a bad file

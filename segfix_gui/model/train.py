@@ -266,13 +266,13 @@ def train(
     computes the targets of the images (see :data:`.data.Runner`; default: in this process)."""
     from tqdm import tqdm
 
-    from ..io.atomic import check_output, write_text
+    from ..io.atomic import atomic_path, check_output, write_text
     from .data import load_split
 
     out = Path(out)
     ckpt_path = out / "last.pt"
     # every file the run writes, checked by an active guard (segfix train's) before any work
-    for name in ("log.csv", "last.pt", "last.tmp", "weights.pt", "record.json"):
+    for name in ("log.csv", "last.pt", "weights.pt", "record.json"):
         check_output(out / name)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(opts.seed)
@@ -302,6 +302,8 @@ def train(
 
         try:
             load_imagenet(model.encoder, opts.extra.get("imagenet_weights"))
+        except InputError:
+            raise
         except Exception as err:  # noqa: BLE001 - torch.load refuses code (UnpicklingError) and more
             from .predictor import load_failure
 
@@ -323,6 +325,13 @@ def train(
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
             msg = str(err).replace("\n", " ")[:200]
             raise InputError(ckpt_path, f"not a checkpoint of this run's network ({msg})") from None
+    n_train = int(tr.images.shape[0])
+    if n_train < opts.batch:  # a step takes --batch crops of different images: no step would run
+        raise InputError(
+            Path(data) / "train",
+            f"{n_train} training image{'' if n_train == 1 else 's'}, fewer than the batch of {opts.batch} "
+            f"crops a step takes: give --batch {n_train} or less, or more images",
+        )
     batches = _Batches(tr, device)
     steps_per_epoch = max(tr.images.shape[0] // opts.batch, 1)
     total = steps_per_epoch * opts.epochs
@@ -388,17 +397,17 @@ def train(
         with open(log_path, "a", newline="") as f:
             csv.writer(f).writerow([_fmt(row.get(k)) for k in CSV_FIELDS])
         print(" ".join(f"{k}={_fmt(v)}" for k, v in row.items()), file=sys.stderr, flush=True)
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optim": optim.state_dict(),
-                "epoch": epoch + 1,
-                "elapsed": elapsed,
-                "options": _plain(asdict(opts)),
-            },
-            ckpt_path.with_suffix(".tmp"),
-        )
-        os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
+        with atomic_path(ckpt_path) as tmp:  # never a half-written checkpoint, nor a stray temporary
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optim": optim.state_dict(),
+                    "epoch": epoch + 1,
+                    "elapsed": elapsed,
+                    "options": _plain(asdict(opts)),
+                },
+                tmp,
+            )
         record = row
     save_weights(out / "weights.pt", model)
     rec = {

@@ -586,7 +586,7 @@ def _signed(points: float) -> str:
 
 
 def err_text(err: InputError) -> str:
-    return err.problem if err.path is None else str(err)
+    return str(err)  # the problem alone when no file is named; one line either way
 
 
 def create(session, actions) -> QWidget:

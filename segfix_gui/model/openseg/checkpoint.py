@@ -30,11 +30,15 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "checkpoint file not found")
+    from ..predictor import pickle_code, torch_load
+
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = torch_load(path)
     except pickle.UnpicklingError as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         glob = [ln for ln in lines if "GLOBAL" in ln or "global" in ln.split(":")[0]]
+        if not glob and (code := pickle_code(path)) is not None:  # one the safe loader cannot parse
+            glob = [f"it would call {code}"]
         if glob:  # the pickle asks for a function or class: never run it
             raise InputError(
                 path,

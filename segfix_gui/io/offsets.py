@@ -20,6 +20,8 @@ from .atomic import write_bytes
 FORMAT_VERSION = 1
 from .pairing import OFFSET_SUFFIXES  # noqa: E402,F401 - one definition, re-exported
 
+PICKLED = "refused: it would run code (pickled objects in an offsets file are never loaded)"
+
 
 def read_offsets(path: str | os.PathLike) -> OffsetField:
     """Read an offset field from ``.npz`` (probabilities or hard offsets) or openseg ``.mat``."""
@@ -81,7 +83,9 @@ def _npz_headers(path: str) -> dict[str, tuple[tuple, np.dtype]]:
                 shape, dtype = _npy_header(f, path, name)
                 header_len = f.tell()
             if dtype.hasobject:
-                raise InputError(path, "holds pickled objects, which are never loaded")
+                raise InputError(
+                    path, "refused: it would run code (pickled objects in an offsets file are never loaded)"
+                )
             declared = dtype.itemsize
             for s in shape:
                 declared *= s
@@ -129,7 +133,9 @@ def _read_npz(path: str) -> OffsetField:
             with open(path, "rb") as f:
                 head = f.read(2)
             if head[:1] == b"\x80":
-                raise InputError(path, "holds pickled objects, which are never loaded")
+                raise InputError(
+                    path, "refused: it would run code (pickled objects in an offsets file are never loaded)"
+                )
             raise InputError(path, "not a readable .npz file (not a zip archive of arrays)")
         headers = _npz_headers(path)
         _check_declared(path, headers)

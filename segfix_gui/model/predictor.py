@@ -67,7 +67,7 @@ def recommended_settings(record: dict, path=None) -> dict:
         raise InputError(path, f"recommended {err}") from None
 
 
-REFUSED = "holds code or objects, which are never loaded (only tensors and plain containers are read)"
+REFUSED = "refused: it would run code (only tensors and plain containers are ever read)"
 
 SCAN_LIMIT = 64 << 20
 """At most this many bytes of a pickle are read when looking for code in it (:func:`pickle_code`)."""
@@ -163,6 +163,14 @@ def torch_load(path):
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def refused(code: str | None = None) -> str:
+    """The one line of a file that would run code if it were loaded (``code``: what it would
+    call, when known): weights, checkpoints and ImageNet weights alike."""
+    if code is None:
+        return REFUSED
+    return f"refused: it would run code (it would call {code[:120]}); only tensors and plain containers are ever read"
+
+
 def load_failure(path, err: BaseException, what: str = "weights file") -> InputError:
     """The InputError for a file ``torch.load(..., weights_only=True)`` refused or could not read.
 
@@ -172,8 +180,8 @@ def load_failure(path, err: BaseException, what: str = "weights file") -> InputE
     import pickle
 
     text = str(err).strip()
-    if not isinstance(err, OSError) and path is not None and pickle_code(path) is not None:
-        return InputError(path, REFUSED)  # code the safe loader could not even parse (protocol 4, 5)
+    if not isinstance(err, OSError) and path is not None and (code := pickle_code(path)) is not None:
+        return InputError(path, refused(code))  # code the safe loader could not even parse (protocol 4, 5)
     if "Weights only load failed" in text or isinstance(err, pickle.UnpicklingError):
         # torch's reason sits after "WeightsUnpickler error:"; its advice (load unsafely) is dropped
         if "GLOBAL" in text or "Unsupported global" in text or "allowlisted" in text:

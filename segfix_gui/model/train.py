@@ -309,7 +309,7 @@ def train(
 
             where = opts.extra.get("imagenet_weights")
             refused = load_failure(where, err, "ImageNet weights file")
-            if refused.problem.startswith("holds code"):
+            if refused.problem.startswith("refused: it would run code"):
                 raise refused from None
             raise InputError(where, f"cannot use as ImageNet weights: {err}") from None
     model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it

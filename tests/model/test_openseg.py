@@ -286,7 +286,7 @@ def test_malicious_pickle_is_refused(tmp_path):
 
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": {"module.x": torch.zeros(1)}, "extra": Evil()}, path)
-    with pytest.raises(InputError, match=r"refused: the file holds code .*posix.system"):
+    with pytest.raises(InputError, match=r"refused: it would run code \(it would call posix.system\)"):
         load_checkpoint(path)
     assert not marker.exists()
     junk = tmp_path / "junk.pth"

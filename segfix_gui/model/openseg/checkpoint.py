@@ -30,22 +30,16 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "checkpoint file not found")
-    from ..predictor import pickle_code, torch_load
+    from ..predictor import pickle_code, refused, torch_load
 
     try:
         blob = torch_load(path)
     except pickle.UnpicklingError as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         glob = [ln for ln in lines if "GLOBAL" in ln or "global" in ln.split(":")[0]]
-        if not glob and (code := pickle_code(path)) is not None:  # one the safe loader cannot parse
-            glob = [f"it would call {code}"]
-        if glob:  # the pickle asks for a function or class: never run it
-            raise InputError(
-                path,
-                "refused: the file holds code or objects other than tensors "
-                f"and plain containers ({glob[0][:120]}); only weights are "
-                "ever loaded",
-            ) from None
+        code = pickle_code(path)  # what it would call, read without running anything
+        if glob or code is not None:  # the pickle asks for a function or class: never run it
+            raise InputError(path, refused(code or glob[0])) from None
         why = [ln for ln in lines if not ln.startswith(("Weights only", "Please file", "Check the"))]
         raise InputError(path, f"not a readable checkpoint ({(why or lines or ['?'])[0][:200]})") from None
     except OSError as err:

@@ -34,7 +34,10 @@ def main(argv: list[str]) -> int:
         env["SEGFIX_TEST_WITHOUT_QT"] = "1"
         cmd[3:3] = ["-p", "no:pytest-qt"]
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("command:", ("SEGFIX_TEST_WITHOUT_QT=1 " if without_qt else "QT_QPA_PLATFORM=offscreen ") + " ".join(cmd[1:]))
+    print(
+        "command:",
+        ("SEGFIX_TEST_WITHOUT_QT=1 " if without_qt else "QT_QPA_PLATFORM=offscreen ") + " ".join(["python", *cmd[1:]]),
+    )
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -1,6 +1,6 @@
 """Cost of the boundary measures against ``SemanticEvaluator.add`` on one 1024×2048 map, same run.
 
-    python benchmarks/boundary_metrics_speed.py [--repeat 7] [--json FILE]
+    python benchmarks/boundary_metrics_speed.py [--repeat 7] [--json FILE] [--without-numba]
 
 Map: the ``cityscapes_mini`` ground truth (``../shared/data``, 128×256 Cityscapes label ids)
 enlarged 8× by nearest neighbour to 1024×2048; prediction: ``degrade(gt, cityscapes, stride=8)``
@@ -15,6 +15,9 @@ enlarged 8× by nearest neighbour to 1024×2048; prediction: ``degrade(gt, citys
   per setting of a sweep, when the ground-truth part is kept).
 
 The goal (issue 21): all new measures together at most 3× ``add``.
+
+``--without-numba`` also times each row on the NumPy/SciPy path that :mod:`segfix_gui.core.distance`
+takes where numba is not installed, in the same run, and prints the ratio to the compiled one.
 
 ``--sweep N`` also times ``segfix sweep``'s engine (``core.sweep.sweep``) on the first N CamVid
 val images (9 thresholds × 3 scales), without and with boundary IoU (``dilation_ratio=0.005``,
@@ -66,6 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--sweep", type=int, default=0, metavar="N", help="also time a sweep of N CamVid val images")
+    ap.add_argument("--without-numba", action="store_true", help="also time the NumPy path of core.distance")
     args = ap.parse_args(argv)
 
     from PIL import Image
@@ -101,6 +105,18 @@ def main(argv=None) -> int:
         print(f"{name:<52} {1000 * med:8.1f} ms ({1000 * best:7.1f})  {med / base:5.2f}× add")
     ratio = res["all new measures (gt_borders + border_counts)"][1] / base
     print(f"all new measures / add: {ratio:.2f} (goal: at most 3)")
+    if args.without_numba:
+        from segfix_gui.core import distance
+
+        compiled = distance._compiled
+        distance._compiled = lambda: None  # as where numba is not installed
+        try:
+            slow = {name: timed(fn, args.repeat) for name, fn in rows.items()}
+        finally:
+            distance._compiled = compiled
+        print("without numba (core.distance's NumPy/SciPy path), median (best):")
+        for name, (best, med) in slow.items():
+            print(f"{name:<52} {1000 * med:8.1f} ms ({1000 * best:7.1f})  {med / res[name][1]:5.1f}× compiled")
     if args.sweep:
         res.update(sweep_timing(args.sweep))
     if args.json:

@@ -70,3 +70,43 @@ print(len(names))
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) > 30
+
+
+def test_the_engine_runs_without_numba():
+    """numba is optional: with ``import numba`` failing (a fresh process), every module outside
+    the window imports — all but the three that hold the compiled kernels — and the engine
+    refines, scores and measures borders on NumPy's paths."""
+    code = """
+import importlib, pkgutil, sys
+sys.modules["numba"] = None
+import numpy as np
+import segfix_gui
+kernels = {"segfix_gui.core.gather", "segfix_gui.core.evaluator_kernel", "segfix_gui.core.distance_kernel"}
+for m in pkgutil.walk_packages(segfix_gui.__path__, "segfix_gui."):
+    if m.name in kernels:
+        try:
+            importlib.import_module(m.name)
+        except ImportError:
+            continue
+        raise AssertionError(f"{m.name} imported without numba")
+    if not m.name.startswith(("segfix_gui.gui", "segfix_gui.model", "segfix_gui.__main__", "segfix_gui.cli.__main__")):
+        importlib.import_module(m.name)
+from segfix_gui.core.evaluator import ImageEvaluator
+from segfix_gui.core.metrics import BorderOptions, evaluate_pair
+from segfix_gui.core.offsets import OffsetField
+from segfix_gui.core.refine import refine_labels
+from segfix_gui.core.setting import Setting
+from segfix_gui.labels import get_label_space
+space = get_label_space("camvid")
+gt = np.zeros((20, 30), np.uint8); gt[5:15, 8:20] = 3
+pred = np.roll(gt, 2, axis=1)
+field = OffsetField(boundary=np.full((20, 30), 0.9, np.float32), direction=np.full((8, 20, 30), 1 / 8, np.float32))
+refined = refine_labels(pred, field.to_offsets(Setting()), device="cpu")
+r = evaluate_pair(gt, refined, space, borders=BorderOptions())
+ImageEvaluator(gt, pred, space).at(field, Setting())
+assert "numba" not in {k for k, v in sys.modules.items() if v is not None}
+print(round(r["boundary_iou"], 3))
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert 0 <= float(r.stdout) <= 1

@@ -1,6 +1,5 @@
-"""Compiled (numba) kernels of the boundary measures in :mod:`segfix_gui.core.metrics`.
-
-Each is one or two passes over the label map, exact in integer arithmetic:
+"""The boundary measures' passes over label maps (:mod:`segfix_gui.core.metrics`), exact in
+integer arithmetic:
 
 - :func:`other_label_sq_distance` — every pixel's squared Euclidean distance to the nearest
   pixel of another label (the image edge is not a border). Separable, as the exact distance
@@ -23,105 +22,42 @@ Each is one or two passes over the label map, exact in integer arithmetic:
   :func:`boundary_iou_pixel_counts` — the per-class counts of one (ground truth, prediction)
   pair in one pass over the pixels.
 
-Compiled once per dtype signature and cached on disk (``cache=True``); ``nogil``.
+The passes are numba kernels (:mod:`.distance_kernel`, compiled once per dtype signature and
+cached on disk). numba is optional: where it is not installed each function takes a NumPy/SciPy
+path to the same integers — a Euclidean distance transform per label
+(``scipy.ndimage.distance_transform_edt``, on the label's bounding box and one pixel around it),
+a maximum and a minimum filter for the band, one shifted comparison per offset of the tolerance
+disk, ``np.bincount`` for the counts — several times slower (``tests/core/test_boundary_measures.py``
+checks the two paths equal).
 """
 
 from __future__ import annotations
 
-import numba
+import functools
+import importlib
+from types import ModuleType
+
 import numpy as np
+from scipy import ndimage as ndi
 
 INF = np.int64(1) << np.int64(62)
 """Squared distance of a pixel that has no other label in the image."""
 
 
-@numba.njit(nogil=True, cache=True)
-def _col_sq(lab, out, inf):
-    """Squared distance to the nearest other label in the pixel's own column: a sweep down
-    and a sweep up, row by row (memory order)."""
-    h, w = lab.shape
-    for c in range(w):
-        out[0, c] = inf
-    for r in range(1, h):
-        for c in range(w):
-            if lab[r, c] != lab[r - 1, c]:
-                out[r, c] = 1
-            elif out[r - 1, c] != inf:
-                out[r, c] = out[r - 1, c] + 1
-            else:
-                out[r, c] = inf
-    below = np.full(w, inf, np.int64)
-    for r in range(h - 1, -1, -1):
-        for c in range(w):
-            if r < h - 1:
-                if lab[r, c] != lab[r + 1, c]:
-                    below[c] = 1
-                elif below[c] != inf:
-                    below[c] += 1
-            d = out[r, c]
-            if below[c] < d:
-                d = below[c]
-            out[r, c] = d * d if d != inf else inf
+@functools.cache
+def _compiled() -> ModuleType | None:
+    """The compiled kernels (:mod:`.distance_kernel`), or None where numba is not installed."""
+    try:
+        return importlib.import_module(f"{__package__}.distance_kernel")
+    except ImportError:
+        return None
 
 
-@numba.njit(nogil=True, cache=True)
-def _envelope_1d(lab, sq, out, v, f, zn, zd, inf):
-    """One row: the lower envelope per run of one label (intersections kept as fractions)."""
-    h = lab.shape[0]
-    a = 0
-    while a < h:
-        val = lab[a]
-        b = a
-        while b + 1 < h and lab[b + 1] == val:
-            b += 1
-        k = -1
-        for q in range(a - 1, b + 2):
-            if q < 0 or q >= h:
-                continue
-            if q < a or q > b:
-                fq = np.int64(0)  # just beyond the run: another label
-            else:
-                fq = sq[q]
-                if fq >= inf:
-                    continue
-            if k < 0:
-                k = 0
-                v[0] = q
-                f[0] = fq
-                continue
-            # where the new parabola passes below the last one of the envelope: sn / sd
-            sn = (fq + q * q) - (f[k] + v[k] * v[k])
-            sd = 2 * (q - v[k])
-            while k > 0 and sn * zd[k] <= zn[k] * sd:
-                k -= 1
-                sn = (fq + q * q) - (f[k] + v[k] * v[k])
-                sd = 2 * (q - v[k])
-            k += 1
-            v[k] = q
-            f[k] = fq
-            zn[k] = sn
-            zd[k] = sd
-        if k < 0:
-            for r in range(a, b + 1):
-                out[r] = inf
-        else:
-            j = 0
-            for r in range(a, b + 1):
-                while j < k and zn[j + 1] < r * zd[j + 1]:
-                    j += 1
-                out[r] = (r - v[j]) * (r - v[j]) + f[j]
-        a = b + 1
-
-
-@numba.njit(nogil=True, cache=True)
-def _row_envelope(lab, colsq, out, inf):
-    h, w = lab.shape
-    v = np.empty(w + 2, np.int64)  # parabola apexes (columns)
-    f = np.empty(w + 2, np.int64)  # their values
-    zn = np.empty(w + 3, np.int64)  # envelope boundaries z = zn / zd (zd > 0)
-    zd = np.empty(w + 3, np.int64)
-    for r in range(h):
-        _envelope_1d(lab[r], colsq[r], out[r], v, f, zn, zd, inf)
+def _labels_2d(labels: np.ndarray) -> np.ndarray:
+    lab = np.ascontiguousarray(labels)
+    if lab.ndim != 2:
+        raise ValueError(f"labels must be (H, W), got shape {lab.shape}")
+    return lab
 
 
 def other_label_sq_distance(labels: np.ndarray) -> np.ndarray:
@@ -136,46 +72,45 @@ def other_label_sq_distance(labels: np.ndarray) -> np.ndarray:
     ndarray of shape (H, W), int64 — exact squared distances (1 for a pixel with a
     4-neighbour of another label); :data:`INF` where the image holds one label only.
     Pixels outside the image are not another label.
+
+    Examples
+    --------
+    >>> other_label_sq_distance(np.array([[0, 0, 0, 1]])).tolist()
+    [[9, 4, 1, 1]]
     """
-    lab = np.ascontiguousarray(labels)
-    if lab.ndim != 2:
-        raise ValueError(f"labels must be (H, W), got shape {lab.shape}")
+    lab = _labels_2d(labels)
+    kernels = _compiled()
+    if kernels is None:
+        return _sq_distance_numpy(lab)
     colsq = np.empty(lab.shape, np.int64)
     out = np.empty(lab.shape, np.int64)
     if lab.size:
-        _col_sq(lab, colsq, INF)
-        _row_envelope(lab, colsq, out, INF)
+        kernels._col_sq(lab, colsq, INF)
+        kernels._row_envelope(lab, colsq, out, INF)
     return out
 
 
-@numba.njit(nogil=True, cache=True)
-def _band(lab, d, out):
+def _sq_distance_numpy(lab: np.ndarray) -> np.ndarray:
+    """:func:`other_label_sq_distance` without numba: for each label, the exact Euclidean
+    distance transform of its mask (the indices of the nearest other-label pixel, so that the
+    squares stay integers) on its bounding box grown by one pixel — every pixel of that ring
+    is another label, and the nearest other-label pixel of a pixel in the box is never beyond
+    it (clamping a pixel outside to the ring brings it nearer)."""
     h, w = lab.shape
-    ok = np.empty((h, w), np.bool_)  # the row segment [c - d, c + d] is in the image and of one label
-    for r in range(h):
-        a = 0
-        while a < w:
-            v = lab[r, a]
-            b = a
-            while b + 1 < w and lab[r, b + 1] == v:
-                b += 1
-            for c in range(a, b + 1):
-                ok[r, c] = c - a >= d and b - c >= d
-            a = b + 1
-    for c in range(w):
-        a = 0
-        while a < h:
-            if not ok[a, c]:
-                out[a, c] = True
-                a += 1
-                continue
-            v = lab[a, c]
-            b = a
-            while b + 1 < h and ok[b + 1, c] and lab[b + 1, c] == v:
-                b += 1
-            for r in range(a, b + 1):
-                out[r, c] = not (r - a >= d and b - r >= d)
-            a = b + 1
+    out = np.full(lab.shape, INF, np.int64)
+    values, inverse = np.unique(lab, return_inverse=True)
+    if values.size < 2:
+        return out
+    ids = inverse.reshape(lab.shape)
+    for i, box in enumerate(ndi.find_objects(ids + 1)):
+        rows = slice(max(box[0].start - 1, 0), min(box[0].stop + 1, h))
+        cols = slice(max(box[1].start - 1, 0), min(box[1].stop + 1, w))
+        mask = ids[rows, cols] == i
+        near = ndi.distance_transform_edt(mask, return_distances=False, return_indices=True)
+        rr, cc = np.indices(mask.shape)
+        sq = (near[0] - rr).astype(np.int64) ** 2 + (near[1] - cc).astype(np.int64) ** 2
+        out[rows, cols][mask] = sq[mask]
+    return out
 
 
 def own_label_band(labels: np.ndarray, dilation: int) -> np.ndarray:
@@ -188,41 +123,48 @@ def own_label_band(labels: np.ndarray, dilation: int) -> np.ndarray:
     ``max(1, round(ratio · diagonal))``: the mask minus ``dilation`` iterations of a 3×3
     erosion of the mask padded with one row and column of zeros (cv2's border), which is
     the erosion by the square window with zeros outside the image.
+
+    Examples
+    --------
+    >>> own_label_band(np.array([[0, 0, 0, 0, 0, 1]] * 3), 1)[1].astype(int).tolist()
+    [1, 0, 0, 0, 1, 1]
     """
-    lab = np.ascontiguousarray(labels)
-    if lab.ndim != 2:
-        raise ValueError(f"labels must be (H, W), got shape {lab.shape}")
+    lab = _labels_2d(labels)
     d = int(dilation)
     if d < 1:
         raise ValueError(f"dilation must be at least 1, not {dilation}")
+    kernels = _compiled()
+    if kernels is None:
+        return _band_numpy(lab, d)
     out = np.empty(lab.shape, bool)
     if lab.size:
-        _band(lab, d, out)
+        kernels._band(lab, d, out)
     return out
 
 
-@numba.njit(nogil=True, cache=True)
-def _match_counts(src, dst, offs, d2, tol2, n, total, matched):
-    h, w = src.shape
-    K = offs.shape[0]
-    T = tol2.shape[0]
-    for r in range(h):
-        for c in range(w):
-            cl = src[r, c]
-            if cl < 0 or cl >= n:
-                continue
-            total[cl] += 1
-            best = -1.0
-            for k in range(K):
-                rr = r + offs[k, 0]
-                cc = c + offs[k, 1]
-                if rr >= 0 and rr < h and cc >= 0 and cc < w and dst[rr, cc] == cl:
-                    best = d2[k]
-                    break
-            if best >= 0:
-                for t in range(T):
-                    if best <= tol2[t]:
-                        matched[t, cl] += 1
+def _band_numpy(lab: np.ndarray, d: int) -> np.ndarray:
+    """:func:`own_label_band` without numba: the window holds one label where its maximum
+    equals its minimum; the pixels within ``d`` of the image's edge are all in the band."""
+    size = 2 * d + 1
+    band = ndi.maximum_filter(lab, size=size, mode="nearest") != ndi.minimum_filter(lab, size=size, mode="nearest")
+    band[:d] = True
+    band[-d:] = True
+    band[:, :d] = True
+    band[:, -d:] = True
+    return band
+
+
+def _disk_offsets(tols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(K, 2)`` int64 offsets of the largest tolerance's disk, nearest first, and their
+    ``(K,)`` float64 squared lengths."""
+    r = int(np.floor(tols.max()))
+    dr, dc = np.mgrid[-r : r + 1, -r : r + 1]
+    dr, dc = dr.ravel(), dc.ravel()
+    d2 = dr * dr + dc * dc
+    keep = d2 <= tols.max() ** 2
+    order = np.argsort(d2[keep], kind="stable")
+    offs = np.stack([dr[keep][order], dc[keep][order]], axis=1).astype(np.int64)
+    return offs, d2[keep][order].astype(np.float64)
 
 
 def match_sq_distance_counts(src: np.ndarray, dst: np.ndarray, tols, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -242,107 +184,84 @@ def match_sq_distance_counts(src: np.ndarray, dst: np.ndarray, tols, n: int) -> 
     tols = np.asarray(tols, np.float64).reshape(-1)
     if not tols.size or not np.all(tols >= 0):
         raise ValueError(f"tolerances must be one or more numbers >= 0, not {tols.tolist()}")
-    r = int(np.floor(tols.max()))
-    dr, dc = np.mgrid[-r : r + 1, -r : r + 1]
-    dr, dc = dr.ravel(), dc.ravel()
-    d2 = dr * dr + dc * dc
-    keep = d2 <= tols.max() ** 2
-    order = np.argsort(d2[keep], kind="stable")
-    offs = np.stack([dr[keep][order], dc[keep][order]], axis=1).astype(np.int64)
-    d2 = d2[keep][order].astype(np.float64)
-    total = np.zeros(n, np.int64)
-    matched = np.zeros((tols.size, n), np.int64)
+    offs, d2 = _disk_offsets(tols)
     s = np.ascontiguousarray(src, np.int16)
     t = np.ascontiguousarray(dst, np.int16)
+    kernels = _compiled()
+    if kernels is None:
+        return _match_counts_numpy(s, t, offs, d2, tols * tols, n)
+    total = np.zeros(n, np.int64)
+    matched = np.zeros((tols.size, n), np.int64)
     if s.size:
-        _match_counts(s, t, offs, d2, tols * tols, n, total, matched)
+        kernels._match_counts(s, t, offs, d2, tols * tols, n, total, matched)
     return matched, total
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _key_of(s, max_px):
-    """``2·floor(sqrt(s)) + (s is not a square)``, or ``2·(max_px + 1)`` when floor(sqrt(s)) > max_px."""
-    if s > (max_px + 1) * (max_px + 1) - 1:
-        return np.uint8(2 * (max_px + 1))
-    k = np.int64(np.sqrt(np.float64(s)))
-    while k * k > s:
-        k -= 1
-    while (k + 1) * (k + 1) <= s:
-        k += 1
-    return np.uint8(2 * k + (1 if k * k != s else 0))
-
-
-@numba.njit(nogil=True, cache=True)
-def _keys(sq, valid, max_px, out):
-    h, w = sq.shape
-    for r in range(h):
-        for c in range(w):
-            out[r, c] = _key_of(sq[r, c], max_px) if valid[r, c] else np.uint8(0)
-
-
-@numba.njit(nogil=True, cache=True)
-def _row_envelope_keys(lab, colsq, valid, max_px, out, inf):
-    """:func:`_row_envelope` writing each pixel's distance key instead of its squared distance."""
-    h, w = lab.shape
-    v = np.empty(w + 2, np.int64)
-    f = np.empty(w + 2, np.int64)
-    zn = np.empty(w + 3, np.int64)
-    zd = np.empty(w + 3, np.int64)
-    row = np.empty(w, np.int64)
-    for r in range(h):
-        _envelope_1d(lab[r], colsq[r], row, v, f, zn, zd, inf)
-        for c in range(w):
-            out[r, c] = _key_of(row[c], max_px) if valid[r, c] else np.uint8(0)
+def _match_counts_numpy(
+    s: np.ndarray, t: np.ndarray, offs: np.ndarray, d2: np.ndarray, tol2: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`match_sq_distance_counts` without numba: the boundary pixels of ``s`` look, one
+    offset of the disk at a time (nearest first), for a pixel of their class in ``t``."""
+    h, w = s.shape
+    rr, cc = np.nonzero((s >= 0) & (s < n))
+    cls = s[rr, cc]
+    total = np.bincount(cls, minlength=n).astype(np.int64)
+    best = np.full(cls.size, -1.0)
+    for (dr, dc), dd in zip(offs.tolist(), d2.tolist(), strict=True):
+        todo = np.flatnonzero(best < 0)
+        if not todo.size:
+            break
+        r2, c2 = rr[todo] + dr, cc[todo] + dc
+        inside = (r2 >= 0) & (r2 < h) & (c2 >= 0) & (c2 < w)
+        todo, r2, c2 = todo[inside], r2[inside], c2[inside]
+        best[todo[t[r2, c2] == cls[todo]]] = dd
+    found = best >= 0
+    matched = np.stack([np.bincount(cls[found & (best <= tt)], minlength=n) for tt in tol2.tolist()])
+    return matched.astype(np.int64), total
 
 
 def other_label_distance_keys(labels: np.ndarray, valid: np.ndarray, max_px: int) -> np.ndarray:
     """``distance_keys(other_label_sq_distance(labels), valid, max_px)`` in one go (no ``(H, W)``
     int64 map of squared distances is kept)."""
-    lab = np.ascontiguousarray(labels)
-    if lab.ndim != 2:
-        raise ValueError(f"labels must be (H, W), got shape {lab.shape}")
+    lab = _labels_2d(labels)
+    kernels = _compiled()
+    if kernels is None:
+        return _keys_numpy(_sq_distance_numpy(lab), np.asarray(valid, bool), int(max_px))
     out = np.empty(lab.shape, np.uint8)
     if lab.size:
         colsq = np.empty(lab.shape, np.int64)
-        _col_sq(lab, colsq, INF)
-        _row_envelope_keys(lab, colsq, np.ascontiguousarray(valid, bool), int(max_px), out, INF)
+        kernels._col_sq(lab, colsq, INF)
+        kernels._row_envelope_keys(lab, colsq, np.ascontiguousarray(valid, bool), int(max_px), out, INF)
     return out
 
 
 def distance_keys(sq: np.ndarray, valid: np.ndarray, max_px: int) -> np.ndarray:
     """``(H, W)`` uint8 key of each pixel's squared distance ``sq``: ``2·floor(d) + (d is not
-    an integer)`` for ``floor(d) <= max_px``, ``2·(max_px + 1)`` beyond, 0 where not ``valid``."""
+    an integer)`` for ``floor(d) <= max_px``, ``2·(max_px + 1)`` beyond, 0 where not ``valid``.
+
+    Examples
+    --------
+    >>> distance_keys(np.array([[0, 1, 2, 4, 100]]), np.ones((1, 5), bool), 3).tolist()
+    [[0, 2, 3, 4, 8]]
+    """
+    kernels = _compiled()
+    if kernels is None:
+        return _keys_numpy(np.asarray(sq, np.int64), np.asarray(valid, bool), int(max_px))
     out = np.empty(sq.shape, np.uint8)
     if sq.size:
-        _keys(np.ascontiguousarray(sq, np.int64), np.ascontiguousarray(valid, bool), int(max_px), out)
+        kernels._keys(np.ascontiguousarray(sq, np.int64), np.ascontiguousarray(valid, bool), int(max_px), out)
     return out
 
 
-@numba.njit(nogil=True, cache=True)
-def _region_counts(g, p, key, gband, pband, n, ignore, cnt, inter, union):
-    h, w = g.shape
-    for r in range(h):
-        for c in range(w):
-            gi = g[r, c]
-            if gi == ignore or gi >= n:
-                continue
-            pi = p[r, c]
-            k = key[r, c]
-            cnt[k, gi, 1] += 1
-            if pi == gi:
-                cnt[k, gi, 0] += 1
-            p_cls = pi != ignore and pi < n
-            if p_cls:
-                cnt[k, pi, 2] += 1
-            gb = gband[r, c]
-            pb = pband[r, c] and p_cls
-            if gb:
-                union[gi] += 1
-                if pb and pi == gi:
-                    inter[gi] += 1
-                    continue
-            if pb:
-                union[pi] += 1
+def _keys_numpy(sq: np.ndarray, valid: np.ndarray, max_px: int) -> np.ndarray:
+    """:func:`distance_keys` without numba (integer square roots, corrected after the float one)."""
+    far = sq > (max_px + 1) * (max_px + 1) - 1
+    s = np.where(far, 0, sq)
+    k = np.sqrt(s.astype(np.float64)).astype(np.int64)
+    k -= k * k > s
+    k += (k + 1) * (k + 1) <= s
+    key = np.where(far, 2 * (max_px + 1), 2 * k + (k * k != s))
+    return np.where(valid, key, 0).astype(np.uint8)
 
 
 def region_counts(
@@ -362,11 +281,14 @@ def region_counts(
     - ``(n, 2)`` int64: per class, the intersection and union of the ground-truth boundary
       ``gband & (g == c)`` and the predicted one ``pband & (p == c)``.
     """
+    kernels = _compiled()
+    if kernels is None:
+        return _region_counts_numpy(g, p, key, gband, pband, n, ignore, n_keys)
     cnt = np.zeros((n_keys, n, 3), np.int64)
     inter = np.zeros(n, np.int64)
     union = np.zeros(n, np.int64)
     if g.size:
-        _region_counts(
+        kernels._region_counts(
             np.ascontiguousarray(g),
             np.ascontiguousarray(p),
             np.ascontiguousarray(key),
@@ -381,24 +303,35 @@ def region_counts(
     return cnt, np.stack([inter, union], axis=1)
 
 
-@numba.njit(nogil=True, cache=True)
-def _biou_counts(g, p, gband, pband, n, ignore, inter, union):
-    h, w = g.shape
-    for r in range(h):
-        for c in range(w):
-            gi = g[r, c]
-            if gi == ignore or gi >= n:
-                continue
-            pi = p[r, c]
-            gb = gband[r, c]
-            pb = pband[r, c] and pi != ignore and pi < n
-            if gb:
-                union[gi] += 1
-                if pb and pi == gi:
-                    inter[gi] += 1
-                    continue
-            if pb:
-                union[pi] += 1
+def _classes(g: np.ndarray, p: np.ndarray, n: int, ignore: int):
+    """The pixels whose ground truth is a class: their ``g`` and ``p`` (int64), where they
+    are, and whether ``p`` is a class."""
+    g, p = np.asarray(g).ravel(), np.asarray(p).ravel()
+    ok = np.flatnonzero((g != ignore) & (g < n))
+    gi, pi = g[ok].astype(np.int64), p[ok].astype(np.int64)
+    return gi, pi, ok, (pi != ignore) & (pi < n)
+
+
+def _biou_numpy(gi, pi, gb, pb, n) -> np.ndarray:
+    """``(n, 2)`` intersection and union of the boundaries: ``gb``, ``pb`` per pixel of ``gi``."""
+    both = gb & pb & (pi == gi)
+    inter = np.bincount(gi[both], minlength=n)
+    union = np.bincount(gi[gb], minlength=n) + np.bincount(pi[pb & ~both], minlength=n)
+    return np.stack([inter, union], axis=1).astype(np.int64)
+
+
+def _region_counts_numpy(g, p, key, gband, pband, n, ignore, n_keys) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`region_counts` without numba (``np.bincount`` per count)."""
+    gi, pi, ok, p_cls = _classes(g, p, n, ignore)
+    k = np.asarray(key).ravel()[ok].astype(np.int64) * n
+    size = n_keys * n
+    cnt = np.zeros((n_keys, n, 3), np.int64)
+    cnt[..., 0] = np.bincount((k + gi)[pi == gi], minlength=size).reshape(n_keys, n)
+    cnt[..., 1] = np.bincount(k + gi, minlength=size).reshape(n_keys, n)
+    cnt[..., 2] = np.bincount((k + pi)[p_cls], minlength=size).reshape(n_keys, n)
+    gb = np.asarray(gband, bool).ravel()[ok]
+    pb = np.asarray(pband, bool).ravel()[ok] & p_cls
+    return cnt, _biou_numpy(gi, pi, gb, pb, n)
 
 
 def boundary_iou_pixel_counts(
@@ -407,10 +340,15 @@ def boundary_iou_pixel_counts(
     """``(n, 2)`` int64 intersection and union per class of ``gband & (g == c)`` and
     ``pband & (p == c)`` over the pixels whose ground truth ``g`` is a class (the boundary IoU
     part of :func:`region_counts`, alone)."""
+    kernels = _compiled()
+    if kernels is None:
+        gi, pi, ok, p_cls = _classes(g, p, n, ignore)
+        gb = np.asarray(gband, bool).ravel()[ok]
+        return _biou_numpy(gi, pi, gb, np.asarray(pband, bool).ravel()[ok] & p_cls, n)
     inter = np.zeros(n, np.int64)
     union = np.zeros(n, np.int64)
     if g.size:
-        _biou_counts(
+        kernels._biou_counts(
             np.ascontiguousarray(g),
             np.ascontiguousarray(p),
             np.ascontiguousarray(gband),

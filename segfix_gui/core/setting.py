@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import TypeVar
 
 from .numbers import exact
 
@@ -84,6 +85,9 @@ def range_text(name: str) -> str:
     return f"{'(' if low_open else '['}{low:g}, {high:g}]"
 
 
+_S = TypeVar("_S", bound="Setting")  # resolve and with_ return the subclass they are called on
+
+
 @dataclass(frozen=True)
 class Setting:
     """Threshold, scale and minimum direction probability (validated; see the module)."""
@@ -98,7 +102,7 @@ class Setting:
 
     @classmethod
     def resolve(
-        cls,
+        cls: type[_S],
         recommended: dict | None = None,
         *,
         threshold: float | None = None,
@@ -106,7 +110,7 @@ class Setting:
         min_direction_prob: float | None = None,
         default_scale: float = DEFAULT_SCALE,
         **extra,
-    ) -> Setting:
+    ) -> _S:
         """The setting to use: explicit values, else the ``recommended`` ones (e.g. an offset
         field's), else the defaults (``default_scale`` for the scale). ``extra`` fields go to
         a subclass (the window's device)."""
@@ -120,7 +124,7 @@ class Setting:
         values = {k: v if v is not None else rec.get(k, base[k]) for k, v in given.items()}
         return cls(**values, **extra)
 
-    def with_(self, **changes) -> Setting:
+    def with_(self: _S, **changes) -> _S:
         """A copy with ``changes`` applied (validated)."""
         return replace(self, **changes)
 

@@ -275,6 +275,7 @@ def _load(paths: SamplePaths, space, *, field, check: Callable, report: Callable
         from .instances import instance_base
 
         sample = load_instance_sample(paths)
+        assert sample.instances is not None  # load_instance_sample reads them or raises
         check()
         report(1, 2, "instances before refinement")
         inst = instance_base(sample.instances, sample.gt_instances, tol=BOUNDARY_TOL, check=check)
@@ -336,7 +337,7 @@ def refine(
     after_c = refined.ravel()[changed]
     codes = np.zeros(sample.shape, np.uint8)
     after = None
-    if base.evaluator is not None:
+    if base.evaluator is not None and sample.gt is not None:  # an evaluator has ground truth
         gt_c = sample.gt.ravel()[changed]
         codes.ravel()[changed] = change_codes(before_c, after_c, gt_c, space)
         counts = change_counts(codes.ravel()[changed])
@@ -353,7 +354,7 @@ def refine(
     counts["changed"] = int(changed.size)
     moving = int(np.count_nonzero(offsets[0] | offsets[1]))
     inst = None
-    if sample.is_instances:
+    if sample.instances is not None:
         from .instances import refine_instance_set
 
         check()

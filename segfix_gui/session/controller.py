@@ -308,6 +308,9 @@ class Controller:
     def predict(self, *, weights=None, checkpoint=None) -> None:
         s = self.session
         sample, device = self.own_sample(), s.setting.device
+        # Session.predict_offsets asks can_predict_offsets first: a sample with its image
+        assert sample is not None and sample.image is not None, "predict needs an open sample with its image"
+        image = sample.image
         source = (
             NETWORK_SOURCE if checkpoint is None else f"predicted by the openseg checkpoint {Path(checkpoint).name}"
         )
@@ -319,7 +322,7 @@ class Controller:
         self.runner.submit(
             "predict",
             lambda job: predict_field(
-                sample.image, weights=weights, checkpoint=checkpoint, device=device, check=job.check, report=job.report
+                image, weights=weights, checkpoint=checkpoint, device=device, check=job.check, report=job.report
             ),
             on_done=done,
             on_error=self._fail,

@@ -287,7 +287,7 @@ class Runner:
     def _fresh(self, job: Job) -> bool:
         return job.gen == self._gen.get(job.kind) and not job.cancelled
 
-    def _handle(self, item) -> None:
+    def _handle(self, item: tuple[str, Job, Any]) -> None:
         what, job, payload = item
         if what == "progress":
             if self._running.get(job.kind) is job and not job.cancelled:

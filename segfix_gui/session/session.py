@@ -24,6 +24,7 @@ Example (a notebook)
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -65,6 +66,10 @@ class LayerOptions:
             raise ValueError(f"opacity must be in [0, 1], not {self.opacity!r}")
         object.__setattr__(self, "opacity", v)
         object.__setattr__(self, "visible", bool(self.visible))
+
+
+def _path_text(path: str | os.PathLike | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def default_layers() -> dict[str, LayerOptions]:
@@ -187,9 +192,14 @@ class Session:
         ``then()`` runs once it is open. Returns False when the sample is incomplete.
         """
         if paths is None:
-            given = {"image": image, "pred": pred, "offsets": offsets, "gt": gt}
-            given |= {"instances": instances, "gt_instances": gt_instances}
-            paths = SamplePaths(**{k: (None if v is None else str(v)) for k, v in given.items()})
+            paths = SamplePaths(
+                image=_path_text(image),
+                pred=_path_text(pred),
+                offsets=_path_text(offsets),
+                gt=_path_text(gt),
+                instances=_path_text(instances),
+                gt_instances=_path_text(gt_instances),
+            )
         waiting = waiting_text(paths)
         if waiting:
             self.pending = paths
@@ -202,7 +212,8 @@ class Session:
         """Replace some parts of the open (or pending) sample and open it (instance files turn
         it into an instance sample, a label map back). A part that cannot be read fails with
         its one line, and what was open stays (it is the part the user just chose)."""
-        current = self._own_sample().paths if self.sample is not None else self.pending
+        own = self._own_sample()
+        current = own.paths if own is not None else self.pending
         paths, keep = merge_parts(current, parts)
         return self.open_sample(paths, space, keep_setting=keep, partial=self.sample is None, then=then)
 
@@ -230,14 +241,16 @@ class Session:
         """Open a set in place of what is open: its first sample at that sample's own
         recommended setting, then the whole set scored at that setting. False (and ``failed``)
         when the set cannot be opened."""
+        set_source: SetSource | None = None  # a list of samples has no folder to read again
         if isinstance(source, SetSource):
+            set_source = source
             try:
                 samples = source.samples()
             except InputError as err:
                 self.failed.emit(str(err))
                 return False
         else:
-            samples, source = list(source), None
+            samples = list(source)
         if not samples:
             self.failed.emit("the set has no samples")
             return False
@@ -248,7 +261,7 @@ class Session:
         self.scores = None
         self.upper_scores = None
         self.sort = "file"
-        self.set_source = source
+        self.set_source = set_source
         self.set_samples = tuple(samples)
         self.index = -1
         self.go_to(0, keep_setting=False)
@@ -336,9 +349,9 @@ class Session:
             self.scores = None
             self.upper_scores = None
             self.sweep = None
-        if self.sample is not None and not self.sample.is_instances:
-            paths = self._own_sample().paths
-            self.controller.load(paths, name, keep_setting=True, index=self.index if self.set_samples else None)
+        own = self._own_sample()
+        if self.sample is not None and not self.sample.is_instances and own is not None:
+            self.controller.load(own.paths, name, keep_setting=True, index=self.index if self.set_samples else None)
 
     # --- the setting ---------------------------------------------------------------------------
     def set_setting(self, setting: Setting | None = None, **changes) -> None:
@@ -514,7 +527,12 @@ class Session:
         if value == self.min_score:
             return
         s = self.sample
-        if self.selected is not None and s is not None and s.is_instances and s.instances.scores[self.selected] < value:
+        if (
+            self.selected is not None
+            and s is not None
+            and s.instances is not None
+            and s.instances.scores[self.selected] < value
+        ):
             self.selected = None
         self.min_score = value
 
@@ -524,7 +542,7 @@ class Session:
     def shown_instances(self) -> np.ndarray:
         """``(N,)`` bool: instances at or above ``min_score`` whose class is not hidden."""
         s = self.sample
-        if s is None or not s.is_instances:
+        if s is None or s.instances is None:
             return np.zeros(0, bool)
         shown = s.instances.scores >= self.min_score
         if self.hidden:

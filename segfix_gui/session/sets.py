@@ -472,7 +472,9 @@ def plan_set(samples: list[SamplePaths], *, in_memory: dict[int, Sample] | None 
     ``in_memory``: samples already loaded whose arrays differ from their files (offsets
     predicted in the window), swept as they are shown rather than from the files.
     """
-    items, index_of_key, skipped = [], {}, {}
+    items: list[SweepJob | SweepSample] = []
+    index_of_key: dict[str, int] = {}
+    skipped: dict[int, str | None] = {}
     in_memory = in_memory or {}
     for i, p in enumerate(samples):
         s = in_memory.get(i)
@@ -482,6 +484,8 @@ def plan_set(samples: list[SamplePaths], *, in_memory: dict[int, Sample] | None 
             index_of_key[key] = i
         elif p.gt is None:
             skipped[i] = None
+        elif p.pred is None:  # an instance sample: the sweep scores label maps
+            skipped[i] = str(InputError(p.instances, "an instance sample is not swept (no label map)"))
         elif p.offsets is None:
             skipped[i] = str(
                 InputError(p.pred, "no offsets given for this prediction (open it and use Predict offsets)")

@@ -10,6 +10,7 @@ fraction the engine reports).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,7 @@ def tally(res: SweepResult, idx: tuple[int, int, int], metric: str = "miou", *, 
     g = 100.0 * (getattr(res, f"image_{metric}")[(slice(None),) + tuple(idx)] - getattr(res, f"image_base_{metric}"))
     ok = np.isfinite(g)
     signs = np.array([sign_of(v / 100) if f else 0 for v, f in zip(g.tolist(), ok.tolist(), strict=True)], int)
-    out = {  # as shown: a gain that rounds to 0.00 points is no gain (nor loss)
+    out: dict[str, Any] = {  # as shown: a gain that rounds to 0.00 points is no gain (nor loss)
         "gain": int(np.count_nonzero(ok & (signs > 0))),
         "loss": int(np.count_nonzero(ok & (signs < 0))),
         "same": int(np.count_nonzero(ok & (signs == 0))),

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from numba_absent import numba_absent
 from scipy import ndimage as ndi
 
+from segfix_gui.core import distance
 from segfix_gui.core.degrade import degrade
 from segfix_gui.core.distance import (
     INF,
@@ -191,6 +193,85 @@ def test_mask_to_boundary_dilation_and_rounding():
     assert np.array_equal(mask_to_boundary(mask, 0.05), cv2_like_mask_to_boundary(mask, 3))
     with pytest.raises(ValueError, match="at least 1"):
         own_label_band(mask, 0)
+
+
+# --------------------------------------------------------------------------- without numba
+# Each kernel's NumPy/SciPy path (the one taken where numba is not installed) against the
+# compiled kernel, on small maps of several dtypes; then the measures end to end without numba.
+
+needs_numba = pytest.mark.skipif(distance._compiled() is None, reason="numba is not installed: no kernel to compare")
+signed_maps = hnp.arrays(
+    st.sampled_from([np.uint8, np.int16, np.int32, np.uint16]),
+    st.tuples(st.integers(1, 12), st.integers(1, 12)),
+    elements=st.integers(0, 3),
+)
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None)
+@given(signed_maps, st.integers(1, 3), st.integers(1, 4), st.integers(0, 7))
+def test_numpy_distances_and_bands_equal_the_kernels(lab, zoom, dilation, max_px):
+    lab = np.kron(lab, np.ones((zoom, zoom), lab.dtype))
+    if lab.dtype.kind == "i":
+        lab = lab - 1  # -1: a label too
+    sq = other_label_sq_distance(lab)
+    assert np.array_equal(distance._sq_distance_numpy(lab), sq)
+    assert np.array_equal(distance._band_numpy(lab, dilation), own_label_band(lab, dilation))
+    valid = lab != lab.flat[0]
+    assert np.array_equal(distance._keys_numpy(sq, valid, max_px), distance_keys(sq, valid, max_px))
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 14), st.integers(1, 14)), elements=st.sampled_from([0, 1, 2, 255])),
+    st.integers(0, 2**32 - 1),
+    st.lists(st.sampled_from([0, 1, 1.5, 2, 3, 5.5]), min_size=1, max_size=3),
+)
+def test_numpy_counts_equal_the_kernels(g, seed, tols):
+    rng = np.random.default_rng(seed)
+    p = np.where(rng.random(g.shape) < 0.3, rng.choice(np.array([0, 1, 2, 255], np.uint8), g.shape), g)
+    n, ignore = 3, 255
+    gb = np.where(rng.random(g.shape) < 0.4, g.astype(np.int16), -1).astype(np.int16)
+    pb = np.where(rng.random(g.shape) < 0.4, p.astype(np.int16), -1).astype(np.int16)
+    gb[gb == ignore], pb[pb == ignore] = -1, -1
+    offs, d2 = distance._disk_offsets(np.asarray(tols, float))
+    tol2 = np.asarray(tols, float) ** 2
+    for got, want in zip(
+        distance._match_counts_numpy(pb, gb, offs, d2, tol2, n),
+        distance.match_sq_distance_counts(pb, gb, tols, n),
+        strict=True,
+    ):
+        assert np.array_equal(got, want)
+    key = distance_keys(other_label_sq_distance(g), g != ignore, 4)
+    gband, pband = own_label_band(g, 1), own_label_band(p, 2)
+    args = (g, p, key, gband, pband, n, ignore, 2 * (4 + 1) + 1)  # keys 0 .. 2·(max_px + 1)
+    for got, want in zip(distance._region_counts_numpy(*args), distance.region_counts(*args), strict=True):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    biou = distance.boundary_iou_pixel_counts(g, p, gband, pband, n, ignore)
+    with numba_absent():
+        assert distance._compiled() is None
+        assert np.array_equal(distance.boundary_iou_pixel_counts(g, p, gband, pband, n, ignore), biou)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    hnp.arrays(np.uint8, st.tuples(st.integers(2, 10), st.integers(2, 10)), elements=st.sampled_from([0, 1, 2, 9])),
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 3),
+)
+def test_measures_equal_references_without_numba(small, seed, zoom):
+    """numba is optional: without it the measures take the NumPy path, to the same counts."""
+    gt = np.kron(small, np.ones((zoom, zoom), np.uint8))
+    rng = np.random.default_rng(seed)
+    pred = np.where(rng.random(gt.shape) < 0.2, rng.choice(np.array([0, 1, 2, 9], np.uint8), gt.shape), gt)
+    opts = BorderOptions(max_px=6, f_tols=(1, 2.5, 3), trimap_widths=(1, 2, 5))
+    with numba_absent():
+        assert distance._compiled() is None
+        counts = assert_matches_reference(gt, pred, SPACE, opts)
+    again = border_counts(gt_borders(gt, SPACE, options=opts), pred, SPACE)  # as it was (compiled where numba is)
+    for part in ("region", "biou", "bf"):
+        assert np.array_equal(getattr(again, part), getattr(counts, part))
 
 
 # --------------------------------------------------------------------------- measures

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba_absent import numba_absent
 
 from segfix_gui.core.evaluator import ImageEvaluator
 from segfix_gui.core.metrics import SemanticEvaluator, change_codes, change_counts
@@ -190,3 +191,28 @@ def test_the_compiled_step_equals_numpys(seed, h, w, tol, thresholds):
             evaluator._State._relabel = real
         for x, y in zip((a.conf, a.bcounts, a.change), (b.conf, b.bcounts, b.change), strict=True):
             np.testing.assert_array_equal(x, y)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31), h=st.integers(3, 24), w=st.integers(3, 24))
+def test_without_numba_the_evaluator_takes_numpys_steps_alike(seed, h, w):
+    """numba is optional: where it is not installed the evaluator (its step, core.evaluator_kernel,
+    and the boundary measures it is built on, core.distance_kernel) takes NumPy's path to the
+    same counts as where it is, and as scoring the refined map from scratch."""
+    import segfix_gui.core.evaluator as evaluator
+
+    rng = np.random.default_rng(seed)
+    gt, pred = scene(rng, h, w), scene(rng, h, w)
+    field = field_of(rng, h, w, "soft32")
+    settings_ = [Setting(threshold=t, scale=2) for t in (0.8, 0.2, 0.5)]
+    compiled = ImageEvaluator(gt, pred, SPACE)
+    want = [compiled.at(field, s) for s in settings_]
+    with numba_absent():
+        assert evaluator._compiled_relabel() is None
+        fallback = ImageEvaluator(gt, pred, SPACE)
+        got = [fallback.at(field, s) for s in settings_]
+    for a, b, s in zip(got, want, settings_, strict=True):
+        for x, y in zip((a.conf, a.bcounts, a.change), (b.conf, b.bcounts, b.change), strict=True):
+            np.testing.assert_array_equal(x, y)
+        ev, _ = plain(gt, pred, field, s)
+        np.testing.assert_array_equal(a.conf, ev.conf)

@@ -1,13 +1,11 @@
 """core.refine: the integer gather's contracts, against a plain per-pixel reference."""
 
-import contextlib
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from numba_absent import numba_absent
 
 from segfix_gui.core.offsets import OffsetField
 from segfix_gui.core.refine import refine_labels, source_indices
@@ -62,23 +60,6 @@ def test_equals_reference_gather(case, colmajor):
     assert out.dtype == labels.dtype and out.shape == labels.shape
     assert np.array_equal(out, reference(labels, offsets))
     assert np.isin(out, labels).all()  # only ids the input has
-
-
-@contextlib.contextmanager
-def numba_absent():
-    """``import numba`` fails, as where it is not installed (and core.gather is imported anew)."""
-    from segfix_gui.core import refine
-
-    saved = {k: sys.modules.pop(k) for k in ("numba", "segfix_gui.core.gather") if k in sys.modules}
-    sys.modules["numba"] = None
-    refine._compiled_gather.cache_clear()
-    try:
-        yield
-    finally:
-        del sys.modules["numba"]
-        sys.modules.pop("segfix_gui.core.gather", None)
-        sys.modules.update(saved)
-        refine._compiled_gather.cache_clear()
 
 
 @settings(max_examples=100, deadline=None)

@@ -87,9 +87,9 @@ class BorderProfile:
         return m if cls is None else m & (self.gt.g == cls)
 
 
-def sample_profile(gt_parts: GtBorders, gt_ids: np.ndarray, pred: np.ndarray, refined, space, setting) -> BorderProfile:
+def sample_profile(gt_parts: GtBorders, pred: np.ndarray, refined, space, setting) -> BorderProfile:
     """The open sample's profile: ``gt_parts`` made once by :func:`sample_gt_borders` for its
-    ground truth ``gt_ids``; ``refined`` None when nothing is refined."""
+    ground truth; ``refined`` None when nothing is refined."""
     before = border_counts(gt_parts, pred, space)
     after = before if refined is None else border_counts(gt_parts, refined, space)
     return BorderProfile("sample", setting, tuple(space.names), before, after, gt=gt_parts)

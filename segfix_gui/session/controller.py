@@ -36,6 +36,9 @@ from .compute import (
 from .jobs import Runner
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from ..core.metrics import GtBorders
     from .session import Session
 
 UPPER_SETTING = Setting()  # the upper bound's setting: its threshold and direction confidence have no effect
@@ -56,7 +59,8 @@ class Controller:
         self._want_upper = False
         self._quiet = False
         self.set_borders: borders.SetBorders | None = None
-        self._gt_parts: tuple[object, object] | None = None  # (gt array, its GtBorders) of the open sample
+        # (gt array, its GtBorders) of the open sample: made once, reused at every setting
+        self._gt_parts: tuple[np.ndarray, GtBorders] | None = None
         session.events.setting.connect(self._on_setting)
         session.events.auto.connect(self._on_auto)
         session.events.sample.connect(self._on_sample)
@@ -228,19 +232,18 @@ class Controller:
         sample, result = s.sample, s.result
         if sample is None or result is None or sample.gt is None or sample.is_instances:
             return
+        gt = sample.gt
         cached = self._gt_parts
-        parts = cached[1] if cached is not None and cached[0] is sample.gt else None
+        parts = cached[1] if cached is not None and cached[0] is gt else None
         refined = None if sample.field is None else result.refined
 
         def work(_job):
-            gt_parts = parts if parts is not None else borders.sample_gt_borders(sample.gt, sample.space)
-            return gt_parts, borders.sample_profile(
-                gt_parts, sample.gt, sample.pred, refined, sample.space, result.setting
-            )
+            gt_parts = parts if parts is not None else borders.sample_gt_borders(gt, sample.space)
+            return gt_parts, borders.sample_profile(gt_parts, sample.pred, refined, sample.space, result.setting)
 
         def done(got) -> None:
             gt_parts, profile = got
-            self._gt_parts = (sample.gt, gt_parts)
+            self._gt_parts = (gt, gt_parts)
             if sample is s.sample and result is s.result:
                 s.borders = profile
 

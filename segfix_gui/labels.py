@@ -247,9 +247,13 @@ def _from_spec(spec, *, source) -> LabelSpace:
 
 def _load_json(path):
     """The parsed JSON of a label-space spec; InputError for any unreadable file."""
+    from ._files import open_input
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
+            return json.loads(f.read().decode("utf-8"))
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(path, "label space spec not found") from None
     except IsADirectoryError:

@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .._files import open_input
 from ..core.instances import InstanceSet
 from ..errors import InputError
 from .atomic import atomic_path
@@ -60,7 +61,8 @@ def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
+            raw = f.read()
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except IsADirectoryError:
@@ -120,9 +122,9 @@ def mask_path(txt: str | os.PathLike, entry: PredLine, *, root: str | os.PathLik
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A mask PNG as ``(H, W)`` bool, non-zero = inside (as the official evaluation reads it)."""
-    from .images import open_image
+    from .images import open_png
 
-    im = open_image(path)  # InputError for unreadable, missing or too large (bomb) files
+    im = open_png(path, what="instance masks")  # InputError: unreadable, missing, too large, not PNG
     try:
         return np.asarray(im.convert("L")) != 0
     except (OSError, ValueError) as err:
@@ -149,7 +151,7 @@ def read_pred_masks(
     masks = []
     for entry in lines:
         p = mask_path(txt, entry, root=root)
-        if not p.is_file():
+        if not p.exists():
             raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} not found ({p})")
         try:
             m = read_mask(p)

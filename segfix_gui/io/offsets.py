@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import check_input
 from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins, as_stored
 from ..core.setting import Setting, check_recommended
 from ..errors import InputError
@@ -25,6 +26,8 @@ def read_offsets(path: str | os.PathLike) -> OffsetField:
     """Read an offset field from ``.npz`` (probabilities or hard offsets) or openseg ``.mat``."""
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
+    if suffix in (".npz", ".mat"):
+        check_input(path, "offsets file")  # a FIFO or a device would block or never end
     if suffix == ".npz":
         return _read_npz(path)
     if suffix == ".mat":

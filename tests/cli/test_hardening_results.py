@@ -9,6 +9,7 @@ is never skipped, an interrupted run stops at once and leaves no worker behind.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -410,3 +411,56 @@ def test_kill_9_of_the_parent_leaves_no_worker_alive(tmp_path):
         for pid in _live_in_session(proc.pid):
             os.kill(pid, signal.SIGKILL)
     assert all(not p.name.startswith(".") for p in out.iterdir())  # stopped cleanly: no temporary file
+
+
+# --- item 12: a label space never merges or drops classes silently -------------------------------
+
+
+def _spec(path: Path, classes) -> Path:
+    path.write_text(json.dumps({"name": "mine", "classes": classes}))
+    return path
+
+
+def _cls(i, name=None, color=None, **extra):
+    return {"id": i, "name": name or f"c{i}", "color": color or [i % 256, i // 256, 7], **extra}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("256 classes", [_cls(i) for i in range(256)], "classes[255] (id 255, 'c255'): more than 255 evaluated"),
+        ("one colour", [_cls(0, color=[9, 9, 9]), _cls(1, color=[9, 9, 9])], "colour (9, 9, 9) is also classes[0]'s"),
+        ("one name", [_cls(0, "car"), _cls(1, "car")], "classes[1] (id 1, 'car'): name 'car' is also classes[0]'s"),
+        (
+            "colour of ignore",
+            [_cls(0, color=[0, 0, 0]), _cls(1, "void", [0, 0, 0], ignore=True)],
+            "colour (0, 0, 0) is also classes[0]'s",
+        ),
+    ],
+    ids=lambda c: c[0],
+)
+def test_a_label_space_that_would_merge_or_drop_classes_is_refused(tmp_path, capsys, case):
+    _, classes, expect = case
+    preds, offs = _refine_set(tmp_path)
+    spec = _spec(tmp_path / "space.json", classes)
+    assert _refine(preds, offs, tmp_path / "out", "--label-space", str(spec)) == 2
+    (err,) = _errors(capsys)
+    assert err.startswith(f"segfix: error: {spec}: not a valid label space spec: ") and expect in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_classes_sharing_an_evaluation_index_may_share_a_colour_and_name(tmp_path):
+    from segfix_gui.labels import get_label_space
+
+    spec = _spec(
+        tmp_path / "space.json",
+        [
+            _cls(0, "car", [1, 2, 3], train_id=0),
+            _cls(1, "car", [1, 2, 3], train_id=0),
+            _cls(2, "void", [0, 0, 0], ignore=True),
+            _cls(3, "void", [0, 0, 0], ignore=True),
+            *[_cls(i + 4, train_id=i + 1) for i in range(254)],  # indices up to 254: allowed
+        ],
+    )
+    space = get_label_space(spec)
+    assert space.n_classes == 255 and space.names[0] == "car"

@@ -271,7 +271,7 @@ def _call(fn, item, guard=None):
         _BUSY = False
 
 
-def _drop_stale(item, error: str, output: Callable | None, guard=None) -> str:
+def drop_stale(item, error: str, output: Callable | None, guard=None) -> str:
     """Remove the output an earlier run left for an item that failed now, and say so.
 
     Nothing the guard refuses is removed (an input reached through a link, a file outside
@@ -304,6 +304,7 @@ def run_batch(
     output: Callable | None = None,
     guard=None,
     remove_stale: bool = True,
+    writes: Callable | None = None,
 ):
     """Run ``fn(item)`` for every item, in ``workers`` processes, with a progress bar.
 
@@ -314,18 +315,27 @@ def run_batch(
     ``remove_stale=False``), so an output folder never mixes this run's results with stale
     ones. ``guard`` (an :class:`~segfix_gui.io.atomic.OutputGuard`) checks every file the
     items write or remove; with ``output``, items whose output it refuses, or two items of one
-    output (both named), fail before any runs. Results come in the order of ``items``.
+    output (both named), fail before any runs. ``writes(item)``, for items that write several
+    files (a ``_pred.txt`` and its masks), lists them all for that check: two items that would
+    write one file (two ``_pred.txt`` listing one mask) both fail. Results come in the order of
+    ``items``.
     """
     from tqdm import tqdm
 
     items = list(items)
     refused: dict[int, str] = {}
     if guard is not None and output is not None:
-        refused = guard.refuse([(_item_name(it), output(it)) for it in items])
+        pairs, owner = [], []
+        for i, it in enumerate(items):
+            for dst in writes(it) if writes is not None else [output(it)]:
+                pairs.append((_item_name(it), dst))
+                owner.append(i)
+        for k, msg in sorted(guard.refuse(pairs).items()):
+            refused.setdefault(owner[k], msg)
     stale = output if remove_stale else None
 
     def failed(it, err):
-        return err and _drop_stale(it, err, stale, guard)
+        return err and drop_stale(it, err, stale, guard)
 
     bar = tqdm(total=total or len(items), desc=desc, unit="file", disable=None, file=sys.stderr)
     try:

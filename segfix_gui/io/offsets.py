@@ -349,7 +349,11 @@ def write_offsets(
     """Write ``field`` atomically; the format follows the suffix unless ``fmt`` is given.
 
     Writing probabilities as ``.mat`` thresholds them at ``setting`` (default threshold 0.5;
-    openseg's files cannot be re-thresholded).
+    openseg's files cannot be re-thresholded). A field holding NaN or infinite values is an
+    InputError naming ``path``, with nothing written.
     """
     fmt = fmt or Path(path).suffix.lower().lstrip(".")
+    bad = field.nonfinite()
+    if bad is not None:  # a reader would refuse it: never written
+        raise InputError(path, f"not written: the field's '{bad}' holds NaN or infinite values")
     write_bytes(path, offsets_bytes(field, fmt, setting=setting))

@@ -243,6 +243,7 @@ def _from_spec(spec, *, source) -> LabelSpace:
                 tid = order if tid is None else tid
                 order = max(order, tid) + 1
             classes.append(LabelClass(cid, cname, color, tid))
+        _check_distinct(classes)
         if all(c.train_id == IGNORE for c in classes):
             raise ValueError("every class is ignored: nothing would be evaluated")
         return LabelSpace(name, tuple(classes))
@@ -250,11 +251,31 @@ def _from_spec(spec, *, source) -> LabelSpace:
         raise InputError(source, f"not a valid label space spec: {err}") from None
 
 
+def _check_distinct(classes: list[LabelClass]) -> None:
+    """ValueError for two classes of different evaluation indices (or one evaluated, one
+    ignored) that share a colour (a colour-coded map could not tell them apart: one would take
+    the other's pixels) or a name (their figures would be reported under one name)."""
+    by: dict[tuple, tuple[int, LabelClass]] = {}
+    for i, c in enumerate(classes):
+        for key, what in ((("color", c.color), f"colour {c.color}"), (("name", c.name), f"name {c.name!r}")):
+            if key in by and by[key][1].train_id != c.train_id:
+                j, other = by[key]
+                raise ValueError(
+                    f"classes[{i}] (id {c.id}, {c.name!r}): {what} is also classes[{j}]'s "
+                    f"(id {other.id}, {other.name!r}), another class: give each class its own"
+                )
+            by.setdefault(key, (i, c))
+
+
 def _load_json(path):
     """The parsed JSON of a label-space spec; InputError for any unreadable file."""
+    from ._files import open_input
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
+            return json.loads(f.read().decode("utf-8"))
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(path, "label space spec not found") from None
     except IsADirectoryError:

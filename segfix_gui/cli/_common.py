@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 
@@ -247,7 +248,52 @@ def _unexpected(item, err: BaseException) -> str:
     return one_line(f"{_item_name(item)}: unexpected error ({err.__class__.__name__}{': ' + text if text else ''})")
 
 
+class _Stopped(BaseException):
+    """Raised in a worker's item when the worker is told to stop (the run was interrupted, or
+    its parent is gone): it unwinds the item, whose temporary files are removed on the way."""
+
+
+_BUSY = False  # a worker is inside an item (see _stop_worker)
+_STOP_GRACE_S = 5.0  # then a worker stuck in compiled code is ended without its clean-up
+
+
+def _stop_worker(_signum=None, _frame=None) -> None:
+    """A worker's SIGTERM handler: unwind the item it works on (:class:`_Stopped`), or, idle,
+    exit at once."""
+    if _BUSY:
+        raise _Stopped
+    os._exit(0)
+
+
+def _worker_start(parent) -> None:
+    """Initializer of every worker process of :func:`run_batch`.
+
+    Ctrl-C is the parent's to handle (it then stops the workers, so an interrupt ends the run
+    at once, not after the queued items); SIGTERM stops a worker cleanly (:func:`_stop_worker`);
+    and a thread waits on ``parent``, the reading end of a pipe whose only writing end the
+    parent holds: when the parent closes it, or dies (even by ``kill -9``), the worker stops
+    instead of living on, re-parented, forever."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+    def watch() -> None:
+        try:
+            parent.recv()  # nothing is ever sent: this returns when the writing end closes
+        except BaseException:  # noqa: BLE001 - EOFError (closed) or OSError: stop either way
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)  # handled in the main thread, between bytecodes
+        time.sleep(_STOP_GRACE_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="segfix-parent-watch", daemon=True).start()
+
+
 def _call(fn, item, guard=None):
+    global _BUSY
+    _BUSY = True
     try:
         if guard is None:
             return item, fn(item), None
@@ -259,9 +305,13 @@ def _call(fn, item, guard=None):
         return item, None, os_error_line(err) if err.filename is not None else _unexpected(item, err)
     except Exception as err:  # noqa: BLE001 - one file's failure never stops the batch
         return item, None, _unexpected(item, err)
+    except _Stopped:
+        os._exit(0)  # a worker told to stop, its item unwound (temporary files removed)
+    finally:
+        _BUSY = False
 
 
-def _drop_stale(item, error: str, output: Callable | None, guard=None) -> str:
+def drop_stale(item, error: str, output: Callable | None, guard=None) -> str:
     """Remove the output an earlier run left for an item that failed now, and say so.
 
     Nothing the guard refuses is removed (an input reached through a link, a file outside
@@ -294,6 +344,7 @@ def run_batch(
     output: Callable | None = None,
     guard=None,
     remove_stale: bool = True,
+    writes: Callable | None = None,
 ):
     """Run ``fn(item)`` for every item, in ``workers`` processes, with a progress bar.
 
@@ -304,18 +355,27 @@ def run_batch(
     ``remove_stale=False``), so an output folder never mixes this run's results with stale
     ones. ``guard`` (an :class:`~segfix_gui.io.atomic.OutputGuard`) checks every file the
     items write or remove; with ``output``, items whose output it refuses, or two items of one
-    output (both named), fail before any runs. Results come in the order of ``items``.
+    output (both named), fail before any runs. ``writes(item)``, for items that write several
+    files (a ``_pred.txt`` and its masks), lists them all for that check: two items that would
+    write one file (two ``_pred.txt`` listing one mask) both fail. Results come in the order of
+    ``items``.
     """
     from tqdm import tqdm
 
     items = list(items)
     refused: dict[int, str] = {}
     if guard is not None and output is not None:
-        refused = guard.refuse([(_item_name(it), output(it)) for it in items])
+        pairs, owner = [], []
+        for i, it in enumerate(items):
+            for dst in writes(it) if writes is not None else [output(it)]:
+                pairs.append((_item_name(it), dst))
+                owner.append(i)
+        for k, msg in sorted(guard.refuse(pairs).items()):
+            refused.setdefault(owner[k], msg)
     stale = output if remove_stale else None
 
     def failed(it, err):
-        return err and _drop_stale(it, err, stale, guard)
+        return err and drop_stale(it, err, stale, guard)
 
     bar = tqdm(total=total or len(items), desc=desc, unit="file", disable=None, file=sys.stderr)
     try:
@@ -326,19 +386,38 @@ def run_batch(
                 bar.update()
         else:
             run = [it for i, it in enumerate(items) if i not in refused]
-            with ProcessPoolExecutor(max_workers=min(workers, len(run)), mp_context=_pool_context()) as ex:
-                futures = iter([ex.submit(_call, fn, it, guard) for it in run])
-                for i, it in enumerate(items):
-                    if i in refused:
-                        done = (it, None, refused[i])
-                    else:
-                        try:
-                            done = next(futures).result()
-                        except Exception as exc:  # noqa: BLE001 - e.g. a worker killed for memory
-                            done = (it, None, _unexpected(it, exc))
-                    it, res, err = done
-                    yield it, res, failed(it, err)
-                    bar.update()
+            ctx = _pool_context()
+            # the workers watch this pipe: closing it (or this process dying) stops them
+            parent, alive = ctx.Pipe(duplex=False)
+            try:
+                with ProcessPoolExecutor(
+                    max_workers=min(workers, len(run)),
+                    mp_context=ctx,
+                    initializer=_worker_start,
+                    initargs=(parent,),
+                ) as ex:
+                    try:
+                        futures = iter([ex.submit(_call, fn, it, guard) for it in run])
+                        for i, it in enumerate(items):
+                            if i in refused:
+                                done = (it, None, refused[i])
+                            else:
+                                try:
+                                    done = next(futures).result()
+                                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed for memory
+                                    done = (it, None, _unexpected(it, exc))
+                            it, res, err = done
+                            yield it, res, failed(it, err)
+                            bar.update()
+                    except BaseException:
+                        # Ctrl-C, or the caller stopped: the workers stop now (their items'
+                        # temporary files removed), not after every queued item
+                        alive.close()
+                        ex.shutdown(wait=False, cancel_futures=True)
+                        raise
+            finally:
+                alive.close()
+                parent.close()
     finally:
         bar.close()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ._common import number, report, run_batch, setting_value
+from ._common import drop_stale, number, report, run_batch, setting_value
 
 
 def add_parser(sub) -> None:
@@ -159,12 +159,19 @@ def run(args) -> int:
         fields = predictor.predict_batch([im for _, im in pending], batch=args.batch, **extra)
         for (src, _), field in zip(pending, fields, strict=True):
             try:
+                bad = field.nonfinite()
+                if bad is not None:  # weights that overflow: a field of NaN is no result
+                    weights = args.checkpoint or args.weights or "the bundled weights"
+                    raise InputError(
+                        src, f"the network's '{bad}' for this image holds NaN or infinite values (weights: {weights})"
+                    )
                 setting = field.setting(threshold=args.threshold, min_direction_prob=args.min_direction_prob)
                 with guard.active():
                     write_offsets(dst_of[src], field, fmt=args.format, setting=setting)
                 done += 1
             except InputError as err:  # io.atomic names the output that cannot be written
-                errors.append(str(err))
+                # an earlier run's output for this image goes: it no longer matches
+                errors.append(drop_stale(src, str(err), dst_of.get, guard))
         pending.clear()
 
     # the shared batch loop reads the images (a bad one is reported, and an output an earlier

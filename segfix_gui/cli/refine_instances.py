@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -82,6 +83,25 @@ def _refine_one(job, *, options, device: str, in_root: str, out_root: str):
     return str(dst_txt), len(after)
 
 
+def _writes(job, *, in_root: Path, out: Path) -> list[str]:
+    """Every file ``job`` writes: its ``_pred.txt`` and each mask it lists (as far as the file
+    can be read: one that cannot fails on its own), so that two ``_pred.txt`` listing one mask
+    are both refused rather than one silently pointing at the other's refinement."""
+    from ..io.instances import mask_path, parse_pred_txt
+
+    txt = Path(job[0])
+    files = [str(out / txt.relative_to(in_root))]
+    try:
+        lines = parse_pred_txt(txt)
+    except InputError:
+        return files
+    for e in lines:
+        rel = os.path.relpath(mask_path(txt, e), in_root)
+        if not rel.startswith(os.pardir):  # (a mask outside the input folder fails on its own)
+            files.append(str(out / rel))
+    return files
+
+
 def run(args) -> int:
     from ..core.refine import resolve_device
     from ..io.atomic import OutputGuard
@@ -118,9 +138,11 @@ def run(args) -> int:
         jobs,
         workers=args.workers,
         desc="refine-instances",
+        # an input that fails now loses the _pred.txt an earlier run wrote for it (the masks
+        # it listed stay, listed by nothing): evaluate-instances never scores a stale result
         output=lambda job: str(out / Path(job[0]).relative_to(in_root)),
+        writes=functools.partial(_writes, in_root=in_root, out=out),
         guard=guard,
-        remove_stale=False,  # (its masks would stay: an earlier run's output is left as it is)
     )
     for _, result, error in batch:
         if error:

@@ -6,7 +6,6 @@ import functools
 import os
 import shlex
 import sys
-from pathlib import Path
 
 from ..errors import InputError
 from ._common import number, run_batch
@@ -131,8 +130,9 @@ def run(args) -> int:
     if args.crop:
         opts.crop = tuple(args.crop)
     if args.imagenet_weights:
-        if not Path(args.imagenet_weights).is_file():
-            raise InputError(args.imagenet_weights, "ImageNet weights file not found")
+        from .._files import check_input
+
+        check_input(args.imagenet_weights, "ImageNet weights file")  # a FIFO would block
         opts.extra["imagenet_weights"] = str(args.imagenet_weights)
     elif opts.pretrained and not args.resume:
         from ..model.encoder import imagenet_state_dict_path

@@ -147,6 +147,18 @@ class OffsetField:
                 raise ValueError("a summary's bins and confidence must have the boundary's shape")
             self._cache["bins"], self._cache["conf"] = bins, conf
 
+    def nonfinite(self) -> str | None:
+        """The name of the first array holding NaN or an infinity (``"boundary"``,
+        ``"direction"``), or None. A network with unusable weights gives such a field; it is
+        never written (a reader refuses it) nor shown."""
+        for name in ("boundary", "direction"):
+            a = getattr(self, name)
+            if a is not None and a.size and np.issubdtype(a.dtype, np.floating):
+                lo, hi = a.min(), a.max()  # NaN propagates: no full-size temporary
+                if not (np.isfinite(lo) and np.isfinite(hi)):
+                    return name
+        return None
+
     def summarized(self) -> OffsetField:
         """The same field without the ``(K, H, W)`` direction probabilities: boundary, most
         likely bin and its probability, which is all refinement and the sweep read (a float16

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from .._files import check_input
 from ..errors import InputError
 from ..labels import LabelSpace
 from .atomic import atomic_path
@@ -57,6 +58,8 @@ def open_image(path) -> Image.Image:
     (absent when values are as stored).
     """
     try:
+        if isinstance(path, (str, os.PathLike)):
+            check_input(path)  # a FIFO or a device would block or never end
         im = _open_header(path)
         w, h = im.size
         if max(w, 1) * max(h, 1) > MAX_PIXELS:
@@ -88,6 +91,18 @@ def open_image(path) -> Image.Image:
 _open = open_image
 
 
+def open_png(path, *, what: str = "label maps") -> Image.Image:
+    """:func:`open_image` of a file that must be a PNG: ``what`` (label maps, instance masks)
+    are ids, which a lossy format (a JPEG named ``.png``) changes; any other format is an
+    InputError naming ``path``."""
+    im = _open(path)
+    if im.format != "PNG":
+        raise InputError(
+            path, f"is a {im.format or 'non-PNG'} image, not a PNG: {what} must be PNG (lossless, values as stored)"
+        )
+    return im
+
+
 def read_image(path) -> np.ndarray:
     """An RGB image as ``(H, W, 3)`` uint8."""
     im = _open(path)
@@ -104,9 +119,10 @@ def read_labels(path, space: LabelSpace | None = None) -> np.ndarray:
 
     Single-channel PNGs (1, 2, 4, 8 or 16 bit) and palette PNGs (palette index = id) are ids; an RGB
     PNG is colour-coded and converted through the space's palette. With a ``space``,
-    ids not in it are an error naming the id.
+    ids not in it are an error naming the id. Any other format (a JPEG named ``.png``, whose
+    compression changes ids) is an InputError.
     """
-    im = _open(path)
+    im = open_png(path)
     if im.mode in ("RGB", "RGBA"):
         if space is None:
             raise InputError(path, "colour-coded label map needs a label space")

@@ -9,7 +9,8 @@ the official parser would reject, or that would make it count wrongly, is an
 :class:`~segfix_gui.errors.InputError` naming the ``.txt`` file and the line:
 a malformed line, an absolute mask path or one outside the root folder, a missing mask, a
 mask that is not an image or is of another size, a label id that is not an integer, a score
-that is not a finite number, the same mask listed twice.
+that is not a finite number, the same mask listed twice (also under two names of one file: a
+symlinked folder, a hard link).
 
 Ground truth: ``*_gtFine_instanceIds.png``, 16-bit, ``labelId * 1000 + index`` for things
 and ``labelId`` for stuff and for groups of things.
@@ -27,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .._files import open_input
 from ..core.instances import InstanceSet
 from ..errors import InputError
 from .atomic import atomic_path
@@ -63,7 +65,8 @@ def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
+            raw = f.read()
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except IsADirectoryError:
@@ -125,9 +128,9 @@ def mask_path(txt: str | os.PathLike, entry: PredLine, *, root: str | os.PathLik
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A mask PNG as ``(H, W)`` bool, non-zero = inside (as the official evaluation reads it)."""
-    from .images import open_image
+    from .images import open_png
 
-    im = open_image(path)  # InputError for unreadable, missing or too large (bomb) files
+    im = open_png(path, what="instance masks")  # InputError: unreadable, missing, too large, not PNG
     try:
         return np.asarray(im.convert("L")) != 0
     except (OSError, ValueError) as err:
@@ -152,10 +155,19 @@ def read_pred_masks(
     the message); without it, the first mask sets the size. Errors name ``txt`` and the line.
     """
     masks = []
+    files: dict[tuple[int, int], PredLine] = {}  # (device, inode) -> the line that listed it
     for entry in lines:
         p = mask_path(txt, entry, root=root)
-        if not p.is_file():
+        if not p.exists():
             raise InputError(txt, f"line {entry.line}: mask {entry.mask!r} not found ({p})")
+        st = p.stat()
+        first = files.setdefault((st.st_dev, st.st_ino), entry)
+        if first is not entry:  # another name of one file: a symlinked folder, a hard link
+            raise InputError(
+                txt,
+                f"line {entry.line}: mask {entry.mask!r} is the file listed on line {first.line} "
+                f"({first.mask!r}) under another name",
+            )
         try:
             m = read_mask(p)
         except InputError as err:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import check_input
 from ..core.offsets import DIRECTIONS, OffsetField, angles_to_bins, as_stored
 from ..core.setting import Setting, check_recommended
 from ..errors import InputError
@@ -29,6 +30,7 @@ def read_offsets(path: str | os.PathLike) -> OffsetField:
     suffix = Path(path).suffix.lower()
     if suffix not in (".npz", ".mat"):
         raise InputError(path, "offsets must be a .npz or .mat file")
+    check_input(path, "offsets file")  # a FIFO or a device would block or never end
     try:
         return _read_npz(path) if suffix == ".npz" else _read_mat(path)
     except (InputError, MemoryError):
@@ -361,7 +363,11 @@ def write_offsets(
     """Write ``field`` atomically; the format follows the suffix unless ``fmt`` is given.
 
     Writing probabilities as ``.mat`` thresholds them at ``setting`` (default threshold 0.5;
-    openseg's files cannot be re-thresholded).
+    openseg's files cannot be re-thresholded). A field holding NaN or infinite values is an
+    InputError naming ``path``, with nothing written.
     """
     fmt = fmt or Path(path).suffix.lower().lstrip(".")
+    bad = field.nonfinite()
+    if bad is not None:  # a reader would refuse it: never written
+        raise InputError(path, f"not written: the field's '{bad}' holds NaN or infinite values")
     write_bytes(path, offsets_bytes(field, fmt, setting=setting))

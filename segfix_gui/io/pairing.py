@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._files import unlistable
 from ..errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -61,6 +62,7 @@ def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...], *, skip=())
     ``.png``, or a longer ending such as ``_pred.txt``), sorted, hidden ones skipped.
 
     Symlinked sub-folders are followed; a folder reached twice (a link loop) is searched once.
+    A sub-folder that cannot be listed (permission denied) is an InputError naming it.
     ``skip``: sub-folders not searched, however they are reached (an output folder inside the
     input folder, as openseg's default ``<input>/label_w_segfix``).
     """
@@ -73,7 +75,8 @@ def list_files(folder: str | os.PathLike, suffixes: tuple[str, ...], *, skip=())
     seen = {os.path.realpath(folder)} | {os.path.realpath(d) for d in skip}
     # symlinked sub-folders are followed (a set of cities linked in is searched); one that leads
     # to a folder already searched (a loop, or a second link to the same folder) is not
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    # a sub-folder that cannot be listed is an error naming it, never a silent gap
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=unlistable):
         keep = []
         for d in sorted(d for d in dirs if not d.startswith(".")):
             real = os.path.realpath(os.path.join(root, d))

@@ -40,11 +40,16 @@ def bundled_weights() -> Path:
 
 def read_record(weights: str | os.PathLike) -> dict:
     """The JSON record beside ``weights`` (``{}`` when there is none)."""
+    from .._files import open_input
+
     path = Path(weights).with_suffix(".json")
     if not path.exists():
         return {}
     try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
+        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
+            rec = json.loads(f.read().decode("utf-8"))
+    except InputError:
+        raise
     except (OSError, ValueError) as err:
         raise InputError(path, f"not a readable JSON record: {err}") from None
     if not isinstance(rec, dict):
@@ -197,6 +202,9 @@ def load_failure(path, err: BaseException, what: str = "weights file") -> InputE
 
 def load_plain(path, *, what: str = "weights file"):
     """``torch.load`` of tensors and plain containers only; InputError naming ``path`` otherwise."""
+    from .._files import check_input
+
+    check_input(path, what)  # a FIFO or a device would block or never end
     try:
         return torch_load(path)
     except FileNotFoundError:
@@ -215,13 +223,6 @@ def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu")
     from .net import OffsetNet, check_config
 
     path = Path(weights) if weights is not None else bundled_weights()
-    if not path.is_file():
-        raise InputError(path, "weights file not found")
-    try:
-        with open(path, "rb") as f:
-            f.read(1)
-    except OSError as err:
-        raise InputError(path, f"cannot read weights file: {err.strerror or err}") from None
     blob = load_plain(path, what="weights file")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise InputError(

@@ -245,6 +245,9 @@ def save_weights(path: Path, model: OffsetNet, *, half: bool = True) -> None:
         k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
         for k, v in model.state_dict().items()
     }
+    for k, v in sd.items():  # NaN, or beyond float16 (65504): weights no reader would accept
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise InputError(path, f"not written: the weights hold NaN or infinite values ({k}{' as float16' * half})")
     with atomic_path(path) as tmp:
         torch.save({"format": "segfix-offset-net", "version": 1, "config": dict(model.config), "state_dict": sd}, tmp)
 
@@ -373,10 +376,13 @@ def train(
                 near_weight=opts.near_weight,
                 cos_weight=opts.cos_weight,
             )
+            value = loss.item()
+            if not math.isfinite(value):  # diverged: nothing after this is a result
+                raise _diverged(out, opts, f"epoch {epoch + 1}, step {nb + 1}", f"the loss is {value}")
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
-            sums += [loss.item(), lb.item(), ld.item()]
+            sums += [value, lb.item(), ld.item()]
             nb += 1
             bar.set_postfix(loss=f"{sums[0] / nb:.3f}")
         bar.close()
@@ -391,6 +397,11 @@ def train(
         if last or (opts.val_every and (epoch + 1) % opts.val_every == 0):
             row.update(
                 validate(model, va, device, boundary_width=opts.boundary_width, every=1 if last else opts.val_subset)
+            )
+        bad = next((k for k, v in model.state_dict().items() if v.is_floating_point() and not v.isfinite().all()), None)
+        if bad is not None:  # the last step's update overflowed: neither logged nor saved
+            raise _diverged(
+                out, opts, f"the end of epoch {epoch + 1}", f"the weights hold NaN or infinite values ({bad})"
             )
         elapsed += time.time() - te
         row["seconds"] = round(elapsed, 1)
@@ -427,6 +438,15 @@ def train(
     }
     write_text(out / "record.json", json.dumps(rec, indent=2) + "\n")
     return rec
+
+
+def _diverged(out: Path, opts: TrainOptions, where: str, what: str) -> InputError:
+    """The one line of a run that diverged: where, and that nothing of it was saved."""
+    return InputError(
+        out,
+        f"training diverged at {where}: {what} (a lower --lr than "
+        f"{opts.lr:g}?); this epoch is neither logged nor saved, and no weights.pt is written",
+    )
 
 
 def _plain(d: dict) -> dict:

@@ -210,9 +210,10 @@ def predict_field(
         report(0, 1, "loading the checkpoint")
         predictor = OpensegPredictor(checkpoint, device=device)
         check()
-        return predictor.predict(
+        field = predictor.predict(
             image, check=check, progress=lambda d, n: report(d, n, f"predicting offsets (crop {d}/{n})")
         )
+        return _finite(field, checkpoint)
     report(0, 2, "loading the offset network")
     predictor = OffsetPredictor(weights, device=device)
     check()
@@ -220,6 +221,19 @@ def predict_field(
     field = predictor.predict(image)
     check()
     report(2, 2, "offsets predicted")
+    return _finite(field, weights)
+
+
+def _finite(field, weights):
+    """``field``, or an InputError naming ``weights`` when it holds NaN or infinite values
+    (weights that overflow): no such field is shown or exported."""
+    from ..model.predictor import bundled_path
+
+    bad = field.nonfinite()
+    if bad is not None:
+        raise InputError(
+            weights or bundled_path(), f"the network's '{bad}' for this image holds NaN or infinite values"
+        )
     return field
 
 

@@ -6,6 +6,7 @@ Every export, the set's reports and the screen grabs go through one
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -58,8 +59,12 @@ def check_not_input(path, sample: Sample | None, others: Sequence[SamplePaths] =
 def check_screenshot(path, *inputs, folder: str | None = None) -> None:
     """Refuse a screenshot onto the window's inputs, before anything is opened: one of the
     ``inputs`` given (files, or anything inside a folder given), or for a set ``folder`` its
-    role folders (``preds/``, ``offsets/``, ...) and every file of its samples."""
+    role folders (``preds/``, ``offsets/``, ...) and every file of its samples; and a
+    ``path`` that is a folder or names one (``shots/``): a screenshot is one file."""
     from .opening import SetSource
+
+    if os.path.isdir(path) or os.fspath(path).endswith(("/", os.sep)):
+        raise InputError(path, "cannot write: is a folder (give the screenshot's file name, e.g. shot.png)")
 
     folders, samples = [], []
     if folder is not None:

@@ -27,9 +27,10 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     """``(state_dict without 'module.', config_dict or {})`` of an openseg checkpoint."""
     import torch
 
+    from ..._files import check_input
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "checkpoint file not found")
+    check_input(path, "checkpoint file")  # a FIFO or a device would block or never end
     from ..predictor import pickle_code, refused, torch_load
 
     try:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ._resources import resource
+from ._small import JSON_LIMIT, read_small
 from .errors import InputError
 
 IGNORE = 255
@@ -248,8 +249,9 @@ def _from_spec(spec, *, source) -> LabelSpace:
 def _load_json(path):
     """The parsed JSON of a label-space spec; InputError for any unreadable file."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return json.loads(read_small(path, limit=JSON_LIMIT, what="label space spec").decode("utf-8"))
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(path, "label space spec not found") from None
     except IsADirectoryError:

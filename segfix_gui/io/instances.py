@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .._small import LIST_LIMIT, read_small
 from ..core.instances import InstanceSet
 from ..errors import InputError
 from .atomic import atomic_path
@@ -60,7 +61,9 @@ def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_small(path, limit=LIST_LIMIT, what="_pred.txt file")
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except IsADirectoryError:

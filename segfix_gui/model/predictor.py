@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._resources import resource
+from .._small import JSON_LIMIT, read_small
 from ..core.offsets import OffsetField, as_stored, flip_bins
 from ..errors import InputError
 
@@ -44,7 +45,9 @@ def read_record(weights: str | os.PathLike) -> dict:
     if not path.exists():
         return {}
     try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
+        rec = json.loads(read_small(path, limit=JSON_LIMIT, what="weights record").decode("utf-8"))
+    except InputError:
+        raise
     except (OSError, ValueError) as err:
         raise InputError(path, f"not a readable JSON record: {err}") from None
     if not isinstance(rec, dict):
@@ -92,10 +95,42 @@ def load_failure(path, err: BaseException, what: str = "weights file") -> InputE
     return InputError(path, f"not a readable {what} ({first[:200]})")
 
 
+MAX_TENSOR_BYTES = 512 << 20
+"""Most bytes of tensors a weights file or checkpoint may hold once inflated: about twice
+openseg's HRNet-W48 SegFix checkpoint (263 MB), the largest network this program runs."""
+
+
+def check_declared_size(path, *, what: str = "weights file", limit: int | None = None) -> None:
+    """Refuse a ``torch.save`` archive whose members would inflate past ``limit`` bytes, from the
+    sizes its zip directory declares (nothing is read or inflated; torch's reader allocates
+    each member at its declared size and fails when the data would exceed it; ``limit``
+    None: :data:`MAX_TENSOR_BYTES`). A file that
+    is not a zip archive (torch's legacy format) holds its tensors uncompressed: its own
+    size bounds them, and torch.load says what else is wrong with it."""
+    import zipfile
+
+    limit = MAX_TENSOR_BYTES if limit is None else limit
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # torch.load names the problem
+    if total > limit:
+        raise InputError(
+            path,
+            f"declares {total:,} bytes of tensors once inflated, more than the {limit:,} a {what} may "
+            "hold (a damaged or hostile file?)",
+        )
+
+
 def load_plain(path, *, what: str = "weights file"):
-    """``torch.load`` of tensors and plain containers only; InputError naming ``path`` otherwise."""
+    """``torch.load`` of tensors and plain containers only, of a declared size at most
+    :data:`MAX_TENSOR_BYTES`; InputError naming ``path`` otherwise."""
     import torch
 
+    check_declared_size(path, what=what)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

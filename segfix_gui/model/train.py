@@ -302,6 +302,8 @@ def train(
 
         try:
             load_imagenet(model.encoder, opts.extra.get("imagenet_weights"))
+        except InputError:
+            raise  # refused by its declared size, before it was read
         except Exception as err:  # noqa: BLE001 - torch.load refuses code (UnpicklingError) and more
             from .predictor import load_failure
 

@@ -27,9 +27,12 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     """``(state_dict without 'module.', config_dict or {})`` of an openseg checkpoint."""
     import torch
 
+    from ..predictor import check_declared_size
+
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "checkpoint file not found")
+    check_declared_size(path, what="checkpoint")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:

@@ -186,9 +186,9 @@ def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu")
 
 STRIDE = 32
 """The network's coarsest stride: windows start on its multiples (its grid is the same)."""
-TILE = 1024
+TILE = 768
 """Largest window side the network runs on at once: an image with a longer side is tiled
-(about 0.75 GB at 1024×1024 on a CPU; docs/BENCHMARKS.md)."""
+(about 1.1 GB at 768×768 on a CPU, the process included; docs/BENCHMARKS.md)."""
 HALO = 64
 """Context around each window's kept core, on every side that has image there."""
 RECEPTIVE_RADIUS = 480

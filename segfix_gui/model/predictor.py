@@ -189,7 +189,7 @@ STRIDE = 32
 TILE = 768
 """Largest window side the network runs on at once: an image with a longer side is tiled
 (about 1.1 GB at 768×768 on a CPU, the process included; docs/BENCHMARKS.md)."""
-HALO = 64
+HALO = 128
 """Context around each window's kept core, on every side that has image there."""
 RECEPTIVE_RADIUS = 480
 """A halo at least this wide makes the tiled field the whole image's (the network's receptive

@@ -1,5 +1,6 @@
-"""Opening input files and listing input folders: only regular files are read, and a folder
-that cannot be listed is an error, never a silent gap.
+"""Opening input files and listing input folders: only regular files are read, small text
+files only up to a size limit, and a folder that cannot be listed is an error, never a silent
+gap.
 
 A named pipe (FIFO) blocks a reader until a writer comes, ``/dev/zero`` never ends, a socket
 cannot be read at all: every file this program reads goes through :func:`open_input` (or
@@ -50,6 +51,27 @@ def open_input(path: str | os.PathLike) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+JSON_LIMIT = 1 << 20
+"""Largest label-space spec or weights record read (1 MiB: 255 classes take about 20 kB)."""
+LIST_LIMIT = 16 << 20
+"""Largest ``_pred.txt`` read (16 MiB: about 250,000 instances)."""
+
+
+def read_small(path: str | os.PathLike, *, limit: int, what: str) -> bytes:
+    """The bytes of the small text file ``path`` (a label-space spec, a ``_pred.txt``, a weights
+    record), at most ``limit`` of them, opened by :func:`open_input`; :class:`InputError` naming
+    the file when it holds more (its size is checked first, and at most ``limit + 1`` bytes are
+    read). ``OSError`` s (not found, a folder) pass through for the caller to word."""
+    with open_input(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise InputError(path, f"is {size:,} bytes, more than the {limit:,} a {what} may be")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(path, f"holds more than the {limit:,} bytes a {what} may be")
+    return data
 
 
 def check_input(path: str | os.PathLike, what: str | None = None) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import JSON_LIMIT, read_small
 from ._resources import resource
 from .errors import InputError
 
@@ -269,11 +270,8 @@ def _check_distinct(classes: list[LabelClass]) -> None:
 
 def _load_json(path):
     """The parsed JSON of a label-space spec; InputError for any unreadable file."""
-    from ._files import open_input
-
     try:
-        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
-            return json.loads(f.read().decode("utf-8"))
+        return json.loads(read_small(path, limit=JSON_LIMIT, what="label space spec").decode("utf-8"))
     except InputError:
         raise
     except FileNotFoundError:

@@ -213,9 +213,35 @@ def add_boundary_tol(p: argparse.ArgumentParser) -> None:
     )
 
 
+def max_workers() -> int:
+    """Most ``--workers``: the CPUs this process may use, at least 2. More processes would not
+    run faster, and each holds an image and its results in memory."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(cpus, 2)
+
+
+def workers_count(text: str) -> int:
+    """An argparse type: a process count from 1 to :func:`max_workers`."""
+    v = positive_int(text)
+    most = max_workers()
+    if v > most:
+        raise argparse.ArgumentTypeError(
+            f"at most {most} (the CPUs this machine lets the run use), not {text}: more processes "
+            "would not run faster, and each holds an image in memory"
+        )
+    return v
+
+
 def add_workers(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--workers", type=positive_int, default=1, metavar="N", help="processes working in parallel (default: 1)"
+        "--workers",
+        type=workers_count,
+        default=1,
+        metavar="N",
+        help="processes working in parallel, at most the CPU count (default: 1)",
     )
 
 

@@ -76,15 +76,13 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+OPTIONS = ("--thresholds", "--scales", "--min-direction-probs")
+
+
 def grid_from_args(args):
     from ..io.ranges import parse_grid
 
-    return parse_grid(
-        args.thresholds,
-        args.scales,
-        args.min_direction_probs,
-        names=("--thresholds", "--scales", "--min-direction-probs"),
-    )
+    return parse_grid(args.thresholds, args.scales, args.min_direction_probs, names=OPTIONS)
 
 
 # --------------------------------------------------------------------------- table
@@ -332,11 +330,13 @@ def run(args) -> int:
 
     from ..core.sweep import collect
     from ..io.atomic import OutputGuard
+    from ..io.ranges import check_grid_counts
     from ..io.samples import sweep_jobs
     from ..labels import get_label_space
 
     space = get_label_space(args.label_space)
     grid = grid_from_args(args)
+    check_grid_counts(grid, space.n_classes, OPTIONS)
     jobs, errors = sweep_jobs(args.gt, args.pred, args.offsets)
     guard = OutputGuard()
     if args.csv or args.plot:

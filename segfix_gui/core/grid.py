@@ -25,6 +25,13 @@ def _values(values, name: str, setting_name: str) -> tuple[float, ...]:
     return tuple(sorted(set(out)))
 
 
+MAX_SETTINGS = 10_000
+"""Most settings a sweep tries (each list may hold 1,000 values, their product not more than
+this: a sweep keeps every setting's counts, and refines once per scale and confidence)."""
+COUNT_BYTES = 256 << 20
+"""Most bytes of per-setting counts a sweep keeps for one set (:func:`check_counts`)."""
+
+
 @dataclass(frozen=True)
 class SweepGrid:
     """The settings to try: every combination of the three lists (sorted, duplicates dropped).
@@ -49,6 +56,23 @@ class SweepGrid:
         object.__setattr__(
             self, "min_direction_probs", _values(self.min_direction_probs, "min_direction_probs", "min_direction_prob")
         )
+        if self.size > MAX_SETTINGS:
+            T, S, M = self.shape
+            raise ValueError(
+                f"{T:,} thresholds × {S:,} scales × {M:,} direction confidences make {self.size:,} settings, "
+                f"at most {MAX_SETTINGS:,}"
+            )
+
+    def check_counts(self, n_classes: int) -> None:
+        """ValueError when a sweep of ``n_classes`` classes would keep more than
+        :data:`COUNT_BYTES` of counts (a confusion matrix and boundary counts per setting)."""
+        need = self.size * n_classes * (n_classes + 7) * 8
+        if need > COUNT_BYTES:
+            most = COUNT_BYTES // (n_classes * (n_classes + 7) * 8)
+            raise ValueError(
+                f"{self.size:,} settings of {n_classes} classes keep {need / 2**20:,.0f} MiB of counts, "
+                f"more than {COUNT_BYTES >> 20} MiB: at most {most:,} settings with this label space"
+            )
 
     @classmethod
     def single(cls, setting: Setting) -> SweepGrid:

@@ -322,6 +322,7 @@ class SweepAccumulator:
 
     def __init__(self, space: LabelSpace, grid: SweepGrid, tol: float, *, dilation_ratio: float | None = None):
         n = space.n_classes
+        grid.check_counts(n)  # before the counts are allocated
         T, S, M = grid.shape
         self.space, self.grid, self.tol = space, grid, tol
         self.keys: list[str] = []

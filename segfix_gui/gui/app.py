@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--size",
         metavar="WxH",
+        type=_size,
         default=None,
         help="window size (default: 1600x1000 for a screenshot; a first start fits the screen, at most 1600x1000)",
     )
@@ -118,11 +119,20 @@ def _ints(n: int):
     return parse
 
 
+MAX_SIZE = (7680, 4320)
+"""Largest window (8K UHD): a screenshot of it is 133 MB of pixels, held a few times over."""
+
+
 def _size(text: str) -> tuple[int, int]:
+    """An argparse type: ``WxH`` pixels, each from 1 to :data:`MAX_SIZE`'s."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise SystemExit(f"segfix-gui: error: --size must be WxH, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be WxH, not {text!r}") from None
+    if not (1 <= w <= MAX_SIZE[0] and 1 <= h <= MAX_SIZE[1]):
+        raise argparse.ArgumentTypeError(
+            f"{w}x{h}: a window is from 1x1 to {MAX_SIZE[0]}x{MAX_SIZE[1]} pixels (8K; larger needs GBs)"
+        )
     return w, h
 
 
@@ -185,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow()
     session = win.session
     if args.size is not None:
-        win.resize(*_size(args.size))
+        win.resize(*args.size)
     elif args.screenshot:  # screenshots: the default arrangement, at a known size
         win.resize(1600, 1000)
     elif not win.restore_layout():

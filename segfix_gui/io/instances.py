@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .._files import open_input
+from .._files import LIST_LIMIT, read_small
 from ..core.instances import InstanceSet
 from ..errors import InputError
 from .atomic import atomic_path
@@ -65,8 +65,9 @@ def parse_pred_txt(path: str | os.PathLike) -> list[PredLine]:
     """
     path = Path(path)
     try:
-        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
-            raw = f.read()
+        raw = read_small(path, limit=LIST_LIMIT, what="_pred.txt file")  # a FIFO or a device is refused
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except IsADirectoryError:

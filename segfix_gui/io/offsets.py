@@ -101,26 +101,38 @@ def _npz_headers(path: str) -> dict[str, tuple[tuple, np.dtype]]:
     return out
 
 
+NDIM = {"boundary": 2, "direction": 3, "offsets": 3}
+"""Dimensions of each array of the ``.npz`` format; every one of them counts."""
+
+
 def _check_declared(path: str, headers: dict) -> None:
-    """Refuse sizes that would not fit in memory before any array is read."""
-    for key, (shape, _dtype) in headers.items():
+    """Refuse sizes that would not fit in memory before any array is read: every dimension of
+    every member the reader loads counts, and so does its element size."""
+    for key, (shape, dtype) in headers.items():
         n = 1
         for s in shape:
             n *= s
-        if key.startswith(("format_version", "recommended_")) and n != 1:
-            raise InputError(path, f"'{key}' must be a single number, found shape {shape}")
-        if key in ("boundary", "direction", "offsets"):
-            hw = shape[-2:] if len(shape) >= 2 else shape
-            pixels = hw[0] * hw[1] if len(hw) == 2 else n
-            if pixels > MAX_PIXELS:
+        if key.startswith(("format_version", "recommended_")):
+            if n != 1:
+                raise InputError(path, f"'{key}' must be a single number, found shape {shape}")
+            if dtype.itemsize > 16:
+                raise InputError(path, f"'{key}' must be a single number, found {dtype}")
+        if key in NDIM:
+            if len(shape) != NDIM[key]:
+                want = "H×W" if key == "boundary" else ("(2, H, W)" if key == "offsets" else "(K, H, W)")
+                raise InputError(path, f"'{key}' must be {want}, found shape {shape}")
+            if dtype.kind not in "fiub" or dtype.itemsize > 8:
+                raise InputError(path, f"'{key}' must hold numbers of at most 8 bytes, found {dtype}")
+            hw = shape[-2:]
+            if hw[0] * hw[1] > MAX_PIXELS:
                 size = "×".join(map(str, hw))
                 raise InputError(
                     path,
                     f"'{key}' declares a {size} field, more than the {MAX_PIXELS:,} pixels an offset field may have",
                 )
-            if key == "direction" and shape and shape[0] > max(DIRECTIONS):
+            if key == "direction" and shape[0] > max(DIRECTIONS):
                 raise InputError(path, f"'direction' declares {shape[0]} bins, expected 4, 8 or 16")
-            if key == "offsets" and shape and shape[0] != 2:
+            if key == "offsets" and shape[0] != 2:
                 raise InputError(path, f"'offsets' must be (2, H, W), found shape {shape}")
     b, d = headers.get("boundary"), headers.get("direction")
     if b and d and "offsets" not in headers and tuple(d[0][1:]) != tuple(b[0]):
@@ -237,17 +249,49 @@ def _check_hard(path: str, arr: np.ndarray, key: str, axis: int = 0) -> np.ndarr
     return arr.astype(np.int16, order="K")  # keeps the memory order: cheap
 
 
-def _check_mat_header(path: str) -> None:
-    """Refuse a ``mat`` array whose declared size is too big, from the header (nothing loaded)."""
+MAT_NDIM = {"mat": 3, "depth": 2, "dir_deg": 2, "deg_reduce": None}
+"""The variables of an openseg ``.mat`` that are read (all others are never loaded) and
+their dimensions (``deg_reduce``: one number)."""
+MAT_NUMBERS = ("double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "logical")
+
+
+def _check_mat_header(path: str) -> list[str]:
+    """The names of the variables to read, once their declared shapes and classes are checked
+    from the headers (nothing is loaded): every dimension counts."""
     from scipy.io import whosmat
 
-    for name, shape, _cls in whosmat(path):
-        if name in ("mat", "depth", "dir_deg") and len(shape) >= 2 and shape[0] * shape[1] > MAX_PIXELS:
+    found = whosmat(path)
+    declared = {name: (shape, cls) for name, shape, cls in found}
+    if "mat" not in declared and not {"depth", "dir_deg"} <= set(declared):
+        raise InputError(
+            path,
+            f"missing key 'mat' (found {', '.join(declared) or 'no arrays'}; "
+            "openseg offsets are an H×W×2 array named 'mat', its ground-truth "
+            "targets 'depth' and 'dir_deg')",
+        )
+    names = ["mat"] if "mat" in declared else [k for k in ("depth", "dir_deg", "deg_reduce") if k in declared]
+    for name in names:
+        shape, cls = declared[name]
+        n = 1
+        for s in shape:
+            n *= s
+        ndim = MAT_NDIM[name]
+        if ndim is None:
+            if n != 1:
+                raise InputError(path, f"'{name}' must be one positive number, found shape {tuple(shape)}")
+            continue
+        if cls not in MAT_NUMBERS:
+            raise InputError(path, f"'{name}' must hold numbers, found a MATLAB {cls} array")
+        if len(shape) != ndim or (name == "mat" and shape[2] != 2):
+            want = "H×W×2" if name == "mat" else "H×W"
+            raise InputError(path, f"'{name}' must be {want}, found shape {tuple(shape)}")
+        if shape[0] * shape[1] > MAX_PIXELS:
             raise InputError(
                 path,
                 f"'{name}' declares a {shape[0]}×{shape[1]} field, more than the "
                 f"{MAX_PIXELS:,} pixels an offset field may have",
             )
+    return names
 
 
 def _read_mat(path: str) -> OffsetField:
@@ -255,8 +299,8 @@ def _read_mat(path: str) -> OffsetField:
     from scipy.io.matlab import MatReadError
 
     try:
-        _check_mat_header(path)
-        data = loadmat(path)
+        names = _check_mat_header(path)
+        data = loadmat(path, variable_names=names)
     except InputError:
         raise
     except MemoryError:
@@ -265,16 +309,8 @@ def _read_mat(path: str) -> OffsetField:
         raise InputError(path, "file not found") from None
     except (MatReadError, ValueError, OSError, TypeError, EOFError, NotImplementedError) as err:
         raise InputError(path, f"not a readable MATLAB .mat file: {err}") from None
-    if "mat" not in data and "depth" in data and "dir_deg" in data:
-        return depth_field(path, data)
     if "mat" not in data:
-        keys = [k for k in data if not k.startswith("__")]
-        raise InputError(
-            path,
-            f"missing key 'mat' (found {', '.join(keys) or 'no arrays'}; "
-            "openseg offsets are an H×W×2 array named 'mat', its ground-truth "
-            "targets 'depth' and 'dir_deg')",
-        )
+        return depth_field(path, data)
     arr = np.asarray(data["mat"])
     if arr.ndim != 3 or arr.shape[2] != 2:
         raise InputError(path, f"'mat' must be H×W×2, found shape {arr.shape}")

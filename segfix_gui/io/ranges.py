@@ -73,9 +73,23 @@ def parse_setting_values(text: str, option: str, name: str) -> tuple[float, ...]
 def parse_grid(
     thresholds: str, scales: str, directions: str, *, names=("thresholds", "scales", "direction confidence")
 ) -> SweepGrid:
-    """The :class:`SweepGrid` of three value lists; InputError naming the option (``names``)."""
-    return SweepGrid(
-        thresholds=parse_setting_values(thresholds, names[0], "threshold"),
-        scales=parse_setting_values(scales, names[1], "scale"),
-        min_direction_probs=parse_setting_values(directions, names[2], "min_direction_prob"),
+    """The :class:`SweepGrid` of three value lists; InputError naming the option (``names``),
+    or all three when their product is more settings than a sweep tries
+    (:data:`~segfix_gui.core.grid.MAX_SETTINGS`)."""
+    values = (
+        parse_setting_values(thresholds, names[0], "threshold"),
+        parse_setting_values(scales, names[1], "scale"),
+        parse_setting_values(directions, names[2], "min_direction_prob"),
     )
+    try:
+        return SweepGrid(*values)
+    except ValueError as err:
+        raise InputError(None, f"{' × '.join(names)}: {err}") from None
+
+
+def check_grid_counts(grid: SweepGrid, n_classes: int, names=("thresholds", "scales", "direction confidence")) -> None:
+    """:meth:`SweepGrid.check_counts` as an InputError naming the three options."""
+    try:
+        grid.check_counts(n_classes)
+    except ValueError as err:
+        raise InputError(None, f"{' × '.join(names)}: {err}") from None

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import JSON_LIMIT, read_small
 from .._resources import resource
 from ..core.instances import InstanceSet
 from ..core.offsets import OffsetField
@@ -350,10 +351,12 @@ def demo_paths(folder: str | os.PathLike | None = None) -> tuple[SamplePaths, st
     folder = Path(folder) if folder is not None else demo_dir()
     meta_path = folder / "sample.json"
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = json.loads(read_small(meta_path, limit=JSON_LIMIT, what="demo description").decode("utf-8"))
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(meta_path, "demo sample not found (run python tools/make_demo.py)") from None
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: not UTF-8, not JSON
         raise InputError(meta_path, f"cannot read the demo description: {err}") from None
     info = (
         ("sample", meta.get("source", "")),

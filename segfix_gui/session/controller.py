@@ -41,6 +41,23 @@ if TYPE_CHECKING:
     from ..core.metrics import GtBorders
     from .session import Session
 
+# The boundary measures are for reading once the setting rests: measured after it has stayed
+# this long (a newer setting cancels the wait), so a slider drag is not slowed by them.
+SAMPLE_BORDERS_DELAY = 0.15  # seconds
+SET_BORDERS_DELAY = 0.3
+
+
+def _settle(job, seconds: float) -> None:
+    """Wait ``seconds`` in a job, cancellable all along (``job.check`` raises once cancelled)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        job.check()
+        time.sleep(min(left, 0.03))
+    job.check()
+
+
 UPPER_SETTING = Setting()  # the upper bound's setting: its threshold and direction confidence have no effect
 
 
@@ -237,7 +254,8 @@ class Controller:
         parts = cached[1] if cached is not None and cached[0] is gt else None
         refined = None if sample.field is None else result.refined
 
-        def work(_job):
+        def work(job):
+            _settle(job, SAMPLE_BORDERS_DELAY)
             gt_parts = parts if parts is not None else borders.sample_gt_borders(gt, sample.space)
             return gt_parts, borders.sample_profile(gt_parts, sample.pred, refined, sample.space, result.setting)
 
@@ -263,6 +281,7 @@ class Controller:
                 s.set_borders = profile
 
         def work(job):
+            _settle(job, SET_BORDERS_DELAY)
             return tool.score(setting, check=job.check, post=lambda p: job.post(lambda: show(p)), report=job.report)
 
         self.runner.submit(

@@ -480,6 +480,11 @@ class Session:
             if self.scores is None or self.scores.setting != self.setting or not self.scores.done:
                 self.controller.score_set()
             self.wait()
+            sb, sc = self.set_borders, self.scores
+            current = sb is not None and sb.done and sb.setting == self.setting
+            if sc is not None and sc.done and sc.setting == self.setting and not current:
+                self.controller.measure_set_borders()  # e.g. cancelled by a setting that came back
+                self.wait()
         if self.scores is None or self.scores.setting != self.setting:
             return None
         summary = self.scores.summary()

@@ -18,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kit import errors as _errors
+from kit import labels as _labels
+from kit import npz as _npz
+from kit import png as _png
 from PIL import Image
 
 from segfix_gui.cli import main
@@ -25,25 +29,6 @@ from segfix_gui.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 CAMVID = ROOT.parent / "shared" / "data" / "camvid"
-
-
-def _errors(capsys) -> list[str]:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return [ln for ln in err.splitlines() if ln.startswith("segfix: error:")]
-
-
-def _labels(h=12, w=16, ids=(0, 1, 2)) -> np.ndarray:
-    a = np.zeros((h, w), np.uint8)
-    for i, v in enumerate(ids):
-        a[:, i * w // len(ids) :] = v
-    return a
-
-
-def _png(path: Path, arr) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(arr)).save(path)
-    return path
 
 
 def _hard_npz(path: Path, arr) -> Path:
@@ -200,14 +185,6 @@ def _npy(arr) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr)
     return buf.getvalue()
-
-
-def _npz(path: Path, members: dict[str, bytes], stored=False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return path
 
 
 def _npy_header_only(shape, dtype="<f4") -> bytes:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from kit import errors as _errors
+from kit import npz as _npz
+from kit import png as _png
 
 from segfix_gui.cli import main
 from segfix_gui.errors import InputError
@@ -25,30 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 
 
-def _errors(capsys) -> list[str]:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return [ln for ln in err.splitlines() if ln.startswith("segfix: error:")]
-
-
-def _png(path: Path, arr) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(arr, np.uint8)).save(path)
-    return path
-
-
 def _npy(arr) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr)
     return buf.getvalue()
-
-
-def _npz(path: Path, members: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return path
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kit import errors as _errors
+from kit import png as _png
 from PIL import Image
 
 from segfix_gui.cli import main
@@ -27,22 +29,10 @@ DEMO = ROOT / "resources" / "demo"
 WEIGHTS = ROOT / "resources" / "weights" / "offsetnet-camvid.pt"
 
 
-def _errors(capsys) -> list[str]:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return [ln for ln in err.splitlines() if ln.startswith("segfix: error:")]
-
-
 def _labels(h=12, w=16) -> np.ndarray:
     a = np.zeros((h, w), np.uint8)
     a[:, w // 2 :] = 1
     return a
-
-
-def _png(path: Path, arr) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(arr)).save(path)
-    return path
 
 
 def _hard_npz(path: Path, shape=(12, 16)) -> Path:

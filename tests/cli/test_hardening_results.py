@@ -19,31 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kit import errors as _errors
+from kit import labels as _labels
+from kit import png as _png
 from PIL import Image
 
 from segfix_gui.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
-
-
-def _errors(capsys) -> list[str]:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return [ln for ln in err.splitlines() if ln.startswith("segfix: error:")]
-
-
-def _labels(h=12, w=16, ids=(0, 1, 2)) -> np.ndarray:
-    a = np.zeros((h, w), np.uint8)
-    for i, v in enumerate(ids):
-        a[:, i * w // len(ids) :] = v
-    return a
-
-
-def _png(path: Path, arr) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(arr)).save(path)
-    return path
 
 
 def _hard_npz(path: Path, arr=None) -> Path:

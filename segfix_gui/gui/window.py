@@ -88,7 +88,9 @@ class MainWindow(QMainWindow):
         super().closeEvent(ev)
 
     def event(self, ev) -> bool:
-        if ev.type() in (QEvent.Type.Show, QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+        # not on LayoutRequest: hiding a bar requests a layout, and Qt shows a bar of a group with
+        # a closed dock again, so checking on it looped for good (a core busy in an idle window)
+        if ev.type() in (QEvent.Type.Show, QEvent.Type.Resize):
             docks = getattr(self, "docks_", None)
             if docks is not None:
                 docks.schedule_tab_check()

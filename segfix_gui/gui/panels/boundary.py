@@ -24,8 +24,7 @@ from ...session.format import pct
 
 TITLE = "Boundary"
 AREA = "bottom"
-GROUP = "bottom-tabs"  # with Tune
-START_HIDDEN = True  # opened on demand (View ▸ Boundary, Ctrl+B), beside Tune
+START_HIDDEN = True  # opened on demand (Refine ▸ Boundary, Ctrl+B), under the views like Tune
 BACKGROUND = "#1e1f22"
 BEFORE, AFTER = "#e8606a", "#5ad17a"
 ALL = -1  # the legend's "all classes" row

@@ -46,7 +46,6 @@ from ...session.format import signed
 
 TITLE = "Tune"
 AREA = "bottom"
-GROUP = "bottom-tabs"  # with Boundary
 START_HIDDEN = True  # wide and tall: opened on demand (Refine ▸ Tune, Ctrl+T), not in the default layout
 KIND = "sweep"  # the runner's job kind
 COLOURS = ("#4e9cff", "#ffb000", "#5ad17a", "#e8606a", "#b48cff", "#4fd1d9", "#f080c8", "#c8c8c8")

@@ -88,16 +88,11 @@ class BorderProfile:
 
 
 def sample_profile(gt_parts: GtBorders, pred: np.ndarray, refined, space, setting) -> BorderProfile:
-    """The open sample's profile: ``gt_parts`` made once by :func:`sample_gt_borders` for its
+    """The open sample's profile: ``gt_parts`` made once by :func:`~segfix_gui.core.metrics.gt_borders` for its
     ground truth; ``refined`` None when nothing is refined."""
     before = border_counts(gt_parts, pred, space)
     after = before if refined is None else border_counts(gt_parts, refined, space)
     return BorderProfile("sample", setting, tuple(space.names), before, after, gt=gt_parts)
-
-
-def sample_gt_borders(gt: np.ndarray, space, options: BorderOptions | None = None) -> GtBorders:
-    """The ground-truth part of a sample's boundary measures (kept while it is open)."""
-    return gt_borders(gt, space, options=options)
 
 
 class SetBorders:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.metrics import gt_borders
 from ..core.setting import Setting
 from ..io.samples import Sample, SamplePaths
 from . import borders, sets
@@ -256,7 +257,7 @@ class Controller:
 
         def work(job):
             _settle(job, SAMPLE_BORDERS_DELAY)
-            gt_parts = parts if parts is not None else borders.sample_gt_borders(gt, sample.space)
+            gt_parts = parts if parts is not None else gt_borders(gt, sample.space)
             return gt_parts, borders.sample_profile(gt_parts, sample.pred, refined, sample.space, result.setting)
 
         def done(got) -> None:

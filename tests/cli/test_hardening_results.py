@@ -326,27 +326,18 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 N_SLOW = 48
 
 
+def _slow_refine(tmp_path) -> tuple[subprocess.Popen, Path]:
+    """``segfix refine --workers 2`` started on a slow set of ``N_SLOW`` files; (process, --out)."""
+    preds, offs = _slow_set(tmp_path, N_SLOW)
+    out = tmp_path / "out"
+    argv = ["refine", "--input", str(preds), "--offset", str(offs), "--out", str(out), "--device", "cpu"]
+    return _segfix([*argv, "--workers", "2"], tmp_path), out
+
+
 @needs_proc
 @pytest.mark.parametrize("target", ["group", "parent"])
 def test_ctrl_c_with_two_workers_stops_the_batch(tmp_path, target):
-    preds, offs = _slow_set(tmp_path, N_SLOW)
-    out = tmp_path / "out"
-    proc = _segfix(
-        [
-            "refine",
-            "--input",
-            str(preds),
-            "--offset",
-            str(offs),
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--workers",
-            "2",
-        ],
-        tmp_path,
-    )
+    proc, out = _slow_refine(tmp_path)
     try:
         assert _wait_for(lambda: out.is_dir() and any(out.iterdir()), 120), proc.communicate()
         if target == "group":  # a terminal's Ctrl-C
@@ -367,24 +358,7 @@ def test_ctrl_c_with_two_workers_stops_the_batch(tmp_path, target):
 
 @needs_proc
 def test_kill_9_of_the_parent_leaves_no_worker_alive(tmp_path):
-    preds, offs = _slow_set(tmp_path, N_SLOW)
-    out = tmp_path / "out"
-    proc = _segfix(
-        [
-            "refine",
-            "--input",
-            str(preds),
-            "--offset",
-            str(offs),
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--workers",
-            "2",
-        ],
-        tmp_path,
-    )
+    proc, out = _slow_refine(tmp_path)
     try:
         assert _wait_for(lambda: out.is_dir() and any(out.iterdir()), 120), proc.communicate()
         assert len(_live_in_session(proc.pid)) > 2  # the parent, its forkserver and workers

@@ -192,7 +192,7 @@ def _read_npz(path: str) -> OffsetField:
             raise InputError(path, f"'{name}' must be floating point, found {arr.dtype}")
         if arr.ndim != nd:
             raise InputError(path, f"'{name}' must have {nd} dimensions, found shape {arr.shape}")
-        if not arr.size:
+        if not arr.size or _unit_f16(arr):
             continue
         lo, hi = float(arr.min()), float(arr.max())  # NaN propagates: no full-size temporary
         if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -204,6 +204,14 @@ def _read_npz(path: str) -> OffsetField:
     if d.shape[1:] != b.shape:
         raise InputError(path, f"'direction' is {d.shape[1]}×{d.shape[2]} but 'boundary' is {b.shape[0]}×{b.shape[1]}")
     return OffsetField(boundary=b, direction=d, recommended=_recommended(path, data))
+
+
+def _unit_f16(arr: np.ndarray) -> bool:
+    """Whether a float16 array holds numbers in [+0, 1] only, read from its bit patterns
+    (those of +0 … 1 are 0 … 0x3C00; a sign, NaN or infinity lies above): one integer maximum
+    where float16 ``min`` and ``max`` are not vectorised. False also for other arrays, which
+    the general check reads."""
+    return arr.dtype == np.float16 and int(arr.view(np.uint16).max()) <= 0x3C00
 
 
 RECOMMENDED_KEYS = ("threshold", "min_direction_prob", "scale")

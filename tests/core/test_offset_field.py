@@ -148,3 +148,36 @@ def test_a_one_hot_field_is_the_field_of_its_directions(k):
         assert np.array_equal(plain.to_offsets(s), f.to_offsets(s))
     with pytest.raises(ValueError, match="below K"):
         OffsetField.one_hot(boundary, bins + k, k)
+
+
+@pytest.mark.parametrize("k", [4, 8, 16])
+@pytest.mark.parametrize("levels", [3, 50, None])
+def test_float16_bins_and_confidence_equal_argmax_and_max(k, levels):
+    """The float16 fields' one-pass summary (on bit patterns) gives argmax's bins (ties to the
+    first bin) and max's values; few levels make many ties."""
+    rng = np.random.default_rng(k)
+    d = rng.random((k, 41, 29))
+    if levels is not None:
+        d = np.floor(d * levels) / levels
+    d = d.astype(np.float16)
+    f = OffsetField(boundary=np.zeros((41, 29), np.float16), direction=d)
+    np.testing.assert_array_equal(f.bins(), np.argmax(d, axis=0).astype(np.uint8))
+    conf = f.direction_confidence()
+    assert conf.dtype == np.float16
+    np.testing.assert_array_equal(conf.view(np.uint16), d.max(axis=0).view(np.uint16))
+
+
+@pytest.mark.parametrize("odd", [-0.0, -0.25, np.nan, np.inf])
+def test_float16_fields_with_signs_or_nan_take_the_general_path(odd):
+    """A negative number, -0 or NaN would not order by its bit pattern: such a field's summary
+    is argmax's and max's all the same (an infinity orders well and stays on the quick path)."""
+    rng = np.random.default_rng(3)
+    d = rng.random((8, 5, 6)).astype(np.float16)
+    d[3, 2, 2] = odd
+    d[:, 4, 4] = 0
+    d[5, 4, 4] = odd
+    f = OffsetField(boundary=np.zeros((5, 6), np.float16), direction=d)
+    with np.errstate(invalid="ignore"):
+        want_bins, want_conf = np.argmax(d, axis=0), np.max(d, axis=0)
+    np.testing.assert_array_equal(f.bins(), want_bins.astype(np.uint8))
+    np.testing.assert_array_equal(f.direction_confidence(), want_conf)

@@ -79,11 +79,14 @@ def test_at_equals_plain_refine_and_evaluate(seed, h, w, kind, queries, tol):
         assert res == ref.result()
 
 
-def test_base_is_the_unrefined_prediction():
-    rng = np.random.default_rng(1)
-    gt, pred = scene(rng, 20, 30), scene(rng, 20, 30)
-    ev = ImageEvaluator(gt, pred, SPACE)
-    ref = SemanticEvaluator(SPACE)
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("tol", [1, 2.5, 3, 5])
+def test_base_is_the_unrefined_prediction(seed, tol):
+    """The unrefined counts, read off the tolerance structures, are SemanticEvaluator's."""
+    rng = np.random.default_rng(seed)
+    gt, pred = scene(rng, 20 + seed, 30), scene(rng, 20 + seed, 30)
+    ev = ImageEvaluator(gt, pred, SPACE, boundary_tol=tol)
+    ref = SemanticEvaluator(SPACE, tol)
     ref.add(gt, pred)
     np.testing.assert_array_equal(ev.base.conf, ref.conf)
     np.testing.assert_array_equal(ev.base.bcounts, ref.bcounts)

@@ -10,15 +10,35 @@ evaluator and the window's inspector) are applied with :func:`take_sources`.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 
 import numpy as np
 
+GPU_DRIVER_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+"""What a GPU that torch's ``cuda`` can use leaves on Linux: NVIDIA's driver (its control
+device and ``/proc`` entry), WSL 2's GPU device, AMD's ROCm driver (torch's ``cuda`` on ROCm)."""
+
+
+def may_have_gpu() -> bool:
+    """False when torch certainly sees no GPU, known without importing torch (about a second
+    of CPU): on Linux, none of :data:`GPU_DRIVER_FILES` exists. True otherwise (torch is asked:
+    on other systems, or once torch is imported anyway)."""
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(p) for p in GPU_DRIVER_FILES)
+
 
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"`` (on a machine without a
+    GPU driver, without importing torch: :func:`may_have_gpu`)."""
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
     if device == "cpu":
+        return "cpu"
+    if not may_have_gpu():
+        if device == "cuda":
+            raise ValueError("device 'cuda' was asked for but this machine has no GPU driver")
         return "cpu"
     try:
         import torch

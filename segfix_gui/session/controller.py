@@ -13,12 +13,14 @@ the set at it, while ``auto`` is on.
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.metrics import gt_borders
+from ..core.refine import may_have_gpu, resolve_device
 from ..core.setting import Setting
 from ..io.samples import Sample, SamplePaths
 from . import borders, sets
@@ -42,17 +44,16 @@ if TYPE_CHECKING:
     from ..core.metrics import GtBorders
     from .session import Session
 
-# The boundary measures are for reading once the setting rests: measured after it has stayed
-# this long (a newer setting cancels the wait), so a slider drag is not slowed by them.
+# The boundary measures are for reading once the setting rests: measured once it has stayed
+# this long since it last changed (a newer setting cancels the wait), so a slider drag is not
+# slowed by them; a set scored for longer than that (just opened) is measured at once.
 SAMPLE_BORDERS_DELAY = 0.15  # seconds
 SET_BORDERS_DELAY = 0.3
 
 
-def _settle(job, seconds: float) -> None:
-    """Wait ``seconds`` in a job, cancellable all along (``job.check`` raises once cancelled)."""
-    import time
-
-    end = time.monotonic() + seconds
+def _settle(job, end: float) -> None:
+    """Wait in a job until ``end`` (``time.monotonic()``), cancellable all along (``job.check``
+    raises once cancelled)."""
     while (left := end - time.monotonic()) > 0:
         job.check()
         time.sleep(min(left, 0.03))
@@ -76,6 +77,7 @@ class Controller:
         self._upper_pending: Sample | None = None
         self._want_upper = False
         self._quiet = False
+        self._setting_at = self._sample_at = time.monotonic()  # when the setting, the sample last changed
         self.set_borders: borders.SetBorders | None = None
         # (gt array, its GtBorders) of the open sample: made once, reused at every setting
         self._gt_parts: tuple[np.ndarray, GtBorders] | None = None
@@ -98,6 +100,7 @@ class Controller:
 
     # --- reactions -----------------------------------------------------------------------------
     def _on_setting(self, *_args) -> None:
+        self._setting_at = time.monotonic()
         self.runner.cancel("set-borders")  # measured again once the set is scored at the new setting
         if not self._quiet and self.session.auto:
             self.refine()
@@ -113,6 +116,7 @@ class Controller:
 
     def _on_sample(self, *_args) -> None:
         s = self.session
+        self._sample_at = time.monotonic()
         self.runner.cancel("borders")
         s.borders = None  # the new sample's come with its result
         s.border_bin = None
@@ -210,6 +214,7 @@ class Controller:
             on_done=done,
             on_error=self._fail,
             label="refining",
+            needs_torch=setting.device != "cpu" and may_have_gpu(),
         )
 
     # --- the set -------------------------------------------------------------------------------
@@ -254,9 +259,10 @@ class Controller:
         cached = self._gt_parts
         parts = cached[1] if cached is not None and cached[0] is gt else None
         refined = None if sample.field is None else result.refined
+        rested = max(self._setting_at, self._sample_at) + SAMPLE_BORDERS_DELAY
 
         def work(job):
-            _settle(job, SAMPLE_BORDERS_DELAY)
+            _settle(job, rested)
             gt_parts = parts if parts is not None else gt_borders(gt, sample.space)
             return gt_parts, borders.sample_profile(gt_parts, sample.pred, refined, sample.space, result.setting)
 
@@ -276,13 +282,14 @@ class Controller:
         if tool is None or not s.set_samples:
             return
         setting = s.setting
+        rested = self._setting_at + SET_BORDERS_DELAY
 
         def show(profile) -> None:
             if tool is self.set_borders and profile is not None:
                 s.set_borders = profile
 
         def work(job):
-            _settle(job, SET_BORDERS_DELAY)
+            _settle(job, rested)
             return tool.score(setting, check=job.check, post=lambda p: job.post(lambda: show(p)), report=job.report)
 
         self.runner.submit(
@@ -489,6 +496,7 @@ class Controller:
             on_done=done,
             on_error=self._fail,
             label="sweeping thresholds × scales",
+            needs_torch=False,
         )
         return True
 
@@ -498,9 +506,9 @@ class Controller:
         s = self.session
 
         def probe(_job):
-            import torch
+            if resolve_device("auto") == "cuda":  # torch is imported only where a GPU may be
+                import torch
 
-            if torch.cuda.is_available():
                 return f"this machine: CUDA, {torch.cuda.get_device_name(0)}", True
             return f"this machine: CPU only ({os.cpu_count()} cores, no CUDA GPU)", False
 
@@ -517,4 +525,4 @@ class Controller:
             s.machine = info
             self.runner.submit("probe", warm, needs_torch=False)
 
-        self.runner.submit("probe", probe, on_done=probed)
+        self.runner.submit("probe", probe, on_done=probed, needs_torch=may_have_gpu())

@@ -182,3 +182,35 @@ def test_cuda_equals_cpu(case, colmajor):  # pragma: no cover - needs a GPU
     a = refine_labels(labels, off, device="cpu")
     b = refine_labels(labels, off, device="cuda")
     assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _fresh(code: str) -> str:
+    """``code`` run in a fresh interpreter (nothing imported yet); its stdout."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_without_a_gpu_driver_auto_is_the_cpu_and_torch_is_not_imported():
+    """No GPU driver (its files made absent here): ``auto`` is the CPU, known without torch's
+    second of import, and ``cuda`` is refused in one line."""
+    out = _fresh(
+        "import sys; import segfix_gui.core.refine as r; r.GPU_DRIVER_FILES = ('/nonexistent/nvidiactl',)\n"
+        "print(r.may_have_gpu(), r.resolve_device('auto'), 'torch' in sys.modules)\n"
+        "try:\n    r.resolve_device('cuda')\nexcept ValueError as e:\n    print(e)"
+    )
+    assert out.splitlines() == ["False cpu False", "device 'cuda' was asked for but this machine has no GPU driver"]
+
+
+def test_with_a_gpu_driver_torch_is_asked(tmp_path):
+    """Where a driver's file exists, torch decides (here: its own answer, whatever it is)."""
+    (tmp_path / "nvidiactl").touch()
+    out = _fresh(
+        f"import sys; import segfix_gui.core.refine as r; r.GPU_DRIVER_FILES = ({str(tmp_path / 'nvidiactl')!r},)\n"
+        "d = r.resolve_device('auto'); import torch\n"
+        "print(r.may_have_gpu(), d == ('cuda' if torch.cuda.is_available() else 'cpu'))"
+    )
+    assert out == "True True"

@@ -38,7 +38,6 @@ import importlib
 from types import ModuleType
 
 import numpy as np
-from scipy import ndimage as ndi
 
 INF = np.int64(1) << np.int64(62)
 """Squared distance of a pixel that has no other label in the image."""
@@ -96,6 +95,8 @@ def _sq_distance_numpy(lab: np.ndarray) -> np.ndarray:
     squares stay integers) on its bounding box grown by one pixel — every pixel of that ring
     is another label, and the nearest other-label pixel of a pixel in the box is never beyond
     it (clamping a pixel outside to the ring brings it nearer)."""
+    from scipy import ndimage as ndi  # the path without numba only: not imported at start-up
+
     h, w = lab.shape
     out = np.full(lab.shape, INF, np.int64)
     values, inverse = np.unique(lab, return_inverse=True)
@@ -145,6 +146,8 @@ def own_label_band(labels: np.ndarray, dilation: int) -> np.ndarray:
 def _band_numpy(lab: np.ndarray, d: int) -> np.ndarray:
     """:func:`own_label_band` without numba: the window holds one label where its maximum
     equals its minimum; the pixels within ``d`` of the image's edge are all in the band."""
+    from scipy import ndimage as ndi
+
     size = 2 * d + 1
     band = ndi.maximum_filter(lab, size=size, mode="nearest") != ndi.minimum_filter(lab, size=size, mode="nearest")
     band[:d] = True

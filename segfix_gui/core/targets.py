@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from .offsets import OffsetField, angles_to_bins, direction_table
 
@@ -64,6 +63,8 @@ def boundary_targets(
     distance : ndarray of shape (H, W), float32 — distance to the nearest other label on
         the band, ``inf`` elsewhere
     """
+    from scipy import ndimage as ndi  # imported when targets are made, not with the package
+
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must be (H, W), got shape {labels.shape}")
@@ -138,6 +139,8 @@ def _smoothed_gradient(
     equal those of ``scipy.ndimage.gaussian_filter(..., order=(1, 0) / (0, 1),
     mode="nearest", truncate=TRUNCATE)`` over the whole image.
     """
+    from scipy import ndimage as ndi
+
     h, w = dist.shape
     a0, a1 = max(int(rr.min()) - rad, 0), min(int(rr.max()) + rad + 1, h)
     b0, b1 = max(int(cc.min()) - rad, 0), min(int(cc.max()) + rad + 1, w)

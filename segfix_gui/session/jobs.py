@@ -280,7 +280,8 @@ class Runner:
         except InputError as err:
             value, status, msg = None, "input", str(err)
         except Exception as err:  # noqa: BLE001 - shown to the user, printed for developers
-            traceback.print_exc()
+            if not self._closed:  # after shutdown (the interpreter may be ending) nothing is shown
+                traceback.print_exc()
             value, status, msg = None, "error", f"{err.__class__.__name__}: {err}"
         self._put(("finished", job, (status, value, msg)))
 

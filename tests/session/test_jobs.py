@@ -118,3 +118,29 @@ def test_shutdown_leaves_nothing_busy():
     r.shutdown()
     assert not r.busy()
     assert r.wait(1)
+
+
+def test_a_job_failing_after_shutdown_prints_nothing(capfd):
+    """A job still running when its runner shuts down (a script's ``Session.close()`` before the
+    interpreter ends) may fail on the way out: nothing is delivered and nothing printed."""
+    import threading
+
+    from segfix_gui.session.jobs import Runner
+
+    r = Runner()
+    go, started = threading.Event(), threading.Event()
+
+    def work(job):
+        started.set()
+        go.wait(5)
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    got = []
+    r.submit("set", work, on_done=got.append, on_error=lambda *a: got.append(a), needs_torch=False)
+    assert started.wait(5)
+    r.shutdown()
+    go.set()
+    time.sleep(0.3)
+    r.process_events()
+    assert got == []
+    assert "RuntimeError" not in capfd.readouterr().err

@@ -548,6 +548,29 @@ def test_set_summary_equals_segfix_refine_and_evaluate(session, three, tmp_path)
         assert [None if np.isnan(v) else v for v in got_rates] == want_rates
 
 
+def test_the_sets_boundary_measures_wait_until_the_setting_has_rested(session, three, monkeypatch):
+    """Measured once the setting has stayed unchanged for SET_BORDERS_DELAY, counted from its
+    last change (not from when the set's scores came): a setting that has rested that long
+    already is measured at once."""
+    import time
+
+    from segfix_gui.session import controller
+
+    monkeypatch.setattr(controller, "SET_BORDERS_DELAY", 1.0)
+    s = session
+    s.open_set(three, "camvid")
+    assert s.wait(TIMEOUT)
+    moved = time.monotonic()
+    s.set_setting(threshold=0.6, scale=1.0)
+    assert s.wait(TIMEOUT)
+    assert s.set_borders.setting == s.setting and time.monotonic() - moved >= 1.0
+    s.set_borders = None
+    again = time.monotonic()
+    s.controller.measure_set_borders()  # the setting has rested over a second by now
+    assert s.wait(TIMEOUT)
+    assert s.set_borders.setting == s.setting and time.monotonic() - again < 0.9
+
+
 def test_rows_fill_in_as_the_set_is_scored(tmp_path):
     many = [make_sample(tmp_path / f"m{i}", f"m{i}", seed=i % 3) for i in range(12)]
     s = Session()

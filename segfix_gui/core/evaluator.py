@@ -7,9 +7,9 @@ It is prepared once per image (ground truth, prediction): the counts without ref
 boundary classes lie within the tolerance of each pixel. Per offset field and (scale,
 direction confidence) it keeps the *candidates*: the pixels that move at a low threshold
 (:data:`CANDIDATE_FLOOR`, or 0 once a query goes below it) and whose stored id would change,
-most probable first. Refinement only gathers labels of the
-unrefined prediction, so the label a candidate takes does not depend on the threshold; the
-pixels moving at threshold ``t`` are the prefix of candidates with probability ``> t``.
+most probable first. Refinement only gathers labels of the unrefined prediction, so the label
+a candidate takes does not depend on the threshold; the pixels moving at threshold ``t`` are
+the prefix of candidates with probability ``> t``.
 Counts at a setting then follow from the base counts, updated only where labels change:
 
 - confusion matrix = base − (gt, old label) + (gt, new label) over the changed pixels;
@@ -168,10 +168,6 @@ class ImageEvaluator:
 
     def _image(self) -> _Image:
         return self._img
-
-    def prepare(self) -> None:
-        """Nothing left to do: the tolerance structures are built with the evaluator (kept for
-        callers that prepared one before its first query)."""
 
     def candidates(
         self, field: OffsetField, scale: float, min_direction_prob: float = 0.0, *, tmin: float = 0.0

@@ -64,14 +64,11 @@ class Baseline:
     evaluator: ImageEvaluator | None = None
 
 
-def baseline(sample: Sample, *, prepare: bool = False) -> Baseline:
-    """The sample's :class:`Baseline` (``prepare``: build the evaluator's structures now)."""
+def baseline(sample: Sample) -> Baseline:
+    """The sample's :class:`Baseline` (its evaluator, when it has ground truth)."""
     if sample.gt is None or sample.is_instances:
         return Baseline()
-    ev = ImageEvaluator(sample.gt, sample.pred, sample.space, boundary_tol=BOUNDARY_TOL)
-    if prepare:
-        ev.prepare()
-    return Baseline(ev)
+    return Baseline(ImageEvaluator(sample.gt, sample.pred, sample.space, boundary_tol=BOUNDARY_TOL))
 
 
 @dataclass(eq=False)
@@ -298,7 +295,7 @@ def _load(paths: SamplePaths, space, *, field, check: Callable, report: Callable
     sample = load_sample(paths, space, field=field)
     check()
     report(1, 2, "metrics before refinement")
-    base = baseline(sample, prepare=True)
+    base = baseline(sample)
     before = None
     if base.evaluator is not None:
         b = base.evaluator.base

@@ -428,7 +428,6 @@ class SetScorer:
             return str(err)
         summarized = None if field_ is None else field_.summarized()
         ev = ImageEvaluator(gt, pred, self.space, boundary_tol=self.boundary_tol)
-        ev.prepare()
         held = Held(ev, summarized, held_bytes(ev, summarized))
         scored = held.score(i, setting)
         with self._lock:

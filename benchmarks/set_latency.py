@@ -267,13 +267,12 @@ def open_set(t0):
 cold = open_set(spawned)  # a fresh process: the interpreter's start and every import count
 warm = open_set(time.time())  # the same set again in the running session (a new set: files read again)
 st = s.setting
-import segfix_gui
-print(*(f"{v:.3f}" for v in cold + warm), st.threshold, st.scale, st.min_direction_prob, segfix_gui.__file__)
+print(*(f"{v:.3f}" for v in cold + warm), st.threshold, st.scale, st.min_direction_prob)
 s.close()
 """
 
 
-def part_open(work: Path, rounds: int, code: Path | None = None) -> None:
+def part_open(work: Path, rounds: int) -> None:
     """Opening a set in a fresh process (cold) and again in the running session (warm), until
     every sample is scored and until the set's boundary measures are in too, against
     ``segfix evaluate --workers 2`` (a whole process: every figure, boundary measures
@@ -284,19 +283,12 @@ def part_open(work: Path, rounds: int, code: Path | None = None) -> None:
     theirs: list[float] = []
     setting = None
     for r in range(rounds):
-        env = dict(os.environ) if code is None else dict(os.environ, PYTHONPATH=str(code))
         p = subprocess.run(
-            [sys.executable, "-c", OPEN_SCRIPT, str(root), repr(time.time())],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=code,  # `python -c` puts the working folder first on the path
+            [sys.executable, "-c", OPEN_SCRIPT, str(root), repr(time.time())], capture_output=True, text=True
         )
         if p.returncode != 0:
             raise SystemExit(p.stderr[-3000:])
-        *times, t, sc, m, ran = p.stdout.split()
-        if code is not None and not Path(ran).resolve().is_relative_to(code.resolve()):
-            raise SystemExit(f"--code {code}: the session ran {ran} instead")
+        *times, t, sc, m = p.stdout.split()
         runs.append([float(v) for v in times])
         if setting is None:
             setting = (t, sc, m)
@@ -330,8 +322,6 @@ def part_open(work: Path, rounds: int, code: Path | None = None) -> None:
     b = statistics.median(theirs)
     assert setting is not None
     print(f"opening the 101-sample set, scored at threshold {setting[0]}, scale {setting[1]} (medians of {rounds}):")
-    if code is not None:
-        print(f"  (the window session runs the segfix_gui of {code})")
     print(f"  segfix evaluate --workers 2 (whole process, every figure): {b:.2f} s")
     for name, (first, scored, full) in (("cold (a fresh process)", med[:3]), ("warm (the running session)", med[3:])):
         print(
@@ -411,11 +401,6 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--samples", type=int, default=500, help="samples of the memory part's set")
     ap.add_argument("--browse", type=int, default=10, help="samples browsed in the memory part")
-    ap.add_argument(
-        "--code",
-        type=Path,
-        help="open part: run the window session from this checkout (e.g. a `git worktree` of an older commit)",
-    )
     args = ap.parse_args(argv)
     if not CAMVID.is_dir():
         print(f"set_latency: {CAMVID} not found", file=sys.stderr)
@@ -424,7 +409,7 @@ def main(argv=None) -> int:
     if args.part in ("moves", "all"):
         part_moves(args.work, args.moves)
     if args.part in ("open", "all"):
-        part_open(args.work, args.rounds, args.code)
+        part_open(args.work, args.rounds)
     if args.part in ("memory", "all"):
         part_memory(args.work, args.samples, args.browse)
     return 0
